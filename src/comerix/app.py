@@ -1,0 +1,56 @@
+"""`create_app(settings)`: the whole service wired together: storage, clock, routers, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from comerix import __version__
+from comerix.clock import Clock, SystemClock
+from comerix.db import Database
+from comerix.db.migrate import is_current
+from comerix.errors import error_body
+from comerix.goals.views import router as goals_router
+from comerix.http import install_error_handlers
+from comerix.settings import Settings
+from comerix.workspaces.views import router as settings_router
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, database: Database | None = None
+) -> FastAPI:
+    """The ASGI app. The database must already be migrated (`comerix serve` does it first)."""
+    owned = database is None
+    db = database or Database(settings.database)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            db.dispose()
+
+    app = FastAPI(
+        title="Comerix Insights",
+        version=__version__,
+        description="Goals, conversions and analytics for AI chat.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = db
+    app.state.clock = clock or SystemClock()
+    install_error_handlers(app)
+    app.include_router(goals_router)
+    app.include_router(settings_router)
+
+    @app.get("/healthz", tags=["service"])
+    def healthz(request: Request) -> JSONResponse:
+        """200 when the database answers and its schema is current; 503 otherwise."""
+        database: Database = request.app.state.database
+        if database.is_ready() and is_current(database.engine):
+            return JSONResponse({"status": "ok"})
+        return JSONResponse(error_body("not_ready", "the database is not reachable or not migrated"), 503)
+
+    return app

@@ -1,0 +1,62 @@
+"""The `users`, `personal_access_tokens` and `engine_keys` tables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from comerix.auth.roles import Role
+from comerix.db.base import Base, WorkspaceScoped
+from comerix.db.types import UTCDateTime, text_enum
+
+
+class EngineKeyKind(StrEnum):
+    """A public key may be embedded in the chat widget and only sends events; a secret key also
+    sends server-side conversions and stays on the shop's backend."""
+
+    PUBLIC = "public"
+    SECRET = "secret"  # noqa: S105 - a kind of key, not a password
+
+
+class User(WorkspaceScoped, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "email"),
+        Index(None, "email"),  # sign-in looks a user up by email alone
+    )
+
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(text_enum(Role, "role"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PersonalAccessToken(WorkspaceScoped, Base):
+    __tablename__ = "personal_access_tokens"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "token_hash"),
+        ForeignKeyConstraint(["workspace_id", "user_id"], ["users.workspace_id", "users.id"]),
+    )
+
+    user_id: Mapped[uuid.UUID]
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    hint: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EngineKey(WorkspaceScoped, Base):
+    __tablename__ = "engine_keys"
+    __table_args__ = (UniqueConstraint("workspace_id", "key_hash"),)
+
+    kind: Mapped[EngineKeyKind] = mapped_column(text_enum(EngineKeyKind, "engine_key_kind"))
+    name: Mapped[str] = mapped_column(String(120))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    hint: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,47 @@
+"""Input shapes of users, tokens and keys."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+from comerix.auth.models import EngineKeyKind
+from comerix.auth.passwords import MIN_PASSWORD_LENGTH
+from comerix.auth.roles import Role
+
+# Deliberately loose: one @, something on each side, a dot in the domain. Mail delivery is the real test.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_email(value: str) -> str:
+    value = value.strip().lower()
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(check_email)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    role: Role
+    password: Annotated[str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=1024)]
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Label = "personal access token"
+
+
+class EngineKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: EngineKeyKind
+    name: Label = "engine key"

@@ -1,0 +1,272 @@
+"""The `comerix` command: serve the service and script its set-up (SPEC §8).
+
+Every command brings the database to the current schema first, and takes `--json` for scripts: the
+result (or the error) is then one JSON object on standard output.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from comerix import demo as demo_data
+from comerix.auth import service as auth
+from comerix.auth.models import EngineKeyKind
+from comerix.auth.roles import Role
+from comerix.auth.schemas import EngineKeyCreate, TokenCreate, UserCreate
+from comerix.clock import SystemClock
+from comerix.db import Database
+from comerix.db.migrate import upgrade
+from comerix.errors import DomainError, error_body, validated
+from comerix.settings import Settings, SettingsError, load_settings
+from comerix.workspaces import service as workspaces
+from comerix.workspaces.models import Workspace
+from comerix.workspaces.schemas import WorkspaceCreate
+
+app = typer.Typer(
+    help="Comerix Insights: goals, conversions and analytics for AI chat.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+workspaces_app = typer.Typer(help="Create and list workspaces (tenants).", no_args_is_help=True)
+users_app = typer.Typer(help="Create users of a workspace.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Create personal access tokens (admin API, OData).", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Create Engine API keys (public for the widget, secret for servers).", no_args_is_help=True
+)
+app.add_typer(workspaces_app, name="workspaces")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(keys_app, name="keys")
+
+console = Console(soft_wrap=True)  # never break a token or an id across lines
+errors = Console(stderr=True, soft_wrap=True)
+clock = SystemClock()
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
+WorkspaceOption = Annotated[str, typer.Option("--workspace", help="Workspace id (or its exact name).")]
+
+
+def _fail(
+    json_output: bool,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    exit_code: int = 1,
+) -> None:
+    if json_output:
+        sys.stdout.write(orjson.dumps(error_body(code, message, details)).decode() + "\n")
+    else:
+        fields = [detail for detail in details or [] if "field" in detail]
+        errors.print(f"[bold red]error:[/] {'invalid input' if fields else message}", highlight=False)
+        for detail in fields:
+            errors.print(
+                f"  --{str(detail['field']).replace('_', '-')}: {detail['message']}", highlight=False
+            )
+    raise typer.Exit(exit_code)
+
+
+def _settings(json_output: bool) -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _fail(json_output, "invalid_configuration", str(exc), exit_code=2)
+        raise  # unreachable: _fail always raises
+
+
+def _open_database(json_output: bool) -> Database:
+    database = Database(_settings(json_output).database)
+    upgrade(database.engine)
+    return database
+
+
+def _run(
+    json_output: bool, action: Callable[[Session], dict[str, Any]], human: Callable[[dict[str, Any]], str]
+) -> None:
+    """Migrate, run `action` in one transaction, and print its result for people or for scripts."""
+    database = _open_database(json_output)
+    try:
+        with database.transaction() as session:
+            result = action(session)
+    except DomainError as exc:
+        _fail(json_output, exc.code, exc.message, exc.details)
+    finally:
+        database.dispose()
+    if json_output:
+        sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    else:
+        console.print(human(result), highlight=False)
+
+
+@app.command()
+def migrate(json_output: JsonFlag = False) -> None:
+    """Bring the database to the current schema (every other command does this first, too)."""
+    _open_database(json_output).dispose()
+    if json_output:
+        sys.stdout.write('{"migrated":true}\n')
+    else:
+        console.print("The database is at the current schema.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    json_output: JsonFlag = False,
+) -> None:
+    """Migrate the database if needed, then serve the web app, the admin API and the Engine API."""
+    import uvicorn
+
+    from comerix.app import create_app
+
+    settings = _settings(json_output)
+    database = _open_database(json_output)
+    url = f"http://{host}:{port}"
+    if json_output:
+        sys.stdout.write(
+            orjson.dumps({"url": url, "database": settings.database.render_as_string()}).decode() + "\n"
+        )
+    else:
+        console.print(f"Comerix Insights on [bold]{url}[/]  (API reference: {url}/docs)", highlight=False)
+    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Only when the database has no workspace.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Create the demo workspace, its admin user and its goals, and print how to sign in."""
+
+    def action(session: Session) -> dict[str, Any]:
+        if if_empty and workspaces.any_exists(session):
+            return {"created": False, "email": demo_data.DEMO_EMAIL, "password": demo_data.DEMO_PASSWORD}
+        login = demo_data.create(session, now=clock.now())
+        return {
+            "created": True,
+            "workspace": login.workspace_id,
+            "email": login.email,
+            "password": login.password,
+            "token": login.token,
+        }
+
+    def human(result: dict[str, Any]) -> str:
+        lines = ["Demo workspace created." if result["created"] else "The database already has data."]
+        lines.append(f"Demo login: [bold]{result['email']}[/] / [bold]{result['password']}[/]")
+        if result.get("token"):
+            lines.append(f"Demo API token (shown once): {result['token']}")
+        return "\n".join(lines)
+
+    _run(json_output, action, human)
+
+
+@workspaces_app.command("create")
+def workspaces_create(
+    name: Annotated[str, typer.Option(help="Shown in the admin pages.")],
+    base_currency: Annotated[str, typer.Option(help="ISO 4217 code every sale rolls up into.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone reports are cut in.")] = "UTC",
+    json_output: JsonFlag = False,
+) -> None:
+    """Create a workspace; prints its id."""
+
+    def action(session: Session) -> dict[str, Any]:
+        data = validated(
+            WorkspaceCreate, {"name": name, "base_currency": base_currency, "timezone": timezone}
+        )
+        return {"id": str(workspaces.create(session, data, now=clock.now()).id)}
+
+    _run(json_output, action, lambda result: f"Workspace created: {result['id']}")
+
+
+@workspaces_app.command("list")
+def workspaces_list(json_output: JsonFlag = False) -> None:
+    """List every workspace."""
+
+    def action(session: Session) -> dict[str, Any]:
+        rows = session.scalars(select(Workspace).order_by(Workspace.created_at))
+        return {
+            "workspaces": [
+                {"id": str(w.id), "name": w.name, "base_currency": w.base_currency, "timezone": w.timezone}
+                for w in rows
+            ]
+        }
+
+    def human(result: dict[str, Any]) -> str:
+        rows = [
+            f"{w['id']}  {w['name']}  ({w['base_currency']}, {w['timezone']})" for w in result["workspaces"]
+        ]
+        return "\n".join(rows) or "No workspaces yet."
+
+    _run(json_output, action, human)
+
+
+@users_app.command("create")
+def users_create(
+    workspace: WorkspaceOption,
+    email: Annotated[str, typer.Option(help="Sign-in email, unique in the workspace.")],
+    role: Annotated[Role, typer.Option(help="admin, designer, analyst or viewer.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Create a user; the password comes from standard input, or is asked for."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    def action(session: Session) -> dict[str, Any]:
+        target = workspaces.find(session, workspace)
+        data = validated(UserCreate, {"email": email, "role": role, "password": password})
+        return {"id": str(auth.create_user(session, target.id, data, now=clock.now()).id)}
+
+    _run(json_output, action, lambda result: f"User created: {result['id']}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    workspace: WorkspaceOption,
+    email: Annotated[str, typer.Option(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="A label to recognise the token by.")] = "personal access token",
+    json_output: JsonFlag = False,
+) -> None:
+    """Create a personal access token for a user; it is shown once."""
+
+    def action(session: Session) -> dict[str, Any]:
+        target = workspaces.find(session, workspace)
+        user = auth.get_user_by_email(session, target.id, email)
+        token = auth.create_token(session, user, validated(TokenCreate, {"name": name}), now=clock.now())
+        return {"token": token}
+
+    _run(json_output, action, lambda result: f"Token (shown once): {result['token']}")
+
+
+@keys_app.command("create")
+def keys_create(
+    workspace: WorkspaceOption,
+    kind: Annotated[EngineKeyKind, typer.Option(help="public (widget: events only) or secret (server).")],
+    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "engine key",
+    json_output: JsonFlag = False,
+) -> None:
+    """Create an Engine API key; it is shown once."""
+
+    def action(session: Session) -> dict[str, Any]:
+        target = workspaces.find(session, workspace)
+        data = validated(EngineKeyCreate, {"kind": kind, "name": name})
+        return {"key": auth.create_engine_key(session, target.id, data, now=clock.now())}
+
+    _run(json_output, action, lambda result: f"Engine API key (shown once): {result['key']}")
+
+
+def main() -> None:
+    app()

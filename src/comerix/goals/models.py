@@ -1,0 +1,86 @@
+"""The `goals` table, its closed sets, and the `goal_revisions` audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from comerix.db.base import Base, WorkspaceScoped
+from comerix.db.types import ExactDecimal, JSONDocument, UTCDateTime, text_enum
+
+
+class GoalKind(StrEnum):
+    CONVERSION = "conversion"
+    ENGAGEMENT = "engagement"
+    CUSTOM = "custom"
+
+
+class GoalStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+class ValueMode(StrEnum):
+    NONE = "none"
+    FIXED = "fixed"
+    FROM_PROPERTY = "from_property"
+
+
+class RevisionAction(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    STATUS_CHANGED = "status_changed"
+
+
+class Goal(WorkspaceScoped, Base):
+    __tablename__ = "goals"
+    __table_args__ = (
+        # Archived goals keep their code: a code is never reused within a workspace.
+        UniqueConstraint("workspace_id", "code"),
+        Index(None, "workspace_id", "status", "trigger_event"),
+    )
+
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[GoalKind] = mapped_column(text_enum(GoalKind, "goal_kind"))
+    is_primary: Mapped[bool]
+    status: Mapped[GoalStatus] = mapped_column(text_enum(GoalStatus, "goal_status"))
+    trigger_event: Mapped[str] = mapped_column(String(128))
+    match_conditions: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    value_mode: Mapped[ValueMode] = mapped_column(text_enum(ValueMode, "value_mode"))
+    fixed_value: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    value_property: Mapped[str | None] = mapped_column(String(255))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    currency_property: Mapped[str | None] = mapped_column(String(255))
+    base_value_property: Mapped[str | None] = mapped_column(String(255))
+    base_currency_property: Mapped[str | None] = mapped_column(String(255))
+    attribution_window_hours: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GoalRevision(WorkspaceScoped, Base):
+    """One entry of a goal's audit trail: who did what to it, when, and which fields changed."""
+
+    __tablename__ = "goal_revisions"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "goal_id"], ["goals.workspace_id", "goals.id"]),
+        ForeignKeyConstraint(["workspace_id", "actor_user_id"], ["users.workspace_id", "users.id"]),
+        Index(None, "workspace_id", "goal_id", "id"),
+    )
+
+    goal_id: Mapped[uuid.UUID]
+    action: Mapped[RevisionAction] = mapped_column(text_enum(RevisionAction, "revision_action"))
+    # {field: {"from": old, "to": new}} in JSON form; on creation every field, from null.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    actor_user_id: Mapped[uuid.UUID | None]
+    actor_email: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,83 @@
+"""The goals JSON API: `/api/v1/goals` (SPEC §5). Thin: parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from comerix.auth.dependencies import require
+from comerix.auth.roles import Permission
+from comerix.auth.service import Principal
+from comerix.goals import service
+from comerix.goals.models import GoalStatus
+from comerix.goals.schemas import (
+    Actor,
+    GoalCreate,
+    GoalHistory,
+    GoalList,
+    GoalRead,
+    GoalRevisionRead,
+    GoalUpdate,
+    StatusChange,
+)
+from comerix.http import DbSession, Now
+
+router = APIRouter(prefix="/api/v1/goals", tags=["goals"])
+GoalsManager = Annotated[Principal, Depends(require(Permission.GOALS_MANAGE))]
+
+
+@router.get("", response_model=GoalList)
+def list_goals(
+    session: DbSession, principal: GoalsManager, status: Annotated[GoalStatus | None, Query()] = None
+) -> GoalList:
+    goals = service.list_for_workspace(session, principal.workspace_id, status)
+    return GoalList(goals=[GoalRead.of(goal) for goal in goals])
+
+
+@router.post("", status_code=201, response_model=GoalRead)
+def create_goal(data: GoalCreate, session: DbSession, principal: GoalsManager, now: Now) -> GoalRead:
+    return GoalRead.of(service.create(session, principal.workspace_id, data, actor=principal, now=now))
+
+
+@router.get("/{goal_id}", response_model=GoalRead)
+def get_goal(goal_id: str, session: DbSession, principal: GoalsManager) -> GoalRead:
+    return GoalRead.of(service.get_or_raise(session, principal.workspace_id, goal_id))
+
+
+@router.patch("/{goal_id}", response_model=GoalRead)
+def update_goal(
+    goal_id: str, data: GoalUpdate, session: DbSession, principal: GoalsManager, now: Now
+) -> GoalRead:
+    goal = service.get_or_raise(session, principal.workspace_id, goal_id)
+    return GoalRead.of(service.update(session, goal, data, actor=principal, now=now))
+
+
+@router.post("/{goal_id}/status", response_model=GoalRead)
+def change_status(
+    goal_id: str, data: StatusChange, session: DbSession, principal: GoalsManager, now: Now
+) -> GoalRead:
+    goal = service.get_or_raise(session, principal.workspace_id, goal_id)
+    return GoalRead.of(service.set_status(session, goal, data.status, actor=principal, now=now))
+
+
+@router.get("/{goal_id}/history", response_model=GoalHistory)
+def goal_history(goal_id: str, session: DbSession, principal: GoalsManager) -> GoalHistory:
+    goal = service.get_or_raise(session, principal.workspace_id, goal_id)
+    revisions = service.history(session, goal)
+    return GoalHistory(
+        goal=str(goal.id),
+        history=[
+            GoalRevisionRead(
+                id=str(revision.id),
+                action=revision.action,
+                at=revision.at,
+                actor=Actor(
+                    user_id=str(revision.actor_user_id) if revision.actor_user_id else None,
+                    email=revision.actor_email,
+                ),
+                changes=revision.changes,
+            )
+            for revision in revisions
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Workspaces: the tenants. One shop or brand, with its base currency and reporting time zone."""

@@ -1,0 +1,163 @@
+"""The `comerix` command, on each backend: set-up by script, `--json` answers, errors, and `serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from comerix.cli import app
+from comerix.db import Database
+from comerix.demo import DEMO_EMAIL, DEMO_PASSWORD
+
+
+@pytest.fixture
+def comerix(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run `comerix ARGS --json` against the test database; returns (exit code, parsed output)."""
+    monkeypatch.setenv("COMERIX_DATABASE_URL", db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("COMERIX_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+
+    def run(*args: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
+        result = runner.invoke(app, [*args, "--json"], input=stdin)
+        return result.exit_code, json.loads(result.stdout)
+
+    return run
+
+
+def test_a_workspace_user_token_and_keys_by_script(comerix: Any, client: TestClient) -> None:
+    code, workspace = comerix(
+        "workspaces", "create", "--name", "Acme", "--base-currency", "usd", "--timezone", "America/Chicago"
+    )
+    assert code == 0
+    code, user = comerix(
+        "users",
+        "create",
+        "--workspace",
+        workspace["id"],
+        "--email",
+        "ann@acme.example",
+        "--role",
+        "designer",
+        "--password-stdin",
+        stdin="a long password\n",
+    )
+    assert code == 0
+    assert set(user) == {"id"}
+    code, token = comerix("tokens", "create", "--workspace", "Acme", "--email", "ann@acme.example")
+    assert code == 0
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    assert client.get("/api/v1/goals", headers=headers).json() == {"goals": []}
+    assert client.get("/api/v1/settings/analytics", headers=headers).status_code == 403  # a designer
+    for kind in ("public", "secret"):
+        code, key = comerix("keys", "create", "--workspace", workspace["id"], "--kind", kind)
+        assert code == 0
+        assert key["key"].startswith(f"cx_{kind[:3]}_")
+    code, listed = comerix("workspaces", "list")
+    assert [w["name"] for w in listed["workspaces"]] == ["Acme"]
+    assert listed["workspaces"][0]["base_currency"] == "USD"
+
+
+def test_bad_input_is_an_error_naming_the_field(comerix: Any) -> None:
+    code, answer = comerix(
+        "workspaces", "create", "--name", "Acme", "--base-currency", "EURO", "--timezone", "Berlin"
+    )
+    assert code == 1
+    assert {d["field"] for d in answer["error"]["details"]} == {"base_currency", "timezone"}
+    code, answer = comerix("workspaces", "list")
+    assert answer == {"workspaces": []}
+
+
+def test_unknown_workspace_and_user_are_errors(comerix: Any) -> None:
+    code, answer = comerix("tokens", "create", "--workspace", "Nowhere", "--email", "x@y.example")
+    assert (code, answer["error"]["code"]) == (1, "workspace_not_found")
+    comerix("workspaces", "create", "--name", "Acme", "--base-currency", "EUR")
+    code, answer = comerix("tokens", "create", "--workspace", "Acme", "--email", "x@y.example")
+    assert (code, answer["error"]["code"]) == (1, "user_not_found")
+
+
+def test_short_passwords_and_taken_emails_are_refused(comerix: Any) -> None:
+    _, workspace = comerix("workspaces", "create", "--name", "Acme", "--base-currency", "EUR")
+    args = (
+        "users",
+        "create",
+        "--workspace",
+        workspace["id"],
+        "--email",
+        "a@acme.example",
+        "--role",
+        "admin",
+        "--password-stdin",
+    )
+    code, answer = comerix(*args, stdin="short\n")
+    assert (code, answer["error"]["details"][0]["field"]) == (1, "password")
+    assert comerix(*args, stdin="long enough\n")[0] == 0
+    code, answer = comerix(*args, stdin="long enough\n")
+    assert (code, answer["error"]["code"]) == (1, "user_email_taken")
+
+
+def test_the_demo_is_created_once_and_signs_in(comerix: Any, client: TestClient) -> None:
+    code, first = comerix("demo", "--if-empty")
+    assert code == 0
+    assert (first["created"], first["email"], first["password"]) == (True, DEMO_EMAIL, DEMO_PASSWORD)
+    goals = client.get("/api/v1/goals", headers={"Authorization": f"Bearer {first['token']}"}).json()["goals"]
+    assert {goal["kind"] for goal in goals} == {"conversion", "engagement", "custom"}
+    assert {goal["value_mode"] for goal in goals} == {"none", "fixed", "from_property"}
+    code, again = comerix("demo", "--if-empty")
+    assert (code, again["created"]) == (0, False)
+
+
+def test_a_bad_configuration_stops_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMERIX_DATABASE_URL", "mysql://u@h/db")
+    result = CliRunner().invoke(app, ["migrate", "--json"])
+    assert result.exit_code == 2
+    assert "COMERIX_DATABASE_URL" in json.loads(result.stdout)["error"]["message"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_migrates_a_new_database_and_answers(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMERIX_")} | {
+        "COMERIX_DATA_DIR": str(tmp_path)
+    }
+    server = subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, "-m", "comerix", "serve", "--port", str(port), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        assert json.loads(server.stdout.readline())["url"] == f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as response:
+                    assert json.load(response) == {"status": "ok"}
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert (tmp_path / "comerix.db").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()

@@ -1,0 +1,189 @@
+"""Pure pieces of the foundation: credentials, roles, errors, settings, currencies, time zones, clock."""
+
+from __future__ import annotations
+
+import stat
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from comerix.auth import credentials
+from comerix.auth.credentials import CredentialKind
+from comerix.auth.passwords import hash_password, verify_password
+from comerix.auth.roles import Permission, Role, permissions_of
+from comerix.clock import FixedClock
+from comerix.errors import (
+    Conflict,
+    DomainError,
+    FieldProblem,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthenticated,
+    status_for,
+)
+from comerix.goals.errors import GoalCodeImmutable, GoalCodeTaken, GoalNotFound
+from comerix.money import normalize_currency
+from comerix.settings import Settings, SettingsError, load_settings
+from comerix.workspaces.schemas import AnalyticsSettings
+
+
+def test_roles_grant_exactly_the_permissions_of_the_spec() -> None:
+    assert permissions_of(Role.ADMIN) == set(Permission)
+    assert permissions_of(Role.DESIGNER) == {
+        Permission.GOALS_MANAGE,
+        Permission.TELEMETRY,
+        Permission.ANALYTICS_VIEW,
+    }
+    assert permissions_of(Role.ANALYST) == {Permission.TELEMETRY, Permission.ANALYTICS_VIEW}
+    assert permissions_of(Role.VIEWER) == {Permission.ANALYTICS_VIEW}
+
+
+def test_permission_names_are_the_contract() -> None:
+    assert {p.value for p in Permission} == {
+        "comerix.insights.goals.manage",
+        "comerix.insights.telemetry",
+        "comerix.insights.analytics.view",
+        "comerix.contacts.manage",
+        "comerix.settings.manage",
+    }
+
+
+def test_a_credential_names_its_kind_and_workspace_and_is_stored_as_a_hash() -> None:
+    workspace = uuid.uuid4()
+    token, stored = credentials.issue(CredentialKind.PERSONAL_ACCESS_TOKEN, workspace)
+    parsed = credentials.parse(token)
+    assert parsed is not None
+    assert parsed.kind is CredentialKind.PERSONAL_ACCESS_TOKEN
+    assert parsed.workspace_id == workspace
+    assert parsed.digest == stored
+    assert token not in stored
+    assert len(stored) == 64
+
+
+def test_two_credentials_are_never_alike() -> None:
+    workspace = uuid.uuid4()
+    assert (
+        credentials.issue(CredentialKind.SECRET_KEY, workspace)[0]
+        != credentials.issue(CredentialKind.SECRET_KEY, workspace)[0]
+    )
+
+
+@pytest.mark.parametrize(
+    "bearer",
+    [
+        "",
+        "token",
+        "cx_pat_nothex_secret",
+        "cx_xyz_" + "0" * 32 + "_s",
+        "cx_pat_" + "0" * 32 + "_",
+        "xx_pat_" + "0" * 32 + "_secret",
+        "cx_pat_" + "g" * 32 + "_secret",
+    ],
+)
+def test_malformed_credentials_do_not_parse(bearer: str) -> None:
+    assert credentials.parse(bearer) is None
+
+
+def test_hint_shows_kind_and_last_characters_only() -> None:
+    key, _ = credentials.issue(CredentialKind.PUBLIC_KEY, uuid.uuid4())
+    assert credentials.hint(key) == f"cx_pub_…{key[-4:]}"
+
+
+def test_passwords_are_hashed_with_argon2id() -> None:
+    hashed = hash_password("correct horse")
+    assert hashed.startswith("$argon2id$")
+    assert verify_password(hashed, "correct horse")
+    assert not verify_password(hashed, "wrong horse")
+    assert not verify_password("not a hash", "correct horse")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (GoalNotFound("x"), 404),
+        (GoalCodeTaken("x"), 409),
+        (GoalCodeImmutable("a", "b"), 422),
+        (Unauthenticated("no"), 401),
+        (Forbidden("no"), 403),
+        (NotFound("x"), 404),
+        (Conflict("x"), 409),
+        (DomainError("plain"), 400),
+    ],
+)
+def test_each_error_category_has_its_status(error: DomainError, status: int) -> None:
+    assert status_for(error) == status
+
+
+def test_invalid_summarises_its_problems() -> None:
+    error = Invalid.of([FieldProblem("name", "is required"), FieldProblem("kind", "is wrong", index=2)])
+    assert error.message == "name: is required (and 1 more problem)"
+    assert error.details == [
+        {"field": "name", "message": "is required"},
+        {"index": 2, "field": "kind", "message": "is wrong"},
+    ]
+
+
+def test_settings_default_to_a_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.database.get_backend_name() == "sqlite"
+    assert settings.database.database == str(tmp_path / "comerix.db")
+
+
+def test_plain_postgresql_urls_use_psycopg_3() -> None:
+    settings = Settings(database_url="postgresql://u@db.internal/comerix")
+    assert settings.database.drivername == "postgresql+psycopg"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("COMERIX_DATABASE_URL", "mysql://u@h/db", "COMERIX_DATABASE_URL: unsupported database 'mysql'"),
+        ("COMERIX_DATABASE_URL", "not a url", "COMERIX_DATABASE_URL: is not a database URL"),
+        ("COMERIX_SECRET_KEY", "short", "COMERIX_SECRET_KEY: must be at least 32 characters"),
+    ],
+)
+def test_bad_settings_fail_fast_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=message):
+        load_settings()
+
+
+def test_a_missing_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    key = settings.resolved_secret_key()
+    assert len(key) >= 32
+    assert settings.resolved_secret_key() == key
+    assert stat.S_IMODE((tmp_path / "var" / "secret_key").stat().st_mode) == 0o600
+
+
+def test_currencies_follow_iso_4217_case_insensitively() -> None:
+    assert normalize_currency("eur") == "EUR"
+    assert normalize_currency(" BHD ") == "BHD"
+    assert normalize_currency("EUX") is None
+    assert normalize_currency("XXX") is None
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "UTC", "Asia/Kathmandu"])
+def test_iana_time_zones_are_accepted(zone: str) -> None:
+    assert AnalyticsSettings(base_currency="EUR", timezone=zone).timezone == zone
+
+
+@pytest.mark.parametrize("zone", ["CEST", "Berlin", "Europe/Atlantis", "", "+02:00"])
+def test_anything_else_is_not_a_time_zone(zone: str) -> None:
+    with pytest.raises(ValidationError, match="IANA time zone"):
+        AnalyticsSettings(base_currency="EUR", timezone=zone)
+
+
+def test_fixed_clock_moves_only_when_told() -> None:
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)
+    clock.advance(timedelta(hours=1))
+    assert clock.now() == datetime(2026, 1, 1, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        FixedClock(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
