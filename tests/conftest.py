@@ -55,13 +55,14 @@ def pytest_report_header() -> str:
     return f"postgresql: NOT REACHABLE ({_POSTGRES_PROBLEM}); PostgreSQL tests are skipped, SQLite tests run"
 
 
-def _fresh_postgres_database(worker: str) -> URL:
+def _postgres_database(name: str, *, create: bool) -> URL:
+    """Drop the database `name` on the test server and, if asked, create it anew."""
     admin_url = make_url(POSTGRES_URL)
-    name = f"comerix_test_{worker}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        if create:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return admin_url.set(database=name)
 
@@ -77,7 +78,8 @@ def _no_comerix_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     """A migrated database of each backend, shared by the session; tables are emptied after each test."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # One database per test run (and xdist worker), so concurrent runs never disturb each other.
+    name = f"comerix_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     if request.param == "sqlite":
         url = make_url(f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'comerix.db'}")
     else:
@@ -87,11 +89,13 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
                     f"PostgreSQL is required (COMERIX_TEST_REQUIRE_POSTGRES=1) but: {_POSTGRES_PROBLEM}"
                 )
             pytest.skip(f"PostgreSQL not reachable: {_POSTGRES_PROBLEM}")
-        url = _fresh_postgres_database(worker)
+        url = _postgres_database(name, create=True)
     db = Database(url)
     upgrade(db.engine)
     yield db
     db.dispose()
+    if request.param == "postgresql":
+        _postgres_database(name, create=False)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from comerix import __version__
@@ -13,9 +14,13 @@ from comerix.clock import Clock, SystemClock
 from comerix.db import Database
 from comerix.db.migrate import is_current
 from comerix.errors import error_body
+from comerix.goals.index import GoalIndex
 from comerix.goals.views import router as goals_router
 from comerix.http import install_error_handlers
 from comerix.settings import Settings
+from comerix.telemetry.engine_auth import EngineKeyCache
+from comerix.telemetry.views import engine_router, explorer_router
+from comerix.telemetry.writer import IngestWriter
 from comerix.workspaces.views import router as settings_router
 
 
@@ -26,11 +31,17 @@ def create_app(
     owned = database is None
     db = database or Database(settings.database)
 
+    writer = IngestWriter(db, GoalIndex())
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            db.dispose()
+        writer.start()
+        try:
+            yield
+        finally:
+            writer.stop()
+            if owned:
+                db.dispose()
 
     app = FastAPI(
         title="Comerix Insights",
@@ -41,8 +52,20 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     app.state.clock = clock or SystemClock()
+    app.state.writer = writer
+    app.state.engine_keys = EngineKeyCache(db)
     install_error_handlers(app)
+    # The widget posts from the shop's own site: the Engine API must answer cross-origin requests.
+    # No cookies are involved (bearer keys only), so no credentials are allowed.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.include_router(engine_router)
     app.include_router(goals_router)
+    app.include_router(explorer_router)
     app.include_router(settings_router)
 
     @app.get("/healthz", tags=["service"])

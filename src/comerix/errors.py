@@ -71,7 +71,19 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class Malformed(DomainError):
+    """A request that cannot even be read, such as a body that is not JSON."""
+
+    code = "malformed_request"
+
+
+class TooLarge(DomainError):
+    code = "payload_too_large"
+
+
 _STATUS_BY_CATEGORY: dict[type[DomainError], int] = {
+    Malformed: 400,
+    TooLarge: 413,
     NotFound: 404,
     Conflict: 409,
     Invalid: 422,

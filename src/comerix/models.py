@@ -1,10 +1,26 @@
 """Every table of the service, gathered so Alembic and the tests see the whole schema."""
 
 from comerix.auth.models import EngineKey, PersonalAccessToken, User
+from comerix.conversions.models import Outcome
 from comerix.db.base import Base
 from comerix.goals.models import Goal, GoalRevision
+from comerix.telemetry.models import Contact, Conversation, Event, EventNameDay, EventPropertyKey
 from comerix.workspaces.models import Workspace
 
 metadata = Base.metadata
 
-__all__ = ["EngineKey", "Goal", "GoalRevision", "PersonalAccessToken", "User", "Workspace", "metadata"]
+__all__ = [
+    "Contact",
+    "Conversation",
+    "EngineKey",
+    "Event",
+    "EventNameDay",
+    "EventPropertyKey",
+    "Goal",
+    "GoalRevision",
+    "Outcome",
+    "PersonalAccessToken",
+    "User",
+    "Workspace",
+    "metadata",
+]

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from comerix.auth.models import EngineKeyKind
 from comerix.auth.passwords import MIN_PASSWORD_LENGTH
 from comerix.auth.roles import Role
+from comerix.text import no_nul
 
 # Deliberately loose: one @, something on each side, a dot in the domain. Mail delivery is the real test.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -23,7 +24,9 @@ def check_email(value: str) -> str:
 
 
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(check_email)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(no_nul)
+]
 
 
 class UserCreate(BaseModel):
@@ -31,7 +34,9 @@ class UserCreate(BaseModel):
 
     email: Email
     role: Role
-    password: Annotated[str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=1024)]
+    password: Annotated[
+        str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=1024), AfterValidator(no_nul)
+    ]
 
 
 class TokenCreate(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from comerix.errors import FieldProblem
 from comerix.goals.models import GoalKind, GoalStatus, RevisionAction, ValueMode
+from comerix.text import no_nul
 from comerix.workspaces.schemas import CurrencyCode
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -56,6 +57,8 @@ def check_scalar(value: Any) -> Any:
         raise ValueError("must be a finite number")
     if isinstance(value, str) and len(value) > MAX_CONDITION_STRING:
         raise ValueError(f"must be at most {MAX_CONDITION_STRING} characters")
+    if isinstance(value, str):
+        no_nul(value)
     if value is not None and not isinstance(value, str | int | float | bool):
         raise ValueError("must be a string, number, boolean or null")
     return value
@@ -68,9 +71,11 @@ def check_fixed_value(value: Decimal) -> Decimal:
 
 
 GoalCode = Annotated[str, AfterValidator(check_code)]
-GoalName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Description = Annotated[str, StringConstraints(max_length=2000)]
-EventName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+GoalName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(no_nul)
+]
+Description = Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_nul)]
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(no_nul)]
 PropertyPath = Annotated[str, AfterValidator(check_property_path)]
 Scalar = Annotated[Any, AfterValidator(check_scalar)]
 MatchConditions = Annotated[dict[PropertyPath, Scalar], Field(max_length=MAX_MATCH_CONDITIONS)]

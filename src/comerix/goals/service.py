@@ -16,6 +16,7 @@ from comerix.auth.service import Principal
 from comerix.db.constraints import insert
 from comerix.errors import FieldProblem, Invalid, validated
 from comerix.goals.errors import GoalCodeImmutable, GoalCodeTaken, GoalNotFound
+from comerix.goals.index import bump_revision
 from comerix.goals.models import Goal, GoalRevision, GoalStatus, RevisionAction
 from comerix.goals.schemas import (
     MODE_FIELDS,
@@ -163,6 +164,7 @@ def _record(
     actor: Principal,
     now: datetime,
 ) -> None:
+    bump_revision(session, goal.workspace_id)
     session.add(
         GoalRevision(
             workspace_id=goal.workspace_id,

@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from comerix.money import normalize_currency
+from comerix.text import no_nul
 
 
 @cache
@@ -44,7 +45,9 @@ class AnalyticsSettings(BaseModel):
 
 
 class WorkspaceCreate(AnalyticsSettings):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(no_nul)
+    ]
     timezone: TimezoneName = "UTC"
 
 

@@ -1,0 +1,50 @@
+"""Authenticating Engine API callers without a database round trip per request.
+
+Keys are looked up once and remembered for a short time (`TTL`): a revoked key stops working within
+that time in every process, and at once in the process that revoked it (`forget`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from starlette.concurrency import run_in_threadpool
+
+from comerix.auth import credentials
+from comerix.auth.errors import InvalidCredential
+from comerix.auth.service import EngineClient, authenticate_engine_key
+from comerix.db import Database
+
+TTL_SECONDS = 10.0
+MAX_ENTRIES = 10_000
+
+
+class EngineKeyCache:
+    def __init__(self, database: Database, ttl: float = TTL_SECONDS) -> None:
+        self._database = database
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, EngineClient]] = {}
+        self._lock = threading.Lock()
+
+    async def authenticate(self, bearer: str) -> EngineClient:
+        parsed = credentials.parse(bearer)
+        if parsed is None:
+            raise InvalidCredential("the key is not a valid Engine API key")
+        cached = self._entries.get(parsed.digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        client = await run_in_threadpool(self._lookup, bearer)
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[parsed.digest] = (time.monotonic() + self._ttl, client)
+        return client
+
+    def forget(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _lookup(self, bearer: str) -> EngineClient:
+        with self._database.sessions() as session:
+            return authenticate_engine_key(session, bearer)

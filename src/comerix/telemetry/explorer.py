@@ -1,0 +1,131 @@
+"""The Event Explorer: the newest raw events, and the catalogue of event names with their property paths.
+
+The catalogue reads the tables ingestion keeps (`event_name_days`, `event_property_keys`), never the
+raw events, so it costs the same whatever the volume. Its counts are whole UTC days: a range of 7 days
+counts the events of the 8 UTC dates it touches, today included.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from comerix.telemetry.models import Event, EventNameDay, EventPropertyKey, Source
+
+NEWEST_LIMIT = 100
+
+
+class Range(StrEnum):
+    D7 = "7d"
+    D30 = "30d"
+    D90 = "90d"
+
+    @property
+    def span(self) -> timedelta:
+        return timedelta(days=int(self.value.removesuffix("d")))
+
+
+class EventRead(BaseModel):
+    id: str
+    event_id: str | None
+    name: str
+    timestamp: datetime
+    received_at: datetime
+    conversation_id: str | None
+    contact_id: str | None
+    flow_id: str | None
+    source: Source
+    properties: dict[str, Any]
+
+
+class EventList(BaseModel):
+    range: Range
+    name: str | None
+    events: list[EventRead]
+
+
+class EventNameRead(BaseModel):
+    name: str
+    count: int
+    last_seen_at: datetime
+    property_keys: list[str]
+
+
+class EventNameList(BaseModel):
+    range: Range
+    names: list[EventNameRead]
+
+
+def newest(
+    session: Session, workspace_id: uuid.UUID, range_: Range, name: str | None, *, now: datetime
+) -> EventList:
+    """Up to 100 events of the range (and name), newest first: an index range scan, whatever the volume."""
+    query = select(Event).where(Event.workspace_id == workspace_id, Event.timestamp >= now - range_.span)
+    if name:
+        query = query.where(Event.name == name)
+    rows = session.scalars(query.order_by(Event.timestamp.desc(), Event.id.desc()).limit(NEWEST_LIMIT))
+    events = [
+        EventRead(
+            id=str(row.id),
+            event_id=row.event_id,
+            name=row.name,
+            timestamp=row.timestamp,
+            received_at=row.received_at,
+            conversation_id=row.conversation_id,
+            contact_id=row.contact_id,
+            flow_id=row.flow_id,
+            source=row.source,
+            properties=row.properties,
+        )
+        for row in rows
+    ]
+    return EventList(range=range_, name=name or None, events=events)
+
+
+def names(session: Session, workspace_id: uuid.UUID, range_: Range, *, now: datetime) -> EventNameList:
+    """Every event name seen in the range: how often, when last, and the property paths seen on it."""
+    since = now - range_.span
+    totals = session.execute(
+        select(
+            EventNameDay.name,
+            func.sum(EventNameDay.count).label("total"),
+            func.max(EventNameDay.last_seen_at).label("last_seen_at"),
+        )
+        .where(EventNameDay.workspace_id == workspace_id, EventNameDay.day >= since.date())
+        .group_by(EventNameDay.name)
+    ).all()
+    keys: dict[str, list[str]] = defaultdict(list)
+    for key_name, path in session.execute(
+        select(EventPropertyKey.name, EventPropertyKey.path)
+        .where(EventPropertyKey.workspace_id == workspace_id, EventPropertyKey.last_seen_at >= since)
+        .order_by(EventPropertyKey.name, EventPropertyKey.path)
+    ):
+        keys[key_name].append(path)
+    rows = [
+        EventNameRead(
+            name=row.name,
+            count=int(row.total),
+            last_seen_at=_aware(row.last_seen_at),
+            property_keys=keys.get(row.name, []),
+        )
+        for row in totals
+    ]
+    rows.sort(key=lambda row: (-row.count, row.name))
+    return EventNameList(range=range_, names=rows)
+
+
+def _aware(moment: Any) -> datetime:
+    """`max()` over a UTC column comes back raw on SQLite (text); make it an aware datetime again."""
+    from datetime import UTC
+
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    assert isinstance(moment, datetime)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,92 @@
+"""The `events`, `conversations`, `contacts` tables and the event-name catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from comerix.db.base import Base, WorkspaceScoped
+from comerix.db.types import JSONDocument, UTCDateTime, text_enum
+
+CLIENT_ID_LENGTH = 128
+
+
+class Source(StrEnum):
+    WIDGET = "widget"  # POST /events
+    SERVER = "server"  # POST /conversions
+
+
+class Event(WorkspaceScoped, Base):
+    """One telemetry record, as received. `event_id` is the client's idempotency key."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "event_id"),
+        Index(None, "workspace_id", "timestamp"),
+        Index(None, "workspace_id", "name", "timestamp"),
+        Index(None, "workspace_id", "contact_id"),
+    )
+
+    event_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    name: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH + 5))  # "goal:" + a goal code, at most
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    conversation_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    contact_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    flow_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    source: Mapped[Source] = mapped_column(text_enum(Source, "event_source"))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+
+
+class Conversation(Base):
+    """One chat, keyed by the client's conversation id, kept up to date by the events that name it."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index(None, "workspace_id", "contact_id", "started_at"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    contact_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    flow_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+
+
+class Contact(Base):
+    """An end customer as the events know them: when first and last seen."""
+
+    __tablename__ = "contacts"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EventNameDay(Base):
+    """How many events of a name arrived on a UTC day: the catalogue's counts, kept by ingestion."""
+
+    __tablename__ = "event_name_days"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH + 5), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EventPropertyKey(Base):
+    """A property path seen on events of a name, so goal authors can copy exact keys."""
+
+    __tablename__ = "event_property_keys"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH + 5), primary_key=True)
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

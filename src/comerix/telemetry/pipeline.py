@@ -1,0 +1,425 @@
+"""Ingestion: one batch of validated items through the named steps of SPEC §4, in the caller's
+transaction.
+
+    validate → dedupe → conversation → match → value → attribute → persist
+
+- validate: the pure checks ran in the request (`telemetry.schemas`); here, explicit goal codes are
+  checked against the workspace's goals (an unknown code refuses the whole batch, before any write),
+  and items for a paused or archived goal are `ignored`, storing nothing.
+- dedupe: the event rows are inserted with ON CONFLICT DO NOTHING on (workspace_id, event_id): the
+  unique constraint, not a read, decides what is a duplicate, so concurrent retries cannot both win.
+- conversation: conversations and contacts named by the new events are created or updated.
+- match: the active goals listening to each event's name whose conditions hold (pure).
+- value: value, currency, base value and base currency of each outcome (pure).
+- attribute: `conversation`, `window` or `none`, per goal and its own window (pure choice, indexed
+  look-up of the contact's candidate conversations).
+- persist: outcomes, and the event-name catalogue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from comerix.conversions import attribution
+from comerix.conversions.attribution import Attribution, Candidate
+from comerix.conversions.models import Outcome
+from comerix.conversions.valuation import Valuation, valuate
+from comerix.db.types import new_id
+from comerix.db.upsert import greatest, insert_for, least
+from comerix.errors import FieldProblem, Invalid
+from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
+from comerix.goals.matching import matches
+from comerix.goals.models import GoalStatus
+from comerix.telemetry.models import Contact, Conversation, Event, EventNameDay, EventPropertyKey
+from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
+from comerix.workspaces.models import Workspace
+
+CONVERSATION_STARTED = "conversation_started"
+CONVERSATION_ENDED = "conversation_ended"
+MAX_CATALOGUE_PATHS = 100  # per event: a huge properties object must not flood the catalogue
+MAX_PATH = 255
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The items of one request, for one workspace."""
+
+    workspace_id: uuid.UUID
+    items: list[Item]
+    received_at: datetime
+
+
+@dataclass
+class _Stored:
+    item: Item
+    row_id: uuid.UUID
+    goals: list[GoalSpec] = field(default_factory=list)
+
+
+def ingest(session: Session, batch: Batch, index: GoalIndex) -> IngestResult:
+    """Run `batch` through every step. Raises `Invalid` (nothing written) for an unknown goal code."""
+    dialect = session.get_bind().dialect.name
+    base_currency, revision = session.execute(
+        select(Workspace.base_currency, Workspace.goals_revision).where(Workspace.id == batch.workspace_id)
+    ).one()
+    goals = index.for_workspace(session, batch.workspace_id, revision)
+
+    explicit, ignored = validate(batch.items, goals)
+    fresh, duplicates = dedupe(
+        session, dialect, batch, [item for item in batch.items if item.index not in ignored]
+    )
+    conversation(session, dialect, batch.workspace_id, fresh)
+    for stored in fresh:
+        stored.goals = match(stored.item, goals, explicit)
+    outcomes = [
+        _outcome(batch, stored, goal, valuate(goal.value_rule, stored.item.properties, base_currency), credit)
+        for stored, goal, credit in attribute(session, batch.workspace_id, fresh)
+    ]
+    persist(session, dialect, batch.workspace_id, fresh, outcomes)
+    return _answer(batch, ignored, duplicates, outcomes)
+
+
+def validate(items: list[Item], goals: WorkspaceGoals) -> tuple[dict[int, GoalSpec], dict[int, str]]:
+    """Explicit goals by item index, and the items to ignore with why. Unknown codes: `Invalid`."""
+    explicit: dict[int, GoalSpec] = {}
+    ignored: dict[int, str] = {}
+    problems = []
+    for item in items:
+        if item.goal_code is None:
+            continue
+        goal = goals.by_code.get(item.goal_code)
+        if goal is None:
+            problems.append(FieldProblem("goal", f"no goal {item.goal_code!r} in this workspace", item.index))
+        elif goal.status is not GoalStatus.ACTIVE:
+            ignored[item.index] = f"goal {goal.code!r} is {goal.status.value}; it records nothing"
+        else:
+            explicit[item.index] = goal
+    if problems:
+        raise Invalid.of(problems)
+    return explicit, ignored
+
+
+def dedupe(session: Session, dialect: str, batch: Batch, items: list[Item]) -> tuple[list[_Stored], set[int]]:
+    """Store the events not seen before; the rest are duplicates (by index)."""
+    duplicates: set[int] = set()
+    candidates: list[_Stored] = []
+    seen: set[str] = set()
+    for item in items:
+        if item.event_id is not None and item.event_id in seen:
+            duplicates.add(item.index)
+            continue
+        if item.event_id is not None:
+            seen.add(item.event_id)
+        candidates.append(_Stored(item, new_id()))
+    if not candidates:
+        return [], duplicates
+    statement = (
+        insert_for(dialect, Event.__table__)
+        .on_conflict_do_nothing(index_elements=["workspace_id", "event_id"])
+        .returning(Event.__table__.c.id)
+    )
+    rows = [_event_row(batch, stored) for stored in candidates]
+    inserted = set(session.execute(statement, rows).scalars())
+    fresh = [stored for stored in candidates if stored.row_id in inserted]
+    duplicates.update(stored.item.index for stored in candidates if stored.row_id not in inserted)
+    return fresh, duplicates
+
+
+def _event_row(batch: Batch, stored: _Stored) -> dict[str, Any]:
+    item = stored.item
+    return {
+        "workspace_id": batch.workspace_id,
+        "id": stored.row_id,
+        "event_id": item.event_id,
+        "name": item.name,
+        "timestamp": item.timestamp,
+        "received_at": batch.received_at,
+        "conversation_id": item.conversation_id,
+        "contact_id": item.contact_id,
+        "flow_id": item.flow_id,
+        "source": item.source,
+        "properties": item.properties,
+    }
+
+
+def conversation(session: Session, dialect: str, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
+    """Create or update the conversations and contacts that the new events name."""
+    chats: dict[str, dict[str, Any]] = {}
+    people: dict[str, dict[str, Any]] = {}
+    for stored in sorted(fresh, key=lambda s: s.item.timestamp):
+        item = stored.item
+        if item.conversation_id is not None:
+            chat = chats.setdefault(
+                item.conversation_id,
+                {
+                    "workspace_id": workspace_id,
+                    "id": item.conversation_id,
+                    "started_at": item.timestamp,
+                    "last_activity_at": item.timestamp,
+                    "ended_at": None,
+                    "contact_id": None,
+                    "flow_id": None,
+                },
+            )
+            chat["last_activity_at"] = item.timestamp
+            chat["contact_id"] = chat["contact_id"] or item.contact_id
+            chat["flow_id"] = chat["flow_id"] or item.flow_id
+            if item.name == CONVERSATION_ENDED:
+                chat["ended_at"] = item.timestamp
+        if item.contact_id is not None:
+            person = people.setdefault(
+                item.contact_id,
+                {"workspace_id": workspace_id, "id": item.contact_id, "first_seen_at": item.timestamp},
+            )
+            person["last_seen_at"] = item.timestamp
+    if chats:
+        table = Conversation.__table__
+        statement = insert_for(dialect, table)
+        new = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["workspace_id", "id"],
+                set_={
+                    "started_at": least(dialect, table.c.started_at, new.started_at),
+                    "last_activity_at": greatest(dialect, table.c.last_activity_at, new.last_activity_at),
+                    # SQLite's max(a, NULL) is NULL, so the later of two possibly-missing ends is spelt out
+                    "ended_at": greatest(
+                        dialect,
+                        func.coalesce(table.c.ended_at, new.ended_at),
+                        func.coalesce(new.ended_at, table.c.ended_at),
+                    ),
+                    "contact_id": func.coalesce(table.c.contact_id, new.contact_id),
+                    "flow_id": func.coalesce(table.c.flow_id, new.flow_id),
+                },
+            ),
+            list(chats.values()),
+        )
+    if people:
+        table = Contact.__table__
+        statement = insert_for(dialect, table)
+        new = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["workspace_id", "id"],
+                set_={
+                    "first_seen_at": least(dialect, table.c.first_seen_at, new.first_seen_at),
+                    "last_seen_at": greatest(dialect, table.c.last_seen_at, new.last_seen_at),
+                },
+            ),
+            list(people.values()),
+        )
+
+
+def match(item: Item, goals: WorkspaceGoals, explicit: Mapping[int, GoalSpec]) -> list[GoalSpec]:
+    """The goals this item achieves: its explicit goal, or the active goals whose conditions hold."""
+    if item.goal_code is not None:
+        return [explicit[item.index]]
+    return [goal for goal in goals.listening_to(item.name) if matches(goal.match_conditions, item.properties)]
+
+
+def attribute(
+    session: Session, workspace_id: uuid.UUID, fresh: list[_Stored]
+) -> Iterator[tuple[_Stored, GoalSpec, Attribution]]:
+    """Each (item, goal) with the chat it is credited to."""
+    achieving = [stored for stored in fresh if stored.goals]
+    named = {s.item.conversation_id for s in achieving if s.item.conversation_id is not None}
+    chats = _conversations(session, workspace_id, named)
+    for stored in achieving:
+        item = stored.item
+        own = chats.get(item.conversation_id) if item.conversation_id is not None else None
+        candidates: list[Candidate] = []
+        if own is None and item.contact_id is not None:
+            widest = max(goal.attribution_window_hours for goal in stored.goals)
+            candidates = _candidates(session, workspace_id, item.contact_id, item.timestamp, widest)
+        for goal in stored.goals:
+            yield (
+                stored,
+                goal,
+                attribution.attribute(
+                    conversation=own,
+                    contact_candidates=candidates,
+                    at=item.timestamp,
+                    window_hours=goal.attribution_window_hours,
+                ),
+            )
+
+
+def _conversations(session: Session, workspace_id: uuid.UUID, ids: set[str]) -> dict[str, Candidate]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Conversation.id, Conversation.flow_id, Conversation.started_at, Conversation.last_activity_at
+        ).where(Conversation.workspace_id == workspace_id, Conversation.id.in_(ids))
+    )
+    return {row.id: Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows}
+
+
+def _candidates(
+    session: Session, workspace_id: uuid.UUID, contact_id: str, at: datetime, window_hours: int
+) -> list[Candidate]:
+    """The contact's conversations that may take the credit for an outcome at `at` (indexed look-up)."""
+    rows = session.execute(
+        select(Conversation.id, Conversation.flow_id, Conversation.started_at, Conversation.last_activity_at)
+        .where(
+            Conversation.workspace_id == workspace_id,
+            Conversation.contact_id == contact_id,
+            Conversation.started_at <= at,
+            Conversation.last_activity_at >= at - timedelta(hours=window_hours),
+        )
+        .order_by(Conversation.started_at.desc(), Conversation.id.desc())
+        .limit(50)
+    )
+    return [Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows]
+
+
+def _outcome(
+    batch: Batch, stored: _Stored, goal: GoalSpec, valuation: Valuation, credit: Attribution
+) -> dict[str, Any]:
+    item = stored.item
+    return {
+        "workspace_id": batch.workspace_id,
+        "id": new_id(),
+        "goal_id": goal.id,
+        "goal_code": goal.code,
+        "kind": goal.kind,
+        "event_ref": stored.row_id,
+        "occurred_at": item.timestamp,
+        "recorded_at": batch.received_at,
+        "value": valuation.value,
+        "currency": valuation.currency,
+        "base_value": valuation.base_value,
+        "base_currency": valuation.base_currency,
+        "value_error": valuation.value_error,
+        "attribution": credit.kind,
+        "conversation_id": credit.conversation_id,
+        "flow_id": credit.flow_id,
+        "contact_id": item.contact_id,
+        "source": item.source,
+        "_index": item.index,
+    }
+
+
+def persist(
+    session: Session,
+    dialect: str,
+    workspace_id: uuid.UUID,
+    fresh: list[_Stored],
+    outcomes: list[dict[str, Any]],
+) -> None:
+    """Store the outcomes and bring the event-name catalogue up to date."""
+    if outcomes:
+        session.execute(
+            insert(Outcome), [{k: v for k, v in row.items() if k != "_index"} for row in outcomes]
+        )
+    _catalogue(session, dialect, workspace_id, fresh)
+
+
+def _catalogue(session: Session, dialect: str, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
+    days: dict[tuple[str, date], list[Any]] = {}
+    paths: dict[tuple[str, str], datetime] = {}
+    for stored in fresh:
+        item = stored.item
+        key = (item.name, item.timestamp.date())
+        entry = days.setdefault(key, [0, item.timestamp])
+        entry[0] += 1
+        entry[1] = max(entry[1], item.timestamp)
+        for path in property_paths(item.properties):
+            seen = paths.get((item.name, path))
+            paths[(item.name, path)] = item.timestamp if seen is None else max(seen, item.timestamp)
+    if days:
+        table = EventNameDay.__table__
+        statement = insert_for(dialect, table)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["workspace_id", "name", "day"],
+                set_={
+                    "count": table.c.count + statement.excluded.count,
+                    "last_seen_at": greatest(dialect, table.c.last_seen_at, statement.excluded.last_seen_at),
+                },
+            ),
+            [
+                {"workspace_id": workspace_id, "name": name, "day": day, "count": count, "last_seen_at": last}
+                for (name, day), (count, last) in days.items()
+            ],
+        )
+    if paths:
+        table = EventPropertyKey.__table__
+        statement = insert_for(dialect, table)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["workspace_id", "name", "path"],
+                set_={
+                    "last_seen_at": greatest(dialect, table.c.last_seen_at, statement.excluded.last_seen_at)
+                },
+            ),
+            [
+                {"workspace_id": workspace_id, "name": name, "path": path, "last_seen_at": last}
+                for (name, path), last in paths.items()
+            ],
+        )
+
+
+def property_paths(properties: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The dotted paths to every scalar or list in `properties` (what a match condition can name)."""
+    found: list[str] = []
+    for key, value in properties.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            found.extend(property_paths(value, f"{path}."))
+        elif len(path) <= MAX_PATH:
+            found.append(path)
+        if len(found) >= MAX_CATALOGUE_PATHS:
+            return found[:MAX_CATALOGUE_PATHS]
+    return found
+
+
+def _answer(
+    batch: Batch, ignored: Mapping[int, str], duplicates: set[int], outcomes: list[dict[str, Any]]
+) -> IngestResult:
+    by_item: dict[int, list[OutcomeRead]] = defaultdict(list)
+    for row in outcomes:
+        by_item[row["_index"]].append(
+            OutcomeRead(
+                id=str(row["id"]),
+                goal=row["goal_code"],
+                kind=row["kind"],
+                occurred_at=row["occurred_at"],
+                value=row["value"],
+                currency=row["currency"],
+                base_value=row["base_value"],
+                base_currency=row["base_currency"],
+                value_error=row["value_error"],
+                attribution=row["attribution"].value,
+                conversation_id=row["conversation_id"],
+                flow_id=row["flow_id"],
+                contact_id=row["contact_id"],
+                source=row["source"],
+            )
+        )
+    results = []
+    for item in batch.items:
+        if item.index in ignored:
+            results.append(
+                ItemResult(
+                    index=item.index, event_id=item.event_id, status="ignored", reason=ignored[item.index]
+                )
+            )
+        elif item.index in duplicates:
+            results.append(ItemResult(index=item.index, event_id=item.event_id, status="duplicate"))
+        else:
+            results.append(
+                ItemResult(
+                    index=item.index, event_id=item.event_id, status="accepted", outcomes=by_item[item.index]
+                )
+            )
+    accepted = sum(result.status == "accepted" for result in results)
+    return IngestResult(accepted=accepted, duplicates=len(duplicates), results=results)

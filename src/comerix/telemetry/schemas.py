@@ -1,0 +1,223 @@
+"""The Engine API's input and output shapes, and the pure checks of SPEC §4 on each item.
+
+`parse_events` / `parse_conversions` turn a decoded JSON body into items, or raise `Invalid` listing
+every problem as `{index, field, message}`; nothing of a refused batch goes further.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from comerix.errors import FieldProblem, Invalid, problems_from_pydantic
+from comerix.goals.models import GoalKind
+from comerix.telemetry.models import CLIENT_ID_LENGTH, Source
+from comerix.text import no_nul, nul_free_json
+
+MAX_BATCH = 500
+MAX_PROPERTIES_BYTES = 16 * 1024
+MAX_NESTING = 8
+MAX_FUTURE = timedelta(minutes=5)
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+ClientId = Annotated[
+    str, StringConstraints(min_length=1, max_length=CLIENT_ID_LENGTH), AfterValidator(no_nul)
+]
+EventName = Annotated[
+    str, StringConstraints(min_length=1, max_length=CLIENT_ID_LENGTH), AfterValidator(no_nul)
+]
+
+
+class _ItemFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: ClientId | None = None
+    timestamp: str | None = Field(default=None, description="RFC 3339 with offset; default: time received")
+    conversation_id: ClientId | None = None
+    contact_id: ClientId | None = None
+    flow_id: ClientId | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventIn(_ItemFields):
+    name: EventName
+
+
+class ConversionIn(_ItemFields):
+    event: EventName | None = Field(default=None, description="an event name, matched like telemetry")
+    goal: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="a goal code, recorded directly without trigger matching"
+    )
+
+
+class EventBatch(BaseModel):
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ConversionBatch(BaseModel):
+    conversions: list[ConversionIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One validated event or conversion, ready for the pipeline."""
+
+    index: int
+    source: Source
+    name: str
+    timestamp: datetime
+    event_id: str | None
+    conversation_id: str | None
+    contact_id: str | None
+    flow_id: str | None
+    properties: dict[str, Any]
+    goal_code: str | None = None  # a conversion that names its goal: recorded without matching
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _timestamp(raw: str | None, now: datetime, index: int, problems: list[FieldProblem]) -> datetime:
+    if raw is None:
+        return now
+    if not RFC3339.match(raw):
+        problems.append(
+            FieldProblem("timestamp", "must be RFC 3339 with an offset, e.g. 2026-11-21T10:00:00Z", index)
+        )
+        return now
+    try:
+        moment = datetime.fromisoformat(raw.upper())
+    except ValueError:
+        problems.append(FieldProblem("timestamp", "is not a real date and time", index))
+        return now
+    if moment - now > MAX_FUTURE:
+        problems.append(FieldProblem("timestamp", "is more than 5 minutes in the future", index))
+    return moment
+
+
+def _properties(properties: dict[str, Any], index: int, problems: list[FieldProblem]) -> None:
+    try:
+        size = len(orjson.dumps(properties))
+    except (TypeError, orjson.JSONEncodeError):
+        problems.append(FieldProblem("properties", "must hold only JSON values", index))
+        return
+    if size > MAX_PROPERTIES_BYTES:
+        problems.append(FieldProblem("properties", f"is {size} bytes serialized; at most 16 KiB", index))
+    if _depth(properties) > MAX_NESTING:
+        problems.append(FieldProblem("properties", f"nests deeper than {MAX_NESTING} levels", index))
+    if not nul_free_json(properties):
+        problems.append(FieldProblem("properties", "must not contain the NUL character (\\u0000)", index))
+
+
+def _items(raw: Any, plural: str) -> list[Any]:
+    if isinstance(raw, dict) and plural in raw:
+        items = raw[plural]
+        if not isinstance(items, list):
+            raise Invalid.of([FieldProblem(plural, "must be a list", None)])
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise Invalid.of([FieldProblem(plural, f"must hold 1 to {MAX_BATCH} items (got {len(items)})")])
+        return items
+    if isinstance(raw, dict):
+        return [raw]
+    raise Invalid.of([FieldProblem("body", f'must be one object or {{"{plural}": [...]}}')])
+
+
+def _parse(raw: Any, plural: str, model: type[_ItemFields], source: Source, now: datetime) -> list[Item]:
+    problems: list[FieldProblem] = []
+    items: list[Item] = []
+    for index, entry in enumerate(_items(raw, plural)):
+        try:
+            fields = model.model_validate(entry)
+        except ValidationError as exc:
+            problems.extend(
+                FieldProblem(p.field, p.message, index) for p in problems_from_pydantic(exc.errors())
+            )
+            continue
+        name, goal_code = _name_of(fields, index, problems)
+        moment = _timestamp(fields.timestamp, now, index, problems)
+        _properties(fields.properties, index, problems)
+        items.append(
+            Item(
+                index=index,
+                source=source,
+                name=name,
+                timestamp=moment,
+                event_id=fields.event_id,
+                conversation_id=fields.conversation_id,
+                contact_id=fields.contact_id,
+                flow_id=fields.flow_id,
+                properties=fields.properties,
+                goal_code=goal_code,
+            )
+        )
+    if problems:
+        raise Invalid.of(problems)
+    return items
+
+
+def _name_of(fields: _ItemFields, index: int, problems: list[FieldProblem]) -> tuple[str, str | None]:
+    if isinstance(fields, EventIn):
+        return fields.name, None
+    assert isinstance(fields, ConversionIn)
+    if (fields.event is None) == (fields.goal is None):
+        problems.append(
+            FieldProblem(
+                "event", "give exactly one of `event` (an event name) or `goal` (a goal code)", index
+            )
+        )
+        return "", None
+    if fields.goal is not None:
+        return f"goal:{fields.goal}", fields.goal
+    return str(fields.event), None
+
+
+def parse_events(raw: Any, now: datetime) -> list[Item]:
+    """The items of a `POST /events` body, or `Invalid` with every problem."""
+    return _parse(raw, "events", EventIn, Source.WIDGET, now)
+
+
+def parse_conversions(raw: Any, now: datetime) -> list[Item]:
+    """The items of a `POST /conversions` body, or `Invalid` with every problem."""
+    return _parse(raw, "conversions", ConversionIn, Source.SERVER, now)
+
+
+class OutcomeRead(BaseModel):
+    id: str
+    goal: str
+    kind: GoalKind
+    occurred_at: datetime
+    value: Decimal | None
+    currency: str | None
+    base_value: Decimal | None
+    base_currency: str | None
+    value_error: str | None
+    attribution: str
+    conversation_id: str | None
+    flow_id: str | None
+    contact_id: str | None
+    source: Source
+
+
+class ItemResult(BaseModel):
+    index: int
+    event_id: str | None
+    status: str = Field(description="accepted, duplicate or ignored")
+    reason: str | None = None
+    outcomes: list[OutcomeRead] = Field(default_factory=list)
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    duplicates: int
+    results: list[ItemResult]

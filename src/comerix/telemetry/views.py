@@ -1,0 +1,136 @@
+"""The Engine API (`POST /events`, `POST /conversions`, SPEC §4) and the Event Explorer API (§5).
+
+The Engine API views read the body themselves: to refuse more than 1 MiB before reading it all, to
+tell malformed JSON (400) from invalid fields (422), and to hand validated items to the group-commit
+writer without a database session of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+
+from comerix.auth.dependencies import bearer_credential, require
+from comerix.auth.models import EngineKeyKind
+from comerix.auth.roles import Permission
+from comerix.auth.service import EngineClient, Principal
+from comerix.errors import Forbidden, Malformed, TooLarge
+from comerix.http import DbSession, Now
+from comerix.telemetry import explorer
+from comerix.telemetry.pipeline import Batch
+from comerix.telemetry.schemas import (
+    ConversionBatch,
+    ConversionIn,
+    EventBatch,
+    EventIn,
+    IngestResult,
+    parse_conversions,
+    parse_events,
+)
+
+MAX_BODY = 1024 * 1024
+
+engine_router = APIRouter(tags=["engine"])
+explorer_router = APIRouter(prefix="/api/v1/events", tags=["event explorer"])
+Telemetry = Annotated[Principal, Depends(require(Permission.TELEMETRY))]
+
+
+class PayloadTooLarge(TooLarge):
+    code = "payload_too_large"
+
+
+class MalformedJson(Malformed):
+    code = "malformed_json"
+
+
+class KeyNotAllowed(Forbidden):
+    code = "key_not_allowed"
+
+
+async def engine_client(request: Request) -> EngineClient:
+    client: EngineClient = await request.app.state.engine_keys.authenticate(bearer_credential(request))
+    return client
+
+
+async def json_body(request: Request) -> Any:
+    """The decoded body: at most 1 MiB, valid JSON (no NaN or Infinity)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge("the body is larger than 1 MiB")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY:
+            raise PayloadTooLarge("the body is larger than 1 MiB")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:  # orjson refuses integers beyond 64 bits, which JSON allows
+        return json.loads(body, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedJson("the request body is not valid JSON") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _schema(*models: type[Any]) -> dict[str, Any]:
+    body = {"oneOf": [model.model_json_schema() for model in models]}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}
+
+
+@engine_router.post(
+    "/events", status_code=202, response_model=IngestResult, openapi_extra=_schema(EventIn, EventBatch)
+)
+async def post_events(
+    request: Request, client: Annotated[EngineClient, Depends(engine_client)], now: Now
+) -> IngestResult:
+    """Telemetry from the chat widget or the agent's flows (public or secret key)."""
+    items = parse_events(await json_body(request), now)
+    result: IngestResult = await request.app.state.writer.submit(Batch(client.workspace_id, items, now))
+    return result
+
+
+@engine_router.post(
+    "/conversions",
+    status_code=202,
+    response_model=IngestResult,
+    openapi_extra=_schema(ConversionIn, ConversionBatch),
+)
+async def post_conversions(
+    request: Request, client: Annotated[EngineClient, Depends(engine_client)], now: Now
+) -> IngestResult:
+    """Server-side outcomes, such as a sale completed after the chat (secret key only)."""
+    if client.kind is not EngineKeyKind.SECRET:
+        raise KeyNotAllowed("a public key may only send events; send conversions with a secret key")
+    items = parse_conversions(await json_body(request), now)
+    result: IngestResult = await request.app.state.writer.submit(Batch(client.workspace_id, items, now))
+    return result
+
+
+@explorer_router.get("", response_model=explorer.EventList)
+def list_events(
+    session: DbSession,
+    principal: Telemetry,
+    now: Now,
+    range: Annotated[explorer.Range, Query()] = explorer.Range.D30,
+    name: Annotated[str | None, Query(max_length=133)] = None,
+) -> explorer.EventList:
+    """The 100 newest events of the range, newest first, with their full properties."""
+    return explorer.newest(session, principal.workspace_id, range, name, now=now)
+
+
+@explorer_router.get("/names", response_model=explorer.EventNameList)
+def list_event_names(
+    session: DbSession,
+    principal: Telemetry,
+    now: Now,
+    range: Annotated[explorer.Range, Query()] = explorer.Range.D30,
+) -> explorer.EventNameList:
+    """Each event name seen in the range, with its count, last sighting and property paths."""
+    return explorer.names(session, principal.workspace_id, range, now=now)

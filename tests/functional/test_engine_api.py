@@ -1,0 +1,303 @@
+"""The Engine API over HTTP, on each backend: the issue's walk-through, keys, idempotency, bad input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from comerix.auth.models import EngineKeyKind
+from comerix.clock import FixedClock
+from comerix.db import Database
+from tests.factories import Member, make_engine_key, make_member
+
+PURCHASE_GOAL = {
+    "code": "product_purchase",
+    "name": "Product purchase",
+    "kind": "conversion",
+    "trigger_event": "purchase",
+    "match_conditions": {"plan": "premium"},
+    "value_mode": "from_property",
+    "value_property": "grand_total",
+    "currency_property": "currency",
+}
+
+
+class Shop:
+    """A workspace seen from outside: an admin with a token, and both kinds of Engine key."""
+
+    def __init__(self, client: TestClient, db: Database, clock: FixedClock) -> None:
+        with db.transaction() as session:
+            self.admin: Member = make_member(session, clock.now())
+            self.public = make_engine_key(session, self.admin.workspace, clock.now(), EngineKeyKind.PUBLIC)
+            self.secret = make_engine_key(session, self.admin.workspace, clock.now(), EngineKeyKind.SECRET)
+        self.client = client
+
+    def goal(self, **body: Any) -> dict[str, Any]:
+        response = self.client.post("/api/v1/goals", json=body, headers=self.admin.headers)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def send(self, path: str, body: Any, key: str | None = None, expect: int = 202) -> dict[str, Any]:
+        key = key or (self.public if path == "/events" else self.secret)
+        response = self.client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == expect, response.text
+        return dict(response.json())
+
+
+@pytest.fixture
+def shop(client: TestClient, db: Database, clock: FixedClock) -> Shop:
+    return Shop(client, db, clock)
+
+
+def at(clock: FixedClock, days: float, hours: float = 0) -> str:
+    return (clock.now() - timedelta(days=12) + timedelta(days=days, hours=hours)).isoformat()
+
+
+def test_the_walk_through_of_the_issue(shop: Shop, clock: FixedClock) -> None:
+    shop.goal(**PURCHASE_GOAL)
+    chat = {"conversation_id": "chat-1", "contact_id": "ann", "flow_id": "sales-bot"}
+    shop.send(
+        "/events",
+        {
+            "events": [
+                {"name": "conversation_started", "timestamp": at(clock, 1), **chat},
+                {
+                    "name": "message_sent",
+                    "timestamp": at(clock, 1, 0.1),
+                    "properties": {"text": "hi"},
+                    **chat,
+                },
+                {"name": "conversation_ended", "timestamp": at(clock, 1, 0.2), **chat},
+            ]
+        },
+    )
+    purchase = {
+        "event": "purchase",
+        "contact_id": "ann",
+        "properties": {"plan": "premium", "grand_total": "129.50", "currency": "usd"},
+    }
+    day4 = shop.send("/conversions", {**purchase, "event_id": "order-1", "timestamp": at(clock, 4)})
+    day11 = shop.send("/conversions", {**purchase, "event_id": "order-2", "timestamp": at(clock, 11)})
+
+    credited = day4["results"][0]["outcomes"][0]
+    assert (
+        credited
+        | {
+            "goal": "product_purchase",
+            "kind": "conversion",
+            "value": "129.50",
+            "currency": "USD",
+            "base_value": "129.50",
+            "base_currency": "EUR",
+            "value_error": None,
+            "attribution": "window",
+            "conversation_id": "chat-1",
+            "flow_id": "sales-bot",
+            "contact_id": "ann",
+            "source": "server",
+        }
+        == credited
+    )
+    late = day11["results"][0]["outcomes"][0]
+    assert (late["attribution"], late["conversation_id"], late["flow_id"]) == ("none", None, None)
+    assert late["value"] == "129.50"
+
+    retried = shop.send("/conversions", {**purchase, "event_id": "order-1", "timestamp": at(clock, 4)})
+    assert retried == {
+        "accepted": 0,
+        "duplicates": 1,
+        "results": [
+            {"index": 0, "event_id": "order-1", "status": "duplicate", "reason": None, "outcomes": []}
+        ],
+    }
+
+    explorer = shop.client.get("/api/v1/events?name=purchase", headers=shop.admin.headers).json()
+    assert [e["event_id"] for e in explorer["events"]] == ["order-2", "order-1"]
+    assert explorer["events"][0]["properties"] == purchase["properties"]
+
+
+def test_widget_events_in_a_chat_are_credited_to_it_whatever_the_window(
+    shop: Shop, clock: FixedClock
+) -> None:
+    shop.goal(
+        code="signup",
+        name="Sign-up",
+        kind="engagement",
+        trigger_event="signed_up",
+        attribution_window_hours=1,
+    )
+    shop.send(
+        "/events",
+        {"name": "conversation_started", "conversation_id": "c", "flow_id": "f", "timestamp": at(clock, 1)},
+    )
+    answer = shop.send("/events", {"name": "signed_up", "conversation_id": "c", "timestamp": at(clock, 9)})
+    outcome = answer["results"][0]["outcomes"][0]
+    assert (outcome["attribution"], outcome["conversation_id"], outcome["flow_id"], outcome["source"]) == (
+        "conversation",
+        "c",
+        "f",
+        "widget",
+    )
+
+
+def test_an_explicit_goal_is_recorded_without_matching(shop: Shop) -> None:
+    shop.goal(
+        code="lead",
+        name="Lead",
+        kind="conversion",
+        trigger_event="form_sent",
+        value_mode="fixed",
+        fixed_value="25",
+        currency="GBP",
+    )
+    answer = shop.send("/conversions", {"goal": "lead", "properties": {"anything": 1}})
+    assert (
+        answer["results"][0]["outcomes"][0] | {"goal": "lead", "value": "25", "currency": "GBP"}
+        == (answer["results"][0]["outcomes"][0])
+    )
+
+
+def test_a_paused_explicit_goal_records_nothing_and_says_so(shop: Shop) -> None:
+    goal = shop.goal(code="lead", name="Lead", kind="conversion", trigger_event="form_sent")
+    shop.client.post(
+        f"/api/v1/goals/{goal['id']}/status", json={"status": "paused"}, headers=shop.admin.headers
+    )
+    answer = shop.send("/conversions", {"goal": "lead", "event_id": "x"})
+    assert answer["results"][0]["status"] == "ignored"
+    assert "paused" in answer["results"][0]["reason"]
+    assert answer["accepted"] == 0
+
+
+def test_paused_and_archived_goals_match_nothing(shop: Shop) -> None:
+    goal = shop.goal(code="signup", name="Sign-up", kind="engagement", trigger_event="signed_up")
+    for status in ("paused", "archived"):
+        shop.client.post(
+            f"/api/v1/goals/{goal['id']}/status", json={"status": status}, headers=shop.admin.headers
+        )
+        assert shop.send("/events", {"name": "signed_up"})["results"][0]["outcomes"] == []
+    shop.client.post(
+        f"/api/v1/goals/{goal['id']}/status", json={"status": "active"}, headers=shop.admin.headers
+    )
+    assert len(shop.send("/events", {"name": "signed_up"})["results"][0]["outcomes"]) == 1
+
+
+def test_an_unknown_goal_code_refuses_the_whole_batch(shop: Shop) -> None:
+    shop.goal(code="lead", name="Lead", kind="conversion", trigger_event="form_sent")
+    body = {"conversions": [{"goal": "lead", "event_id": "a"}, {"goal": "nope", "event_id": "b"}]}
+    answer = shop.send("/conversions", body, expect=422)
+    assert answer["error"]["details"] == [
+        {"index": 1, "field": "goal", "message": "no goal 'nope' in this workspace"}
+    ]
+    assert shop.send("/conversions", {"goal": "lead", "event_id": "a"})["accepted"] == 1  # a was not stored
+
+
+def test_a_value_that_is_not_a_number_is_recorded_with_its_reason(shop: Shop) -> None:
+    shop.goal(**PURCHASE_GOAL)
+    answer = shop.send(
+        "/events", {"name": "purchase", "properties": {"plan": "premium", "grand_total": "n/a"}}
+    )
+    outcome = answer["results"][0]["outcomes"][0]
+    assert outcome["value"] is None
+    assert outcome["value_error"] == "property 'grand_total' is not a number (got 'n/a')"
+
+
+def test_results_follow_the_items_in_order(shop: Shop) -> None:
+    shop.goal(code="signup", name="Sign-up", kind="engagement", trigger_event="signed_up")
+    answer = shop.send(
+        "/events",
+        {
+            "events": [
+                {"name": "signed_up", "event_id": "1"},
+                {"name": "other", "event_id": "2"},
+                {"name": "signed_up", "event_id": "1"},
+                {"name": "signed_up"},
+            ]
+        },
+    )
+    assert [(r["index"], r["status"], len(r["outcomes"])) for r in answer["results"]] == [
+        (0, "accepted", 1),
+        (1, "accepted", 0),
+        (2, "duplicate", 0),
+        (3, "accepted", 1),
+    ]
+    assert (answer["accepted"], answer["duplicates"]) == (3, 1)
+
+
+def test_keys_decide_what_may_be_sent(shop: Shop) -> None:
+    assert shop.send("/events", {"name": "x"}, key=shop.secret)["accepted"] == 1
+    refused = shop.send("/conversions", {"event": "x"}, key=shop.public, expect=403)
+    assert refused["error"]["code"] == "key_not_allowed"
+    for key in (shop.admin.token, "cx_pub_" + "0" * 32 + "_nope", "garbage"):
+        assert shop.send("/events", {"name": "x"}, key=key, expect=401)["error"]["code"] == "unauthenticated"
+    assert shop.client.post("/events", json={"name": "x"}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        (
+            {"events": [{"name": ""}, {"name": "ok"}, {"name": "x", "timestamp": "yesterday"}]},
+            [(0, "name"), (2, "timestamp")],
+        ),
+        ({"name": "x", "timestamp": "2026-11-21T10:00:00"}, [(0, "timestamp")]),
+        ({"name": "x", "colour": "red"}, [(0, "colour")]),
+        ({"name": "x", "properties": {"a": "x" * 17000}}, [(0, "properties")]),
+        ({"name": "x", "conversation_id": "c" * 129}, [(0, "conversation_id")]),
+        ({"events": []}, [(None, "events")]),
+        ({"events": [{"name": "x"}] * 501}, [(None, "events")]),
+    ],
+)
+def test_invalid_items_are_listed_and_nothing_is_stored(shop: Shop, body: Any, fields: list[Any]) -> None:
+    answer = shop.send("/events", body, expect=422)
+    assert [(d.get("index"), d["field"]) for d in answer["error"]["details"]] == fields
+    assert shop.client.get("/api/v1/events", headers=shop.admin.headers).json()["events"] == []
+
+
+def test_deep_nesting_and_future_timestamps_are_refused(shop: Shop, clock: FixedClock) -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(9):
+        node["a"] = {}
+        node = node["a"]
+    assert shop.send("/events", {"name": "x", "properties": deep}, expect=422)["error"]["details"][0][
+        "field"
+    ] == ("properties")
+    soon = (clock.now() + timedelta(minutes=4)).isoformat()
+    later = (clock.now() + timedelta(minutes=6)).isoformat()
+    assert shop.send("/events", {"name": "x", "timestamp": soon})["accepted"] == 1
+    assert (
+        shop.send("/events", {"name": "x", "timestamp": later}, expect=422)["error"]["details"][0]["message"]
+        == "is more than 5 minutes in the future"
+    )
+
+
+def test_malformed_and_oversized_bodies(shop: Shop) -> None:
+    headers = {"Authorization": f"Bearer {shop.public}", "Content-Type": "application/json"}
+    assert shop.client.post("/events", content=b"{nope", headers=headers).status_code == 400
+    assert shop.client.post("/events", content=b'{"name": NaN}', headers=headers).status_code == 400
+    big = b'{"name": "x", "properties": {"a": "' + b"x" * (1024 * 1024) + b'"}}'
+    response = shop.client.post("/events", content=big, headers=headers)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_big_integers_and_nul_characters_never_fail(shop: Shop) -> None:
+    headers = {"Authorization": f"Bearer {shop.public}", "Content-Type": "application/json"}
+    big = b'{"name": "x", "properties": {"n": 123456789012345678901234567890}}'
+    assert shop.client.post("/events", content=big, headers=headers).status_code == 202
+    nul = shop.client.post(
+        "/events", json={"name": "x\u0000", "properties": {"k\u0000": "v\u0000"}}, headers=headers
+    )
+    assert nul.status_code == 422
+
+
+def test_another_workspaces_events_are_invisible(
+    shop: Shop, client: TestClient, db: Database, clock: FixedClock
+) -> None:
+    shop.send("/events", {"name": "secret_thing", "properties": {"pii": "x"}})
+    other = Shop(client, db, clock)
+    assert client.get("/api/v1/events", headers=other.admin.headers).json()["events"] == []
+    assert client.get("/api/v1/events/names", headers=other.admin.headers).json()["names"] == []
