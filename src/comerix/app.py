@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from comerix import __version__
 from comerix.clock import Clock, SystemClock
+from comerix.contacts.views import router as contacts_router
 from comerix.db import Database
 from comerix.db.migrate import is_current
 from comerix.errors import error_body
@@ -64,6 +65,7 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
     )
     app.include_router(engine_router)
+    app.include_router(contacts_router)
     app.include_router(goals_router)
     app.include_router(explorer_router)
     app.include_router(settings_router)

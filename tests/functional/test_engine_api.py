@@ -301,3 +301,120 @@ def test_another_workspaces_events_are_invisible(
     other = Shop(client, db, clock)
     assert client.get("/api/v1/events", headers=other.admin.headers).json()["events"] == []
     assert client.get("/api/v1/events/names", headers=other.admin.headers).json()["names"] == []
+
+
+def test_a_goal_can_be_tried_before_saving(shop: Shop, clock: FixedClock) -> None:
+    shop.send(
+        "/events",
+        {
+            "events": [
+                {
+                    "name": "purchase",
+                    "timestamp": at(clock, 2),
+                    "properties": {"plan": "premium", "grand_total": 10},
+                },
+                {
+                    "name": "purchase",
+                    "timestamp": at(clock, 3),
+                    "properties": {"plan": "basic", "grand_total": 5},
+                },
+                {
+                    "name": "purchase",
+                    "timestamp": at(clock, 4),
+                    "properties": {"grand_total": "x", "plan": "premium"},
+                },
+                {"name": "purchase", "timestamp": at(clock, 5), "properties": {}},
+                {"name": "Purchase", "timestamp": at(clock, 5), "properties": {"plan": "premium"}},
+            ]
+        },
+    )
+    body = {k: v for k, v in PURCHASE_GOAL.items() if k != "code"}
+    response = shop.client.post("/api/v1/goals/preview?range=30d", json=body, headers=shop.admin.headers)
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert (preview["scanned"], preview["matched"], preview["truncated"]) == (4, 2, False)
+    assert [(s["value"], s["currency"], s["value_error"]) for s in preview["samples"]] == [
+        (None, None, "property 'grand_total' is not a number (got 'x')"),
+        ("10", "EUR", None),
+    ]
+    assert [m["failed"] for m in preview["closest_misses"]] == [
+        [{"key": "plan", "expected": "premium", "actual": None, "missing": True}],  # newest first
+        [{"key": "plan", "expected": "premium", "actual": "basic", "missing": False}],
+    ]
+    assert shop.client.get("/api/v1/goals", headers=shop.admin.headers).json() == {"goals": []}
+
+    wrong_case = shop.client.post(
+        "/api/v1/goals/preview", json=body | {"trigger_event": "PURCHASE"}, headers=shop.admin.headers
+    ).json()
+    assert (wrong_case["scanned"], wrong_case["similar_names"]) == (0, ["Purchase", "purchase"])
+
+
+def test_a_preview_validates_the_goal_like_a_create(shop: Shop) -> None:
+    response = shop.client.post(
+        "/api/v1/goals/preview?range=1y",
+        json={"name": "x", "kind": "custom", "trigger_event": "e", "value_mode": "fixed"},
+        headers=shop.admin.headers,
+    )
+    assert response.status_code == 422
+    assert [d["field"] for d in response.json()["error"]["details"]] == ["range"]
+    response = shop.client.post(
+        "/api/v1/goals/preview",
+        json={"name": "x", "kind": "custom", "trigger_event": "e", "value_mode": "fixed"},
+        headers=shop.admin.headers,
+    )
+    assert [d["field"] for d in response.json()["error"]["details"]] == ["fixed_value"]
+
+
+def test_the_event_name_catalogue(shop: Shop, clock: FixedClock) -> None:
+    shop.send(
+        "/events",
+        {
+            "events": [
+                {
+                    "name": "purchase",
+                    "timestamp": at(clock, 2),
+                    "properties": {"plan": "a", "order": {"total": 1}},
+                },
+                {
+                    "name": "purchase",
+                    "timestamp": at(clock, 3),
+                    "properties": {"plan": "b", "coupon.code": "X"},
+                },
+                {"name": "message_sent", "timestamp": at(clock, 11), "properties": {"text": "hi"}},
+                {"name": "old", "timestamp": at(clock, -40)},
+            ]
+        },
+    )
+    names = shop.client.get("/api/v1/events/names?range=30d", headers=shop.admin.headers).json()
+    assert names["names"] == [
+        {
+            "name": "purchase",
+            "count": 2,
+            "last_seen_at": at(clock, 3).replace("+00:00", "Z"),
+            "property_keys": ["coupon.code", "order.total", "plan"],
+        },
+        {
+            "name": "message_sent",
+            "count": 1,
+            "last_seen_at": at(clock, 11).replace("+00:00", "Z"),
+            "property_keys": ["text"],
+        },
+    ]
+    assert (
+        shop.client.get("/api/v1/events/names?range=7d", headers=shop.admin.headers).json()["names"][0][
+            "name"
+        ]
+        == "message_sent"
+    )
+    assert shop.client.get("/api/v1/events?range=2d", headers=shop.admin.headers).status_code == 422
+
+
+def test_the_explorer_needs_the_telemetry_permission(shop: Shop, db: Database, clock: FixedClock) -> None:
+    from comerix.auth.roles import Role
+
+    with db.transaction() as session:
+        viewer = make_member(session, clock.now(), role=Role.VIEWER, workspace=shop.admin.workspace)
+        analyst = make_member(session, clock.now(), role=Role.ANALYST, workspace=shop.admin.workspace)
+    assert shop.client.get("/api/v1/events", headers=viewer.headers).status_code == 403
+    assert shop.client.get("/api/v1/events/names", headers=viewer.headers).status_code == 403
+    assert shop.client.get("/api/v1/events", headers=analyst.headers).status_code == 200

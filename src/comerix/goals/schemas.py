@@ -108,6 +108,12 @@ class GoalCreate(GoalDefinition):
     code: GoalCode
 
 
+class GoalPreviewRequest(GoalDefinition):
+    """A goal to try before saving: the body of a create; its code, if sent, is not checked."""
+
+    code: str | None = None
+
+
 class GoalUpdate(BaseModel):
     """A partial change: only the fields sent are changed. Read-only fields may be sent unchanged."""
 

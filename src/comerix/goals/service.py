@@ -68,6 +68,12 @@ def create(
     return goal
 
 
+def check_definition(data: GoalDefinition) -> GoalDefinition:
+    """`data` as a goal definition, or `Invalid` naming what its value mode lacks."""
+    _raise_problems(value_mode_problems(data, data.model_fields_set))
+    return GoalDefinition.model_validate(data.model_dump(include=set(GoalDefinition.model_fields)))
+
+
 def update(session: Session, goal: Goal, data: GoalUpdate, *, actor: Principal, now: datetime) -> Goal:
     """Apply the fields sent in `data`; the whole goal is validated again. Nothing changes on refusal."""
     patch = data.model_dump(exclude_unset=True)

@@ -9,19 +9,23 @@ from fastapi import APIRouter, Depends, Query
 from comerix.auth.dependencies import require
 from comerix.auth.roles import Permission
 from comerix.auth.service import Principal
-from comerix.goals import service
+from comerix.goals import preview, service
 from comerix.goals.models import GoalStatus
+from comerix.goals.preview import GoalPreview
 from comerix.goals.schemas import (
     Actor,
     GoalCreate,
     GoalHistory,
     GoalList,
+    GoalPreviewRequest,
     GoalRead,
     GoalRevisionRead,
     GoalUpdate,
     StatusChange,
 )
 from comerix.http import DbSession, Now
+from comerix.telemetry.explorer import Range
+from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/api/v1/goals", tags=["goals"])
 GoalsManager = Annotated[Principal, Depends(require(Permission.GOALS_MANAGE))]
@@ -38,6 +42,22 @@ def list_goals(
 @router.post("", status_code=201, response_model=GoalRead)
 def create_goal(data: GoalCreate, session: DbSession, principal: GoalsManager, now: Now) -> GoalRead:
     return GoalRead.of(service.create(session, principal.workspace_id, data, actor=principal, now=now))
+
+
+@router.post("/preview", response_model=GoalPreview)
+def preview_goal(
+    data: GoalPreviewRequest,
+    session: DbSession,
+    principal: GoalsManager,
+    now: Now,
+    range: Annotated[Range, Query()] = Range.D30,
+) -> GoalPreview:
+    """Try an unsaved goal against the stored events of the range (default 30d); nothing is saved."""
+    definition = service.check_definition(data)
+    workspace = workspaces.get_or_raise(session, principal.workspace_id)
+    return preview.preview(
+        session, principal.workspace_id, definition, range, base_currency=workspace.base_currency, now=now
+    )
 
 
 @router.get("/{goal_id}", response_model=GoalRead)

@@ -1,0 +1,1 @@
+"""Contacts: an end customer's profile (first and last seen, chats, goals reached) and its erasure."""
