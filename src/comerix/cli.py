@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from comerix.auth.schemas import EngineKeyCreate, TokenCreate, UserCreate
 from comerix.clock import SystemClock
 from comerix.db import Database
 from comerix.db.migrate import upgrade
+from comerix.demo.traffic import traffic as demo_traffic
 from comerix.errors import DomainError, error_body, validated
 from comerix.settings import Settings, SettingsError, load_settings
 from comerix.workspaces import service as workspaces
@@ -99,10 +101,7 @@ def _run(
         _fail(json_output, exc.code, exc.message, exc.details)
     finally:
         database.dispose()
-    if json_output:
-        sys.stdout.write(orjson.dumps(result).decode() + "\n")
-    else:
-        console.print(human(result), highlight=False)
+    _print(json_output, result, human)
 
 
 @app.command()
@@ -143,30 +142,74 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Only when the database has no workspace.")
     ] = False,
+    scale: Annotated[float, typer.Option(help="Traffic volume: 1 is about 70 chats a weekday.", min=0)] = 1.0,
     json_output: JsonFlag = False,
 ) -> None:
-    """Create the demo workspace, its admin user and its goals, and print how to sign in."""
+    """Create the demo workspace with 90 days of chats, and print how to sign in."""
+    database = _open_database(json_output)
+    try:
+        with database.transaction() as session:
+            if if_empty and workspaces.any_exists(session):
+                _print(
+                    json_output,
+                    {"created": False, "email": demo_data.DEMO_EMAIL, "password": demo_data.DEMO_PASSWORD},
+                    _demo_human,
+                )
+                return
+            now = clock.now()
+            login = demo_data.create(session, now=now)
+        totals = _load_demo_traffic(database, login.workspace_id, now, scale, quiet=json_output)
+    finally:
+        database.dispose()
+    result = {
+        "created": True,
+        "workspace": str(login.workspace_id),
+        "email": login.email,
+        "password": login.password,
+        "token": login.token,
+        "public_key": login.public_key,
+        "secret_key": login.secret_key,
+        "events": totals.events,
+        "outcomes": totals.outcomes,
+    }
+    _print(json_output, result, _demo_human)
 
-    def action(session: Session) -> dict[str, Any]:
-        if if_empty and workspaces.any_exists(session):
-            return {"created": False, "email": demo_data.DEMO_EMAIL, "password": demo_data.DEMO_PASSWORD}
-        login = demo_data.create(session, now=clock.now())
-        return {
-            "created": True,
-            "workspace": login.workspace_id,
-            "email": login.email,
-            "password": login.password,
-            "token": login.token,
-        }
 
-    def human(result: dict[str, Any]) -> str:
-        lines = ["Demo workspace created." if result["created"] else "The database already has data."]
-        lines.append(f"Demo login: [bold]{result['email']}[/] / [bold]{result['password']}[/]")
-        if result.get("token"):
-            lines.append(f"Demo API token (shown once): {result['token']}")
-        return "\n".join(lines)
+def _load_demo_traffic(
+    database: Database, workspace_id: Any, now: Any, scale: float, quiet: bool
+) -> demo_data.IngestTotals:
+    expected = sum(1 for _ in demo_traffic(now, scale=scale))
+    with Progress(
+        *Progress.get_default_columns(), MofNCompleteColumn(), console=errors, disable=quiet
+    ) as bar:
+        task = bar.add_task("Sending 90 days of demo chats", total=expected)
+        return demo_data.load_traffic(
+            database, workspace_id, now, scale=scale, progress=lambda count: bar.advance(task, count)
+        )
 
-    _run(json_output, action, human)
+
+def _demo_human(result: dict[str, Any]) -> str:
+    lines = []
+    if result["created"]:
+        lines.append(f"Demo workspace created: {result['events']:,} events, {result['outcomes']:,} outcomes.")
+    else:
+        lines.append("The database already has data; the demo login still works if the demo is there.")
+    lines.append(
+        f"Demo login: [bold]{result['email']}[/] / [bold]{result['password']}[/] "
+        "(also designer@, analyst@ and viewer@demo-shop.example, same password)"
+    )
+    if result.get("token"):
+        lines.append(f"Admin API token (shown once): {result['token']}")
+        lines.append(f"Engine API keys (shown once): public {result['public_key']}")
+        lines.append(f"                              secret {result['secret_key']}")
+    return "\n".join(lines)
+
+
+def _print(json_output: bool, result: dict[str, Any], human: Callable[[dict[str, Any]], str]) -> None:
+    if json_output:
+        sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    else:
+        console.print(human(result), highlight=False)
 
 
 @workspaces_app.command("create")

@@ -107,13 +107,15 @@ def test_short_passwords_and_taken_emails_are_refused(comerix: Any) -> None:
 
 
 def test_the_demo_is_created_once_and_signs_in(comerix: Any, client: TestClient) -> None:
-    code, first = comerix("demo", "--if-empty")
+    code, first = comerix("demo", "--if-empty", "--scale", "0.05")
     assert code == 0
+    assert first["events"] > 1000
+    assert first["outcomes"] > 10
     assert (first["created"], first["email"], first["password"]) == (True, DEMO_EMAIL, DEMO_PASSWORD)
     goals = client.get("/api/v1/goals", headers={"Authorization": f"Bearer {first['token']}"}).json()["goals"]
     assert {goal["kind"] for goal in goals} == {"conversion", "engagement", "custom"}
     assert {goal["value_mode"] for goal in goals} == {"none", "fixed", "from_property"}
-    code, again = comerix("demo", "--if-empty")
+    code, again = comerix("demo", "--if-empty", "--scale", "0.05")
     assert (code, again["created"]) == (0, False)
 
 

@@ -20,6 +20,9 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Ingestion writes to several indexes with random keys: keep their pages in memory.
+    cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB
+    cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.close()
 
 

@@ -22,23 +22,22 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comerix.conversions import attribution
 from comerix.conversions.attribution import Attribution, Candidate
-from comerix.conversions.models import Outcome
 from comerix.conversions.valuation import Valuation, valuate
+from comerix.db.bulk import Codec, codec_for, insert_rows
 from comerix.db.types import new_id
-from comerix.db.upsert import greatest, insert_for, least
 from comerix.errors import FieldProblem, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
 from comerix.goals.matching import matches
 from comerix.goals.models import GoalStatus
-from comerix.telemetry.models import Contact, Conversation, Event, EventNameDay, EventPropertyKey
+from comerix.telemetry.models import Conversation
 from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
 from comerix.workspaces.models import Workspace
 
@@ -66,7 +65,7 @@ class _Stored:
 
 def ingest(session: Session, batch: Batch, index: GoalIndex) -> IngestResult:
     """Run `batch` through every step. Raises `Invalid` (nothing written) for an unknown goal code."""
-    dialect = session.get_bind().dialect.name
+    codec = codec_for(session.get_bind().dialect.name)
     base_currency, revision = session.execute(
         select(Workspace.base_currency, Workspace.goals_revision).where(Workspace.id == batch.workspace_id)
     ).one()
@@ -74,16 +73,16 @@ def ingest(session: Session, batch: Batch, index: GoalIndex) -> IngestResult:
 
     explicit, ignored = validate(batch.items, goals)
     fresh, duplicates = dedupe(
-        session, dialect, batch, [item for item in batch.items if item.index not in ignored]
+        session, codec, batch, [item for item in batch.items if item.index not in ignored]
     )
-    conversation(session, dialect, batch.workspace_id, fresh)
+    conversation(session, codec, batch.workspace_id, fresh)
     for stored in fresh:
         stored.goals = match(stored.item, goals, explicit)
     outcomes = [
         _outcome(batch, stored, goal, valuate(goal.value_rule, stored.item.properties, base_currency), credit)
         for stored, goal, credit in attribute(session, batch.workspace_id, fresh)
     ]
-    persist(session, dialect, batch.workspace_id, fresh, outcomes)
+    persist(session, codec, batch.workspace_id, fresh, outcomes)
     return _answer(batch, ignored, duplicates, outcomes)
 
 
@@ -107,7 +106,7 @@ def validate(items: list[Item], goals: WorkspaceGoals) -> tuple[dict[int, GoalSp
     return explicit, ignored
 
 
-def dedupe(session: Session, dialect: str, batch: Batch, items: list[Item]) -> tuple[list[_Stored], set[int]]:
+def dedupe(session: Session, codec: Codec, batch: Batch, items: list[Item]) -> tuple[list[_Stored], set[int]]:
     """Store the events not seen before; the rest are duplicates (by index)."""
     duplicates: set[int] = set()
     candidates: list[_Stored] = []
@@ -121,100 +120,107 @@ def dedupe(session: Session, dialect: str, batch: Batch, items: list[Item]) -> t
         candidates.append(_Stored(item, new_id()))
     if not candidates:
         return [], duplicates
-    statement = (
-        insert_for(dialect, Event.__table__)
-        .on_conflict_do_nothing(index_elements=["workspace_id", "event_id"])
-        .returning(Event.__table__.c.id)
-    )
-    rows = [_event_row(batch, stored) for stored in candidates]
-    inserted = set(session.execute(statement, rows).scalars())
+    workspace, received = codec.id(batch.workspace_id), codec.time(batch.received_at)
+    rows = [
+        (
+            workspace,
+            codec.id(s.row_id),
+            s.item.event_id,
+            s.item.name,
+            codec.time(s.item.timestamp),
+            received,
+            s.item.conversation_id,
+            s.item.contact_id,
+            s.item.flow_id,
+            s.item.source.value,
+            codec.json(s.item.properties),
+        )
+        for s in candidates
+    ]
+    inserted = {
+        codec.id_back(value)
+        for value in insert_rows(
+            session.connection(),
+            codec,
+            "events",
+            EVENT_COLUMNS,
+            rows,
+            json_columns=frozenset({"properties"}),
+            tail="ON CONFLICT (workspace_id, event_id) DO NOTHING RETURNING id",
+            returning=True,
+        )
+    }
     fresh = [stored for stored in candidates if stored.row_id in inserted]
     duplicates.update(stored.item.index for stored in candidates if stored.row_id not in inserted)
     return fresh, duplicates
 
 
-def _event_row(batch: Batch, stored: _Stored) -> dict[str, Any]:
-    item = stored.item
-    return {
-        "workspace_id": batch.workspace_id,
-        "id": stored.row_id,
-        "event_id": item.event_id,
-        "name": item.name,
-        "timestamp": item.timestamp,
-        "received_at": batch.received_at,
-        "conversation_id": item.conversation_id,
-        "contact_id": item.contact_id,
-        "flow_id": item.flow_id,
-        "source": item.source,
-        "properties": item.properties,
-    }
+EVENT_COLUMNS = (
+    "workspace_id",
+    "id",
+    "event_id",
+    "name",
+    "timestamp",
+    "received_at",
+    "conversation_id",
+    "contact_id",
+    "flow_id",
+    "source",
+    "properties",
+)
 
 
-def conversation(session: Session, dialect: str, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
+def conversation(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
     """Create or update the conversations and contacts that the new events name."""
-    chats: dict[str, dict[str, Any]] = {}
-    people: dict[str, dict[str, Any]] = {}
+    chats: dict[str, list[Any]] = {}
+    people: dict[str, list[Any]] = {}
     for stored in sorted(fresh, key=lambda s: s.item.timestamp):
         item = stored.item
         if item.conversation_id is not None:
-            chat = chats.setdefault(
-                item.conversation_id,
-                {
-                    "workspace_id": workspace_id,
-                    "id": item.conversation_id,
-                    "started_at": item.timestamp,
-                    "last_activity_at": item.timestamp,
-                    "ended_at": None,
-                    "contact_id": None,
-                    "flow_id": None,
-                },
-            )
-            chat["last_activity_at"] = item.timestamp
-            chat["contact_id"] = chat["contact_id"] or item.contact_id
-            chat["flow_id"] = chat["flow_id"] or item.flow_id
+            chat = chats.setdefault(item.conversation_id, [item.timestamp, item.timestamp, None, None, None])
+            chat[1] = item.timestamp
+            chat[3] = chat[3] or item.contact_id
+            chat[4] = chat[4] or item.flow_id
             if item.name == CONVERSATION_ENDED:
-                chat["ended_at"] = item.timestamp
+                chat[2] = item.timestamp
         if item.contact_id is not None:
-            person = people.setdefault(
-                item.contact_id,
-                {"workspace_id": workspace_id, "id": item.contact_id, "first_seen_at": item.timestamp},
-            )
-            person["last_seen_at"] = item.timestamp
+            person = people.setdefault(item.contact_id, [item.timestamp, item.timestamp])
+            person[1] = item.timestamp
+    workspace = codec.id(workspace_id)
     if chats:
-        table = Conversation.__table__
-        statement = insert_for(dialect, table)
-        new = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["workspace_id", "id"],
-                set_={
-                    "started_at": least(dialect, table.c.started_at, new.started_at),
-                    "last_activity_at": greatest(dialect, table.c.last_activity_at, new.last_activity_at),
-                    # SQLite's max(a, NULL) is NULL, so the later of two possibly-missing ends is spelt out
-                    "ended_at": greatest(
-                        dialect,
-                        func.coalesce(table.c.ended_at, new.ended_at),
-                        func.coalesce(new.ended_at, table.c.ended_at),
-                    ),
-                    "contact_id": func.coalesce(table.c.contact_id, new.contact_id),
-                    "flow_id": func.coalesce(table.c.flow_id, new.flow_id),
-                },
+        least, greatest = codec.least, codec.greatest
+        insert_rows(
+            session.connection(),
+            codec,
+            "conversations",
+            ("workspace_id", "id", "started_at", "last_activity_at", "ended_at", "contact_id", "flow_id"),
+            [
+                (workspace, chat_id, codec.time(a), codec.time(b), codec.time(end), contact, flow)
+                for chat_id, (a, b, end, contact, flow) in chats.items()
+            ],
+            tail=(
+                "ON CONFLICT (workspace_id, id) DO UPDATE SET "
+                f"started_at = {least}(conversations.started_at, excluded.started_at), "
+                f"last_activity_at = {greatest}(conversations.last_activity_at, excluded.last_activity_at), "
+                # SQLite's max(a, NULL) is NULL, so the later of two possibly-missing ends is spelt out
+                f"ended_at = {greatest}(coalesce(conversations.ended_at, excluded.ended_at), "
+                "coalesce(excluded.ended_at, conversations.ended_at)), "
+                "contact_id = coalesce(conversations.contact_id, excluded.contact_id), "
+                "flow_id = coalesce(conversations.flow_id, excluded.flow_id)"
             ),
-            list(chats.values()),
         )
     if people:
-        table = Contact.__table__
-        statement = insert_for(dialect, table)
-        new = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["workspace_id", "id"],
-                set_={
-                    "first_seen_at": least(dialect, table.c.first_seen_at, new.first_seen_at),
-                    "last_seen_at": greatest(dialect, table.c.last_seen_at, new.last_seen_at),
-                },
+        insert_rows(
+            session.connection(),
+            codec,
+            "contacts",
+            ("workspace_id", "id", "first_seen_at", "last_seen_at"),
+            [(workspace, contact_id, codec.time(a), codec.time(b)) for contact_id, (a, b) in people.items()],
+            tail=(
+                "ON CONFLICT (workspace_id, id) DO UPDATE SET "
+                f"first_seen_at = {codec.least}(contacts.first_seen_at, excluded.first_seen_at), "
+                f"last_seen_at = {codec.greatest}(contacts.last_seen_at, excluded.last_seen_at)"
             ),
-            list(people.values()),
         )
 
 
@@ -308,63 +314,103 @@ def _outcome(
     }
 
 
+OUTCOME_COLUMNS = (
+    "workspace_id",
+    "id",
+    "goal_id",
+    "goal_code",
+    "kind",
+    "event_ref",
+    "occurred_at",
+    "recorded_at",
+    "value",
+    "currency",
+    "base_value",
+    "base_currency",
+    "value_error",
+    "attribution",
+    "conversation_id",
+    "flow_id",
+    "contact_id",
+    "source",
+)
+
+
 def persist(
     session: Session,
-    dialect: str,
+    codec: Codec,
     workspace_id: uuid.UUID,
     fresh: list[_Stored],
     outcomes: list[dict[str, Any]],
 ) -> None:
     """Store the outcomes and bring the event-name catalogue up to date."""
     if outcomes:
-        session.execute(
-            insert(Outcome), [{k: v for k, v in row.items() if k != "_index"} for row in outcomes]
-        )
-    _catalogue(session, dialect, workspace_id, fresh)
+        rows = [
+            (
+                codec.id(o["workspace_id"]),
+                codec.id(o["id"]),
+                codec.id(o["goal_id"]),
+                o["goal_code"],
+                o["kind"].value,
+                codec.id(o["event_ref"]),
+                codec.time(o["occurred_at"]),
+                codec.time(o["recorded_at"]),
+                codec.decimal(o["value"]),
+                o["currency"],
+                codec.decimal(o["base_value"]),
+                o["base_currency"],
+                o["value_error"],
+                o["attribution"].value,
+                o["conversation_id"],
+                o["flow_id"],
+                o["contact_id"],
+                o["source"].value,
+            )
+            for o in outcomes
+        ]
+        insert_rows(session.connection(), codec, "outcomes", OUTCOME_COLUMNS, rows)
+    _catalogue(session, codec, workspace_id, fresh)
 
 
-def _catalogue(session: Session, dialect: str, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
+def _catalogue(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
     days: dict[tuple[str, date], list[Any]] = {}
     paths: dict[tuple[str, str], datetime] = {}
     for stored in fresh:
         item = stored.item
-        key = (item.name, item.timestamp.date())
-        entry = days.setdefault(key, [0, item.timestamp])
+        entry = days.setdefault((item.name, item.timestamp.astimezone(UTC).date()), [0, item.timestamp])
         entry[0] += 1
         entry[1] = max(entry[1], item.timestamp)
         for path in property_paths(item.properties):
             seen = paths.get((item.name, path))
             paths[(item.name, path)] = item.timestamp if seen is None else max(seen, item.timestamp)
+    workspace = codec.id(workspace_id)
     if days:
-        table = EventNameDay.__table__
-        statement = insert_for(dialect, table)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["workspace_id", "name", "day"],
-                set_={
-                    "count": table.c.count + statement.excluded.count,
-                    "last_seen_at": greatest(dialect, table.c.last_seen_at, statement.excluded.last_seen_at),
-                },
-            ),
+        insert_rows(
+            session.connection(),
+            codec,
+            "event_name_days",
+            ("workspace_id", "name", "day", "count", "last_seen_at"),
             [
-                {"workspace_id": workspace_id, "name": name, "day": day, "count": count, "last_seen_at": last}
+                (workspace, name, codec.day(day), count, codec.time(last))
                 for (name, day), (count, last) in days.items()
             ],
+            tail=(
+                "ON CONFLICT (workspace_id, name, day) DO UPDATE SET "
+                "count = event_name_days.count + excluded.count, "
+                f"last_seen_at = {codec.greatest}(event_name_days.last_seen_at, excluded.last_seen_at)"
+            ),
         )
     if paths:
-        table = EventPropertyKey.__table__
-        statement = insert_for(dialect, table)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["workspace_id", "name", "path"],
-                set_={
-                    "last_seen_at": greatest(dialect, table.c.last_seen_at, statement.excluded.last_seen_at)
-                },
+        insert_rows(
+            session.connection(),
+            codec,
+            "event_property_keys",
+            ("workspace_id", "name", "path", "last_seen_at"),
+            [(workspace, name, path, codec.time(last)) for (name, path), last in paths.items()],
+            tail=(
+                "ON CONFLICT (workspace_id, name, path) DO UPDATE SET "
+                f"last_seen_at = {codec.greatest}(event_property_keys.last_seen_at, excluded.last_seen_at)"
             ),
-            [
-                {"workspace_id": workspace_id, "name": name, "path": path, "last_seen_at": last}
-                for (name, path), last in paths.items()
-            ],
         )
 
 

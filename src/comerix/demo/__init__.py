@@ -1,22 +1,31 @@
-"""The demo workspace that `make run` starts with: a shop, its admin, and goals of every kind.
+"""The demo workspace that `make run` starts with: a shop, its users, goals of every kind and value
+mode, Engine API keys, and 90 days of realistic chats (`demo.traffic`) sent through the real pipeline.
 
-Idempotent in spirit: `comerix demo --if-empty` does nothing on a database that already has workspaces.
+`comerix demo --if-empty` does nothing on a database that already has workspaces.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from comerix.auth import service as auth
+from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
-from comerix.auth.schemas import TokenCreate, UserCreate
+from comerix.auth.schemas import EngineKeyCreate, TokenCreate, UserCreate
+from comerix.db import Database
+from comerix.demo.traffic import traffic
 from comerix.goals import service as goals
+from comerix.goals.index import GoalIndex
 from comerix.goals.models import GoalKind, ValueMode
 from comerix.goals.schemas import GoalCreate
+from comerix.telemetry.pipeline import Batch, ingest
+from comerix.telemetry.schemas import IngestResult, Item
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.schemas import WorkspaceCreate
 
@@ -72,12 +81,18 @@ DEMO_GOALS = (
 )
 
 
+DEMO_ROLES = (Role.DESIGNER, Role.ANALYST, Role.VIEWER)  # signing in as e.g. analyst@demo-shop.example
+TRAFFIC_BATCH = 500
+
+
 @dataclass(frozen=True)
 class DemoLogin:
-    workspace_id: str
+    workspace_id: uuid.UUID
     email: str
     password: str
-    token: str | None
+    token: str
+    public_key: str
+    secret_key: str
 
 
 def create(session: Session, *, now: datetime) -> DemoLogin:
@@ -88,8 +103,62 @@ def create(session: Session, *, now: datetime) -> DemoLogin:
     user = auth.create_user(
         session, workspace.id, UserCreate(email=DEMO_EMAIL, role=Role.ADMIN, password=DEMO_PASSWORD), now=now
     )
+    for role in DEMO_ROLES:
+        auth.create_user(
+            session,
+            workspace.id,
+            UserCreate(email=f"{role.value}@demo-shop.example", role=role, password=DEMO_PASSWORD),
+            now=now,
+        )
     token = auth.create_token(session, user, TokenCreate(name="demo"), now=now)
+    keys = [
+        auth.create_engine_key(
+            session, workspace.id, EngineKeyCreate(kind=kind, name=f"demo {kind.value}"), now=now
+        )
+        for kind in (EngineKeyKind.PUBLIC, EngineKeyKind.SECRET)
+    ]
     admin = auth.principal_of(user)
     for goal in DEMO_GOALS:
         goals.create(session, workspace.id, goal, actor=admin, now=now)
-    return DemoLogin(workspace_id=str(workspace.id), email=DEMO_EMAIL, password=DEMO_PASSWORD, token=token)
+    return DemoLogin(
+        workspace_id=workspace.id,
+        email=DEMO_EMAIL,
+        password=DEMO_PASSWORD,
+        token=token,
+        public_key=keys[0],
+        secret_key=keys[1],
+    )
+
+
+def load_traffic(
+    database: Database,
+    workspace_id: uuid.UUID,
+    now: datetime,
+    *,
+    scale: float = 1.0,
+    progress: Callable[[int], None] = lambda _count: None,
+) -> IngestTotals:
+    """Send the demo period's events through the ingestion pipeline, in batches, each committed."""
+    index = GoalIndex()
+    totals = IngestTotals()
+    batch: list[Item] = []
+    for item in [*traffic(now, scale=scale), None]:
+        if item is not None:
+            batch.append(replace(item, index=len(batch)))
+        if batch and (item is None or len(batch) == TRAFFIC_BATCH):
+            with database.transaction() as session:
+                result = ingest(session, Batch(workspace_id, batch, now), index)
+            totals.add(result)
+            progress(len(batch))
+            batch = []
+    return totals
+
+
+@dataclass
+class IngestTotals:
+    events: int = 0
+    outcomes: int = 0
+
+    def add(self, result: IngestResult) -> None:
+        self.events += result.accepted
+        self.outcomes += sum(len(item.outcomes) for item in result.results)
