@@ -6,8 +6,10 @@ transaction.
 - validate: the pure checks ran in the request (`telemetry.schemas`); here, explicit goal codes are
   checked against the workspace's goals (an unknown code refuses the whole batch, before any write),
   and items for a paused or archived goal are `ignored`, storing nothing.
-- dedupe: the event rows are inserted with ON CONFLICT DO NOTHING on (workspace_id, event_id): the
-  unique constraint, not a read, decides what is a duplicate, so concurrent retries cannot both win.
+- dedupe: ids already stored are looked up (one indexed query) and the rest inserted with ON CONFLICT
+  DO NOTHING on (workspace_id, event_id). The unique constraint, not the read, has the last word: when
+  a concurrent writer stored an id in between, fewer rows are written, and those items count as
+  duplicates. Concurrent retries can never both win.
 - conversation: conversations and contacts named by the new events are created or updated.
 - match: the active goals listening to each event's name whose conditions hold (pure).
 - value: value, currency, base value and base currency of each outcome (pure).
@@ -37,7 +39,7 @@ from comerix.errors import FieldProblem, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
 from comerix.goals.matching import matches
 from comerix.goals.models import GoalStatus
-from comerix.telemetry.models import Conversation
+from comerix.telemetry.models import Conversation, Event
 from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
 from comerix.workspaces.models import Workspace
 
@@ -120,6 +122,9 @@ def dedupe(session: Session, codec: Codec, batch: Batch, items: list[Item]) -> t
         candidates.append(_Stored(item, new_id()))
     if not candidates:
         return [], duplicates
+    known = _known_event_ids(session, batch.workspace_id, [s.item.event_id for s in candidates])
+    duplicates.update(stored.item.index for stored in candidates if stored.item.event_id in known)
+    fresh = [stored for stored in candidates if stored.item.event_id not in known]
     workspace, received = codec.id(batch.workspace_id), codec.time(batch.received_at)
     rows = [
         (
@@ -135,24 +140,37 @@ def dedupe(session: Session, codec: Codec, batch: Batch, items: list[Item]) -> t
             s.item.source.value,
             codec.json(s.item.properties),
         )
-        for s in candidates
+        for s in fresh
     ]
-    inserted = {
-        codec.id_back(value)
-        for value in insert_rows(
-            session.connection(),
-            codec,
-            "events",
-            EVENT_COLUMNS,
-            rows,
-            json_columns=frozenset({"properties"}),
-            tail="ON CONFLICT (workspace_id, event_id) DO NOTHING RETURNING id",
-            returning=True,
-        )
-    }
-    fresh = [stored for stored in candidates if stored.row_id in inserted]
-    duplicates.update(stored.item.index for stored in candidates if stored.row_id not in inserted)
+    written = insert_rows(
+        session.connection(),
+        codec,
+        "events",
+        EVENT_COLUMNS,
+        rows,
+        json_columns=frozenset({"properties"}),
+        tail="ON CONFLICT (workspace_id, event_id) DO NOTHING",
+    )
+    if written != len(rows):
+        # Another process stored some of these ids between the look-up and the insert: the unique
+        # constraint kept them out; find which, and count them as duplicates.
+        ours = _stored_row_ids(session, batch.workspace_id, [s.row_id for s in fresh])
+        duplicates.update(stored.item.index for stored in fresh if stored.row_id not in ours)
+        fresh = [stored for stored in fresh if stored.row_id in ours]
     return fresh, duplicates
+
+
+def _known_event_ids(session: Session, workspace_id: uuid.UUID, event_ids: list[str | None]) -> set[str]:
+    wanted = [event_id for event_id in event_ids if event_id is not None]
+    if not wanted:
+        return set()
+    query = select(Event.event_id).where(Event.workspace_id == workspace_id, Event.event_id.in_(wanted))
+    return {event_id for event_id in session.scalars(query) if event_id is not None}
+
+
+def _stored_row_ids(session: Session, workspace_id: uuid.UUID, row_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    query = select(Event.id).where(Event.workspace_id == workspace_id, Event.id.in_(row_ids))
+    return set(session.scalars(query))
 
 
 EVENT_COLUMNS = (
@@ -431,10 +449,11 @@ def property_paths(properties: Mapping[str, Any], prefix: str = "") -> list[str]
 def _answer(
     batch: Batch, ignored: Mapping[int, str], duplicates: set[int], outcomes: list[dict[str, Any]]
 ) -> IngestResult:
+    # Built with model_construct: every value was made here, so validating it again would only cost time.
     by_item: dict[int, list[OutcomeRead]] = defaultdict(list)
     for row in outcomes:
         by_item[row["_index"]].append(
-            OutcomeRead(
+            OutcomeRead.model_construct(
                 id=str(row["id"]),
                 goal=row["goal_code"],
                 kind=row["kind"],
@@ -454,18 +473,19 @@ def _answer(
     results = []
     for item in batch.items:
         if item.index in ignored:
-            results.append(
-                ItemResult(
-                    index=item.index, event_id=item.event_id, status="ignored", reason=ignored[item.index]
-                )
-            )
+            status, reason = "ignored", ignored[item.index]
         elif item.index in duplicates:
-            results.append(ItemResult(index=item.index, event_id=item.event_id, status="duplicate"))
+            status, reason = "duplicate", None
         else:
-            results.append(
-                ItemResult(
-                    index=item.index, event_id=item.event_id, status="accepted", outcomes=by_item[item.index]
-                )
+            status, reason = "accepted", None
+        results.append(
+            ItemResult.model_construct(
+                index=item.index,
+                event_id=item.event_id,
+                status=status,
+                reason=reason,
+                outcomes=by_item.get(item.index, []),
             )
+        )
     accepted = sum(result.status == "accepted" for result in results)
-    return IngestResult(accepted=accepted, duplicates=len(duplicates), results=results)
+    return IngestResult.model_construct(accepted=accepted, duplicates=len(duplicates), results=results)

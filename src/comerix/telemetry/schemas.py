@@ -6,6 +6,7 @@ every problem as `{index, field, message}`; nothing of a refused batch goes furt
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -78,6 +79,7 @@ class Item:
     flow_id: str | None
     properties: dict[str, Any]
     goal_code: str | None = None  # a conversion that names its goal: recorded without matching
+    properties_json: str | None = None  # the properties serialised once, as they are stored
 
 
 def _depth(value: Any) -> int:
@@ -106,18 +108,21 @@ def _timestamp(raw: str | None, now: datetime, index: int, problems: list[FieldP
     return moment
 
 
-def _properties(properties: dict[str, Any], index: int, problems: list[FieldProblem]) -> None:
+def _properties(properties: dict[str, Any], index: int, problems: list[FieldProblem]) -> str:
+    """The properties serialised (what is stored), after checking size, nesting and NUL characters."""
     try:
-        size = len(orjson.dumps(properties))
+        serialised = orjson.dumps(properties)
     except (TypeError, orjson.JSONEncodeError):
-        problems.append(FieldProblem("properties", "must hold only JSON values", index))
-        return
+        # orjson refuses integers beyond 64 bits, which JSON allows
+        serialised = json.dumps(properties, separators=(",", ":"), ensure_ascii=False).encode()
+    size = len(serialised)
     if size > MAX_PROPERTIES_BYTES:
         problems.append(FieldProblem("properties", f"is {size} bytes serialized; at most 16 KiB", index))
     if _depth(properties) > MAX_NESTING:
         problems.append(FieldProblem("properties", f"nests deeper than {MAX_NESTING} levels", index))
-    if not nul_free_json(properties):
+    if b"\\u0000" in serialised and not nul_free_json(properties):
         problems.append(FieldProblem("properties", "must not contain the NUL character (\\u0000)", index))
+    return serialised.decode()
 
 
 def _items(raw: Any, plural: str) -> list[Any]:
@@ -146,7 +151,7 @@ def _parse(raw: Any, plural: str, model: type[_ItemFields], source: Source, now:
             continue
         name, goal_code = _name_of(fields, index, problems)
         moment = _timestamp(fields.timestamp, now, index, problems)
-        _properties(fields.properties, index, problems)
+        properties_json = _properties(fields.properties, index, problems)
         items.append(
             Item(
                 index=index,
@@ -159,6 +164,7 @@ def _parse(raw: Any, plural: str, model: type[_ItemFields], source: Source, now:
                 flow_id=fields.flow_id,
                 properties=fields.properties,
                 goal_code=goal_code,
+                properties_json=properties_json,
             )
         )
     if problems:

@@ -11,7 +11,7 @@ import json
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from comerix.auth.dependencies import bearer_credential, require
 from comerix.auth.models import EngineKeyKind
@@ -79,6 +79,11 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _accepted(result: IngestResult) -> Response:
+    """The 202 answer, serialised by pydantic directly (the result was built, not parsed)."""
+    return Response(result.model_dump_json(), status_code=202, media_type="application/json")
+
+
 def _schema(*models: type[Any]) -> dict[str, Any]:
     body = {"oneOf": [model.model_json_schema() for model in models]}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}
@@ -89,11 +94,10 @@ def _schema(*models: type[Any]) -> dict[str, Any]:
 )
 async def post_events(
     request: Request, client: Annotated[EngineClient, Depends(engine_client)], now: Now
-) -> IngestResult:
+) -> Response:
     """Telemetry from the chat widget or the agent's flows (public or secret key)."""
     items = parse_events(await json_body(request), now)
-    result: IngestResult = await request.app.state.writer.submit(Batch(client.workspace_id, items, now))
-    return result
+    return _accepted(await request.app.state.writer.submit(Batch(client.workspace_id, items, now)))
 
 
 @engine_router.post(
@@ -104,13 +108,12 @@ async def post_events(
 )
 async def post_conversions(
     request: Request, client: Annotated[EngineClient, Depends(engine_client)], now: Now
-) -> IngestResult:
+) -> Response:
     """Server-side outcomes, such as a sale completed after the chat (secret key only)."""
     if client.kind is not EngineKeyKind.SECRET:
         raise KeyNotAllowed("a public key may only send events; send conversions with a secret key")
     items = parse_conversions(await json_body(request), now)
-    result: IngestResult = await request.app.state.writer.submit(Batch(client.workspace_id, items, now))
-    return result
+    return _accepted(await request.app.state.writer.submit(Batch(client.workspace_id, items, now)))
 
 
 @explorer_router.get("", response_model=explorer.EventList)
