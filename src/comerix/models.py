@@ -1,5 +1,11 @@
 """Every table of the service, gathered so Alembic and the tests see the whole schema."""
 
+from comerix.analytics.models import (
+    ConversationGoalRollup,
+    ConversationMark,
+    ConversationRollup,
+    OutcomeRollup,
+)
 from comerix.auth.models import EngineKey, PersonalAccessToken, User
 from comerix.conversions.models import Outcome
 from comerix.db.base import Base
@@ -12,6 +18,9 @@ metadata = Base.metadata
 __all__ = [
     "Contact",
     "Conversation",
+    "ConversationGoalRollup",
+    "ConversationMark",
+    "ConversationRollup",
     "EngineKey",
     "Event",
     "EventNameDay",
@@ -19,6 +28,7 @@ __all__ = [
     "Goal",
     "GoalRevision",
     "Outcome",
+    "OutcomeRollup",
     "PersonalAccessToken",
     "User",
     "Workspace",

@@ -95,3 +95,27 @@ def insert_rows(
 @cache
 def codec_for(dialect: str) -> Codec:
     return Codec(dialect)
+
+
+def insert_returning(
+    connection: Connection,
+    codec: Codec,
+    table: str,
+    columns: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+    *,
+    tail: str,
+) -> list[tuple[Any, ...]]:
+    """INSERT `rows` as one multi-row statement whose `tail` ends in RETURNING; the returned rows.
+
+    For the few rows where knowing exactly which were written matters more than speed (with
+    ON CONFLICT DO NOTHING, concurrent writers in other processes may have written some first).
+    """
+    one = "(" + ", ".join([codec.placeholder] * len(columns)) + ")"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(rows))} {tail}"  # noqa: S608
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, [value for row in rows for value in row])
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()

@@ -30,6 +30,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from comerix.analytics import rollups
+from comerix.analytics.models import ANY
 from comerix.conversions import attribution
 from comerix.conversions.attribution import Attribution, Candidate
 from comerix.conversions.valuation import Valuation, valuate
@@ -68,8 +70,10 @@ class _Stored:
 def ingest(session: Session, batch: Batch, index: GoalIndex) -> IngestResult:
     """Run `batch` through every step. Raises `Invalid` (nothing written) for an unknown goal code."""
     codec = codec_for(session.get_bind().dialect.name)
-    base_currency, revision = session.execute(
-        select(Workspace.base_currency, Workspace.goals_revision).where(Workspace.id == batch.workspace_id)
+    base_currency, timezone, revision = session.execute(
+        select(Workspace.base_currency, Workspace.timezone, Workspace.goals_revision).where(
+            Workspace.id == batch.workspace_id
+        )
     ).one()
     goals = index.for_workspace(session, batch.workspace_id, revision)
 
@@ -77,14 +81,14 @@ def ingest(session: Session, batch: Batch, index: GoalIndex) -> IngestResult:
     fresh, duplicates = dedupe(
         session, codec, batch, [item for item in batch.items if item.index not in ignored]
     )
-    conversation(session, codec, batch.workspace_id, fresh)
+    conversation(session, codec, batch.workspace_id, timezone, fresh)
     for stored in fresh:
         stored.goals = match(stored.item, goals, explicit)
     outcomes = [
         _outcome(batch, stored, goal, valuate(goal.value_rule, stored.item.properties, base_currency), credit)
         for stored, goal, credit in attribute(session, batch.workspace_id, fresh)
     ]
-    persist(session, codec, batch.workspace_id, fresh, outcomes)
+    persist(session, codec, batch.workspace_id, timezone, fresh, outcomes)
     return _answer(batch, ignored, duplicates, outcomes)
 
 
@@ -188,8 +192,10 @@ EVENT_COLUMNS = (
 )
 
 
-def conversation(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
-    """Create or update the conversations and contacts that the new events name."""
+def conversation(
+    session: Session, codec: Codec, workspace_id: uuid.UUID, timezone: str, fresh: list[_Stored]
+) -> None:
+    """Create or update the conversations and contacts that the new events name, and count them."""
     chats: dict[str, list[Any]] = {}
     people: dict[str, list[Any]] = {}
     for stored in sorted(fresh, key=lambda s: s.item.timestamp):
@@ -206,6 +212,9 @@ def conversation(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh:
             person[1] = item.timestamp
     workspace = codec.id(workspace_id)
     if chats:
+        rollups.count_conversations(
+            session.connection(), codec, workspace_id, _moves(session, workspace_id, timezone, chats)
+        )
         least, greatest = codec.least, codec.greatest
         insert_rows(
             session.connection(),
@@ -240,6 +249,31 @@ def conversation(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh:
                 f"last_seen_at = {codec.greatest}(contacts.last_seen_at, excluded.last_seen_at)"
             ),
         )
+
+
+def _moves(
+    session: Session, workspace_id: uuid.UUID, timezone: str, chats: dict[str, list[Any]]
+) -> list[rollups.ConversationMove]:
+    """The conversations that are new, or whose start day or flow this batch changes."""
+    stored = {
+        row.id: row
+        for row in session.execute(
+            select(Conversation.id, Conversation.started_at, Conversation.flow_id).where(
+                Conversation.workspace_id == workspace_id, Conversation.id.in_(chats)
+            )
+        )
+    }
+    moves = []
+    for chat_id, (started, _last, _end, _contact, flow) in chats.items():
+        old = stored.get(chat_id)
+        before = None
+        if old is not None:
+            before = rollups.ConversationKey(rollups.local_day(old.started_at, timezone), old.flow_id or ANY)
+            started, flow = min(started, old.started_at), old.flow_id or flow
+        after = rollups.ConversationKey(rollups.local_day(started, timezone), flow or ANY)
+        if before != after:
+            moves.append(rollups.ConversationMove(chat_id, before, after))
+    return moves
 
 
 def match(item: Item, goals: WorkspaceGoals, explicit: Mapping[int, GoalSpec]) -> list[GoalSpec]:
@@ -358,10 +392,11 @@ def persist(
     session: Session,
     codec: Codec,
     workspace_id: uuid.UUID,
+    timezone: str,
     fresh: list[_Stored],
     outcomes: list[dict[str, Any]],
 ) -> None:
-    """Store the outcomes and bring the event-name catalogue up to date."""
+    """Store the outcomes, count them in the rollups, and bring the event-name catalogue up to date."""
     if outcomes:
         rows = [
             (
@@ -387,6 +422,20 @@ def persist(
             for o in outcomes
         ]
         insert_rows(session.connection(), codec, "outcomes", OUTCOME_COLUMNS, rows)
+        credited = {o["conversation_id"] for o in outcomes if o["conversation_id"] is not None}
+        keys = (
+            rollups.conversation_keys(
+                session.execute(
+                    select(Conversation.id, Conversation.started_at, Conversation.flow_id).where(
+                        Conversation.workspace_id == workspace_id, Conversation.id.in_(credited)
+                    )
+                ).all(),
+                timezone,
+            )
+            if credited
+            else {}
+        )
+        rollups.count_outcomes(session.connection(), codec, workspace_id, timezone, outcomes, keys)
     _catalogue(session, codec, workspace_id, fresh)
 
 

@@ -1,0 +1,75 @@
+"""Rollups: what reports read instead of raw rows, kept up to date by ingestion.
+
+Every rollup is keyed by the workspace's *local* day (its reporting time zone), so a day is the
+workspace's day, daylight-saving changes included. Missing dimensions are stored as '' (not NULL) so
+they can be part of a primary key. Money sums are exact decimals (`ExactDecimal`).
+
+- `outcome_rollups`: outcomes by day (of the outcome), goal, kind, flow, attribution, currency and base
+  currency: the count, the sum of values and the sum of base values.
+- `conversation_rollups`: conversations by the day they started and their flow.
+- `conversation_marks`: which conversation has been credited with which goal ('' = any goal of kind
+  conversion) under which attribution ('' = any): one row each, so a conversation counts once.
+- `conversation_goal_rollups`: those marks counted by the conversation's start day and flow, for
+  "converting conversations" and the per-goal "conversations" of the reports.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Date, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from comerix.db.base import Base
+from comerix.db.types import ExactDecimal
+from comerix.telemetry.models import CLIENT_ID_LENGTH
+
+ANY = ""
+"""The key of a dimension that is missing (no flow, no currency) or summed over (any goal)."""
+
+
+class OutcomeRollup(Base):
+    __tablename__ = "outcome_rollups"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    goal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    attribution: Mapped[str] = mapped_column(String(16), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    base_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    outcomes: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[Decimal] = mapped_column(ExactDecimal())
+    base_value: Mapped[Decimal] = mapped_column(ExactDecimal())
+
+
+class ConversationRollup(Base):
+    __tablename__ = "conversation_rollups"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    conversations: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConversationMark(Base):
+    __tablename__ = "conversation_marks"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    goal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    attribution: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class ConversationGoalRollup(Base):
+    __tablename__ = "conversation_goal_rollups"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    goal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    attribution: Mapped[str] = mapped_column(String(16), primary_key=True)
+    conversations: Mapped[int] = mapped_column(BigInteger)

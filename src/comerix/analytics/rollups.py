@@ -1,0 +1,255 @@
+"""Keeping the rollups (see `analytics.models`) up to date, from ingestion and erasure.
+
+Called inside the ingestion transaction, with values in the driver's terms (`db.bulk.Codec`).
+Counts are added with SQL arithmetic. Money sums are exact decimals: PostgreSQL adds NUMERICs in SQL;
+SQLite stores them as text, so the current sums are read and written back from Python, which is exact
+and safe there because the transaction already holds SQLite's single write lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select, tuple_
+
+from comerix.analytics.models import ANY, ConversationMark, OutcomeRollup
+from comerix.db.bulk import Codec, insert_returning, insert_rows
+from comerix.goals.models import GoalKind
+
+CREDITED = ("conversation", "window")
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(moment: datetime, timezone: str) -> date:
+    """The workspace's calendar day of a moment."""
+    return moment.astimezone(zone(timezone)).date()
+
+
+@dataclass(frozen=True)
+class ConversationKey:
+    """Where a conversation is counted: the local day it started, and its flow ('' for none)."""
+
+    day: date
+    flow: str
+
+
+@dataclass(frozen=True)
+class ConversationMove:
+    """A conversation that is new (`before` is None) or whose start day or flow changed."""
+
+    conversation_id: str
+    before: ConversationKey | None
+    after: ConversationKey
+
+
+def count_conversations(
+    connection: Connection, codec: Codec, workspace_id: uuid.UUID, moves: list[ConversationMove]
+) -> None:
+    deltas: Counter[ConversationKey] = Counter()
+    moved: dict[str, ConversationMove] = {}
+    for move in moves:
+        deltas[move.after] += 1
+        if move.before is not None:
+            deltas[move.before] -= 1
+            moved[move.conversation_id] = move
+    _add_counts(
+        connection,
+        codec,
+        "conversation_rollups",
+        ("day", "flow_id"),
+        "conversations",
+        workspace_id,
+        {(codec.day(key.day), key.flow): n for key, n in deltas.items() if n},
+    )
+    if moved:
+        _move_marks(connection, codec, workspace_id, moved)
+
+
+def _move_marks(
+    connection: Connection, codec: Codec, workspace_id: uuid.UUID, moved: dict[str, ConversationMove]
+) -> None:
+    """A conversation counted under another day or flow now: its marks follow it."""
+    marks = connection.execute(
+        select(
+            ConversationMark.conversation_id, ConversationMark.goal_id, ConversationMark.attribution
+        ).where(ConversationMark.workspace_id == workspace_id, ConversationMark.conversation_id.in_(moved))
+    ).all()
+    deltas: Counter[tuple[Any, ...]] = Counter()
+    for conversation_id, goal_id, attribution in marks:
+        move = moved[conversation_id]
+        assert move.before is not None
+        deltas[(codec.day(move.after.day), move.after.flow, goal_id, attribution)] += 1
+        deltas[(codec.day(move.before.day), move.before.flow, goal_id, attribution)] -= 1
+    _add_counts(
+        connection,
+        codec,
+        "conversation_goal_rollups",
+        ("day", "flow_id", "goal_id", "attribution"),
+        "conversations",
+        workspace_id,
+        {key: n for key, n in deltas.items() if n},
+    )
+
+
+def count_outcomes(
+    connection: Connection,
+    codec: Codec,
+    workspace_id: uuid.UUID,
+    timezone: str,
+    outcomes: list[dict[str, Any]],
+    conversation_keys: dict[str, ConversationKey],
+) -> None:
+    """Add `outcomes` (the pipeline's outcome rows) to the outcome rollups and the conversation marks."""
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    for o in outcomes:
+        key = (
+            local_day(o["occurred_at"], timezone),
+            o["goal_id"].hex,
+            o["kind"].value,
+            o["flow_id"] or ANY,
+            o["attribution"].value,
+            o["currency"] or ANY,
+            o["base_currency"] or ANY,
+        )
+        entry = sums.setdefault(key, [0, Decimal(0), Decimal(0)])
+        entry[0] += 1
+        entry[1] += o["value"] or 0
+        entry[2] += o["base_value"] or 0
+    _add_money(connection, codec, workspace_id, sums)
+    _mark(connection, codec, workspace_id, outcomes, conversation_keys)
+
+
+def _mark(
+    connection: Connection,
+    codec: Codec,
+    workspace_id: uuid.UUID,
+    outcomes: list[dict[str, Any]],
+    conversation_keys: dict[str, ConversationKey],
+) -> None:
+    wanted: set[tuple[str, str, str]] = set()
+    for o in outcomes:
+        chat, attribution = o["conversation_id"], o["attribution"].value
+        if chat is None or attribution not in CREDITED or chat not in conversation_keys:
+            continue
+        goal = o["goal_id"].hex
+        wanted.update({(chat, goal, attribution), (chat, goal, ANY)})
+        if o["kind"] is GoalKind.CONVERSION:
+            wanted.update({(chat, ANY, attribution), (chat, ANY, ANY)})
+    if not wanted:
+        return
+    workspace = codec.id(workspace_id)
+    new = insert_returning(
+        connection,
+        codec,
+        "conversation_marks",
+        ("workspace_id", "conversation_id", "goal_id", "attribution"),
+        [(workspace, *mark) for mark in sorted(wanted)],
+        tail="ON CONFLICT (workspace_id, conversation_id, goal_id, attribution) DO NOTHING "
+        "RETURNING conversation_id, goal_id, attribution",
+    )
+    deltas: Counter[tuple[Any, ...]] = Counter()
+    for chat, goal, attribution in new:
+        key = conversation_keys[chat]
+        deltas[(codec.day(key.day), key.flow, goal, attribution)] += 1
+    _add_counts(
+        connection,
+        codec,
+        "conversation_goal_rollups",
+        ("day", "flow_id", "goal_id", "attribution"),
+        "conversations",
+        workspace_id,
+        deltas,
+    )
+
+
+def _add_counts(
+    connection: Connection,
+    codec: Codec,
+    table: str,
+    dimensions: tuple[str, ...],
+    measure: str,
+    workspace_id: uuid.UUID,
+    deltas: dict[tuple[Any, ...], int] | Counter[tuple[Any, ...]],
+) -> None:
+    if not deltas:
+        return
+    workspace = codec.id(workspace_id)
+    insert_rows(
+        connection,
+        codec,
+        table,
+        ("workspace_id", *dimensions, measure),
+        [(workspace, *key, n) for key, n in deltas.items()],
+        tail=f"ON CONFLICT (workspace_id, {', '.join(dimensions)}) DO UPDATE SET "
+        f"{measure} = {table}.{measure} + excluded.{measure}",
+    )
+
+
+OUTCOME_DIMENSIONS = ("day", "goal_id", "kind", "flow_id", "attribution", "currency", "base_currency")
+
+
+def _add_money(
+    connection: Connection, codec: Codec, workspace_id: uuid.UUID, sums: dict[tuple[Any, ...], list[Any]]
+) -> None:
+    if not sums:
+        return
+    if codec.sqlite:
+        sums = _with_stored_sums(connection, workspace_id, sums)
+        update = "outcomes = excluded.outcomes, value = excluded.value, base_value = excluded.base_value"
+    else:
+        update = (
+            "outcomes = outcome_rollups.outcomes + excluded.outcomes, "
+            "value = outcome_rollups.value + excluded.value, "
+            "base_value = outcome_rollups.base_value + excluded.base_value"
+        )
+    workspace = codec.id(workspace_id)
+    insert_rows(
+        connection,
+        codec,
+        "outcome_rollups",
+        ("workspace_id", *OUTCOME_DIMENSIONS, "outcomes", "value", "base_value"),
+        [
+            (workspace, codec.day(key[0]), *key[1:], n, codec.decimal(value), codec.decimal(base))
+            for key, (n, value, base) in sums.items()
+        ],
+        tail=f"ON CONFLICT (workspace_id, {', '.join(OUTCOME_DIMENSIONS)}) DO UPDATE SET {update}",
+    )
+
+
+def _with_stored_sums(
+    connection: Connection, workspace_id: uuid.UUID, sums: dict[tuple[Any, ...], list[Any]]
+) -> dict[tuple[Any, ...], list[Any]]:
+    """`sums` plus what the rollups already hold for the same keys (SQLite: exact sums in Python)."""
+    table = OutcomeRollup.__table__
+    columns = [table.c[name] for name in OUTCOME_DIMENSIONS]
+    stored = connection.execute(
+        select(*columns, table.c.outcomes, table.c.value, table.c.base_value).where(
+            table.c.workspace_id == workspace_id, tuple_(*columns).in_(list(sums))
+        )
+    ).all()
+    total = {key: list(entry) for key, entry in sums.items()}
+    for row in stored:
+        entry = total[tuple(row[: len(OUTCOME_DIMENSIONS)])]
+        entry[0] += row.outcomes
+        entry[1] += row.value
+        entry[2] += row.base_value
+    return total
+
+
+def conversation_keys(
+    rows: Iterable[tuple[str, datetime, str | None]], timezone: str
+) -> dict[str, ConversationKey]:
+    """Where each conversation (id, started_at, flow_id) is counted."""
+    return {chat: ConversationKey(local_day(started, timezone), flow or ANY) for chat, started, flow in rows}

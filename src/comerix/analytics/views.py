@@ -1,0 +1,84 @@
+"""The Analytics Hub's JSON API: the summary report and the CSV export (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from comerix.analytics import exports, reports
+from comerix.analytics.schemas import Summary
+from comerix.auth.dependencies import require
+from comerix.auth.roles import Permission
+from comerix.auth.service import Principal
+from comerix.http import DbSession
+from comerix.workspaces import service as workspaces
+
+router = APIRouter(prefix="/api/v1/reports", tags=["analytics"])
+Analyst = Annotated[Principal, Depends(require(Permission.ANALYTICS_VIEW))]
+Param = Annotated[str | None, Query()]
+
+
+def _params(
+    from_: str | None,
+    to: str | None,
+    goal: str | None,
+    kind: str | None,
+    flow: str | None,
+    attribution: str | None,
+    interval: str | None = None,
+) -> dict[str, str | None]:
+    return {
+        "from": from_,
+        "to": to,
+        "goal": goal,
+        "kind": kind,
+        "flow": flow,
+        "attribution": attribution,
+        "interval": interval,
+    }
+
+
+@router.get("/summary", response_model=Summary, response_model_by_alias=True)
+def get_summary(
+    session: DbSession,
+    principal: Analyst,
+    from_: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD, inclusive")] = None,
+    to: Annotated[str | None, Query(description="YYYY-MM-DD, inclusive")] = None,
+    goal: Param = None,
+    kind: Param = None,
+    flow: Param = None,
+    attribution: Param = None,
+    interval: Annotated[str | None, Query(description="day, week or month")] = None,
+) -> Summary:
+    """Totals, breakdowns and a series for a range of local days, read from the rollups."""
+    query = reports.parse_query(
+        session, principal.workspace_id, _params(from_, to, goal, kind, flow, attribution, interval)
+    )
+    return reports.summary(session, workspaces.get_or_raise(session, principal.workspace_id), query)
+
+
+@router.get("/outcomes.csv", response_class=StreamingResponse)
+def get_outcomes_csv(
+    request: Request,
+    session: DbSession,
+    principal: Analyst,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: Param = None,
+    goal: Param = None,
+    kind: Param = None,
+    flow: Param = None,
+    attribution: Param = None,
+) -> StreamingResponse:
+    """Every outcome of the range and filters, one CSV row each, streamed in constant memory."""
+    query = reports.parse_query(
+        session, principal.workspace_id, _params(from_, to, goal, kind, flow, attribution)
+    )
+    workspace = workspaces.get_or_raise(session, principal.workspace_id)
+    name = f"outcomes-{query.start.isoformat()}-{query.end.isoformat()}.csv"
+    return StreamingResponse(
+        exports.rows(request.app.state.database, workspace.id, workspace.timezone, query),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

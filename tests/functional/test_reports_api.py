@@ -1,0 +1,184 @@
+"""The Analytics Hub's JSON API and CSV export over HTTP, on each backend."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from comerix.auth.models import EngineKeyKind
+from comerix.auth.roles import Role
+from comerix.clock import FixedClock
+from comerix.db import Database
+from tests.factories import Member, make_engine_key, make_member
+
+
+@pytest.fixture
+def shop(client: TestClient, db: Database, clock: FixedClock) -> dict[str, Any]:
+    """A workspace with a paid goal, one chat and three sales: 0.10 and 0.20 EUR in the chat, 5 USD later."""
+    with db.transaction() as session:
+        admin = make_member(session, clock.now())
+        key = make_engine_key(session, admin.workspace, clock.now(), EngineKeyKind.SECRET)
+    client.post(
+        "/api/v1/goals",
+        headers=admin.headers,
+        json={
+            "code": "sale",
+            "name": "Sale",
+            "kind": "conversion",
+            "is_primary": True,
+            "trigger_event": "sale",
+            "value_mode": "from_property",
+            "value_property": "total",
+            "currency_property": "currency",
+        },
+    )
+    client.post(
+        "/api/v1/goals",
+        headers=admin.headers,
+        json={"code": "reply", "name": "Reply", "kind": "engagement", "trigger_event": "reply"},
+    )
+    day = (clock.now() - timedelta(days=3)).replace(hour=10)
+    chat = {"conversation_id": "c1", "contact_id": "ann", "flow_id": "sales-bot"}
+    events = [
+        {"name": "conversation_started", "timestamp": day.isoformat(), **chat},
+        {"name": "reply", "timestamp": (day + timedelta(minutes=1)).isoformat(), **chat},
+        {
+            "name": "sale",
+            "timestamp": (day + timedelta(minutes=2)).isoformat(),
+            "properties": {"total": "0.10", "currency": "EUR"},
+            **chat,
+        },
+        {
+            "name": "sale",
+            "timestamp": (day + timedelta(minutes=3)).isoformat(),
+            "properties": {"total": "0.20", "currency": "EUR"},
+            **chat,
+        },
+    ]
+    auth = {"Authorization": f"Bearer {key}"}
+    assert client.post("/events", json={"events": events}, headers=auth).status_code == 202
+    late = {
+        "event": "sale",
+        "contact_id": "bob",
+        "timestamp": (day + timedelta(days=1)).isoformat(),
+        "properties": {"total": "5", "currency": "USD"},
+    }
+    assert client.post("/conversions", json=late, headers=auth).status_code == 202
+    return {"admin": admin, "day": day.date()}
+
+
+def summary(client: TestClient, who: Member, **params: str) -> Any:
+    return client.get("/api/v1/reports/summary", params=params, headers=who.headers)
+
+
+def test_the_summary_adds_up(client: TestClient, shop: dict[str, Any]) -> None:
+    day = shop["day"]
+    answer = summary(
+        client, shop["admin"], **{"from": str(day - timedelta(days=1)), "to": str(day + timedelta(days=2))}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["timezone"], body["base_currency"]) == ("Europe/Berlin", "EUR")
+    totals = body["totals"]
+    assert (totals["conversations"], totals["conversions"], totals["engagements"], totals["custom"]) == (
+        1,
+        3,
+        1,
+        0,
+    )
+    assert (totals["converting_conversations"], totals["conversion_rate"]) == (1, 1.0)
+    assert totals["revenue"] == [{"currency": "EUR", "value": "0.30"}, {"currency": "USD", "value": "5"}]
+    assert totals["base_revenue"] == [{"currency": "EUR", "value": "5.30"}]
+    assert totals["chat_driven_base_revenue"] == [{"currency": "EUR", "value": "0.30"}]
+    assert totals["unattributed_base_revenue"] == [{"currency": "EUR", "value": "5"}]
+    assert [(g["goal"], g["outcomes"], g["conversations"]) for g in body["by_goal"]] == [
+        ("sale", 3, 1),
+        ("reply", 1, 1),
+    ]
+    assert [(f["flow"], f["outcomes"], f["conversations"]) for f in body["by_flow"]] == [
+        ("sales-bot", 3, 1),
+        (None, 1, 0),
+    ]
+    assert sum(p["conversions"] for p in body["series"]) == totals["conversions"]
+    assert len(body["series"]) == 4
+
+
+def test_filters_narrow_every_figure(client: TestClient, shop: dict[str, Any]) -> None:
+    day = shop["day"]
+    rng = {"from": str(day), "to": str(day + timedelta(days=1))}
+    only_chat = summary(client, shop["admin"], **rng, attribution="conversation").json()["totals"]
+    assert (only_chat["conversions"], only_chat["base_revenue"]) == (
+        2,
+        [{"currency": "EUR", "value": "0.30"}],
+    )
+    engaged = summary(client, shop["admin"], **rng, kind="engagement").json()["totals"]
+    assert (engaged["conversions"], engaged["engagements"], engaged["converting_conversations"]) == (0, 1, 0)
+    other_flow = summary(client, shop["admin"], **rng, flow="support").json()["totals"]
+    assert (other_flow["conversations"], other_flow["conversions"]) == (0, 0)
+    monthly = summary(client, shop["admin"], **rng, interval="month", goal="sale").json()
+    assert monthly["series"][0]["period"] == str(day.replace(day=1))
+    assert sum(point["conversions"] for point in monthly["series"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "2026-13-01", "to": "2026-11-02"}, "from"),
+        ({"from": "2026-11-05", "to": "2026-11-01"}, "to"),
+        ({"to": "2026-11-01"}, "from"),
+        ({"from": "2026-11-01", "to": "2026-11-02", "interval": "year"}, "interval"),
+        ({"from": "2026-11-01", "to": "2026-11-02", "kind": "sale"}, "kind"),
+        ({"from": "2026-11-01", "to": "2026-11-02", "attribution": "maybe"}, "attribution"),
+        ({"from": "2026-11-01", "to": "2026-11-02", "goal": "nope"}, "goal"),
+        ({"from": "20261101", "to": "2026-11-02"}, "from"),
+    ],
+)
+def test_bad_parameters_are_named(
+    client: TestClient, shop: dict[str, Any], params: dict[str, str], field: str
+) -> None:
+    answer = summary(client, shop["admin"], **params)
+    assert answer.status_code == 422
+    assert field in [d["field"] for d in answer.json()["error"]["details"]]
+
+
+def test_the_csv_export_lists_every_outcome(client: TestClient, shop: dict[str, Any]) -> None:
+    day = shop["day"]
+    answer = client.get(
+        "/api/v1/reports/outcomes.csv",
+        headers=shop["admin"].headers,
+        params={"from": str(day - timedelta(days=1)), "to": str(day + timedelta(days=2))},
+    )
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [(r["goal"], r["value"], r["currency"], r["attribution"]) for r in rows] == [
+        ("reply", "", "", "conversation"),
+        ("sale", "0.10", "EUR", "conversation"),
+        ("sale", "0.20", "EUR", "conversation"),
+        ("sale", "5", "USD", "none"),
+    ]
+    filtered = client.get(
+        "/api/v1/reports/outcomes.csv",
+        headers=shop["admin"].headers,
+        params={"from": str(day), "to": str(day), "goal": "reply"},
+    )
+    assert len(list(csv.DictReader(io.StringIO(filtered.text)))) == 1
+
+
+def test_reports_need_the_analytics_permission_and_stay_in_the_workspace(
+    client: TestClient, shop: dict[str, Any], db: Database, clock: FixedClock
+) -> None:
+    with db.transaction() as session:
+        viewer = make_member(session, clock.now(), role=Role.VIEWER, workspace=shop["admin"].workspace)
+        stranger = make_member(session, clock.now())
+    day = shop["day"]
+    rng = {"from": str(day - timedelta(days=1)), "to": str(day + timedelta(days=2))}
+    assert summary(client, viewer, **rng).json()["totals"]["conversions"] == 3
+    assert summary(client, stranger, **rng).json()["totals"]["conversions"] == 0
+    assert summary(client, stranger, **rng, goal="sale").status_code == 422
+    assert client.get("/api/v1/reports/outcomes.csv", params=rng).status_code == 401
