@@ -335,3 +335,51 @@ def test_rollups_agree_with_raw_rows(
             after = reports.summary(session, workspace, ReportQuery(date(2026, 10, 1), date(2026, 12, 31)))
             assert after.totals == before_erasure.totals
             assert after.by_goal == before_erasure.by_goal
+
+
+def test_changing_the_time_zone_recomputes_the_days(db: Database) -> None:
+    from comerix.workspaces import service as workspaces
+    from comerix.workspaces.schemas import AnalyticsSettings
+
+    with db.transaction() as session:
+        workspace = make_workspace(session, NOW, timezone="UTC", base_currency="EUR")
+        admin = principal_of(make_user(session, workspace, NOW))
+        for body in GOALS:
+            goals.create(session, workspace.id, GoalCreate(name=body["code"], **body), actor=admin, now=NOW)
+    specs = [
+        {
+            "chat": n % 3,
+            "contact": n % 2,
+            "flow": FLOWS[n % 3],
+            "minutes": n * 97 % (5 * 1440),
+            "name": ["conversation_started", "purchase", "lead", "signup"][n % 4],
+            "in_chat": n % 5 != 0,
+            "currency": "USD",
+            "total": "1.25",
+            "base": None,
+        }
+        for n in range(40)
+    ]
+    with db.transaction() as session:
+        ingest(
+            session, Batch(workspace.id, [to_item(spec, i) for i, spec in enumerate(specs)], NOW), GoalIndex()
+        )
+    with db.transaction() as session:
+        stored = session.get(Workspace, workspace.id)
+        assert stored is not None
+        workspaces.update_analytics_settings(
+            session, stored, AnalyticsSettings(base_currency="EUR", timezone="Pacific/Auckland")
+        )
+    with db.transaction() as session:
+        stored = session.get(Workspace, workspace.id)
+        assert stored is not None
+        for day in range(6):
+            query = reports.parse_query(
+                session,
+                workspace.id,
+                {
+                    "from": (START.date() + timedelta(days=day)).isoformat(),
+                    "to": (START.date() + timedelta(days=day)).isoformat(),
+                },
+            )
+            assert rolled_up(reports.summary(session, stored, query)) == naive_summary(session, stored, query)

@@ -18,11 +18,20 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, delete, select, tuple_
+from sqlalchemy.orm import Session
 
-from comerix.analytics.models import ANY, ConversationMark, OutcomeRollup
-from comerix.db.bulk import Codec, insert_returning, insert_rows
+from comerix.analytics.models import (
+    ANY,
+    ConversationGoalRollup,
+    ConversationMark,
+    ConversationRollup,
+    OutcomeRollup,
+)
+from comerix.conversions.models import Outcome
+from comerix.db.bulk import Codec, codec_for, insert_returning, insert_rows
 from comerix.goals.models import GoalKind
+from comerix.telemetry.models import Conversation
 
 CREDITED = ("conversation", "window")
 
@@ -253,3 +262,46 @@ def conversation_keys(
 ) -> dict[str, ConversationKey]:
     """Where each conversation (id, started_at, flow_id) is counted."""
     return {chat: ConversationKey(local_day(started, timezone), flow or ANY) for chat, started, flow in rows}
+
+
+def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
+    """Recompute every rollup of the workspace from its stored outcomes and conversations, for a new
+    reporting time zone. Conversations erased with their contact are no longer there to count."""
+    codec = codec_for(session.get_bind().dialect.name)
+    connection = session.connection()
+    for model in (OutcomeRollup, ConversationRollup, ConversationMark, ConversationGoalRollup):
+        session.execute(delete(model).where(model.workspace_id == workspace_id))
+    chats = session.execute(
+        select(Conversation.id, Conversation.started_at, Conversation.flow_id).where(
+            Conversation.workspace_id == workspace_id
+        )
+    ).all()
+    keys = conversation_keys(chats, timezone)
+    count_conversations(
+        connection, codec, workspace_id, [ConversationMove(chat, None, key) for chat, key in keys.items()]
+    )
+    columns = [c for c in Outcome.__table__.columns if c.key in OUTCOME_FIELDS]
+    batch: list[dict[str, Any]] = []
+    for row in session.execute(select(*columns).where(Outcome.workspace_id == workspace_id)).mappings():
+        batch.append(dict(row))
+        if len(batch) == 5000:
+            count_outcomes(connection, codec, workspace_id, timezone, batch, keys)
+            batch = []
+    if batch:
+        count_outcomes(connection, codec, workspace_id, timezone, batch, keys)
+
+
+OUTCOME_FIELDS = frozenset(
+    {
+        "occurred_at",
+        "goal_id",
+        "kind",
+        "flow_id",
+        "attribution",
+        "currency",
+        "base_currency",
+        "value",
+        "base_value",
+        "conversation_id",
+    }
+)

@@ -18,6 +18,7 @@ from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
+from comerix.analytics.models import ConversationMark
 from comerix.contacts.errors import ContactNotFound
 from comerix.contacts.schemas import Amount, ContactConversation, ContactGoal, ContactProfile, ErasureResult
 from comerix.conversions.models import Outcome
@@ -71,6 +72,11 @@ def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> Erasure
             Event.workspace_id == workspace_id,
             or_(Event.contact_id == contact_id, Event.conversation_id.in_(chats)),
         ),
+    )
+    session.execute(  # which goals credited the erased chats: gone with them; the counts stay
+        delete(ConversationMark).where(
+            ConversationMark.workspace_id == workspace_id, ConversationMark.conversation_id.in_(chats)
+        )
     )
     conversations = _affected(
         session,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from comerix.analytics import rollups
 from comerix.workspaces.errors import WorkspaceAmbiguous, WorkspaceNotFound
 from comerix.workspaces.models import Workspace
 from comerix.workspaces.schemas import AnalyticsSettings, WorkspaceCreate
@@ -53,7 +54,15 @@ def get_analytics_settings(workspace: Workspace) -> AnalyticsSettings:
     return AnalyticsSettings(base_currency=workspace.base_currency, timezone=workspace.timezone)
 
 
-def update_analytics_settings(workspace: Workspace, data: AnalyticsSettings) -> AnalyticsSettings:
+def update_analytics_settings(
+    session: Session, workspace: Workspace, data: AnalyticsSettings
+) -> AnalyticsSettings:
+    """Change the base currency (for outcomes recorded from now on) and the reporting time zone (the
+    rollups are recomputed in the new zone's days, in this transaction)."""
+    zone_changed = workspace.timezone != data.timezone
     workspace.base_currency = data.base_currency
     workspace.timezone = data.timezone
+    if zone_changed:
+        session.flush()
+        rollups.rebuild(session, workspace.id, data.timezone)
     return get_analytics_settings(workspace)

@@ -28,4 +28,4 @@ def put_analytics_settings(
     data: AnalyticsSettings, session: DbSession, principal: SettingsManager
 ) -> AnalyticsSettings:
     workspace = service.get_or_raise(session, principal.workspace_id)
-    return service.update_analytics_settings(workspace, data)
+    return service.update_analytics_settings(session, workspace, data)
