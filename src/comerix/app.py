@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from comerix import __version__
+from comerix.analytics.odata.views import router as odata_router
 from comerix.analytics.views import router as analytics_router
 from comerix.clock import Clock, SystemClock
 from comerix.contacts.views import router as contacts_router
@@ -68,6 +69,7 @@ def create_app(
     app.include_router(engine_router)
     app.include_router(contacts_router)
     app.include_router(analytics_router)
+    app.include_router(odata_router)
     app.include_router(goals_router)
     app.include_router(explorer_router)
     app.include_router(settings_router)

@@ -1,0 +1,319 @@
+"""The four entity sets of the OData feed: their tables, keys, properties and EDM types, and rows as JSON.
+
+Property names are those of the JSON API (`GoalRead`, `OutcomeRead`, `EventRead`, and the columns of a
+conversation). Each property's EDM type follows from its column's type, chosen for what Excel and
+Power BI read without help:
+
+- ids (UUIDs and client ids) are `Edm.String`; closed sets (kind, status, source, ...) are `Edm.String`
+  holding the readable value, as in the JSON API;
+- money is `Edm.Decimal` (variable scale), written as an exact JSON number, or as a string when the
+  client asks for `IEEE754Compatible=true`;
+- timestamps are `Edm.DateTimeOffset` in UTC with a `Z` (`2026-11-02T09:30:00Z`, microseconds when any);
+- `match_conditions` and `properties` are `Edm.String` holding the JSON document (compact). Open types
+  and dynamic properties are poorly supported by Power BI and Excel, while a JSON text column can be
+  expanded there with `Json.Document`. These two cannot be used in `$filter` or `$orderby` (the
+  metadata says so): their stored text differs between SQLite and PostgreSQL.
+
+Traps the SQL expressions below exist for:
+- UUIDs are 32 hex digits on SQLite and native on PostgreSQL: filters on an id compare its
+  hyphenated text, the same string the feed shows, on both.
+- Exact decimals are text on SQLite: they are compared and sorted as numbers through a cast, so there
+  as 64-bit floats (exact to 15 significant digits, far beyond any price); PostgreSQL compares NUMERIC.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum, StrEnum
+from functools import cached_property
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Boolean, Integer, Numeric, String, Uuid, cast, func, type_coerce
+from sqlalchemy import Enum as SqlEnum
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+
+from comerix.conversions.models import Outcome
+from comerix.db.base import Base
+from comerix.db.types import ExactDecimal, UTCDateTime
+from comerix.goals.models import Goal
+from comerix.telemetry.models import Conversation, Event
+
+NAMESPACE = "Comerix"
+
+
+class Edm(StrEnum):
+    STRING = "Edm.String"
+    BOOLEAN = "Edm.Boolean"
+    INT32 = "Edm.Int32"
+    DECIMAL = "Edm.Decimal"
+    DATE_TIME_OFFSET = "Edm.DateTimeOffset"
+
+
+class Storage(StrEnum):
+    """How a property's column is stored, which decides its EDM type and its SQL expressions."""
+
+    TEXT = "text"
+    UUID = "uuid"
+    ENUM = "enum"
+    BOOLEAN = "boolean"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    TIMESTAMP = "timestamp"
+    JSON = "json"
+
+
+EDM_OF: dict[Storage, Edm] = {
+    Storage.TEXT: Edm.STRING,
+    Storage.UUID: Edm.STRING,
+    Storage.ENUM: Edm.STRING,
+    Storage.JSON: Edm.STRING,
+    Storage.BOOLEAN: Edm.BOOLEAN,
+    Storage.INTEGER: Edm.INT32,
+    Storage.DECIMAL: Edm.DECIMAL,
+    Storage.TIMESTAMP: Edm.DATE_TIME_OFFSET,
+}
+
+
+def storage_of(column_type: TypeEngine[Any]) -> Storage:
+    """The storage of a column type; the order matters (an SQL Enum is also a String)."""
+    checks: list[tuple[type[Any], Storage]] = [
+        (UTCDateTime, Storage.TIMESTAMP),
+        (ExactDecimal, Storage.DECIMAL),
+        (Uuid, Storage.UUID),
+        (SqlEnum, Storage.ENUM),
+        (JSON, Storage.JSON),
+        (Boolean, Storage.BOOLEAN),
+        (Integer, Storage.INTEGER),
+        (String, Storage.TEXT),
+    ]
+    for klass, storage in checks:
+        if isinstance(column_type, klass):
+            return storage
+    raise TypeError(f"no OData type for the column type {column_type!r}")
+
+
+@dataclass(frozen=True)
+class Property:
+    """One property of an entity type: its OData name and the column it reads."""
+
+    name: str
+    column: InstrumentedAttribute[Any]
+    storage: Storage
+    nullable: bool
+    max_length: int | None = None
+
+    @property
+    def edm(self) -> Edm:
+        return EDM_OF[self.storage]
+
+    @property
+    def queryable(self) -> bool:
+        """Whether `$filter` and `$orderby` may use it (JSON text may not)."""
+        return self.storage is not Storage.JSON
+
+    def filter_expression(self, dialect: str) -> ColumnElement[Any]:
+        """The value as `$filter` compares it: the text of an id, the number of a decimal."""
+        column: ColumnElement[Any] = self.column.expression
+        if self.storage is Storage.UUID:
+            return _uuid_text(column, dialect)
+        if self.storage is Storage.ENUM:
+            return type_coerce(column, String())
+        if self.storage is Storage.DECIMAL and dialect == "sqlite":
+            return cast(column, Numeric())
+        return column
+
+    def sort_expression(self, dialect: str) -> ColumnElement[Any]:
+        """The value as `$orderby` sorts it. A UUID sorts as its text does, on both backends."""
+        if self.storage is Storage.DECIMAL and dialect == "sqlite":
+            return cast(self.column.expression, Numeric())
+        expression: ColumnElement[Any] = self.column.expression
+        return expression
+
+    def to_json(self, value: Any) -> Any:
+        """A stored value as the feed writes it (a Decimal stays a Decimal: the writer keeps it exact)."""
+        if value is None:
+            return None
+        if self.storage is Storage.UUID:
+            return str(value)
+        if self.storage is Storage.ENUM:
+            return value.value if isinstance(value, Enum) else str(value)
+        if self.storage is Storage.TIMESTAMP:
+            return timestamp_text(value)
+        if self.storage is Storage.JSON:
+            return json_text(value)
+        return value
+
+
+def _uuid_text(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    if dialect != "sqlite":
+        return cast(column, String())
+    # SQLite keeps 32 hex digits: put the hyphens back, as in 0191e3a4-5b6c-7d8e-9f00-112233445566.
+    parts = [
+        func.substr(column, start, length) for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    ]
+    text: ColumnElement[Any] = parts[0]
+    for part in parts[1:]:
+        text = text.concat("-").concat(part)
+    return type_coerce(text, String())
+
+
+def timestamp_text(moment: datetime) -> str:
+    """An Edm.DateTimeOffset in UTC: `2026-11-02T09:30:00Z`, with microseconds only when there are any."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def json_text(document: Any) -> str:
+    """A JSON document as compact text (JSON allows integers beyond 64 bits, which orjson refuses)."""
+    try:
+        return orjson.dumps(document).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def prop(column: InstrumentedAttribute[Any], name: str | None = None) -> Property:
+    """The property that reads `column`, named like the column unless the JSON API names it otherwise."""
+    table_column = column.property.columns[0]
+    storage = storage_of(table_column.type)
+    length = getattr(table_column.type, "length", None) if storage is Storage.TEXT else None
+    return Property(
+        name=name or column.key,
+        column=column,
+        storage=storage,
+        nullable=bool(table_column.nullable),
+        max_length=length,
+    )
+
+
+@dataclass(frozen=True)
+class EntitySet:
+    """An entity set and its entity type. Every row belongs to a workspace; `key` is `id` everywhere."""
+
+    name: str
+    type_name: str
+    model: type[Base]
+    properties: tuple[Property, ...]
+
+    @property
+    def key(self) -> Property:
+        return self.properties[0]
+
+    @property
+    def qualified_type(self) -> str:
+        return f"{NAMESPACE}.{self.type_name}"
+
+    @property
+    def workspace_column(self) -> InstrumentedAttribute[Any]:
+        column: InstrumentedAttribute[Any] = getattr(self.model, "workspace_id")  # noqa: B009
+        return column
+
+    def property_named(self, name: str) -> Property | None:
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> Mapping[str, Property]:
+        return {p.name: p for p in self.properties}
+
+    def row_json(self, row: Mapping[Any, Any], selected: tuple[Property, ...]) -> dict[str, Any]:
+        """One row (a mapping of property name to stored value) as the feed's JSON object."""
+        return {p.name: p.to_json(row[p.name]) for p in selected}
+
+    def parse_key(self, text: str) -> Any | None:
+        """The stored form of a key given in a URL, or None when no row can have it."""
+        if self.key.storage is Storage.UUID:
+            try:
+                return uuid.UUID(text)
+            except ValueError:
+                return None
+        return text
+
+
+GOALS = EntitySet(
+    "Goals",
+    "Goal",
+    Goal,
+    (
+        prop(Goal.id),
+        prop(Goal.code),
+        prop(Goal.name),
+        prop(Goal.description),
+        prop(Goal.kind),
+        prop(Goal.is_primary),
+        prop(Goal.status),
+        prop(Goal.trigger_event),
+        prop(Goal.match_conditions),
+        prop(Goal.value_mode),
+        prop(Goal.fixed_value),
+        prop(Goal.value_property),
+        prop(Goal.currency),
+        prop(Goal.currency_property),
+        prop(Goal.base_value_property),
+        prop(Goal.base_currency_property),
+        prop(Goal.attribution_window_hours),
+        prop(Goal.created_at),
+        prop(Goal.updated_at),
+    ),
+)
+
+OUTCOMES = EntitySet(
+    "Outcomes",
+    "Outcome",
+    Outcome,
+    (
+        prop(Outcome.id),
+        prop(Outcome.goal_code, "goal"),
+        prop(Outcome.kind),
+        prop(Outcome.occurred_at),
+        prop(Outcome.value),
+        prop(Outcome.currency),
+        prop(Outcome.base_value),
+        prop(Outcome.base_currency),
+        prop(Outcome.value_error),
+        prop(Outcome.attribution),
+        prop(Outcome.conversation_id),
+        prop(Outcome.flow_id),
+        prop(Outcome.contact_id),
+        prop(Outcome.source),
+    ),
+)
+
+CONVERSATIONS = EntitySet(
+    "Conversations",
+    "Conversation",
+    Conversation,
+    (
+        prop(Conversation.id),
+        prop(Conversation.started_at),
+        prop(Conversation.last_activity_at),
+        prop(Conversation.ended_at),
+        prop(Conversation.contact_id),
+        prop(Conversation.flow_id),
+    ),
+)
+
+EVENTS = EntitySet(
+    "Events",
+    "Event",
+    Event,
+    (
+        prop(Event.id),
+        prop(Event.event_id),
+        prop(Event.name),
+        prop(Event.timestamp),
+        prop(Event.received_at),
+        prop(Event.conversation_id),
+        prop(Event.contact_id),
+        prop(Event.flow_id),
+        prop(Event.source),
+        prop(Event.properties),
+    ),
+)
+
+ENTITY_SETS: tuple[EntitySet, ...] = (GOALS, OUTCOMES, CONVERSATIONS, EVENTS)
+BY_NAME: dict[str, EntitySet] = {entity_set.name: entity_set for entity_set in ENTITY_SETS}
