@@ -6,15 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck clean
+.PHONY: install run test lint typecheck bench clean
 
 install: $(STAMP) ## Create .venv and install the project (the `comerix` command lands in .venv/bin)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 run: install ## Migrate, create the demo workspace on an empty database, serve on http://$(HOST):$(PORT)
@@ -30,6 +30,9 @@ typecheck: install
 
 test: lint typecheck ## Lint, type-check and run the whole suite (SQLite, and PostgreSQL when reachable)
 	$(BIN)/pytest --cov --cov-report=term
+
+bench: install ## Benchmarks of the issue (a script, not a test); e.g. make bench BENCH_ARGS="--quick --backend sqlite"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

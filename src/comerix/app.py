@@ -74,12 +74,18 @@ def create_app(
     app.include_router(explorer_router)
     app.include_router(settings_router)
 
+    schema_checked = False
+
     @app.get("/healthz", tags=["service"])
     def healthz(request: Request) -> JSONResponse:
         """200 when the database answers and its schema is current; 503 otherwise."""
+        nonlocal schema_checked
         database: Database = request.app.state.database
-        if database.is_ready() and is_current(database.engine):
-            return JSONResponse({"status": "ok"})
+        if database.is_ready():
+            # Migrations run before the service starts and never go backwards: once current, always.
+            schema_checked = schema_checked or is_current(database.engine)
+            if schema_checked:
+                return JSONResponse({"status": "ok"})
         return JSONResponse(error_body("not_ready", "the database is not reachable or not migrated"), 503)
 
     return app
