@@ -65,11 +65,19 @@ class Codec:
 
 @cache
 def _statement(
-    codec: Codec, table: str, columns: tuple[str, ...], json_columns: frozenset[str], tail: str
+    codec: Codec, table: str, columns: tuple[str, ...], json_columns: frozenset[str], tail: str, rows: int
 ) -> str:
-    values = ", ".join(codec.json_placeholder if c in json_columns else codec.placeholder for c in columns)
+    one = (
+        "("
+        + ", ".join(codec.json_placeholder if c in json_columns else codec.placeholder for c in columns)
+        + ")"
+    )
     # Names and clauses come from the code, never from input; values always travel as parameters.
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) {tail}"  # noqa: S608
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * rows)} {tail}"  # noqa: S608
+
+
+# PostgreSQL takes at most 65,535 parameters in a statement.
+MAX_PARAMETERS = 30_000
 
 
 def insert_rows(
@@ -82,12 +90,28 @@ def insert_rows(
     tail: str = "",
     json_columns: frozenset[str] = frozenset(),
 ) -> int:
-    """INSERT `rows` (values already in `codec`'s terms) with the SQL `tail` (ON CONFLICT …), as one
-    `executemany` (SQLite runs it in C; psycopg pipelines it). Returns how many rows were written."""
+    """INSERT `rows` (values already in `codec`'s terms) with the SQL `tail` (ON CONFLICT …).
+    Returns how many rows were written.
+
+    SQLite runs one `executemany` in C; PostgreSQL gets multi-row statements, since executemany costs
+    it one round trip's worth of work per row."""
+    if not rows:
+        return 0
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(_statement(codec, table, columns, json_columns, tail), rows)
-        return int(cursor.rowcount)
+        if codec.sqlite:
+            cursor.executemany(_statement(codec, table, columns, json_columns, tail, 1), rows)
+            return int(cursor.rowcount)
+        written = 0
+        per_statement = max(1, MAX_PARAMETERS // len(columns))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            cursor.execute(
+                _statement(codec, table, columns, json_columns, tail, len(chunk)),
+                [value for row in chunk for value in row],
+            )
+            written += int(cursor.rowcount)
+        return written
     finally:
         cursor.close()
 

@@ -82,12 +82,15 @@ class Item:
     properties_json: str | None = None  # the properties serialised once, as they are stored
 
 
-def _depth(value: Any) -> int:
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when `value` nests objects or lists more than `limit` levels deep (stops at the first)."""
     if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+        value = value.values()
+    elif not isinstance(value, list):
+        return False
+    if limit == 0:
+        return True
+    return any(isinstance(item, dict | list) and _deeper_than(item, limit - 1) for item in value)
 
 
 def _timestamp(raw: str | None, now: datetime, index: int, problems: list[FieldProblem]) -> datetime:
@@ -118,7 +121,7 @@ def _properties(properties: dict[str, Any], index: int, problems: list[FieldProb
     size = len(serialised)
     if size > MAX_PROPERTIES_BYTES:
         problems.append(FieldProblem("properties", f"is {size} bytes serialized; at most 16 KiB", index))
-    if _depth(properties) > MAX_NESTING:
+    if _deeper_than(properties, MAX_NESTING):
         problems.append(FieldProblem("properties", f"nests deeper than {MAX_NESTING} levels", index))
     if b"\\u0000" in serialised and not nul_free_json(properties):
         problems.append(FieldProblem("properties", "must not contain the NUL character (\\u0000)", index))
