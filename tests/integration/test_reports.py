@@ -196,6 +196,16 @@ chat_event = st.fixed_dictionaries(
 )
 
 
+def workspace_with_goals(db: Database, zone: str) -> Workspace:
+    """A new workspace reporting in `zone`, with the four goals of GOALS."""
+    with db.transaction() as session:
+        workspace = make_workspace(session, NOW, timezone=zone, base_currency="CHF")
+        admin = principal_of(make_user(session, workspace, NOW))
+        for body in GOALS:
+            goals.create(session, workspace.id, GoalCreate(name=body["code"], **body), actor=admin, now=NOW)
+    return workspace
+
+
 def to_item(spec: dict[str, Any], index: int) -> Item:
     properties = {k: spec[k] for k in ("currency", "total", "base") if spec[k] is not None}
     in_chat = spec["in_chat"] or spec["name"] in ("message", "conversation_started")
@@ -299,11 +309,7 @@ def test_rollups_agree_with_raw_rows(
     erase: bool,
     interval: str,
 ) -> None:
-    with fresh.transaction() as session:
-        workspace = make_workspace(session, NOW, timezone=zone, base_currency="CHF")
-        admin = principal_of(make_user(session, workspace, NOW))
-        for body in GOALS:
-            goals.create(session, workspace.id, GoalCreate(name=body["code"], **body), actor=admin, now=NOW)
+    workspace = workspace_with_goals(fresh, zone)
     items = [to_item(spec, i) for i, spec in enumerate(specs)]
     index = GoalIndex()
     for part in range(0, len(items), split):
@@ -341,11 +347,7 @@ def test_changing_the_time_zone_recomputes_the_days(db: Database) -> None:
     from comerix.workspaces import service as workspaces
     from comerix.workspaces.schemas import AnalyticsSettings
 
-    with db.transaction() as session:
-        workspace = make_workspace(session, NOW, timezone="UTC", base_currency="EUR")
-        admin = principal_of(make_user(session, workspace, NOW))
-        for body in GOALS:
-            goals.create(session, workspace.id, GoalCreate(name=body["code"], **body), actor=admin, now=NOW)
+    workspace = workspace_with_goals(db, "UTC")
     specs = [
         {
             "chat": n % 3,

@@ -101,15 +101,7 @@ def _move_marks(
         assert move.before is not None
         deltas[(codec.day(move.after.day), move.after.flow, goal_id, attribution)] += 1
         deltas[(codec.day(move.before.day), move.before.flow, goal_id, attribution)] -= 1
-    _add_counts(
-        connection,
-        codec,
-        "conversation_goal_rollups",
-        ("day", "flow_id", "goal_id", "attribution"),
-        "conversations",
-        workspace_id,
-        {key: n for key, n in deltas.items() if n},
-    )
+    _add_credited(connection, codec, workspace_id, deltas)
 
 
 def count_outcomes(
@@ -172,6 +164,13 @@ def _mark(
     for chat, goal, attribution in new:
         key = conversation_keys[chat]
         deltas[(codec.day(key.day), key.flow, goal, attribution)] += 1
+    _add_credited(connection, codec, workspace_id, deltas)
+
+
+def _add_credited(
+    connection: Connection, codec: Codec, workspace_id: uuid.UUID, deltas: Counter[tuple[Any, ...]]
+) -> None:
+    """Add to the credited conversations by (day, flow, goal, attribution)."""
     _add_counts(
         connection,
         codec,
@@ -179,7 +178,7 @@ def _mark(
         ("day", "flow_id", "goal_id", "attribution"),
         "conversations",
         workspace_id,
-        deltas,
+        {key: n for key, n in deltas.items() if n},
     )
 
 
