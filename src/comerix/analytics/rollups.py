@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, select, tuple_
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.orm import Session
 
 from comerix.analytics.models import (
@@ -150,21 +150,48 @@ def _mark(
             wanted.update({(chat, ANY, attribution), (chat, ANY, ANY)})
     if not wanted:
         return
-    workspace = codec.id(workspace_id)
-    new = insert_returning(
-        connection,
-        codec,
-        "conversation_marks",
-        ("workspace_id", "conversation_id", "goal_id", "attribution"),
-        [(workspace, *mark) for mark in sorted(wanted)],
-        tail="ON CONFLICT (workspace_id, conversation_id, goal_id, attribution) DO NOTHING "
-        "RETURNING conversation_id, goal_id, attribution",
-    )
+    new = _new_marks(connection, codec, workspace_id, wanted)
     deltas: Counter[tuple[Any, ...]] = Counter()
     for chat, goal, attribution in new:
         key = conversation_keys[chat]
         deltas[(codec.day(key.day), key.flow, goal, attribution)] += 1
     _add_credited(connection, codec, workspace_id, deltas)
+
+
+def _new_marks(
+    connection: Connection, codec: Codec, workspace_id: uuid.UUID, wanted: set[tuple[str, str, str]]
+) -> list[tuple[Any, ...]]:
+    """Store the marks not stored yet; the ones this call stored.
+
+    PostgreSQL: one INSERT … ON CONFLICT DO NOTHING RETURNING, exact even with other writers. SQLite:
+    the transaction holds the only write lock, so reading what is there first is exact too, and cheaper.
+    """
+    columns = ("workspace_id", "conversation_id", "goal_id", "attribution")
+    workspace = codec.id(workspace_id)
+    if codec.sqlite:
+        stored = {
+            tuple(row)
+            for row in connection.execute(
+                select(
+                    ConversationMark.conversation_id, ConversationMark.goal_id, ConversationMark.attribution
+                ).where(
+                    ConversationMark.workspace_id == workspace_id,
+                    ConversationMark.conversation_id.in_({chat for chat, _, _ in wanted}),
+                )
+            )
+        }
+        new = sorted(wanted - stored)
+        insert_rows(connection, codec, "conversation_marks", columns, [(workspace, *mark) for mark in new])
+        return new
+    return insert_returning(
+        connection,
+        codec,
+        "conversation_marks",
+        columns,
+        [(workspace, *mark) for mark in sorted(wanted)],
+        tail="ON CONFLICT (workspace_id, conversation_id, goal_id, attribution) DO NOTHING "
+        "RETURNING conversation_id, goal_id, attribution",
+    )
 
 
 def _add_credited(
@@ -244,12 +271,16 @@ def _with_stored_sums(
     columns = [table.c[name] for name in OUTCOME_DIMENSIONS]
     stored = connection.execute(
         select(*columns, table.c.outcomes, table.c.value, table.c.base_value).where(
-            table.c.workspace_id == workspace_id, tuple_(*columns).in_(list(sums))
+            table.c.workspace_id == workspace_id,
+            table.c.day.in_({key[0] for key in sums}),
+            table.c.goal_id.in_({key[1] for key in sums}),
         )
     ).all()
     total = {key: list(entry) for key, entry in sums.items()}
     for row in stored:
-        entry = total[tuple(row[: len(OUTCOME_DIMENSIONS)])]
+        entry = total.get(tuple(row[: len(OUTCOME_DIMENSIONS)]))
+        if entry is None:
+            continue
         entry[0] += row.outcomes
         entry[1] += row.value
         entry[2] += row.base_value
