@@ -1,0 +1,720 @@
+"""Ingestion over real HTTP: `comerix serve` in a subprocess, driven from this process.
+
+For one backend: two fresh databases, one workspace each (10 and 1,000 active goals), one server on
+each. Both servers stay up for the whole section and the runs alternate between them (healthz, 10 goals,
+1,000 goals, rotating the order every round), so a noisy neighbour slows every configuration alike and
+the ratios between them stay fair.
+
+- peak: closed loop, `concurrency` connections each posting a 100-event body and waiting for the 202,
+  for `duration` seconds; events/s counts the batches answered within the window.
+- latency: open loop at half of that configuration's median peak, one batch every 1/rate seconds
+  whatever the answers do; a batch's latency runs from its scheduled send time to the end of its
+  answer, so a stalled server cannot hide its queue (no coordinated omission).
+- baselines: `GET /healthz` (a trivial round trip through the same stack: routing, a pooled database
+  connection, `SELECT 1`, the schema check) with the same concurrency, and paced at the same rate.
+
+Bodies are serialised before the clock starts: 64 templates of 100 events whose event, conversation and
+contact ids hold a 12-character placeholder, replaced per request by a unique token (a bytes.replace of
+~30 kB costs microseconds), so every event is new and every request creates 10 conversations and
+10 contacts, as fresh chats from the widget would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import itertools
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from harness import (
+    CATEGORIES,
+    CHANNELS,
+    CURRENCIES,
+    INTENTS,
+    MODELS,
+    PLANS,
+    REASONS,
+    Backends,
+    Figure,
+    Target,
+    Tenant,
+    console,
+    make_tenant,
+    median,
+    migrated,
+    percentile,
+    progress,
+    rng_for,
+)
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import URL
+
+from comerix.conversions.models import Outcome
+from comerix.db import Database
+from comerix.telemetry.models import Event
+
+BATCH = 100
+TEMPLATES = 64
+PLACEHOLDER = b"~~~~~~~~~~~~"  # 12 bytes; never appears in generated data otherwise
+GOAL_COUNTS = (10, 1000)
+MIDDLE_EVENTS = (
+    ("message_sent", 34),
+    ("agent_replied", 34),
+    ("product_viewed", 16),
+    ("add_to_cart", 9),
+    ("checkout_started", 7),
+)
+_tokens = itertools.count(1)
+
+
+# --- the load -----------------------------------------------------------------------------------------
+
+
+def build_templates(count: int, base: datetime) -> list[bytes]:
+    """`count` serialised bodies of 100 events each, with PLACEHOLDER where ids must be unique."""
+    return [_template(seed, base - timedelta(minutes=seed)) for seed in range(count)]
+
+
+def _template(seed: int, base: datetime) -> bytes:
+    rng = rng_for(1000 + seed)
+    token = PLACEHOLDER.decode()
+    names = [name for name, _ in MIDDLE_EVENTS]
+    weights = [weight for _, weight in MIDDLE_EVENTS]
+    events: list[dict[str, Any]] = []
+
+    def add(name: str, at: datetime, properties: dict[str, Any], **ids: str | None) -> None:
+        event: dict[str, Any] = {
+            "event_id": f"e-{token}-{len(events):03d}",
+            "name": name,
+            "timestamp": at.isoformat(),
+        }
+        event.update({key: value for key, value in ids.items() if value is not None})
+        event["properties"] = properties
+        events.append(event)
+
+    purchases_in_chat = {1, 4, 7}  # 3 purchases inside a chat, 2 later by contact only: 5 % purchases
+    for chat in range(10):
+        conversation, contact = f"c-{token}-{chat}", f"p-{token}-{chat}"
+        flow = f"flow-{rng.randrange(12):02d}"
+        ids = {"conversation_id": conversation, "contact_id": contact, "flow_id": flow}
+        at = base + timedelta(seconds=rng.randrange(600))
+        category = rng.choice(CATEGORIES)
+        add(
+            "conversation_started",
+            at,
+            {
+                "channel": rng.choice(CHANNELS),
+                "locale": rng.choice(["de-DE", "en-GB", "fr-FR"]),
+                "page": f"/products/{category}/{rng.randrange(500)}",
+                "utm": {"source": rng.choice(["google", "newsletter", "direct"]), "campaign": f"c{chat}"},
+            },
+            **ids,
+        )
+        for _ in range(8 if chat < 5 else 7):
+            at += timedelta(seconds=rng.randrange(5, 40))
+            name = rng.choices(names, weights)[0]
+            add(name, at, _properties(name, rng, category), **ids)
+        if chat in purchases_in_chat:
+            at += timedelta(seconds=rng.randrange(5, 40))
+            add("purchase", at, _purchase(rng, category, token, chat), **ids)
+        at += timedelta(seconds=rng.randrange(5, 40))
+        add(
+            "conversation_ended",
+            at,
+            {"reason": rng.choice(REASONS), "rating": rng.randint(1, 5), "messages": rng.randint(2, 30)},
+            **ids,
+        )
+    for chat in (2, 8):  # bought later, outside the chat: attributed through the contact's window
+        at = base + timedelta(minutes=15 + chat)
+        add(
+            "purchase",
+            at,
+            _purchase(rng, rng.choice(CATEGORIES), token, 10 + chat),
+            contact_id=f"p-{token}-{chat}",
+        )
+    assert len(events) == BATCH, len(events)
+    body = orjson.dumps({"events": events})
+    assert body.count(PLACEHOLDER) > 0
+    return body
+
+
+def _properties(name: str, rng: Any, category: str) -> dict[str, Any]:
+    product = {
+        "sku": f"SKU-{rng.randrange(10_000):05d}",
+        "category": category,
+        "price": rng.randrange(500, 20_000) / 100,
+    }
+    if name == "message_sent":
+        return {"intent": rng.choice(INTENTS), "length": rng.randint(3, 400), "language": "de"}
+    if name == "agent_replied":
+        return {
+            "model": rng.choice(MODELS),
+            "latency_ms": rng.randint(200, 4000),
+            "tokens": rng.randint(20, 800),
+            "handover": rng.random() < 0.05,
+        }
+    if name == "product_viewed":
+        return {"product": product, "position": rng.randint(1, 12)}
+    if name == "add_to_cart":
+        return {
+            "product": product,
+            "quantity": rng.randint(1, 3),
+            "cart_total": rng.randrange(500, 50_000) / 100,
+        }
+    return {
+        "cart_total": rng.randrange(500, 50_000) / 100,
+        "currency": rng.choice(CURRENCIES),
+        "items": rng.randint(1, 6),
+    }
+
+
+def _purchase(rng: Any, category: str, token: str, n: int) -> dict[str, Any]:
+    total = rng.randrange(1_000, 100_000) / 100
+    return {
+        "plan": rng.choice(PLANS),
+        "grand_total": f"{total:.2f}" if rng.random() < 0.5 else total,
+        "currency": rng.choice(CURRENCIES),
+        "order_id": f"o-{token}-{n}",
+        "category": category,
+        "items": rng.randint(1, 5),
+    }
+
+
+def unique_body(templates: list[bytes]) -> bytes:
+    """A template with its placeholder replaced by a token no other request of this process uses."""
+    n = next(_tokens)  # itertools.count is atomic under the GIL
+    return templates[n % len(templates)].replace(PLACEHOLDER, b"%012x" % n)
+
+
+# --- the server ---------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """`python -m comerix serve` on a free loopback port, its output in a log file."""
+
+    def __init__(self, url: URL, workdir: Path, label: str) -> None:
+        self.url = url
+        self.label = label
+        self.workdir = workdir / label
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "server.log"
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("COMERIX_")}
+        env |= {
+            "COMERIX_DATABASE_URL": self.url.render_as_string(hide_password=False),
+            "COMERIX_DATA_DIR": str(self.workdir),
+            "COMERIX_SECRET_KEY": "bench-" + "k" * 40,
+        }
+        self.port = free_port()
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+                [sys.executable, "-m", "comerix", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server {self.label} exited:\n{self.log_tail()}")
+            try:
+                if Connection(self.port).request("GET", "/healthz") == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the server {self.label} did not answer /healthz within 60 s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown: the writer drains
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def check(self) -> None:
+        """Raise if the server is no longer running (it crashed, or something else stopped it)."""
+        code = None if self.process is None else self.process.poll()
+        if self.process is None or code is not None:
+            raise RuntimeError(
+                f"the server {self.label} stopped during the bench (exit status {code}); was it sent "
+                f"a signal by another process? Its log ends with:\n{self.log_tail()}"
+            )
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time of the server process (all its threads), from /proc."""
+        if self.process is None:
+            return None
+        return process_cpu_seconds(self.process.pid)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def log_problems(self) -> list[str]:
+        """Lines of the log that are neither start-up chatter nor a 2xx access line."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return [
+            line
+            for line in text.splitlines()
+            if ("Traceback" in line or "ERROR" in line or '" 5' in line or '" 4' in line)
+        ]
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+# --- the clients --------------------------------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection (the standard library's client: it costs the bench process
+    a fraction of what a richer client would, on a machine whose two cores it shares with the server)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._connection: http.client.HTTPConnection | None = None
+
+    def connect(self) -> None:
+        self._connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        self._connection.connect()
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> int:
+        """The status, after reading the whole answer; 0 when the connection failed."""
+        try:
+            if self._connection is None:
+                self.connect()
+            assert self._connection is not None
+            self._connection.request(method, path, body=body, headers=headers or {})
+            response = self._connection.getresponse()
+            self.last_body = response.read()
+            return response.status
+        except (OSError, http.client.HTTPException):
+            self.close()
+            return 0
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """What one request of a run sends."""
+
+    method: str
+    path: str
+    body: Callable[[], bytes | None]
+    headers: dict[str, str]
+    ok: int
+    events: int  # events per request (0 for healthz)
+
+
+def events_call(templates: list[bytes], tenant: Tenant) -> Call:
+    headers = {"Authorization": f"Bearer {tenant.public_key}", "Content-Type": "application/json"}
+    return Call("POST", "/events", lambda: unique_body(templates), headers, 202, BATCH)
+
+
+HEALTHZ = Call("GET", "/healthz", lambda: None, {}, 200, 0)
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    errors: int
+    duration: float
+    latencies: list[float] = field(default_factory=list)  # seconds, answered requests only
+    service_times: list[float] = field(default_factory=list)  # open loop: from the actual send
+    server_cpu: float | None = None  # cores busy, on average (1.0 = one whole core)
+    client_cpu: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.duration
+
+
+def closed_loop(server: Server, call: Call, concurrency: int, duration: float) -> LoadResult:
+    """`concurrency` connections, each sending its next request as soon as the last is answered."""
+    barrier = threading.Barrier(concurrency + 1)
+    window: dict[str, float] = {}
+    outcomes: list[tuple[int, int, list[float]]] = []
+
+    def worker() -> None:
+        connection = Connection(server.port)
+        ok = errors = 0
+        latencies: list[float] = []
+        try:
+            connection.connect()  # before the clock starts
+        except OSError:
+            errors += 1  # `request` tries again; a dead server shows as errors, not as a hang
+        try:
+            barrier.wait(timeout=60)
+        except threading.BrokenBarrierError:
+            outcomes.append((0, errors + 1, []))
+            return
+        deadline = window["end"]
+        while True:
+            body = call.body()
+            sent = time.perf_counter()
+            if sent >= deadline:
+                break
+            status = connection.request(call.method, call.path, body, call.headers)
+            done = time.perf_counter()
+            if status != call.ok:
+                errors += 1
+                if status == 0:
+                    time.sleep(0.05)  # refused: do not spin
+            elif done <= deadline:
+                ok += 1
+                latencies.append(done - sent)
+        connection.close()
+        outcomes.append((ok, errors, latencies))
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    cpu_before, client_before = server.cpu_seconds(), time.process_time()
+    window["end"] = time.perf_counter() + duration
+    barrier.wait(timeout=60)
+    for thread in threads:
+        thread.join()
+    cpu_after, client_after = server.cpu_seconds(), time.process_time()
+    server.check()
+    return LoadResult(
+        requests=sum(ok for ok, _, _ in outcomes),
+        errors=sum(errors for _, errors, _ in outcomes),
+        duration=duration,
+        latencies=[latency for _, _, latencies in outcomes for latency in latencies],
+        server_cpu=None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / duration,
+        client_cpu=(client_after - client_before) / duration,
+    )
+
+
+def open_loop(server: Server, call: Call, rate: float, duration: float, workers: int = 32) -> LoadResult:
+    """One request every 1/rate seconds, sent by the first free of `workers` connections."""
+    schedule: queue.Queue[float | None] = queue.Queue()
+    samples: list[tuple[int, float, float]] = []
+
+    def worker() -> None:
+        connection = Connection(server.port)
+        with contextlib.suppress(OSError):  # else on first use; a failure then is status 0
+            connection.connect()
+        while (scheduled := schedule.get()) is not None:
+            body = call.body()
+            sent = time.perf_counter()
+            status = connection.request(call.method, call.path, body, call.headers)
+            done = time.perf_counter()
+            samples.append((status, done - scheduled, done - sent))
+        connection.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    cpu_before, client_before = server.cpu_seconds(), time.process_time()
+    start = time.perf_counter()
+    for i in range(max(1, int(rate * duration))):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        schedule.put(scheduled)
+    for _ in threads:
+        schedule.put(None)
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    cpu_after, client_after = server.cpu_seconds(), time.process_time()
+    server.check()
+    answered = [sample for sample in samples if sample[0] == call.ok]
+    return LoadResult(
+        requests=len(answered),
+        errors=len(samples) - len(answered),
+        duration=elapsed,
+        latencies=[latency for _, latency, _ in answered],
+        service_times=[service for _, _, service in answered],
+        server_cpu=None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / elapsed,
+        client_cpu=(client_after - client_before) / elapsed,
+    )
+
+
+# --- the section --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    concurrency: int
+    duration: float
+    latency_duration: float
+    warmup: float
+    repeats: int
+
+
+def _sanity(server: Server, call: Call) -> int:
+    """Post one body and check every event is accepted; the number of outcomes it produced."""
+    connection = Connection(server.port)
+    status = connection.request(call.method, call.path, call.body(), call.headers)
+    answer = orjson.loads(connection.last_body) if status else {}
+    connection.close()
+    if status != 202 or answer.get("accepted") != BATCH:
+        raise RuntimeError(
+            f"{server.label}: a first batch was not accepted whole: {status} {str(answer)[:500]}"
+        )
+    return sum(len(result["outcomes"]) for result in answer["results"])
+
+
+def analyze(url: URL) -> None:
+    """Give PostgreSQL's planner statistics for tables that grew from nothing a moment ago."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
+
+
+def _stored(url: URL) -> dict[str, int]:
+    database = Database(url)
+    try:
+        with database.sessions() as session:
+            events = session.scalar(select(func.count()).select_from(Event)) or 0
+            outcomes = session.scalar(select(func.count()).select_from(Outcome)) or 0
+    finally:
+        database.dispose()
+    return {"events": events, "outcomes": outcomes}
+
+
+def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
+    backend = backends.name
+    console.rule(f"[bold]Ingestion over HTTP: {backend}")
+    templates = build_templates(TEMPLATES, datetime.now(UTC) - timedelta(hours=1))
+    servers: dict[int, Server] = {}
+    calls: dict[int, Call] = {}
+    tenants: dict[int, Tenant] = {}
+    try:
+        for goals in GOAL_COUNTS:
+            url = backends.fresh(f"ingest_g{goals}")
+            with migrated(url) as database:
+                started = time.perf_counter()
+                tenants[goals] = make_tenant(database, goals)
+            console.print(
+                f"  {goals:>5} goals ({tenants[goals].listening} on the names the load sends) "
+                f"created in {time.perf_counter() - started:.1f} s"
+            )
+            servers[goals] = Server(url, workdir, f"{backend}_g{goals}")
+            calls[goals] = events_call(templates, tenants[goals])
+        for server in servers.values():
+            server.start()
+        outcomes_per_batch = {goals: _sanity(servers[goals], calls[goals]) for goals in GOAL_COUNTS}
+        console.print(
+            "  outcomes per 100-event batch: "
+            + ", ".join(f"{goals} goals → {n}" for goals, n in outcomes_per_batch.items())
+        )
+        low, high = servers[GOAL_COUNTS[0]], servers[GOAL_COUNTS[1]]
+        with progress() as bar:
+            task = bar.add_task("warm-up", total=3)
+            for goals in GOAL_COUNTS:
+                closed_loop(servers[goals], calls[goals], options.concurrency, options.warmup)
+                bar.advance(task)
+            closed_loop(low, HEALTHZ, options.concurrency, min(1.0, options.warmup))
+            bar.advance(task)
+
+        if backend == "postgresql":  # as autovacuum would have by now on a live database
+            for goals in GOAL_COUNTS:
+                analyze(servers[goals].url)
+
+        # Peak: closed loop, rounds alternating between the configurations.
+        peak_runs: dict[str, list[LoadResult]] = {"healthz": [], "10": [], "1000": []}
+        plan: list[tuple[str, Server, Call]] = [
+            ("healthz", low, HEALTHZ),
+            ("10", low, calls[GOAL_COUNTS[0]]),
+            ("1000", high, calls[GOAL_COUNTS[1]]),
+        ]
+        with progress() as bar:
+            task = bar.add_task(f"peak, {options.duration:g} s runs", total=options.repeats * len(plan))
+            for round_ in range(options.repeats):
+                for key, server, call in plan[round_ % 3 :] + plan[: round_ % 3]:
+                    result = closed_loop(server, call, options.concurrency, options.duration)
+                    peak_runs[key].append(result)
+                    bar.advance(task)
+        _report_runs("peak", peak_runs, BATCH)
+
+        # Latency: open loop at half of each configuration's median peak.
+        rates = {str(goals): median([r.rate for r in peak_runs[str(goals)]]) / 2 for goals in GOAL_COUNTS}
+        rates["healthz"] = rates["10"]
+        latency_runs: dict[str, list[LoadResult]] = {"healthz": [], "10": [], "1000": []}
+        with progress() as bar:
+            task = bar.add_task(
+                f"latency at half peak, {options.latency_duration:g} s runs",
+                total=options.repeats * len(plan),
+            )
+            for round_ in range(options.repeats):
+                for key, server, call in plan[round_ % 3 :] + plan[: round_ % 3]:
+                    result = open_loop(server, call, rates[key], options.latency_duration)
+                    latency_runs[key].append(result)
+                    bar.advance(task)
+        _report_runs("latency", latency_runs, BATCH)
+    finally:
+        for server in servers.values():
+            server.stop()
+    problems = {server.label: server.log_problems() for server in servers.values()}
+    for label, lines in problems.items():
+        if lines:
+            console.print(f"[yellow]  {label}: {len(lines)} problem lines in its log, e.g. {lines[0][:200]}")
+    stored = {goals: _stored(servers[goals].url) for goals in GOAL_COUNTS}
+    return _figures(backend, peak_runs, latency_runs, rates, stored, outcomes_per_batch, tenants, options)
+
+
+def _report_runs(kind: str, runs: dict[str, list[LoadResult]], batch: int) -> None:
+    for key, results in runs.items():
+        per = 1 if key == "healthz" else batch
+        rates = ", ".join(f"{r.rate * per:,.0f}" for r in results)
+        errors = sum(r.errors for r in results)
+        cpu = median([r.server_cpu for r in results if r.server_cpu is not None])
+        extra = ""
+        if kind == "latency":
+            extra = f"  p99 {', '.join(f'{percentile(r.latencies, 99) * 1000:.1f}' for r in results)} ms"
+        console.print(
+            f"  {kind:>7} {key:>7}: {rates} {'req' if per == 1 else 'events'}/s{extra}"
+            f"  (server CPU {cpu:.2f} cores, errors {errors})"
+        )
+
+
+def _figures(
+    backend: str,
+    peak: dict[str, list[LoadResult]],
+    latency: dict[str, list[LoadResult]],
+    rates: dict[str, float],
+    stored: dict[int, dict[str, int]],
+    outcomes_per_batch: dict[int, int],
+    tenants: dict[int, Tenant],
+    options: Options,
+) -> list[Figure]:
+    def details(results: list[LoadResult], key: str) -> dict[str, Any]:
+        cpu = [r.server_cpu for r in results if r.server_cpu is not None]
+        found: dict[str, Any] = {
+            "requests": [r.requests for r in results],
+            "errors": sum(r.errors for r in results),
+            "server_cpu_cores": median(cpu) if cpu else None,
+            "client_cpu_cores": median([r.client_cpu for r in results if r.client_cpu is not None]),
+        }
+        if key != "healthz":
+            goals = int(key)
+            found |= {
+                "goals": goals,
+                "goals_listening_to_the_load": tenants[goals].listening,
+                "outcomes_per_100_events": outcomes_per_batch[goals],
+                "stored_at_end": stored[goals],
+            }
+        return found
+
+    healthz = [r.rate for r in peak["healthz"]]
+    ten = [r.rate * BATCH for r in peak["10"]]
+    thousand = [r.rate * BATCH for r in peak["1000"]]
+    paired = [b / a for a, b in zip(ten, thousand, strict=True) if a]
+    thousand_targets = [Target("ratio", ">=", 0.8)]
+    if backend == "sqlite":
+        thousand_targets.insert(0, Target("median", ">=", 20_000))
+    common = {"concurrency": options.concurrency, "duration_s": options.duration}
+    figures = [
+        Figure(
+            "ingest",
+            backend,
+            "GET /healthz, closed loop (baseline)",
+            "req/s",
+            healthz,
+            extra=common | details(peak["healthz"], "healthz"),
+        ),
+        Figure(
+            "ingest",
+            backend,
+            "ingest 10 goals, closed loop",
+            "events/s",
+            ten,
+            baseline_name="GET /healthz req/s x 100",
+            baseline_runs=[h * BATCH for h in healthz],
+            extra=common | details(peak["10"], "10"),
+        ),
+        Figure(
+            "ingest",
+            backend,
+            "ingest 1,000 goals, closed loop",
+            "events/s",
+            thousand,
+            baseline_name="ingest 10 goals",
+            baseline_runs=ten,
+            targets=thousand_targets,
+            extra=common | details(peak["1000"], "1000") | {"paired_ratio_median": median(paired)},
+        ),
+    ]
+    for key, label in (("10", "10 goals"), ("1000", "1,000 goals")):
+        runs = latency[key]
+        base = latency["healthz"]
+        extra = {
+            "rate_req_per_s": rates[key],
+            "rate_events_per_s": rates[key] * BATCH,
+            "duration_s": options.latency_duration,
+            "samples": [len(r.latencies) for r in runs],
+            "p99_service_time_ms": median([percentile(r.service_times, 99) * 1000 for r in runs]),
+            "healthz_rate_req_per_s": rates["healthz"],
+        } | details(runs, key)
+        for q, targets in ((50, []), (99, [Target("median", "<=", 50)])):
+            figures.append(
+                Figure(
+                    "ingest",
+                    backend,
+                    f"batch latency p{q}, {label}, half peak",
+                    "ms",
+                    [percentile(r.latencies, q) * 1000 for r in runs],
+                    baseline_name=f"GET /healthz p{q}, same rate",
+                    baseline_runs=[percentile(r.latencies, q) * 1000 for r in base],
+                    targets=targets,
+                    extra=extra,
+                )
+            )
+    return figures

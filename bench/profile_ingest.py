@@ -1,0 +1,200 @@
+"""Where the time of one `POST /events` goes, in-process, under cProfile (no py-spy needed).
+
+    .venv/bin/python bench/profile_ingest.py [--goals 1000] [--batches 300] [--group 6] [--backend sqlite]
+
+The server spends a request's CPU in two threads, which cProfile (per thread) sees separately:
+
+1. the event loop: the ASGI app called directly (no socket, no uvicorn): routing, the CORS middleware,
+   the key check (cached), reading and parsing the body, `parse_events`, and validating and
+   serialising the `IngestResult` answer. The group-commit writer is replaced by a stub that hands
+   back answers computed beforehand, so this part measures only the request's own work;
+2. the writer thread: `pipeline.ingest` for groups of `--group` batches in one transaction and its
+   commit, as `IngestWriter` runs them under concurrent load.
+
+What the two leave out of a request's CPU (measured by `run.py` from /proc) is uvicorn, h11, asyncio
+and the sockets. Profiles are saved as bench/results/profile_*.prof (open with `python -m pstats`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from harness import BENCH_ROOT, DEFAULT_POSTGRES_URL, Backends, console, make_tenant, migrated
+from ingest import BATCH, TEMPLATES, build_templates, unique_body
+from sqlalchemy.engine import make_url
+
+from comerix.app import create_app
+from comerix.goals.index import GoalIndex
+from comerix.settings import Settings
+from comerix.telemetry.pipeline import Batch, ingest
+from comerix.telemetry.schemas import IngestResult, parse_events
+
+
+class _StubWriter:
+    """Answers each submitted batch with the next answer computed beforehand by the real pipeline."""
+
+    def __init__(self, answers: list[IngestResult]) -> None:
+        self._answers = answers
+        self._next = 0
+
+    async def submit(self, _batch: Batch) -> IngestResult:
+        answer = self._answers[self._next % len(self._answers)]
+        self._next += 1
+        return answer
+
+
+async def _post(app: Any, key: str, body: bytes) -> int:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/events",
+        "raw_path": b"/events",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"authorization", f"Bearer {key}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def _table(profile: cProfile.Profile, top: int, sort: str) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.strip_dirs().sort_stats(sort).print_stats(top)
+    text = out.getvalue()
+    return text[text.find("   ncalls") :]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--goals", type=int, default=1000)
+    parser.add_argument("--batches", type=int, default=300)
+    parser.add_argument("--group", type=int, default=6, help="batches per writer transaction")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    args = parser.parse_args()
+    results = BENCH_ROOT / "results"
+    results.mkdir(exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="comerix-profile-") as workdir:
+        backends = Backends(args.backend, Path(workdir), make_url(args.postgres_url))
+        try:
+            with migrated(backends.fresh("profile")) as database:
+                tenant = make_tenant(database, args.goals)
+                templates = build_templates(TEMPLATES, datetime.now(UTC) - timedelta(hours=1))
+                bodies = [unique_body(templates) for _ in range(args.batches)]
+                workspace_id = uuid.UUID(tenant.workspace_id)
+                index = GoalIndex()
+
+                # Writer thread: the pipeline in groups, each group one transaction; timed, then profiled.
+                now = datetime.now(UTC)
+
+                def batch() -> Batch:
+                    return Batch(workspace_id, parse_events(orjson.loads(unique_body(templates)), now), now)
+
+                def write(batches: list[Batch]) -> list[IngestResult]:
+                    done: list[IngestResult] = []
+                    for low in range(0, len(batches), args.group):
+                        with database.transaction() as session:
+                            done += [ingest(session, b, index) for b in batches[low : low + args.group]]
+                    return done
+
+                write([batch() for _ in range(args.group)])  # warm the goal index and statement caches
+                timed = [batch() for _ in range(args.batches)]
+                started = time.perf_counter()
+                write(timed)
+                writer_seconds = time.perf_counter() - started
+                profiled = [batch() for _ in range(args.batches)]
+                writer = cProfile.Profile()
+                writer.enable()
+                answers = write(profiled)
+                writer.disable()
+                writer.dump_stats(results / "profile_writer.prof")
+
+                # Event loop: the whole ASGI app with the writer stubbed; timed, then profiled.
+                settings = Settings(data_dir=Path(workdir), secret_key="p" * 40)  # type: ignore[call-arg]
+                app = create_app(settings, database=database)
+                app.state.writer = _StubWriter(answers)
+                bodies = [unique_body(templates) for _ in range(args.batches)]
+                loop = asyncio.new_event_loop()
+
+                async def posts() -> None:  # one task for all, as uvicorn's loop outlives its requests
+                    for body in bodies:
+                        status = await _post(app, tenant.public_key, body)
+                        assert status == 202, status
+
+                def post_all() -> None:
+                    loop.run_until_complete(posts())
+
+                post_all()  # warm-up: the key cache, pydantic's and FastAPI's lazy set-up
+                started = time.perf_counter()
+                post_all()
+                request_seconds = time.perf_counter() - started
+                request = cProfile.Profile()
+                request.enable()
+                post_all()
+                request.disable()
+                loop.close()
+                request.dump_stats(results / "profile_request.prof")
+        finally:
+            backends.cleanup()
+
+    events = args.batches * BATCH
+    outcomes = sum(len(item.outcomes) for answer in answers for item in answer.results)
+    console.rule(f"Writer thread: pipeline.ingest, {args.goals} goals, groups of {args.group} batches")
+    console.print(_table(writer, args.top, "cumulative"), markup=False, highlight=False)
+    console.print(_table(writer, args.top, "tottime"), markup=False, highlight=False)
+    console.rule("Event loop: the ASGI app, writer stubbed")
+    console.print(_table(request, args.top, "cumulative"), markup=False, highlight=False)
+    console.print(_table(request, args.top, "tottime"), markup=False, highlight=False)
+    console.rule("Per event, timed with the profiler off")
+    console.print(
+        f"{events:,} events, {outcomes / events:.2f} outcomes per event, {args.backend}\n"
+        f"writer (ingest + commit): {writer_seconds / events * 1e6:7.1f} µs/event "
+        f"→ at most {events / writer_seconds:,.0f} events/s on one core\n"
+        f"request (ASGI app):       {request_seconds / events * 1e6:7.1f} µs/event "
+        f"→ at most {events / request_seconds:,.0f} events/s on one core\n"
+        f"both (one GIL):           {(writer_seconds + request_seconds) / events * 1e6:7.1f} µs/event "
+        f"→ at most {events / (writer_seconds + request_seconds):,.0f} events/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
