@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -311,31 +312,49 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 class Connection:
     """One keep-alive HTTP/1.1 connection (the standard library's client: it costs the bench process
-    a fraction of what a richer client would, on a machine whose two cores it shares with the server)."""
+    a fraction of what a richer client would, on a machine whose two cores it shares with the server).
+
+    A server closes a connection left idle for its keep-alive timeout (uvicorn: 5 s), which a slow
+    paced run can reach; a request that finds its reused connection closed before any answer is sent
+    again once on a new connection, as HTTP clients do. Its latency includes the new connection."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self._connection: http.client.HTTPConnection | None = None
+        self._served = 0
+        self.last_body = b""
+        self.last_error = ""
 
     def connect(self) -> None:
         self._connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         self._connection.connect()
+        self._served = 0
 
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> int:
         """The status, after reading the whole answer; 0 when the connection failed."""
-        try:
-            if self._connection is None:
-                self.connect()
-            assert self._connection is not None
-            self._connection.request(method, path, body=body, headers=headers or {})
-            response = self._connection.getresponse()
-            self.last_body = response.read()
-            return response.status
-        except (OSError, http.client.HTTPException):
-            self.close()
-            return 0
+        for attempt in (1, 2):
+            try:
+                if self._connection is None:
+                    self.connect()
+                assert self._connection is not None
+                self._connection.request(method, path, body=body, headers=headers or {})
+                response = self._connection.getresponse()
+                self.last_body = response.read()
+                self._served += 1
+                return response.status
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                reused = self._served > 0
+                self.close()
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if not reused or attempt == 2:
+                    return 0
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                return 0
+        return 0
 
     def close(self) -> None:
         if self._connection is not None:
@@ -368,6 +387,7 @@ class LoadResult:
     requests: int
     errors: int
     duration: float
+    error_kinds: Counter[str] = field(default_factory=Counter)  # status code, or the client's exception
     latencies: list[float] = field(default_factory=list)  # seconds, answered requests only
     service_times: list[float] = field(default_factory=list)  # open loop: from the actual send
     server_cpu: float | None = None  # cores busy, on average (1.0 = one whole core)
@@ -382,20 +402,23 @@ def closed_loop(server: Server, call: Call, concurrency: int, duration: float) -
     """`concurrency` connections, each sending its next request as soon as the last is answered."""
     barrier = threading.Barrier(concurrency + 1)
     window: dict[str, float] = {}
-    outcomes: list[tuple[int, int, list[float]]] = []
+    outcomes: list[tuple[int, int, list[float], Counter[str]]] = []
 
     def worker() -> None:
         connection = Connection(server.port)
         ok = errors = 0
         latencies: list[float] = []
+        kinds: Counter[str] = Counter()
         try:
             connection.connect()  # before the clock starts
         except OSError:
             errors += 1  # `request` tries again; a dead server shows as errors, not as a hang
+            kinds["connect"] += 1
         try:
             barrier.wait(timeout=60)
         except threading.BrokenBarrierError:
-            outcomes.append((0, errors + 1, []))
+            kinds["barrier"] += 1
+            outcomes.append((0, errors + 1, [], kinds))
             return
         deadline = window["end"]
         while True:
@@ -407,13 +430,14 @@ def closed_loop(server: Server, call: Call, concurrency: int, duration: float) -
             done = time.perf_counter()
             if status != call.ok:
                 errors += 1
+                kinds[str(status) if status else connection.last_error.split(":")[0]] += 1
                 if status == 0:
                     time.sleep(0.05)  # refused: do not spin
             elif done <= deadline:
                 ok += 1
                 latencies.append(done - sent)
         connection.close()
-        outcomes.append((ok, errors, latencies))
+        outcomes.append((ok, errors, latencies, kinds))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
     for thread in threads:
@@ -426,10 +450,11 @@ def closed_loop(server: Server, call: Call, concurrency: int, duration: float) -
     cpu_after, client_after = server.cpu_seconds(), time.process_time()
     server.check()
     return LoadResult(
-        requests=sum(ok for ok, _, _ in outcomes),
-        errors=sum(errors for _, errors, _ in outcomes),
+        requests=sum(outcome[0] for outcome in outcomes),
+        errors=sum(outcome[1] for outcome in outcomes),
         duration=duration,
-        latencies=[latency for _, _, latencies in outcomes for latency in latencies],
+        error_kinds=sum((outcome[3] for outcome in outcomes), Counter()),
+        latencies=[latency for outcome in outcomes for latency in outcome[2]],
         server_cpu=None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / duration,
         client_cpu=(client_after - client_before) / duration,
     )
@@ -438,7 +463,7 @@ def closed_loop(server: Server, call: Call, concurrency: int, duration: float) -
 def open_loop(server: Server, call: Call, rate: float, duration: float, workers: int = 32) -> LoadResult:
     """One request every 1/rate seconds, sent by the first free of `workers` connections."""
     schedule: queue.Queue[float | None] = queue.Queue()
-    samples: list[tuple[int, float, float]] = []
+    samples: list[tuple[int, float, float, str]] = []
 
     def worker() -> None:
         connection = Connection(server.port)
@@ -449,7 +474,8 @@ def open_loop(server: Server, call: Call, rate: float, duration: float, workers:
             sent = time.perf_counter()
             status = connection.request(call.method, call.path, body, call.headers)
             done = time.perf_counter()
-            samples.append((status, done - scheduled, done - sent))
+            kind = "" if status == call.ok else str(status) if status else connection.last_error.split(":")[0]
+            samples.append((status, done - scheduled, done - sent, kind))
         connection.close()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
@@ -475,9 +501,10 @@ def open_loop(server: Server, call: Call, rate: float, duration: float, workers:
     return LoadResult(
         requests=len(answered),
         errors=len(samples) - len(answered),
+        error_kinds=Counter(sample[3] for sample in samples if sample[0] != call.ok),
         duration=elapsed,
-        latencies=[latency for _, latency, _ in answered],
-        service_times=[service for _, _, service in answered],
+        latencies=[sample[1] for sample in answered],
+        service_times=[sample[2] for sample in answered],
         server_cpu=None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / elapsed,
         client_cpu=(client_after - client_before) / elapsed,
     )
@@ -621,7 +648,9 @@ def _report_runs(kind: str, runs: dict[str, list[LoadResult]], batch: int) -> No
             extra = f"  p99 {', '.join(f'{percentile(r.latencies, 99) * 1000:.1f}' for r in results)} ms"
         console.print(
             f"  {kind:>7} {key:>7}: {rates} {'req' if per == 1 else 'events'}/s{extra}"
-            f"  (server CPU {cpu:.2f} cores, errors {errors})"
+            f"  (server CPU {cpu:.2f} cores, errors {errors}"
+            + (f": {dict(sum((r.error_kinds for r in results), Counter()))}" if errors else "")
+            + ")"
         )
 
 
@@ -640,6 +669,7 @@ def _figures(
         found: dict[str, Any] = {
             "requests": [r.requests for r in results],
             "errors": sum(r.errors for r in results),
+            "error_kinds": dict(sum((r.error_kinds for r in results), Counter())),
             "server_cpu_cores": median(cpu) if cpu else None,
             "client_cpu_cores": median([r.client_cpu for r in results if r.client_cpu is not None]),
         }

@@ -11,8 +11,9 @@ The server spends a request's CPU in two threads, which cProfile (per thread) se
 2. the writer thread: `pipeline.ingest` for groups of `--group` batches in one transaction and its
    commit, as `IngestWriter` runs them under concurrent load.
 
-What the two leave out of a request's CPU (measured by `run.py` from /proc) is uvicorn, h11, asyncio
-and the sockets. Profiles are saved as bench/results/profile_*.prof (open with `python -m pstats`).
+What the two leave out of a request's CPU (measured by `run.py` from /proc) is uvicorn and its HTTP
+parser, asyncio and the sockets. The profiles are saved as
+bench/results/profile_{writer,request}_<backend>_g<goals>.prof (open them with `python -m pstats`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 import orjson
 from harness import BENCH_ROOT, DEFAULT_POSTGRES_URL, Backends, console, make_tenant, migrated
-from ingest import BATCH, TEMPLATES, build_templates, unique_body
+from ingest import BATCH, TEMPLATES, analyze, build_templates, unique_body
 from sqlalchemy.engine import make_url
 
 from comerix.app import create_app
@@ -137,6 +138,9 @@ def main() -> None:
                     return done
 
                 write([batch() for _ in range(args.group)])  # warm the goal index and statement caches
+                if args.backend == "postgresql":
+                    write([batch() for _ in range(args.batches)])  # some volume, then statistics, as
+                    analyze(database.url)  # run.py has after its warm-up
                 timed = [batch() for _ in range(args.batches)]
                 started = time.perf_counter()
                 write(timed)
@@ -146,7 +150,7 @@ def main() -> None:
                 writer.enable()
                 answers = write(profiled)
                 writer.disable()
-                writer.dump_stats(results / "profile_writer.prof")
+                writer.dump_stats(results / f"profile_writer_{args.backend}_g{args.goals}.prof")
 
                 # Event loop: the whole ASGI app with the writer stubbed; timed, then profiled.
                 settings = Settings(data_dir=Path(workdir), secret_key="p" * 40)  # type: ignore[call-arg]
@@ -172,7 +176,7 @@ def main() -> None:
                 post_all()
                 request.disable()
                 loop.close()
-                request.dump_stats(results / "profile_request.prof")
+                request.dump_stats(results / f"profile_request_{args.backend}_g{args.goals}.prof")
         finally:
             backends.cleanup()
 

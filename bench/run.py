@@ -10,6 +10,8 @@ a baseline measured in the same run.
 - explorer: `explorer.newest` over 1,000,000 stored events, with and without a name filter.
   Baseline: SELECT 1.
 - attribution: `pipeline._candidates` with 1,000,000 conversations stored. Baseline: SELECT 1.
+- summary: a 90-day Analytics Hub summary over 1,000,000 and 10,000,000 events (100,000 and 1,000,000
+  outcomes). Baseline: SELECT 1, and the small volume against the large one (flatness).
 
 PostgreSQL is found at COMERIX_BENCH_POSTGRES_URL (else COMERIX_TEST_POSTGRES_URL, else the local
 server's `test` database); the bench creates databases named `comerix_bench_<pid>_*` there and drops
@@ -33,6 +35,7 @@ from typing import Any
 import ingest
 import orjson
 import queries
+import summary
 from harness import (
     BENCH_ROOT,
     DEFAULT_POSTGRES_URL,
@@ -45,7 +48,7 @@ from harness import (
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-SECTIONS = ("ingest", "explorer", "attribution")
+SECTIONS = ("ingest", "explorer", "attribution", "summary")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,6 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.latency_duration = args.latency_duration or (2.0 if quick else 10.0)
     args.events = args.events or (100_000 if quick else 1_000_000)
     args.conversations = args.conversations or (100_000 if quick else 1_000_000)
+    args.summary_events = (100_000, 1_000_000) if quick else (1_000_000, 10_000_000)
     args.sections = set(args.only or SECTIONS)
     return args
 
@@ -139,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
                             lookups=200,
                         ),
                     )
+                if "summary" in args.sections:
+                    small, large = args.summary_events
+                    figures += summary.run(databases, summary.Options(small=small, large=large, calls=25))
             finally:
                 databases.cleanup()
     finally:

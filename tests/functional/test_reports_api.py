@@ -92,10 +92,10 @@ def test_the_summary_adds_up(client: TestClient, shop: dict[str, Any]) -> None:
         0,
     )
     assert (totals["converting_conversations"], totals["conversion_rate"]) == (1, 1.0)
-    assert totals["revenue"] == [{"currency": "EUR", "value": "0.30"}, {"currency": "USD", "value": "5"}]
+    assert totals["revenue"] == [{"currency": "EUR", "value": "0.30"}, {"currency": "USD", "value": "5.00"}]
     assert totals["base_revenue"] == [{"currency": "EUR", "value": "5.30"}]
     assert totals["chat_driven_base_revenue"] == [{"currency": "EUR", "value": "0.30"}]
-    assert totals["unattributed_base_revenue"] == [{"currency": "EUR", "value": "5"}]
+    assert totals["unattributed_base_revenue"] == [{"currency": "EUR", "value": "5.00"}]
     assert [(g["goal"], g["outcomes"], g["conversations"]) for g in body["by_goal"]] == [
         ("sale", 3, 1),
         ("reply", 1, 1),

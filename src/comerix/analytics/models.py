@@ -2,7 +2,9 @@
 
 Every rollup is keyed by the workspace's *local* day (its reporting time zone), so a day is the
 workspace's day, daylight-saving changes included. Missing dimensions are stored as '' (not NULL) so
-they can be part of a primary key. Money sums are exact decimals (`ExactDecimal`).
+they can be part of a primary key. Money is summed in millionths of the currency unit (`comerix.money.
+to_micros`): exact for every amount with at most 6 decimal places (every real currency has at most 4),
+and summed by the database itself on both backends.
 
 - `outcome_rollups`: outcomes by day (of the outcome), goal, kind, flow, attribution, currency and base
   currency: the count, the sum of values and the sum of base values.
@@ -17,13 +19,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import BigInteger, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base
-from comerix.db.types import ExactDecimal
 from comerix.telemetry.models import CLIENT_ID_LENGTH
 
 ANY = ""
@@ -42,8 +42,8 @@ class OutcomeRollup(Base):
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     base_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     outcomes: Mapped[int] = mapped_column(BigInteger)
-    value: Mapped[Decimal] = mapped_column(ExactDecimal())
-    base_value: Mapped[Decimal] = mapped_column(ExactDecimal())
+    value_micros: Mapped[int] = mapped_column(BigInteger)
+    base_value_micros: Mapped[int] = mapped_column(BigInteger)
 
 
 class ConversationRollup(Base):

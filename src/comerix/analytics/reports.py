@@ -10,7 +10,8 @@ Definitions (held by tests/integration/test_reports.py against a naive recomputa
 - revenue: the sum of outcome values per display currency; base revenue: the sum of base values per
   base currency; chat-driven: base revenue of outcomes attributed `conversation` or `window`;
   unattributed: of outcomes attributed `none`.
-Outcomes of paused and archived goals count like any other. Money is summed as exact decimals.
+Outcomes of paused and archived goals count like any other. Money is summed exactly, by the database,
+in millionths of the currency unit, and shown with at least the currency's minor digits.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from comerix.analytics.models import ANY, ConversationGoalRollup, ConversationRollup, OutcomeRollup
@@ -40,6 +40,7 @@ from comerix.analytics.schemas import (
 from comerix.conversions.attribution import AttributionKind
 from comerix.errors import FieldProblem, Invalid
 from comerix.goals.models import Goal, GoalKind, GoalStatus
+from comerix.money import from_micros
 from comerix.workspaces.models import Workspace
 
 MAX_DAYS = 3660
@@ -131,17 +132,17 @@ def _choice(enum: type[E], raw: str | None, name: str, problems: list[FieldProbl
 
 
 class _Sums:
-    """Money per currency, summed exactly."""
+    """Money per currency, summed exactly in millionths."""
 
     def __init__(self) -> None:
-        self.by_currency: dict[str, Decimal] = defaultdict(Decimal)
+        self.by_currency: dict[str, int] = defaultdict(int)
 
-    def add(self, currency: str, value: Decimal) -> None:
+    def add(self, currency: str, micros: int) -> None:
         if currency != ANY:
-            self.by_currency[currency] += value
+            self.by_currency[currency] += int(micros)
 
     def money(self) -> list[Money]:
-        return [Money(currency=c, value=v) for c, v in sorted(self.by_currency.items())]
+        return [Money(currency=c, value=from_micros(v, c)) for c, v in sorted(self.by_currency.items())]
 
 
 @dataclass
@@ -154,7 +155,7 @@ class _Tally:
         self.base_revenue = _Sums()
 
     def add(self, row: Any) -> None:
-        self.outcomes += row.outcomes
+        self.outcomes += int(row.outcomes)
         self.revenue.add(row.currency, row.value)
         self.base_revenue.add(row.base_currency, row.base_value)
 
@@ -174,7 +175,7 @@ def summary(session: Session, workspace: Workspace, query: ReportQuery) -> Summa
     }
     for row in rows:
         totals.add(row)
-        counts[row.kind] += row.outcomes
+        counts[row.kind] += int(row.outcomes)
         (chat_driven if row.attribution in CHAT_DRIVEN else unattributed).add(
             row.base_currency, row.base_value
         )
@@ -183,9 +184,10 @@ def summary(session: Session, workspace: Workspace, query: ReportQuery) -> Summa
         if row.currency != ANY:
             by_currency[row.currency].add(row)
         by_attribution[row.attribution].add(row)
-        point = series[query.interval.start_of(row.day)]
-        point[0][row.kind] += row.outcomes
-        point[1].add(row.base_currency, row.base_value)
+    for day, kind, base_currency, outcomes, base_value in _daily_rows(session, workspace.id, query):
+        point = series[query.interval.start_of(day)]
+        point[0][kind] += int(outcomes)
+        point[1].add(base_currency, base_value)
 
     conversations_by_flow = _conversations_by_flow(session, workspace.id, query)
     for flow, count in conversations_by_flow.items():
@@ -263,20 +265,8 @@ def _periods(query: ReportQuery) -> list[date]:
     return periods
 
 
-def _outcome_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> list[Any]:
+def _filtered(statement: Any, query: ReportQuery) -> Any:
     table = OutcomeRollup
-    statement = select(
-        table.day,
-        table.goal_id,
-        table.kind,
-        table.flow_id,
-        table.attribution,
-        table.currency,
-        table.base_currency,
-        table.outcomes,
-        table.value,
-        table.base_value,
-    ).where(table.workspace_id == workspace_id, table.day >= query.start, table.day <= query.end)
     if query.goal is not None:
         statement = statement.where(table.goal_id == query.goal.id.hex)
     if query.kind is not None:
@@ -285,7 +275,44 @@ def _outcome_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery)
         statement = statement.where(table.flow_id == query.flow)
     if query.attribution is not None:
         statement = statement.where(table.attribution == query.attribution.value)
-    return list(session.execute(statement))
+    return statement
+
+
+def _outcome_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> list[Any]:
+    """The range's outcome rollups summed over the days: one row per goal, kind, flow, attribution and
+    currencies (a few hundred rows, whatever the volume)."""
+    table = OutcomeRollup
+    dimensions = (
+        table.goal_id,
+        table.kind,
+        table.flow_id,
+        table.attribution,
+        table.currency,
+        table.base_currency,
+    )
+    statement = (
+        select(
+            *dimensions,
+            func.sum(table.outcomes).label("outcomes"),
+            func.sum(table.value_micros).label("value"),
+            func.sum(table.base_value_micros).label("base_value"),
+        )
+        .where(table.workspace_id == workspace_id, table.day >= query.start, table.day <= query.end)
+        .group_by(*dimensions)
+    )
+    return list(session.execute(_filtered(statement, query)))
+
+
+def _daily_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> list[Any]:
+    """Outcomes and base revenue per local day, kind and base currency, for the series."""
+    table = OutcomeRollup
+    dimensions = (table.day, table.kind, table.base_currency)
+    statement = (
+        select(*dimensions, func.sum(table.outcomes), func.sum(table.base_value_micros))
+        .where(table.workspace_id == workspace_id, table.day >= query.start, table.day <= query.end)
+        .group_by(*dimensions)
+    )
+    return [tuple(row) for row in session.execute(_filtered(statement, query))]
 
 
 def _conversations_by_flow(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> dict[str, int]:

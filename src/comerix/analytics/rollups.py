@@ -1,9 +1,8 @@
 """Keeping the rollups (see `analytics.models`) up to date, from ingestion and erasure.
 
 Called inside the ingestion transaction, with values in the driver's terms (`db.bulk.Codec`).
-Counts are added with SQL arithmetic. Money sums are exact decimals: PostgreSQL adds NUMERICs in SQL;
-SQLite stores them as text, so the current sums are read and written back from Python, which is exact
-and safe there because the transaction already holds SQLite's single write lock.
+Counts and money (in millionths, see `analytics.models`) are added with SQL arithmetic, so concurrent
+writers never lose an update.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +29,7 @@ from comerix.analytics.models import (
 from comerix.conversions.models import Outcome
 from comerix.db.bulk import Codec, codec_for, insert_returning, insert_rows
 from comerix.goals.models import GoalKind
+from comerix.money import to_micros
 from comerix.telemetry.models import Conversation
 
 CREDITED = ("conversation", "window")
@@ -124,10 +123,10 @@ def count_outcomes(
             o["currency"] or ANY,
             o["base_currency"] or ANY,
         )
-        entry = sums.setdefault(key, [0, Decimal(0), Decimal(0)])
+        entry = sums.setdefault(key, [0, 0, 0])
         entry[0] += 1
-        entry[1] += o["value"] or 0
-        entry[2] += o["base_value"] or 0
+        entry[1] += to_micros(o["value"]) if o["value"] is not None else 0
+        entry[2] += to_micros(o["base_value"]) if o["base_value"] is not None else 0
     _add_money(connection, codec, workspace_id, sums)
     _mark(connection, codec, workspace_id, outcomes, conversation_keys)
 
@@ -240,51 +239,18 @@ def _add_money(
 ) -> None:
     if not sums:
         return
-    if codec.sqlite:
-        sums = _with_stored_sums(connection, workspace_id, sums)
-        update = "outcomes = excluded.outcomes, value = excluded.value, base_value = excluded.base_value"
-    else:
-        update = (
-            "outcomes = outcome_rollups.outcomes + excluded.outcomes, "
-            "value = outcome_rollups.value + excluded.value, "
-            "base_value = outcome_rollups.base_value + excluded.base_value"
-        )
     workspace = codec.id(workspace_id)
     insert_rows(
         connection,
         codec,
         "outcome_rollups",
-        ("workspace_id", *OUTCOME_DIMENSIONS, "outcomes", "value", "base_value"),
-        [
-            (workspace, codec.day(key[0]), *key[1:], n, codec.decimal(value), codec.decimal(base))
-            for key, (n, value, base) in sums.items()
-        ],
-        tail=f"ON CONFLICT (workspace_id, {', '.join(OUTCOME_DIMENSIONS)}) DO UPDATE SET {update}",
+        ("workspace_id", *OUTCOME_DIMENSIONS, "outcomes", "value_micros", "base_value_micros"),
+        [(workspace, codec.day(key[0]), *key[1:], n, value, base) for key, (n, value, base) in sums.items()],
+        tail=f"ON CONFLICT (workspace_id, {', '.join(OUTCOME_DIMENSIONS)}) DO UPDATE SET "
+        "outcomes = outcome_rollups.outcomes + excluded.outcomes, "
+        "value_micros = outcome_rollups.value_micros + excluded.value_micros, "
+        "base_value_micros = outcome_rollups.base_value_micros + excluded.base_value_micros",
     )
-
-
-def _with_stored_sums(
-    connection: Connection, workspace_id: uuid.UUID, sums: dict[tuple[Any, ...], list[Any]]
-) -> dict[tuple[Any, ...], list[Any]]:
-    """`sums` plus what the rollups already hold for the same keys (SQLite: exact sums in Python)."""
-    table = OutcomeRollup.__table__
-    columns = [table.c[name] for name in OUTCOME_DIMENSIONS]
-    stored = connection.execute(
-        select(*columns, table.c.outcomes, table.c.value, table.c.base_value).where(
-            table.c.workspace_id == workspace_id,
-            table.c.day.in_({key[0] for key in sums}),
-            table.c.goal_id.in_({key[1] for key in sums}),
-        )
-    ).all()
-    total = {key: list(entry) for key, entry in sums.items()}
-    for row in stored:
-        entry = total.get(tuple(row[: len(OUTCOME_DIMENSIONS)]))
-        if entry is None:
-            continue
-        entry[0] += row.outcomes
-        entry[1] += row.value
-        entry[2] += row.base_value
-    return total
 
 
 def conversation_keys(

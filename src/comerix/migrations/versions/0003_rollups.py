@@ -17,7 +17,6 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-EXACT_DECIMAL = sa.Numeric().with_variant(sa.String(64), "sqlite")
 CLIENT_ID = sa.String(128)
 
 
@@ -46,8 +45,8 @@ def upgrade() -> None:
             sa.Column("base_currency", sa.String(3), nullable=False),
         ),
         sa.Column("outcomes", sa.BigInteger(), nullable=False),
-        sa.Column("value", EXACT_DECIMAL, nullable=False),
-        sa.Column("base_value", EXACT_DECIMAL, nullable=False),
+        sa.Column("value_micros", sa.BigInteger(), nullable=False),
+        sa.Column("base_value_micros", sa.BigInteger(), nullable=False),
     )
     op.create_table(
         "conversation_rollups",
