@@ -4,6 +4,8 @@ from comerix.analytics.models import (
     ConversationGoalRollup,
     ConversationMark,
     ConversationRollup,
+    OutcomeDaySeries,
+    OutcomeMonthRollup,
     OutcomeRollup,
 )
 from comerix.auth.models import EngineKey, PersonalAccessToken, User
@@ -28,6 +30,8 @@ __all__ = [
     "Goal",
     "GoalRevision",
     "Outcome",
+    "OutcomeDaySeries",
+    "OutcomeMonthRollup",
     "OutcomeRollup",
     "PersonalAccessToken",
     "User",

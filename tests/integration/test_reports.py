@@ -237,7 +237,7 @@ def fresh(db: Database) -> Database:
     specs=st.lists(chat_event, min_size=1, max_size=40),
     split=st.integers(1, 10),
     start_day=st.integers(0, 29),
-    days=st.integers(0, 31),
+    days=st.integers(0, 45),
     goal=st.sampled_from([None, *[g["code"] for g in GOALS]]),
     kind=st.sampled_from([None, "conversion", "engagement", "custom"]),
     flow=st.sampled_from([None, *FLOWS[:2]]),
@@ -245,6 +245,32 @@ def fresh(db: Database) -> Database:
     erase=st.sampled_from([False] * 3 + [True]),
     interval=st.sampled_from(["day", "week", "month"]),
 )
+@example(
+    zone="Europe/Berlin",
+    split=3,
+    start_day=10,
+    days=42,
+    goal=None,
+    kind=None,
+    flow=None,
+    attribution=None,
+    erase=False,
+    interval="week",
+    specs=[
+        {
+            "chat": n % 3,
+            "contact": n % 2,
+            "flow": "sales",
+            "minutes": n * 1500,
+            "name": "purchase",
+            "in_chat": n % 2 == 0,
+            "currency": "USD",
+            "total": "2.50",
+            "base": None,
+        }
+        for n in range(28)
+    ],
+)  # October's last days, the whole of November (monthly rollups), and December's first days
 @example(
     zone="Asia/Kathmandu",
     split=1,

@@ -8,6 +8,8 @@ and summed by the database itself on both backends.
 
 - `outcome_rollups`: outcomes by day (of the outcome), goal, kind, flow, attribution, currency and base
   currency: the count, the sum of values and the sum of base values.
+- `outcome_month_rollups`, `outcome_day_series`: the same outcomes by local month, and by day with only
+  kind and base currency, so that a 90-day report reads a few hundred rows whatever the volume.
 - `conversation_rollups`: conversations by the day they started and their flow.
 - `conversation_marks`: which conversation has been credited with which goal ('' = any goal of kind
   conversion) under which attribution ('' = any): one row each, so a conversation counts once.
@@ -43,6 +45,38 @@ class OutcomeRollup(Base):
     base_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     outcomes: Mapped[int] = mapped_column(BigInteger)
     value_micros: Mapped[int] = mapped_column(BigInteger)
+    base_value_micros: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutcomeMonthRollup(Base):
+    """`outcome_rollups` summed over each local month: a long range reads a row per month, not per day."""
+
+    __tablename__ = "outcome_month_rollups"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    goal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    attribution: Mapped[str] = mapped_column(String(16), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    base_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    outcomes: Mapped[int] = mapped_column(BigInteger)
+    value_micros: Mapped[int] = mapped_column(BigInteger)
+    base_value_micros: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutcomeDaySeries(Base):
+    """Outcomes and base revenue per local day, kind and base currency: the series of a report that is
+    not filtered by goal, flow or attribution, without reading every dimension of every day."""
+
+    __tablename__ = "outcome_day_series"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    base_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    outcomes: Mapped[int] = mapped_column(BigInteger)
     base_value_micros: Mapped[int] = mapped_column(BigInteger)
 
 

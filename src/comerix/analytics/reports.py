@@ -26,7 +26,14 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from comerix.analytics.models import ANY, ConversationGoalRollup, ConversationRollup, OutcomeRollup
+from comerix.analytics.models import (
+    ANY,
+    ConversationGoalRollup,
+    ConversationRollup,
+    OutcomeDaySeries,
+    OutcomeMonthRollup,
+    OutcomeRollup,
+)
 from comerix.analytics.schemas import (
     AttributionRow,
     CurrencyRow,
@@ -265,8 +272,7 @@ def _periods(query: ReportQuery) -> list[date]:
     return periods
 
 
-def _filtered(statement: Any, query: ReportQuery) -> Any:
-    table = OutcomeRollup
+def _filtered(statement: Any, table: Any, query: ReportQuery) -> Any:
     if query.goal is not None:
         statement = statement.where(table.goal_id == query.goal.id.hex)
     if query.kind is not None:
@@ -278,41 +284,80 @@ def _filtered(statement: Any, query: ReportQuery) -> Any:
     return statement
 
 
-def _outcome_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> list[Any]:
-    """The range's outcome rollups summed over the days: one row per goal, kind, flow, attribution and
-    currencies (a few hundred rows, whatever the volume)."""
-    table = OutcomeRollup
-    dimensions = (
-        table.goal_id,
-        table.kind,
-        table.flow_id,
-        table.attribution,
-        table.currency,
-        table.base_currency,
-    )
-    statement = (
-        select(
-            *dimensions,
-            func.sum(table.outcomes).label("outcomes"),
-            func.sum(table.value_micros).label("value"),
-            func.sum(table.base_value_micros).label("base_value"),
+BREAKDOWN = ("goal_id", "kind", "flow_id", "attribution", "currency", "base_currency")
+
+
+@dataclass
+class _Breakdown:
+    goal_id: str
+    kind: str
+    flow_id: str
+    attribution: str
+    currency: str
+    base_currency: str
+    outcomes: int = 0
+    value: int = 0
+    base_value: int = 0
+
+
+def _outcome_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> list[_Breakdown]:
+    """The range's outcomes summed per goal, kind, flow, attribution and currencies: whole months from
+    the monthly rollups, the days around them from the daily ones, so the rows read stay few."""
+    parts: list[tuple[Any, Any, date, date]] = []
+    months = _whole_months(query.start, query.end)
+    if months is None:
+        parts.append((OutcomeRollup, OutcomeRollup.day, query.start, query.end))
+    else:
+        first, last = months
+        if query.start < first:
+            parts.append((OutcomeRollup, OutcomeRollup.day, query.start, first - timedelta(days=1)))
+        parts.append((OutcomeMonthRollup, OutcomeMonthRollup.month, first, last))
+        after = Interval.MONTH.after(last)
+        if after <= query.end:
+            parts.append((OutcomeRollup, OutcomeRollup.day, after, query.end))
+    merged: dict[tuple[str, ...], _Breakdown] = {}
+    for table, period, low, high in parts:
+        dimensions = [getattr(table, name) for name in BREAKDOWN]
+        statement = (
+            select(
+                *dimensions,
+                func.sum(table.outcomes),
+                func.sum(table.value_micros),
+                func.sum(table.base_value_micros),
+            )
+            .where(table.workspace_id == workspace_id, period >= low, period <= high)
+            .group_by(*dimensions)
         )
-        .where(table.workspace_id == workspace_id, table.day >= query.start, table.day <= query.end)
-        .group_by(*dimensions)
-    )
-    return list(session.execute(_filtered(statement, query)))
+        for *key, outcomes, value, base_value in session.execute(_filtered(statement, table, query)):
+            row = merged.setdefault(tuple(key), _Breakdown(*key))
+            row.outcomes += int(outcomes)
+            row.value += int(value)
+            row.base_value += int(base_value)
+    return list(merged.values())
 
 
-def _daily_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> list[Any]:
-    """Outcomes and base revenue per local day, kind and base currency, for the series."""
-    table = OutcomeRollup
+def _whole_months(start: date, end: date) -> tuple[date, date] | None:
+    """The first and the last month that lie wholly inside [start, end] (as their first days), if any."""
+    first = start if start.day == 1 else Interval.MONTH.after(start.replace(day=1))
+    last = end.replace(day=1)
+    if Interval.MONTH.after(last) - timedelta(days=1) != end:
+        last = (last - timedelta(days=1)).replace(day=1)
+    return (first, last) if first <= last else None
+
+
+def _daily_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> list[tuple[Any, ...]]:
+    """Outcomes and base revenue per local day, kind and base currency, for the series: from the small
+    series table when the report is not filtered by goal, flow or attribution."""
+    table: Any = OutcomeRollup
+    if query.goal is None and query.flow is None and query.attribution is None:
+        table = OutcomeDaySeries
     dimensions = (table.day, table.kind, table.base_currency)
     statement = (
         select(*dimensions, func.sum(table.outcomes), func.sum(table.base_value_micros))
         .where(table.workspace_id == workspace_id, table.day >= query.start, table.day <= query.end)
         .group_by(*dimensions)
     )
-    return [tuple(row) for row in session.execute(_filtered(statement, query))]
+    return [tuple(row) for row in session.execute(_filtered(statement, table, query))]
 
 
 def _conversations_by_flow(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> dict[str, int]:

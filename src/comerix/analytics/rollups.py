@@ -24,6 +24,8 @@ from comerix.analytics.models import (
     ConversationGoalRollup,
     ConversationMark,
     ConversationRollup,
+    OutcomeDaySeries,
+    OutcomeMonthRollup,
     OutcomeRollup,
 )
 from comerix.conversions.models import Outcome
@@ -237,19 +239,44 @@ OUTCOME_DIMENSIONS = ("day", "goal_id", "kind", "flow_id", "attribution", "curre
 def _add_money(
     connection: Connection, codec: Codec, workspace_id: uuid.UUID, sums: dict[tuple[Any, ...], list[Any]]
 ) -> None:
+    """Add outcome sums keyed by (day, *dimensions) to the daily and monthly rollups and the series."""
     if not sums:
         return
+    months: dict[tuple[Any, ...], list[int]] = {}
+    series: dict[tuple[Any, ...], list[int]] = {}
+    for (day, *rest), (n, value, base) in sums.items():
+        month = months.setdefault((day.replace(day=1), *rest), [0, 0, 0])
+        month[0], month[1], month[2] = month[0] + n, month[1] + value, month[2] + base
+        point = series.setdefault((day, rest[1], rest[5]), [0, 0])  # day, kind, base currency
+        point[0], point[1] = point[0] + n, point[1] + base
+    _add_sums(connection, codec, "outcome_rollups", ("day", *OUTCOME_DIMENSIONS[1:]), workspace_id, sums)
+    _add_sums(
+        connection, codec, "outcome_month_rollups", ("month", *OUTCOME_DIMENSIONS[1:]), workspace_id, months
+    )
+    _add_sums(connection, codec, "outcome_day_series", ("day", "kind", "base_currency"), workspace_id, series)
+
+
+def _add_sums(
+    connection: Connection,
+    codec: Codec,
+    table: str,
+    dimensions: tuple[str, ...],
+    workspace_id: uuid.UUID,
+    sums: dict[tuple[Any, ...], list[int]],
+) -> None:
+    """Upsert sums keyed by `dimensions` (a date first); the measures follow the table's columns."""
+    measures = ("outcomes", "value_micros", "base_value_micros")[: len(next(iter(sums.values())))]
+    if table == "outcome_day_series":
+        measures = ("outcomes", "base_value_micros")
     workspace = codec.id(workspace_id)
     insert_rows(
         connection,
         codec,
-        "outcome_rollups",
-        ("workspace_id", *OUTCOME_DIMENSIONS, "outcomes", "value_micros", "base_value_micros"),
-        [(workspace, codec.day(key[0]), *key[1:], n, value, base) for key, (n, value, base) in sums.items()],
-        tail=f"ON CONFLICT (workspace_id, {', '.join(OUTCOME_DIMENSIONS)}) DO UPDATE SET "
-        "outcomes = outcome_rollups.outcomes + excluded.outcomes, "
-        "value_micros = outcome_rollups.value_micros + excluded.value_micros, "
-        "base_value_micros = outcome_rollups.base_value_micros + excluded.base_value_micros",
+        table,
+        ("workspace_id", *dimensions, *measures),
+        [(workspace, codec.day(key[0]), *key[1:], *values) for key, values in sums.items()],
+        tail=f"ON CONFLICT (workspace_id, {', '.join(dimensions)}) DO UPDATE SET "
+        + ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures),
     )
 
 
@@ -265,7 +292,14 @@ def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
     reporting time zone. Conversations erased with their contact are no longer there to count."""
     codec = codec_for(session.get_bind().dialect.name)
     connection = session.connection()
-    for model in (OutcomeRollup, ConversationRollup, ConversationMark, ConversationGoalRollup):
+    for model in (
+        OutcomeRollup,
+        OutcomeMonthRollup,
+        OutcomeDaySeries,
+        ConversationRollup,
+        ConversationMark,
+        ConversationGoalRollup,
+    ):
         session.execute(delete(model).where(model.workspace_id == workspace_id))
     chats = session.execute(
         select(Conversation.id, Conversation.started_at, Conversation.flow_id).where(

@@ -49,6 +49,33 @@ def upgrade() -> None:
         sa.Column("base_value_micros", sa.BigInteger(), nullable=False),
     )
     op.create_table(
+        "outcome_month_rollups",
+        *keyed(
+            "outcome_month_rollups",
+            sa.Column("month", sa.Date(), nullable=False),
+            sa.Column("goal_id", sa.String(32), nullable=False),
+            sa.Column("kind", sa.String(16), nullable=False),
+            sa.Column("flow_id", CLIENT_ID, nullable=False),
+            sa.Column("attribution", sa.String(16), nullable=False),
+            sa.Column("currency", sa.String(3), nullable=False),
+            sa.Column("base_currency", sa.String(3), nullable=False),
+        ),
+        sa.Column("outcomes", sa.BigInteger(), nullable=False),
+        sa.Column("value_micros", sa.BigInteger(), nullable=False),
+        sa.Column("base_value_micros", sa.BigInteger(), nullable=False),
+    )
+    op.create_table(
+        "outcome_day_series",
+        *keyed(
+            "outcome_day_series",
+            sa.Column("day", sa.Date(), nullable=False),
+            sa.Column("kind", sa.String(16), nullable=False),
+            sa.Column("base_currency", sa.String(3), nullable=False),
+        ),
+        sa.Column("outcomes", sa.BigInteger(), nullable=False),
+        sa.Column("base_value_micros", sa.BigInteger(), nullable=False),
+    )
+    op.create_table(
         "conversation_rollups",
         *keyed(
             "conversation_rollups",
