@@ -32,11 +32,10 @@ ANY = ""
 """The key of a dimension that is missing (no flow, no currency) or summed over (any goal)."""
 
 
-class OutcomeRollup(Base):
-    __tablename__ = "outcome_rollups"
+class _OutcomeSums:
+    """The dimensions and sums shared by the daily and the monthly outcome rollups. Declarative puts a
+    mixin's columns after the class's own, so the keys read (workspace_id, day or month, goal_id, …)."""
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     goal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
@@ -48,22 +47,20 @@ class OutcomeRollup(Base):
     base_value_micros: Mapped[int] = mapped_column(BigInteger)
 
 
-class OutcomeMonthRollup(Base):
+class OutcomeRollup(_OutcomeSums, Base):
+    __tablename__ = "outcome_rollups"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class OutcomeMonthRollup(_OutcomeSums, Base):
     """`outcome_rollups` summed over each local month: a long range reads a row per month, not per day."""
 
     __tablename__ = "outcome_month_rollups"
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
-    goal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
-    attribution: Mapped[str] = mapped_column(String(16), primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    base_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    outcomes: Mapped[int] = mapped_column(BigInteger)
-    value_micros: Mapped[int] = mapped_column(BigInteger)
-    base_value_micros: Mapped[int] = mapped_column(BigInteger)
 
 
 class OutcomeDaySeries(Base):
