@@ -41,10 +41,6 @@ class EngineKeyCache:
             self._entries[parsed.digest] = (time.monotonic() + self._ttl, client)
         return client
 
-    def forget(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
     def _lookup(self, bearer: str) -> EngineClient:
         with self._database.sessions() as session:
             return authenticate_engine_key(session, bearer)
