@@ -1,7 +1,7 @@
 """Authenticating Engine API callers without a database round trip per request.
 
 Keys are looked up once and remembered for a short time (`TTL`): a revoked key stops working within
-that time in every process, and at once in the process that revoked it (`forget`).
+that time in every process.
 """
 
 from __future__ import annotations
