@@ -133,7 +133,11 @@ def serve(
             orjson.dumps({"url": url, "database": settings.database.render_as_string()}).decode() + "\n"
         )
     else:
-        console.print(f"Comerix Insights on [bold]{url}[/]  (API reference: {url}/docs)", highlight=False)
+        console.print(
+            f"Comerix Insights on [bold]{url}[/]: sign in at [bold]{url}/admin/login[/]"
+            f"  (API reference: {url}/docs)",
+            highlight=False,
+        )
     uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="info")
 
 

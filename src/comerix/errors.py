@@ -81,6 +81,16 @@ class TooLarge(DomainError):
     code = "payload_too_large"
 
 
+class TooManyRequests(DomainError):
+    """Too many attempts in a short time; `retry_after` says, in seconds, when to try again."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, [{"retry_after": retry_after}])
+        self.retry_after = retry_after
+
+
 _STATUS_BY_CATEGORY: dict[type[DomainError], int] = {
     Malformed: 400,
     TooLarge: 413,
@@ -89,6 +99,7 @@ _STATUS_BY_CATEGORY: dict[type[DomainError], int] = {
     Invalid: 422,
     Unauthenticated: 401,
     Forbidden: 403,
+    TooManyRequests: 429,
 }
 
 

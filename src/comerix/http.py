@@ -7,15 +7,16 @@ response is sent (FastAPI's `scope="function"`), so a 2xx always means the chang
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from comerix.db import Database
 from comerix.errors import DomainError, FieldProblem, error_body, problems_from_pydantic, status_for
@@ -34,14 +35,46 @@ def _now(request: Request) -> datetime:
     return now
 
 
+class RejectNulCharacters:
+    """ASGI middleware: a NUL character in the path or the query string is a 400 before any route runs.
+    No identifier, name or filter of this service may hold one, and PostgreSQL refuses them in text,
+    so they would otherwise surface deep in a query as a server error.
+
+    Paths under an `answers_itself` prefix are left alone: the OData feed refuses NUL characters in
+    its own error shape (a bad query, or no such entity), which its clients expect."""
+
+    def __init__(self, app: ASGIApp, answers_itself: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.answers_itself = answers_itself
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and (
+                "\x00" in scope["path"] or b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]
+            )
+            and not scope["path"].startswith(self.answers_itself)
+        ):
+            body = error_body("malformed_request", "the address holds a NUL character (%00)")
+            await JSONResponse(body, 400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+PageRenderer = Callable[[Request, Exception, int], Response | None]
+"""Renders an error as a web page when the request came from one (the admin pages); None otherwise."""
+
 DbSession = Annotated[Session, Depends(_db_session, scope="function")]
 Now = Annotated[datetime, Depends(_now)]
 
 
 def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
-    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_for(exc), headers=headers)
+    status = status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if getattr(exc, "retry_after", None) is not None:
+        headers = {"Retry-After": str(exc.retry_after)}  # type: ignore[attr-defined]
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status, headers=headers)
 
 
 def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -66,14 +99,35 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
 
-def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("internal_error", "the server failed; the request was not applied"), 500)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves in the one shape `{"error": {"code", "message", "details"}}`."""
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+def install_error_handlers(app: FastAPI, pages: PageRenderer | None = None) -> None:
+    """Every error of the API leaves in the one shape `{"error": {"code", "message", "details"}}`;
+    an error met by a web page is shown as a page instead, when `pages` renders it."""
+
+    def handler(
+        json_handler: Callable[[Request, Exception], JSONResponse],
+        status: Callable[[Exception], int],
+        *,
+        unexpected: bool = False,
+    ) -> Callable[[Request, Exception], Response]:
+        def handle(request: Request, exc: Exception) -> Response:
+            if unexpected:
+                log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+            page = pages(request, exc, status(exc)) if pages is not None else None
+            return page if page is not None else json_handler(request, exc)
+
+        return handle
+
+    def domain_status(exc: Exception) -> int:
+        return status_for(exc) if isinstance(exc, DomainError) else 500
+
+    def http_status(exc: Exception) -> int:
+        return exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+
+    app.add_exception_handler(DomainError, handler(_domain_error, domain_status))
+    app.add_exception_handler(RequestValidationError, handler(_validation_error, lambda _exc: 422))
+    app.add_exception_handler(StarletteHTTPException, handler(_http_error, http_status))
+    app.add_exception_handler(Exception, handler(_unexpected_error, lambda _exc: 500, unexpected=True))

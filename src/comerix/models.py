@@ -8,7 +8,7 @@ from comerix.analytics.models import (
     OutcomeMonthRollup,
     OutcomeRollup,
 )
-from comerix.auth.models import EngineKey, PersonalAccessToken, User
+from comerix.auth.models import AdminSession, EngineKey, PersonalAccessToken, User
 from comerix.conversions.models import Outcome
 from comerix.db.base import Base
 from comerix.goals.models import Goal, GoalRevision
@@ -18,6 +18,7 @@ from comerix.workspaces.models import Workspace
 metadata = Base.metadata
 
 __all__ = [
+    "AdminSession",
     "Contact",
     "Conversation",
     "ConversationGoalRollup",

@@ -6,17 +6,14 @@ variable, instead of failing later in some request.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
-SECRET_KEY_MIN_LENGTH = 32
 
 
 class SettingsError(Exception):
@@ -30,15 +27,17 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=Path("var"),
-        description="Where the embedded database and the generated secret key live.",
+        description="Where the embedded SQLite database lives.",
     )
     database_url: str = Field(
         default="",
         description="SQLAlchemy URL; default: a SQLite file in data_dir. postgresql:// URLs use psycopg 3.",
     )
-    secret_key: SecretStr | None = Field(
-        default=None,
-        description="Signs sessions and CSRF tokens; default: generated once and kept in data_dir.",
+
+    secure_cookies: bool = Field(
+        default=True,
+        description="Mark the admin session cookie Secure (sent over HTTPS only; browsers make an "
+        "exception for 127.0.0.1 and localhost). Turn off only to serve plain HTTP on a trusted network.",
     )
 
     @field_validator("database_url")
@@ -54,13 +53,6 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
         return value
 
-    @field_validator("secret_key")
-    @classmethod
-    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < SECRET_KEY_MIN_LENGTH:
-            raise ValueError(f"must be at least {SECRET_KEY_MIN_LENGTH} characters")
-        return value
-
     @property
     def database(self) -> URL:
         """The database URL with its driver made explicit (plain postgresql:// means psycopg 3)."""
@@ -70,20 +62,6 @@ class Settings(BaseSettings):
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
         return url
-
-    def resolved_secret_key(self) -> str:
-        """The configured key, or one generated on first use and kept in `data_dir/secret_key`."""
-        if self.secret_key is not None:
-            return self.secret_key.get_secret_value()
-        path = self.data_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key)
-        return key
 
 
 def load_settings(**overrides: object) -> Settings:

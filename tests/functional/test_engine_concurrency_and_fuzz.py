@@ -36,7 +36,7 @@ def test_concurrent_retries_record_once(db: Database, clock: FixedClock, tmp_pat
             actor=admin.principal,
             now=clock.now(),
         )
-    settings = Settings(data_dir=tmp_path, secret_key="x" * 40)  # type: ignore[arg-type]
+    settings = Settings(data_dir=tmp_path)
     apps = [create_app(settings, clock=clock, database=Database(db.url)) for _ in range(2)]
     headers = {"Authorization": f"Bearer {key}"}
     with TestClient(apps[0]) as first, TestClient(apps[1]) as second:

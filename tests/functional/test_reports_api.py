@@ -136,6 +136,8 @@ def test_filters_narrow_every_figure(client: TestClient, shop: dict[str, Any]) -
         ({"from": "2026-11-01", "to": "2026-11-02", "attribution": "maybe"}, "attribution"),
         ({"from": "2026-11-01", "to": "2026-11-02", "goal": "nope"}, "goal"),
         ({"from": "20261101", "to": "2026-11-02"}, "from"),
+        ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+        ({"from": "9999-12-30", "to": "9999-12-31"}, "to"),
     ],
 )
 def test_bad_parameters_are_named(

@@ -307,3 +307,79 @@ def test_erasure_also_removes_anonymous_events_of_the_contacts_chats(
     session.flush()
     assert service.erase(session, workspace.id, "ann").events_deleted == 2
     assert session.scalars(select(Event).where(Event.workspace_id == workspace.id)).all() == []
+
+
+def test_the_erasure_preview_counts_what_erase_then_does_and_changes_nothing(
+    session: Session, admin: Principal, clock: FixedClock
+) -> None:
+    goal = make_goal(session, admin, clock.now())
+    start = clock.now()
+    add_contact(session, admin.workspace_id, "c-1", start, start + HOUR)
+    add_conversation(session, admin.workspace_id, "chat-1", "c-1", start)
+    add_event(session, admin.workspace_id, "c-1", start, conversation_id="chat-1")
+    add_event(session, admin.workspace_id, None, start, conversation_id="chat-1")  # before identified
+    add_event(session, admin.workspace_id, "c-2", start)
+    add_outcome(session, goal, "c-1", start, "1", conversation_id="chat-1")
+    add_outcome(session, goal, None, start, "2", conversation_id="chat-1")
+    session.flush()
+
+    preview = service.erasure_preview(session, admin.workspace_id, "c-1")
+
+    assert (preview.events_deleted, preview.conversations_deleted, preview.outcomes_anonymised) == (2, 1, 2)
+    assert len(rows(session, Event, admin.workspace_id)) == 3
+    assert service.erase(session, admin.workspace_id, "c-1") == preview
+    with pytest.raises(ContactNotFound):
+        service.erasure_preview(session, admin.workspace_id, "c-1")
+
+
+def test_recently_active_contacts_come_last_seen_first_from_one_workspace(
+    session: Session, admin: Principal, stranger: Principal, clock: FixedClock
+) -> None:
+    now = clock.now()
+    for contact_id, hours in [("b", 1), ("a", 3), ("c", 2), ("d", 3)]:
+        add_contact(session, admin.workspace_id, contact_id, now, now + hours * HOUR)
+    add_contact(session, stranger.workspace_id, "theirs", now, now + 9 * HOUR)
+    session.flush()
+
+    recent = service.list_recently_active(session, admin.workspace_id, limit=3)
+
+    assert [(c.contact_id, c.last_seen_at) for c in recent] == [
+        ("a", now + 3 * HOUR),
+        ("d", now + 3 * HOUR),
+        ("c", now + 2 * HOUR),
+    ]
+    assert recent[0].first_seen_at == now
+
+
+def test_a_contact_exists_by_its_profile_or_its_outcomes_in_its_workspace(
+    session: Session, admin: Principal, stranger: Principal, clock: FixedClock
+) -> None:
+    add_contact(session, admin.workspace_id, "profiled", clock.now(), clock.now())
+    add_outcome(session, make_goal(session, admin, clock.now()), "converted", clock.now(), "1")
+    add_event(session, admin.workspace_id, "only-events", clock.now())
+    session.flush()
+
+    known = {
+        c: service.exists(session, admin.workspace_id, c) for c in ("profiled", "converted", "only-events")
+    }
+
+    assert known == {"profiled": True, "converted": True, "only-events": False}
+    assert not service.exists(session, stranger.workspace_id, "profiled")
+
+
+def test_a_contacts_recent_events_are_theirs_newest_first(
+    session: Session, admin: Principal, stranger: Principal, clock: FixedClock
+) -> None:
+    now = clock.now()
+    for hours, name in [(1, "first"), (3, "third"), (2, "second")]:
+        add_event(session, admin.workspace_id, "c-1", now + hours * HOUR, name=name)
+    add_event(session, admin.workspace_id, "c-2", now + 5 * HOUR, name="someone_else")
+    add_event(session, stranger.workspace_id, "c-1", now + 5 * HOUR, name="another_workspace")
+    session.flush()
+
+    events = service.recent_events(session, admin.workspace_id, "c-1", limit=2)
+
+    assert [(e.name, e.timestamp, e.contact_id) for e in events] == [
+        ("third", now + 3 * HOUR, "c-1"),
+        ("second", now + 2 * HOUR, "c-1"),
+    ]

@@ -41,6 +41,11 @@ COLUMNS = (
 CHUNK = 1000
 
 
+def file_name(query: ReportQuery) -> str:
+    """The download's file name: the range it covers."""
+    return f"outcomes-{query.start.isoformat()}-{query.end.isoformat()}.csv"
+
+
 def utc_bounds(query: ReportQuery, timezone: str) -> tuple[datetime, datetime]:
     """The range's first local midnight and the midnight after its last day, as aware datetimes."""
     tz = zone(timezone)

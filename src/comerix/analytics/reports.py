@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from comerix.analytics.models import (
@@ -51,6 +51,8 @@ from comerix.money import from_micros
 from comerix.workspaces.models import Workspace
 
 MAX_DAYS = 3660
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
 E = TypeVar("E", bound=StrEnum)
 CHAT_DRIVEN = (AttributionKind.CONVERSATION.value, AttributionKind.WINDOW.value)
 
@@ -121,10 +123,15 @@ def _date(raw: str | None, name: str, problems: list[FieldProblem]) -> date | No
         problems.append(FieldProblem(name, "is required (YYYY-MM-DD)"))
         return None
     try:
-        return date.fromisoformat(raw) if len(raw) == 10 else date.fromisoformat("invalid")
+        value = date.fromisoformat(raw) if len(raw) == 10 else date.fromisoformat("invalid")
     except ValueError:
         problems.append(FieldProblem(name, f"{raw!r} is not a date (YYYY-MM-DD)"))
         return None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        # Far dates would overflow when turned into the workspace's UTC instants.
+        problems.append(FieldProblem(name, f"must be between {EARLIEST_DATE} and {LATEST_DATE}"))
+        return None
+    return value
 
 
 def _choice(enum: type[E], raw: str | None, name: str, problems: list[FieldProblem]) -> E | None:
@@ -242,7 +249,7 @@ def summary(session: Session, workspace: Workspace, query: ReportQuery) -> Summa
                 for flow, t in sorted(by_flow.items(), key=lambda item: (-item[1].outcomes, item[0]))
             ],
             "by_currency": [
-                CurrencyRow(currency=c, outcomes=t.outcomes, revenue=t.revenue.by_currency[c])
+                CurrencyRow(currency=c, outcomes=t.outcomes, revenue=from_micros(t.revenue.by_currency[c], c))
                 for c, t in sorted(by_currency.items())
             ],
             "by_attribution": [
@@ -261,6 +268,22 @@ def summary(session: Session, workspace: Workspace, query: ReportQuery) -> Summa
             ],
         }
     )
+
+
+def flows_seen(session: Session, workspace_id: uuid.UUID) -> list[str]:
+    """Every flow the workspace's conversations or outcomes ran in, by name: the choices of the flow
+    filter. Read from the rollups (a row per day or month and flow), not from raw conversations."""
+    conversations = select(ConversationRollup.flow_id).where(
+        ConversationRollup.workspace_id == workspace_id,
+        ConversationRollup.flow_id != ANY,
+        ConversationRollup.conversations > 0,
+    )
+    outcomes = select(OutcomeMonthRollup.flow_id).where(
+        OutcomeMonthRollup.workspace_id == workspace_id,
+        OutcomeMonthRollup.flow_id != ANY,
+        OutcomeMonthRollup.outcomes > 0,
+    )
+    return sorted(session.scalars(union(conversations, outcomes)))
 
 
 def _periods(query: ReportQuery) -> list[date]:

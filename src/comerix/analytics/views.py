@@ -76,7 +76,7 @@ def get_outcomes_csv(
         session, principal.workspace_id, _params(from_, to, goal, kind, flow, attribution)
     )
     workspace = workspaces.get_or_raise(session, principal.workspace_id)
-    name = f"outcomes-{query.start.isoformat()}-{query.end.isoformat()}.csv"
+    name = exports.file_name(query)
     return StreamingResponse(
         exports.rows(request.app.state.database, workspace.id, workspace.timezone, query),
         media_type="text/csv; charset=utf-8",

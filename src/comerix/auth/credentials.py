@@ -1,4 +1,5 @@
-"""Bearer credentials: personal access tokens (admin API, OData) and Engine API keys (public, secret).
+"""Credentials: personal access tokens (admin API, OData), Engine API keys (public, secret) and the
+session cookies of the admin pages.
 
 A credential reads `cx_<kind>_<workspace id, 32 hex>_<secret>`. The workspace part lets the server find
 the row by `(workspace_id, hash)`, like every other look-up; the kind part keeps the admin API and the
@@ -19,6 +20,7 @@ class CredentialKind(StrEnum):
     PERSONAL_ACCESS_TOKEN = "pat"  # noqa: S105 - names of kinds, not secrets
     PUBLIC_KEY = "pub"
     SECRET_KEY = "sec"  # noqa: S105
+    SESSION = "ses"  # the cookie of a signed-in browser (admin pages)
 
 
 @dataclass(frozen=True)

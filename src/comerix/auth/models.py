@@ -1,17 +1,18 @@
-"""The `users`, `personal_access_tokens` and `engine_keys` tables."""
+"""The `users`, `personal_access_tokens`, `engine_keys` and `admin_sessions` tables."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.auth.roles import Role
 from comerix.db.base import Base, WorkspaceScoped
-from comerix.db.types import UTCDateTime, text_enum
+from comerix.db.types import JSONDocument, UTCDateTime, text_enum
 
 
 class EngineKeyKind(StrEnum):
@@ -60,3 +61,21 @@ class EngineKey(WorkspaceScoped, Base):
     hint: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AdminSession(WorkspaceScoped, Base):
+    """A signed-in browser. The cookie holds the credential; only its SHA-256 is stored, like a token's.
+    `flash` is the one-time message the next page shows (post-redirect-get)."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "token_hash"),
+        ForeignKeyConstraint(["workspace_id", "user_id"], ["users.workspace_id", "users.id"]),
+    )
+
+    user_id: Mapped[uuid.UUID]
+    token_hash: Mapped[str] = mapped_column(String(64))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    flash: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)

@@ -14,6 +14,14 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# Verified when no user has the email given at sign-in, so an unknown email costs as much as a wrong password.
+_UNUSABLE_HASH = _hasher.hash("comerix: no user has this password")
+
+
+def spend_verification() -> None:
+    verify_password(_UNUSABLE_HASH, "")
+
+
 def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
@@ -50,3 +52,43 @@ class EngineKeyCreate(BaseModel):
 
     kind: EngineKeyKind
     name: Label = "engine key"
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    role: Role
+    created_at: datetime
+
+
+class TokenRead(BaseModel):
+    """A personal access token as it may be shown after creation: its hint, never the token."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    user_email: str
+    name: str
+    hint: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class EngineKeyRead(BaseModel):
+    """An Engine API key as it may be shown after creation: its hint, never the key."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: EngineKeyKind
+    name: str
+    hint: str
+    created_at: datetime
+    revoked_at: datetime | None

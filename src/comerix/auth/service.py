@@ -1,7 +1,9 @@
-"""Users, personal access tokens and Engine API keys: creating them, and turning a bearer into a principal.
+"""Users, personal access tokens and Engine API keys: creating, listing, changing and revoking them, and
+turning a bearer into a principal.
 
 The admin API accepts only personal access tokens and the Engine API only Engine keys: a credential of
-the other kind is refused as if it were unknown.
+the other kind is refused as if it were unknown. Every look-up by id is scoped to the caller's
+workspace: another workspace's user, token or key is "not found", never touched.
 """
 
 from __future__ import annotations
@@ -10,17 +12,27 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from comerix.auth import credentials
 from comerix.auth.credentials import CredentialKind
-from comerix.auth.errors import InvalidCredential, PermissionDenied, UserEmailTaken, UserNotFound
-from comerix.auth.models import EngineKey, EngineKeyKind, PersonalAccessToken, User
+from comerix.auth.errors import (
+    EngineKeyNotFound,
+    InvalidCredential,
+    OwnAccountProtected,
+    PermissionDenied,
+    TokenNotFound,
+    UserEmailTaken,
+    UserIdNotFound,
+    UserNotFound,
+)
+from comerix.auth.models import AdminSession, EngineKey, EngineKeyKind, PersonalAccessToken, User
 from comerix.auth.passwords import hash_password
 from comerix.auth.roles import Permission, Role, permissions_of
-from comerix.auth.schemas import EngineKeyCreate, TokenCreate, UserCreate
+from comerix.auth.schemas import EngineKeyCreate, EngineKeyRead, TokenCreate, TokenRead, UserCreate, UserRead
 from comerix.db.constraints import insert
+from comerix.goals.models import GoalRevision
 
 
 @dataclass(frozen=True)
@@ -150,3 +162,145 @@ def authenticate_engine_key(session: Session, bearer: str) -> EngineClient:
     if key is None:
         raise InvalidCredential("the key is not a valid Engine API key")
     return EngineClient(workspace_id=key.workspace_id, key_id=key.id, kind=key.kind)
+
+
+def list_users(session: Session, workspace_id: uuid.UUID) -> list[UserRead]:
+    """The workspace's users, oldest first."""
+    users = session.scalars(
+        select(User).where(User.workspace_id == workspace_id).order_by(User.created_at, User.email)
+    )
+    return [UserRead.model_validate(user) for user in users]
+
+
+def get_user_or_raise(session: Session, workspace_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    user = session.scalar(select(User).where(User.workspace_id == workspace_id, User.id == user_id))
+    if user is None:
+        raise UserIdNotFound(user_id)
+    return user
+
+
+def set_role(session: Session, actor: Principal, user_id: uuid.UUID, role: Role) -> User:
+    """Give a user of the actor's workspace another role. It applies from the user's next request, on
+    every open session and token alike, because both read the role per request: their sessions are left
+    open on purpose (ending them would only sign the person out). An admin cannot change their own role."""
+    user = get_user_or_raise(session, actor.workspace_id, user_id)
+    if user.id == actor.user_id and role is not user.role:
+        raise OwnAccountProtected("role")
+    user.role = role
+    session.flush()
+    return user
+
+
+def remove_user(session: Session, actor: Principal, user_id: uuid.UUID) -> UserRead:
+    """Remove a user of the actor's workspace: their sessions end and their tokens are deleted with
+    them, so neither opens anything from this request on. The goals' audit trail keeps the email of what
+    they did and lets go of the id. An admin cannot remove themselves. Returns who was removed."""
+    user = get_user_or_raise(session, actor.workspace_id, user_id)
+    if user.id == actor.user_id:
+        raise OwnAccountProtected("user")
+    removed = UserRead.model_validate(user)
+    mine = {"workspace_id": user.workspace_id, "user_id": user.id}
+    session.execute(delete(AdminSession).filter_by(**mine))
+    session.execute(delete(PersonalAccessToken).filter_by(**mine))
+    session.execute(
+        update(GoalRevision)
+        .where(GoalRevision.workspace_id == user.workspace_id, GoalRevision.actor_user_id == user.id)
+        .values(actor_user_id=None)
+    )
+    session.delete(user)
+    session.flush()
+    return removed
+
+
+def list_tokens(
+    session: Session, workspace_id: uuid.UUID, *, user_id: uuid.UUID | None = None
+) -> list[TokenRead]:
+    """The workspace's personal access tokens (or one user's), newest first, revoked ones included."""
+    query = (
+        select(PersonalAccessToken, User.email)
+        .join(
+            User,
+            (User.workspace_id == PersonalAccessToken.workspace_id)
+            & (User.id == PersonalAccessToken.user_id),
+        )
+        .where(PersonalAccessToken.workspace_id == workspace_id)
+        .order_by(PersonalAccessToken.created_at.desc(), PersonalAccessToken.id)
+    )
+    if user_id is not None:
+        query = query.where(PersonalAccessToken.user_id == user_id)
+    return [
+        TokenRead(
+            id=token.id,
+            user_id=token.user_id,
+            user_email=email,
+            name=token.name,
+            hint=token.hint,
+            created_at=token.created_at,
+            revoked_at=token.revoked_at,
+        )
+        for token, email in session.execute(query)
+    ]
+
+
+def get_token_or_raise(
+    session: Session, workspace_id: uuid.UUID, token_id: uuid.UUID, *, user_id: uuid.UUID | None = None
+) -> PersonalAccessToken:
+    """A token of the workspace (and, given `user_id`, of that user only), or `TokenNotFound`."""
+    query = select(PersonalAccessToken).where(
+        PersonalAccessToken.workspace_id == workspace_id, PersonalAccessToken.id == token_id
+    )
+    if user_id is not None:
+        query = query.where(PersonalAccessToken.user_id == user_id)
+    token = session.scalar(query)
+    if token is None:
+        raise TokenNotFound(token_id)
+    return token
+
+
+def revoke_token(
+    session: Session,
+    workspace_id: uuid.UUID,
+    token_id: uuid.UUID,
+    *,
+    now: datetime,
+    user_id: uuid.UUID | None = None,
+) -> PersonalAccessToken:
+    """Revoke a token of the workspace (given `user_id`, of that user only): it opens nothing from this
+    request on (tokens are checked against the database on every request). Revoking twice changes nothing."""
+    token = get_token_or_raise(session, workspace_id, token_id, user_id=user_id)
+    if token.revoked_at is None:
+        token.revoked_at = now
+        session.flush()
+    return token
+
+
+def list_engine_keys(session: Session, workspace_id: uuid.UUID) -> list[EngineKeyRead]:
+    """The workspace's Engine API keys, newest first, revoked ones included."""
+    keys = session.scalars(
+        select(EngineKey)
+        .where(EngineKey.workspace_id == workspace_id)
+        .order_by(EngineKey.created_at.desc(), EngineKey.id)
+    )
+    return [EngineKeyRead.model_validate(key) for key in keys]
+
+
+def get_engine_key_or_raise(session: Session, workspace_id: uuid.UUID, key_id: uuid.UUID) -> EngineKey:
+    key = session.scalar(
+        select(EngineKey).where(EngineKey.workspace_id == workspace_id, EngineKey.id == key_id)
+    )
+    if key is None:
+        raise EngineKeyNotFound(key_id)
+    return key
+
+
+def revoke_engine_key(
+    session: Session, workspace_id: uuid.UUID, key_id: uuid.UUID, *, now: datetime
+) -> EngineKey:
+    """Revoke an Engine API key of the workspace in the database. A process that remembers keys must
+    also forget it (`telemetry.engine_auth.EngineKeyCache.forget_after_commit`). Revoking twice changes
+    nothing."""
+    key = get_engine_key_or_raise(session, workspace_id, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.flush()
+    return key

@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
@@ -23,7 +24,19 @@ from comerix.contacts.errors import ContactNotFound
 from comerix.contacts.schemas import Amount, ContactConversation, ContactGoal, ContactProfile, ErasureResult
 from comerix.conversions.models import Outcome
 from comerix.goals.models import Goal
+from comerix.telemetry import explorer
+from comerix.telemetry.explorer import EventRead
 from comerix.telemetry.models import Contact, Conversation, Event
+
+
+@dataclass(frozen=True)
+class ContactSeen:
+    """A contact in a list: who, and when first and last seen."""
+
+    contact_id: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+
 
 # Sums stay exact far beyond the 28 digits of Python's default decimal context.
 _SUM_PRECISION = 100
@@ -45,48 +58,28 @@ def get_profile(session: Session, workspace_id: uuid.UUID, contact_id: str) -> C
     )
 
 
+def exists(session: Session, workspace_id: uuid.UUID, contact_id: str) -> bool:
+    """Whether `get_profile` knows the contact: by its profile row or, failing that, by an outcome."""
+    if session.get(Contact, (workspace_id, contact_id)) is not None:
+        return True
+    query = select(Outcome.id).where(Outcome.workspace_id == workspace_id, Outcome.contact_id == contact_id)
+    return session.scalar(query.limit(1)) is not None
+
+
 def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> ErasureResult:
     """Delete the contact's events, conversations and profile; keep their outcomes, anonymised.
 
     A contact of whom nothing at all is found (never seen, or already erased) is `ContactNotFound`.
     """
-    # Their chats go too, with every event and outcome that points into them: widget events sent before
-    # the person was identified carry the conversation but no contact.
-    chats = (
-        select(Conversation.id)
-        .where(Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id)
-        .scalar_subquery()
-    )
+    scope = _ErasureScope(workspace_id, contact_id)
     outcomes = _affected(
-        session,
-        update(Outcome)
-        .where(
-            Outcome.workspace_id == workspace_id,
-            or_(Outcome.contact_id == contact_id, Outcome.conversation_id.in_(chats)),
-        )
-        .values(contact_id=None, conversation_id=None),
+        session, update(Outcome).where(*scope.outcomes).values(contact_id=None, conversation_id=None)
     )
-    events = _affected(
-        session,
-        delete(Event).where(
-            Event.workspace_id == workspace_id,
-            or_(Event.contact_id == contact_id, Event.conversation_id.in_(chats)),
-        ),
-    )
-    session.execute(  # which goals credited the erased chats: gone with them; the counts stay
-        delete(ConversationMark).where(
-            ConversationMark.workspace_id == workspace_id, ConversationMark.conversation_id.in_(chats)
-        )
-    )
-    conversations = _affected(
-        session,
-        delete(Conversation).where(
-            Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id
-        ),
-    )
-    profile = _affected(
-        session, delete(Contact).where(Contact.workspace_id == workspace_id, Contact.id == contact_id)
-    )
+    events = _affected(session, delete(Event).where(*scope.events))
+    # Which goals credited the erased chats: gone with them; the counts stay.
+    session.execute(delete(ConversationMark).where(*scope.marks))
+    conversations = _affected(session, delete(Conversation).where(*scope.conversations))
+    profile = _affected(session, delete(Contact).where(*scope.profile))
     if not (outcomes or events or conversations or profile):
         raise ContactNotFound(contact_id)
     return ErasureResult(
@@ -95,6 +88,88 @@ def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> Erasure
         conversations_deleted=conversations,
         outcomes_anonymised=outcomes,
     )
+
+
+def erasure_preview(session: Session, workspace_id: uuid.UUID, contact_id: str) -> ErasureResult:
+    """What `erase` would delete and anonymise now, counted with the same conditions, changing nothing.
+
+    Like `erase`, a contact of whom nothing is found is `ContactNotFound`.
+    """
+    scope = _ErasureScope(workspace_id, contact_id)
+    outcomes = _count(session, Outcome, scope.outcomes)
+    events = _count(session, Event, scope.events)
+    conversations = _count(session, Conversation, scope.conversations)
+    if not (outcomes or events or conversations or _count(session, Contact, scope.profile)):
+        raise ContactNotFound(contact_id)
+    return ErasureResult(
+        contact_id=contact_id,
+        events_deleted=events,
+        conversations_deleted=conversations,
+        outcomes_anonymised=outcomes,
+    )
+
+
+class _ErasureScope:
+    """The rows erasing a contact touches. Their chats go too, with every event and outcome that points
+    into them: widget events sent before the person was identified carry the conversation but no contact."""
+
+    def __init__(self, workspace_id: uuid.UUID, contact_id: str) -> None:
+        chats = (
+            select(Conversation.id)
+            .where(Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id)
+            .scalar_subquery()
+        )
+        self.outcomes: tuple[ColumnElement[bool], ...] = (
+            Outcome.workspace_id == workspace_id,
+            or_(Outcome.contact_id == contact_id, Outcome.conversation_id.in_(chats)),
+        )
+        self.events: tuple[ColumnElement[bool], ...] = (
+            Event.workspace_id == workspace_id,
+            or_(Event.contact_id == contact_id, Event.conversation_id.in_(chats)),
+        )
+        self.marks: tuple[ColumnElement[bool], ...] = (
+            ConversationMark.workspace_id == workspace_id,
+            ConversationMark.conversation_id.in_(chats),
+        )
+        self.conversations: tuple[ColumnElement[bool], ...] = (
+            Conversation.workspace_id == workspace_id,
+            Conversation.contact_id == contact_id,
+        )
+        self.profile: tuple[ColumnElement[bool], ...] = (
+            Contact.workspace_id == workspace_id,
+            Contact.id == contact_id,
+        )
+
+
+def _count(session: Session, model: type[Any], where: Sequence[ColumnElement[bool]]) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def list_recently_active(session: Session, workspace_id: uuid.UUID, *, limit: int = 50) -> list[ContactSeen]:
+    """The workspace's contacts seen most recently first (ties by id), at most `limit`."""
+    query = (
+        select(Contact)
+        .where(Contact.workspace_id == workspace_id)
+        .order_by(Contact.last_seen_at.desc(), Contact.id)
+        .limit(limit)
+    )
+    return [
+        ContactSeen(contact_id=row.id, first_seen_at=row.first_seen_at, last_seen_at=row.last_seen_at)
+        for row in session.scalars(query)
+    ]
+
+
+def recent_events(
+    session: Session, workspace_id: uuid.UUID, contact_id: str, *, limit: int = 20
+) -> list[EventRead]:
+    """The newest events that name the contact, newest first, at most `limit`."""
+    query = (
+        select(Event)
+        .where(Event.workspace_id == workspace_id, Event.contact_id == contact_id)
+        .order_by(Event.timestamp.desc(), Event.id.desc())
+        .limit(limit)
+    )
+    return [explorer.read(row) for row in session.scalars(query)]
 
 
 def _affected(session: Session, statement: Update | Delete) -> int:

@@ -22,7 +22,7 @@ from comerix.db import Database
 from comerix.demo.traffic import traffic
 from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
-from comerix.goals.models import GoalKind, ValueMode
+from comerix.goals.models import GoalKind, GoalStatus, ValueMode
 from comerix.goals.schemas import GoalCreate
 from comerix.telemetry.pipeline import Batch, ingest
 from comerix.telemetry.schemas import IngestResult, Item
@@ -78,7 +78,26 @@ DEMO_GOALS = (
         kind=GoalKind.CUSTOM,
         trigger_event="handoff_requested",
     ),
+    GoalCreate(
+        code="trial_started",
+        name="Free trial started",
+        kind=GoalKind.CONVERSION,
+        description="Paused while the trial offer is being reworked.",
+        trigger_event="trial_started",
+        value_mode=ValueMode.FIXED,
+        fixed_value=Decimal("5.00"),
+        currency="EUR",
+    ),
+    GoalCreate(
+        code="coupon_copied",
+        name="Coupon code copied",
+        kind=GoalKind.ENGAGEMENT,
+        description="Archived with the summer campaign.",
+        trigger_event="coupon_copied",
+    ),
 )
+# The list page shows every status at first sight: these demo goals are not active.
+DEMO_STATUSES = {"trial_started": GoalStatus.PAUSED, "coupon_copied": GoalStatus.ARCHIVED}
 
 
 DEMO_ROLES = (Role.DESIGNER, Role.ANALYST, Role.VIEWER)  # signing in as e.g. analyst@demo-shop.example
@@ -118,8 +137,10 @@ def create(session: Session, *, now: datetime) -> DemoLogin:
         for kind in (EngineKeyKind.PUBLIC, EngineKeyKind.SECRET)
     ]
     admin = auth.principal_of(user)
-    for goal in DEMO_GOALS:
-        goals.create(session, workspace.id, goal, actor=admin, now=now)
+    for data in DEMO_GOALS:
+        goal = goals.create(session, workspace.id, data, actor=admin, now=now)
+        if data.code in DEMO_STATUSES:
+            goals.set_status(session, goal, DEMO_STATUSES[data.code], actor=admin, now=now)
     return DemoLogin(
         workspace_id=workspace.id,
         email=DEMO_EMAIL,

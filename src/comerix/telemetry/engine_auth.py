@@ -1,7 +1,7 @@
 """Authenticating Engine API callers without a database round trip per request.
 
 Keys are looked up once and remembered for a short time (`TTL`): a revoked key stops working within
-that time in every process.
+that time in every process, and at once in the process that revoked it (`forget_after_commit`).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 import time
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from comerix.auth import credentials
@@ -44,3 +46,14 @@ class EngineKeyCache:
     def _lookup(self, bearer: str) -> EngineClient:
         with self._database.sessions() as session:
             return authenticate_engine_key(session, bearer)
+
+    def forget(self, key_hash: str) -> None:
+        """Drop a key (by the digest stored as `EngineKey.key_hash`): the next request looks it up again."""
+        with self._lock:
+            self._entries.pop(key_hash, None)
+
+    def forget_after_commit(self, session: Session, key_hash: str) -> None:
+        """Drop a key that `session` revokes, now and again when the revocation commits: a request that
+        looked the key up in between read it unrevoked and would otherwise keep it for `TTL`."""
+        self.forget(key_hash)
+        event.listen(session, "after_commit", lambda _session: self.forget(key_hash), once=True)

@@ -1,4 +1,5 @@
-"""The Event Explorer: the newest raw events, and the catalogue of event names with their property paths.
+"""The Event Explorer: the newest raw events, the catalogue of event names with their property paths, and
+the match conditions that would make a goal out of one event.
 
 The catalogue reads the tables ingestion keeps (`event_name_days`, `event_property_keys`), never the
 raw events, so it costs the same whatever the volume. Its counts are whole UTC days: a range of 7 days
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -17,9 +19,19 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from comerix.errors import NotFound
+from comerix.goals.matching import MISSING, json_equal, read_path
+from comerix.goals.schemas import MAX_MATCH_CONDITIONS, check_property_path, check_scalar
 from comerix.telemetry.models import Event, EventNameDay, EventPropertyKey, Source
 
 NEWEST_LIMIT = 100
+
+
+class EventNotFound(NotFound):
+    code = "event_not_found"
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"no event {event_id!r} is stored in this workspace (it may have been erased)")
 
 
 class Range(StrEnum):
@@ -71,22 +83,35 @@ def newest(
     if name:
         query = query.where(Event.name == name)
     rows = session.scalars(query.order_by(Event.timestamp.desc(), Event.id.desc()).limit(NEWEST_LIMIT))
-    events = [
-        EventRead(
-            id=str(row.id),
-            event_id=row.event_id,
-            name=row.name,
-            timestamp=row.timestamp,
-            received_at=row.received_at,
-            conversation_id=row.conversation_id,
-            contact_id=row.contact_id,
-            flow_id=row.flow_id,
-            source=row.source,
-            properties=row.properties,
-        )
-        for row in rows
-    ]
-    return EventList(range=range_, name=name or None, events=events)
+    return EventList(range=range_, name=name or None, events=[read(row) for row in rows])
+
+
+def get_or_raise(session: Session, workspace_id: uuid.UUID, event_id: str) -> Event:
+    """One stored event of the workspace by its id (the server's `id`, not the client's `event_id`)."""
+    try:
+        key = uuid.UUID(event_id)
+    except ValueError:
+        raise EventNotFound(event_id) from None
+    row = session.get(Event, (workspace_id, key))
+    if row is None:
+        raise EventNotFound(event_id)
+    return row
+
+
+def read(row: Event) -> EventRead:
+    """An event row as the explorer shows it."""
+    return EventRead(
+        id=str(row.id),
+        event_id=row.event_id,
+        name=row.name,
+        timestamp=row.timestamp,
+        received_at=row.received_at,
+        conversation_id=row.conversation_id,
+        contact_id=row.contact_id,
+        flow_id=row.flow_id,
+        source=row.source,
+        properties=row.properties,
+    )
 
 
 def names(session: Session, workspace_id: uuid.UUID, range_: Range, *, now: datetime) -> EventNameList:
@@ -119,6 +144,45 @@ def names(session: Session, workspace_id: uuid.UUID, range_: Range, *, now: date
     ]
     rows.sort(key=lambda row: (-row.count, row.name))
     return EventNameList(range=range_, names=rows)
+
+
+def goal_conditions(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """Match conditions a goal could start from so that it matches this event: each scalar leaf of the
+    properties under its property path (nested objects flattened to dotted paths, lists skipped), at
+    most `MAX_MATCH_CONDITIONS`, in the properties' order.
+
+    A leaf is left out when a goal could not hold it (a path or value its rules refuse) or when its path
+    would read another value (a top-level key with a dot, `"order.plan"`, is read before the nested
+    `order` → `plan`): every condition kept holds on this very event.
+    """
+    conditions: dict[str, Any] = {}
+    for path, value in _leaves(properties, ""):
+        if len(conditions) == MAX_MATCH_CONDITIONS:
+            break
+        if path in conditions or not _goal_may_hold(path, value):
+            continue
+        found = read_path(properties, path)
+        if found is not MISSING and json_equal(found, value):
+            conditions[path] = value
+    return conditions
+
+
+def _leaves(properties: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for key, value in properties.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _leaves(value, f"{path}.")
+        elif not isinstance(value, list):
+            yield path, value
+
+
+def _goal_may_hold(path: str, value: Any) -> bool:
+    try:
+        check_property_path(path)
+        check_scalar(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _aware(moment: Any) -> datetime:
