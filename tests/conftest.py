@@ -122,11 +122,19 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, secret_key="x" * 40)  # type: ignore[arg-type]
+    return Settings(data_dir=tmp_path)
 
 
 @pytest.fixture
 def client(db: Database, settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
     """The real app over HTTP, on the backend's database, with a fixed clock."""
     with TestClient(create_app(settings, clock=clock, database=db)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def pages(db: Database, settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    """The real app as a browser sees it (over https, so the Secure session cookie is kept)."""
+    app = create_app(settings, clock=clock, database=db)
+    with TestClient(app, base_url="https://testserver") as test_client:
         yield test_client

@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
-from comerix import __version__
+from comerix import __version__, admin
+from comerix.admin.pages import error_page
+from comerix.analytics.odata.views import PREFIX as ODATA_PREFIX
 from comerix.analytics.odata.views import router as odata_router
 from comerix.analytics.views import router as analytics_router
 from comerix.clock import Clock, SystemClock
@@ -19,7 +21,7 @@ from comerix.db.migrate import is_current
 from comerix.errors import error_body
 from comerix.goals.index import GoalIndex
 from comerix.goals.views import router as goals_router
-from comerix.http import install_error_handlers
+from comerix.http import RejectNulCharacters, install_error_handlers
 from comerix.settings import Settings
 from comerix.telemetry.engine_auth import EngineKeyCache
 from comerix.telemetry.views import engine_router, explorer_router
@@ -57,7 +59,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.writer = writer
     app.state.engine_keys = EngineKeyCache(db)
-    install_error_handlers(app)
+    install_error_handlers(app, pages=error_page)
     # The widget posts from the shop's own site: the Engine API must answer cross-origin requests.
     # No cookies are involved (bearer keys only), so no credentials are allowed.
     app.add_middleware(
@@ -66,6 +68,7 @@ def create_app(
         allow_methods=["POST"],
         allow_headers=["Authorization", "Content-Type"],
     )
+    app.add_middleware(RejectNulCharacters, answers_itself=(ODATA_PREFIX + "/",))
     app.include_router(engine_router)
     app.include_router(contacts_router)
     app.include_router(analytics_router)
@@ -73,6 +76,12 @@ def create_app(
     app.include_router(goals_router)
     app.include_router(explorer_router)
     app.include_router(settings_router)
+    admin.install(app)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """People who open the service's address land on the admin pages."""
+        return RedirectResponse("/admin", status_code=307)
 
     schema_checked = False
 

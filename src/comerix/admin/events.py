@@ -1,0 +1,112 @@
+"""Insights → Events: the Event Explorer page and its event-name catalogue.
+
+The range and the name filter live in the URL (a GET form), so a filtered view can be bookmarked and
+shared. Every event offers to start a goal from it: a link to the goal form naming the stored event
+(`?from_event=<id>`), which fills in its name and its scalar properties as match conditions
+(`explorer.goal_conditions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from comerix.admin.dependencies import TelemetryPage
+from comerix.admin.pages import page
+from comerix.auth.roles import Permission
+from comerix.http import DbSession, Now
+from comerix.telemetry import explorer
+from comerix.telemetry.explorer import EventRead, Range
+from comerix.workspaces import service as workspaces
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+NEW_GOAL_PATH = "/admin/insights/goals/new"
+EXPLORER_PATH = "/admin/insights/events"
+RANGE_LABELS = {Range.D7: "Last 7 days", Range.D30: "Last 30 days", Range.D90: "Last 90 days"}
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    """`moment` as people of the workspace read it: its local date and time, and the zone's abbreviation."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def contact_path(contact_id: str) -> str:
+    """The profile page of a contact; the id is client-provided text, quoted whole (slashes included)."""
+    return f"/admin/contacts/{quote(contact_id, safe='')}"
+
+
+def new_goal_path(event: EventRead) -> str:
+    """The goal form, prefilled with the event's name and its scalar properties as match conditions.
+    The link names the stored event, not its values: properties may be personal data, which must not
+    end up in URLs (access logs, browser history) where erasing the contact cannot reach them."""
+    return f"{NEW_GOAL_PATH}?{urlencode({'from_event': event.id})}"
+
+
+def explorer_path(range_: Range, name: str | None = None) -> str:
+    query = {"range": range_.value} | ({"name": name} if name else {})
+    return f"{EXPLORER_PATH}?{urlencode(query)}"
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: EventRead
+    time: str
+    new_goal_path: str | None
+    contact_path: str | None
+
+
+@router.get("/insights/events", name="admin_insights_events")
+def event_explorer(
+    request: Request,
+    session: DbSession,
+    signed_in: TelemetryPage,
+    now: Now,
+    range_text: Annotated[str, Query(alias="range")] = Range.D30.value,
+    name: str = "",
+) -> Response:
+    """The 100 newest events of the range (and name), beside the catalogue of the range's event names."""
+    principal = signed_in.principal
+    try:
+        range_, range_error = Range(range_text), None
+    except ValueError:
+        range_ = Range.D30
+        range_error = (
+            f"There is no range “{range_text[:40]}”: showing the last 30 days. Choose 7, 30 or 90 days."
+        )
+    name = name.strip()
+    zone = ZoneInfo(workspaces.get_or_raise(session, principal.workspace_id).timezone)
+    events = explorer.newest(session, principal.workspace_id, range_, name or None, now=now).events
+    catalogue = explorer.names(session, principal.workspace_id, range_, now=now).names
+    may_create_goals = Permission.GOALS_MANAGE in principal.permissions
+    may_open_contacts = Permission.CONTACTS_MANAGE in principal.permissions
+    rows = [
+        EventRow(
+            event=event,
+            time=local_time(event.timestamp, zone),
+            new_goal_path=new_goal_path(event) if may_create_goals else None,
+            contact_path=contact_path(event.contact_id) if event.contact_id and may_open_contacts else None,
+        )
+        for event in events
+    ]
+    context = {
+        "range": range_,
+        "range_error": range_error,
+        "ranges": [(option.value, RANGE_LABELS[option]) for option in Range],
+        "range_label": RANGE_LABELS[range_],
+        "name": name,
+        "rows": rows,
+        "catalogue": [
+            (entry, local_time(entry.last_seen_at, zone), explorer_path(range_, entry.name))
+            for entry in catalogue
+        ],
+        "timezone": zone.key,
+        "limit": explorer.NEWEST_LIMIT,
+    }
+    return page(request, "admin/insights/events.html", signed_in, context)

@@ -1,0 +1,306 @@
+"""Insights → Goals: the goal list by status, the new and edit forms, status changes, Try it.
+
+The form posts every field of a goal as text; `parse` turns it into the goal schemas and reports every
+problem at once (the schema's field rules, a match-conditions box that is not a JSON object, and what
+the value mode lacks), so the form shows them all inline. A blank field means "not set": the schema's
+default applies, and on the edit page an optional field left blank is cleared.
+
+Try it posts the same fields as a JSON object of texts (the unsaved form) and answers the preview of
+`goals.preview`, exactly as `POST /api/v1/goals/preview` does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from comerix.admin.account import safe_next
+from comerix.admin.dependencies import GoalsPage
+from comerix.admin.forms import errors_by_field, parse_form
+from comerix.admin.pages import page, redirect, to_pretty_json
+from comerix.auth.sessions import SignedIn, set_flash
+from comerix.errors import FieldProblem, Invalid, validated
+from comerix.goals import preview, service
+from comerix.goals.errors import GoalCodeTaken
+from comerix.goals.models import Goal, GoalStatus, ValueMode
+from comerix.goals.schemas import (
+    CODE_PATTERN,
+    DEFAULT_WINDOW_HOURS,
+    GoalCreate,
+    GoalDefinition,
+    GoalPreviewRequest,
+    GoalRead,
+    GoalUpdate,
+    StatusChange,
+    value_mode_problems,
+)
+from comerix.http import DbSession, Now
+from comerix.telemetry import explorer
+from comerix.telemetry.explorer import Range
+from comerix.workspaces import service as workspaces
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+LIST_PATH = "/admin/insights/goals"
+NEW_PATH = "/admin/insights/goals/new"
+PREVIEW_PATH = "/admin/insights/goals/preview"
+
+# The form's fields, in the order the form shows them (and the error summary lists them).
+LABELS = {
+    "name": "Name",
+    "code": "Code",
+    "description": "Description",
+    "kind": "Kind",
+    "is_primary": "Primary goal",
+    "trigger_event": "Trigger event",
+    "match_conditions": "Match conditions",
+    "value_mode": "Value",
+    "fixed_value": "Fixed value",
+    "value_property": "Value property",
+    "currency": "Currency",
+    "currency_property": "Currency property",
+    "base_value_property": "Base value property",
+    "base_currency_property": "Base currency property",
+    "attribution_window_hours": "Attribution window (hours)",
+}
+NEW_GOAL = {
+    "kind": "conversion",
+    "value_mode": "none",
+    "match_conditions": "{}",
+    "attribution_window_hours": str(DEFAULT_WINDOW_HOURS),
+}
+STATUS_DONE = {GoalStatus.ACTIVE: "activated", GoalStatus.PAUSED: "paused", GoalStatus.ARCHIVED: "archived"}
+NOT_AN_OBJECT = 'must be a JSON object of property path → value, for example {"plan": "premium", "items": 2}'
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+async def _submitted(request: Request) -> dict[str, str]:
+    """The goal fields of the posted form, as typed."""
+    form = await request.form()
+    return {name: value for name, value in form.items() if name in LABELS and isinstance(value, str)}
+
+
+Submitted = Annotated[dict[str, str], Depends(_submitted)]
+
+
+def parse(model: type[ModelT], values: Mapping[str, str]) -> ModelT:
+    """`model` from the form's texts, or `Invalid` listing every problem, in the form's order."""
+    raw, problems = _raw(values)
+    data = None
+    try:
+        data = parse_form(model, raw)
+    except Invalid as exc:
+        problems += [FieldProblem(str(d.get("field", "")), str(d.get("message", ""))) for d in exc.details]
+    named = {problem.field for problem in problems}
+    problems += [problem for problem in _value_mode_problems(raw) if problem.field not in named]
+    if problems or data is None:
+        raise Invalid.of(sorted(problems, key=_form_order))
+    return data
+
+
+def _form_order(problem: FieldProblem) -> int:
+    top = problem.field.split(".")[0]
+    return list(LABELS).index(top) if top in LABELS else len(LABELS)
+
+
+def _raw(values: Mapping[str, str]) -> tuple[dict[str, Any], list[FieldProblem]]:
+    """The form's texts as the schema's input: blanks dropped, the checkbox a boolean, the match
+    conditions read as JSON (so `1`, `"1"` and `true` stay different values)."""
+    raw: dict[str, Any] = {
+        name: value for name, value in values.items() if value.strip() and name != "match_conditions"
+    }
+    raw["is_primary"] = values.get("is_primary") == "true"
+    problems = []
+    text = values.get("match_conditions", "").strip()
+    if text:
+        try:
+            conditions = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            conditions = None
+        if isinstance(conditions, dict):
+            raw["match_conditions"] = conditions
+        else:
+            problems.append(FieldProblem("match_conditions", NOT_AN_OBJECT))
+    return raw, problems
+
+
+def _value_mode_problems(raw: Mapping[str, Any]) -> list[FieldProblem]:
+    """What the chosen value mode lacks, found even when other fields are wrong."""
+    try:
+        mode = ValueMode(raw.get("value_mode", ValueMode.NONE))
+    except ValueError:
+        return []
+    fields: dict[str, Any] = {name: raw.get(name) for name in ("fixed_value", "value_property")}
+    sketch = GoalDefinition.model_construct(value_mode=mode, **fields)  # only these fields are read
+    return value_mode_problems(sketch, set(raw))
+
+
+def values_of(goal: Goal) -> dict[str, str]:
+    """A stored goal as the form's texts."""
+    stored = GoalRead.of(goal).model_dump(mode="json")
+    values = {name: "" if stored[name] is None else str(stored[name]) for name in LABELS}
+    values["is_primary"] = "true" if goal.is_primary else ""
+    values["match_conditions"] = to_pretty_json(goal.match_conditions)
+    return values
+
+
+def prefilled(trigger_event: str, conditions: str) -> dict[str, str]:
+    """A new goal's texts, prefilled from the Event Explorer: its trigger, match conditions, and a
+    name and code suggested from the event name."""
+    values = dict(NEW_GOAL)
+    if trigger_event:
+        name = re.sub(r"[\s_.\-]+", " ", trigger_event).strip()[:120]
+        code = re.sub(r"[^a-z0-9]+", "_", trigger_event.lower()).strip("_")[:64].rstrip("_")
+        values |= {"trigger_event": trigger_event, "name": name[:1].upper() + name[1:]}
+        values["code"] = code if CODE_PATTERN.match(code) else ""
+    if conditions:
+        try:
+            parsed = orjson.loads(conditions)
+        except orjson.JSONDecodeError:
+            parsed = None
+        values["match_conditions"] = to_pretty_json(parsed) if isinstance(parsed, dict) else conditions
+    return values
+
+
+def _error_summary(errors: dict[str, str]) -> list[tuple[str | None, str, str]]:
+    """(input id, label, message) of each problem, top-level fields only, in the form's order."""
+    known: list[tuple[str | None, str, str]] = [
+        (name, label, errors[name]) for name, label in LABELS.items() if name in errors
+    ]
+    others = [(None, name, text) for name, text in errors.items() if name not in LABELS and "." not in name]
+    return known + others
+
+
+def _form_page(
+    request: Request,
+    signed_in: SignedIn,
+    values: Mapping[str, str],
+    *,
+    goal: Goal | None = None,
+    error: Invalid | GoalCodeTaken | None = None,
+    from_explorer: bool = False,
+) -> Response:
+    errors = errors_by_field(Invalid(error.message, error.details)) if error else {}
+    context = {
+        "goal": goal,
+        "values": dict(values),
+        "errors": errors,
+        "summary": _error_summary(errors),
+        "from_explorer": from_explorer,
+        "action": f"/admin/insights/goals/{goal.id}/edit" if goal else NEW_PATH,
+        "script_data": {"preview_url": PREVIEW_PATH},
+    }
+    template = "admin/insights/goals_edit.html" if goal else "admin/insights/goals_new.html"
+    status = 200 if error is None else 409 if isinstance(error, GoalCodeTaken) else 422
+    return page(request, template, signed_in, context, status_code=status)
+
+
+@router.get("/insights/goals", name="admin_insights_goals")
+def goal_list(request: Request, session: DbSession, signed_in: GoalsPage) -> Response:
+    """The workspace's goals in three sections, active, paused and archived; primary goals first."""
+    goals = service.list_for_workspace(session, signed_in.principal.workspace_id)
+    groups = [(status, [goal for goal in goals if goal.status is status]) for status in GoalStatus]
+    return page(request, "admin/insights/goals.html", signed_in, {"groups": groups})
+
+
+@router.get("/insights/goals/new", name="admin_insights_goals_new")
+def new_goal(
+    request: Request,
+    session: DbSession,
+    signed_in: GoalsPage,
+    from_event: Annotated[str, Query(max_length=64)] = "",
+    trigger_event: Annotated[str, Query(max_length=1000)] = "",
+    conditions: Annotated[str, Query(max_length=20_000)] = "",
+) -> Response:
+    """The empty form, or prefilled from a stored event (`?from_event=<id>`: its name, and its scalar
+    properties as match conditions; the Event Explorer links here so that no property value travels
+    in a URL) or from the query (`?trigger_event=…&conditions={…}`)."""
+    if from_event:
+        event = explorer.get_or_raise(session, signed_in.principal.workspace_id, from_event)
+        trigger_event = event.name
+        conditions = orjson.dumps(explorer.goal_conditions(event.properties)).decode()
+    values = prefilled(trigger_event, conditions)
+    return _form_page(request, signed_in, values, from_explorer=bool(trigger_event or conditions))
+
+
+@router.post("/insights/goals/new")
+def create_goal(
+    request: Request, session: DbSession, signed_in: GoalsPage, now: Now, values: Submitted
+) -> Response:
+    principal = signed_in.principal
+    try:
+        goal = service.create(
+            session, principal.workspace_id, parse(GoalCreate, values), actor=principal, now=now
+        )
+    except (Invalid, GoalCodeTaken) as exc:
+        return _form_page(request, signed_in, values, error=exc)
+    set_flash(signed_in.row, f"Goal “{goal.name}” created.")
+    return redirect(LIST_PATH)
+
+
+@router.post("/insights/goals/preview", name="admin_insights_goals_preview")
+def preview_goal(
+    session: DbSession,
+    signed_in: GoalsPage,
+    now: Now,
+    values: Annotated[dict[str, str], Body()],
+    range: Annotated[Range, Query()] = Range.D30,
+) -> JSONResponse:
+    """Try the unsaved form (a JSON object of its fields' texts) against the stored events of the range."""
+    data = parse(GoalPreviewRequest, {name: value for name, value in values.items() if name in LABELS})
+    definition = service.check_definition(data)
+    workspace = workspaces.get_or_raise(session, signed_in.principal.workspace_id)
+    result = preview.preview(
+        session, workspace.id, definition, range, base_currency=workspace.base_currency, now=now
+    )
+    return JSONResponse(
+        result.model_dump(mode="json") | {"timezone": workspace.timezone},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/insights/goals/{goal_id}/edit", name="admin_insights_goals_edit")
+def edit_goal(goal_id: str, request: Request, session: DbSession, signed_in: GoalsPage) -> Response:
+    goal = service.get_or_raise(session, signed_in.principal.workspace_id, goal_id)
+    return _form_page(request, signed_in, values_of(goal), goal=goal)
+
+
+@router.post("/insights/goals/{goal_id}/edit")
+def update_goal(
+    goal_id: str, request: Request, session: DbSession, signed_in: GoalsPage, now: Now, values: Submitted
+) -> Response:
+    """Save the whole form. The code is read-only: a different code posted anyway is refused."""
+    goal = service.get_or_raise(session, signed_in.principal.workspace_id, goal_id)
+    try:
+        code = values.get("code", "")
+        definition = parse(GoalDefinition, {name: text for name, text in values.items() if name != "code"})
+        change = GoalUpdate.model_validate(definition.model_dump() | ({"code": code} if code else {}))
+        service.update(session, goal, change, actor=signed_in.principal, now=now)
+    except Invalid as exc:
+        return _form_page(request, signed_in, values | {"code": goal.code}, goal=goal, error=exc)
+    set_flash(signed_in.row, f"Goal “{goal.name}” saved.")
+    return redirect(LIST_PATH)
+
+
+@router.post("/insights/goals/{goal_id}/status", name="admin_insights_goals_status")
+def change_status(
+    goal_id: str,
+    session: DbSession,
+    signed_in: GoalsPage,
+    now: Now,
+    status: Annotated[str, Form(max_length=20)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=2048)] = "",
+) -> Response:
+    """Move a goal to another status, then back to the page the button was on (the list by default)."""
+    goal = service.get_or_raise(session, signed_in.principal.workspace_id, goal_id)
+    change = validated(StatusChange, {"status": status})
+    service.set_status(session, goal, change.status, actor=signed_in.principal, now=now)
+    set_flash(signed_in.row, f"Goal “{goal.name}” {STATUS_DONE[change.status]}.")
+    return redirect(safe_next(next_path) or LIST_PATH)

@@ -1,0 +1,116 @@
+// Insights → Analytics: draws the series chart (Chart.js, loaded before this file) from the page's JSON
+// block, and helps with the filter form.
+"use strict";
+
+(() => {
+  const COLORS = { Conversions: "#4f46e5", Engagements: "#0ea5e9", Custom: "#f59e0b" };
+  const REVENUE_COLORS = ["#0f7b4f", "#b42318", "#9a5b00", "#5d6478"];
+
+  function currencyFormat(currency) {
+    const format = new Intl.NumberFormat("en", { style: "currency", currency });
+    return (value) => format.format(value);
+  }
+
+  function drawChart() {
+    const canvas = document.getElementById("analytics-chart");
+    const block = document.getElementById("analytics-chart-data");
+    if (!canvas || !block || typeof window.Chart === "undefined") return;
+    const data = JSON.parse(block.textContent);
+    const formats = {};
+    const datasets = Object.entries(data.counts).map(([label, values]) => ({
+      type: "bar",
+      label,
+      data: values,
+      backgroundColor: COLORS[label],
+      stack: "outcomes",
+      yAxisID: "y",
+      order: 2,
+    }));
+    data.revenue.forEach((line, index) => {
+      formats[line.currency] = currencyFormat(line.currency);
+      datasets.push({
+        type: "line",
+        label: `Base revenue (${line.currency})`,
+        currency: line.currency,
+        data: line.values.map(Number),
+        borderColor: REVENUE_COLORS[index % REVENUE_COLORS.length],
+        backgroundColor: REVENUE_COLORS[index % REVENUE_COLORS.length],
+        pointRadius: data.labels.length > 60 ? 0 : 2,
+        cubicInterpolationMode: "monotone", // smooth, but never below zero between two points
+        yAxisID: "y1",
+        order: 1,
+      });
+    });
+    const firstCurrency = data.revenue.length ? data.revenue[0].currency : null;
+    new window.Chart(canvas, {
+      type: "bar",
+      data: { labels: data.labels, datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false, // figures, not a show: drawn at once, and never caught mid-way by a resize
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { stacked: true, grid: { display: false } },
+          y: {
+            stacked: true,
+            beginAtZero: true,
+            ticks: { precision: 0 },
+            title: { display: true, text: "Outcomes" },
+          },
+          y1: {
+            position: "right",
+            beginAtZero: true,
+            grid: { drawOnChartArea: false },
+            title: { display: true, text: "Base revenue" },
+            ticks: { callback: (value) => (firstCurrency ? formats[firstCurrency](value) : value) },
+          },
+        },
+        plugins: {
+          legend: { position: "bottom" },
+          tooltip: {
+            callbacks: {
+              label: (item) => {
+                const currency = item.dataset.currency;
+                const value = currency ? formats[currency](item.parsed.y) : item.parsed.y;
+                return `${item.dataset.label}: ${value}`;
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+
+  // The filter form works as a plain GET form; with this script, choosing a preset shows its dates,
+  // editing a date switches the range to "Custom dates", and the URL keeps only the filters in use.
+  function enhanceFilters() {
+    const form = document.getElementById("analytics-filters");
+    const range = document.getElementById("range");
+    const from = document.getElementById("from");
+    const to = document.getElementById("to");
+    const presetBlock = document.getElementById("analytics-presets");
+    if (!form || !range || !from || !to) return;
+    const presets = presetBlock ? JSON.parse(presetBlock.textContent) : {};
+    range.addEventListener("change", () => {
+      const dates = presets[range.value];
+      if (dates) [from.value, to.value] = dates;
+    });
+    for (const input of [from, to]) {
+      input.addEventListener("change", () => { range.value = "custom"; });
+    }
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const params = new URLSearchParams();
+      for (const [name, value] of new FormData(form)) {
+        const presetDate = (name === "from" || name === "to") && range.value in presets;
+        if (value !== "" && !presetDate) params.append(name, value);
+      }
+      const query = params.toString();
+      window.location.assign(form.action + (query ? `?${query}` : ""));
+    });
+  }
+
+  enhanceFilters();
+  drawChart();
+})();

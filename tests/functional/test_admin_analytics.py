@@ -1,0 +1,279 @@
+"""Insights → Analytics, the Analytics Hub page over HTTP, on each backend: its figures are the JSON
+summary's, its filters live in the URL, bad filters are named inline, and its CSV download carries them."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from comerix.auth.models import EngineKeyKind
+from comerix.auth.roles import Role
+from comerix.clock import FixedClock
+from comerix.db import Database
+from tests.factories import make_engine_key, make_member
+from tests.pages import sign_in
+
+PAGE = "/admin/insights/analytics"
+
+
+@pytest.fixture
+def shop(pages: TestClient, db: Database, clock: FixedClock) -> dict[str, Any]:
+    """A workspace with a primary paid goal and an engagement goal, one chat on `day` with a reply and
+    sales of 0.10 and 0.20 EUR, and a sale of 5 USD the next day that no chat drove."""
+    with db.transaction() as session:
+        admin = make_member(session, clock.now())
+        viewer = make_member(session, clock.now(), role=Role.VIEWER, workspace=admin.workspace)
+        key = make_engine_key(session, admin.workspace, clock.now(), EngineKeyKind.SECRET)
+    for goal in (
+        {
+            "code": "sale",
+            "name": "Sale",
+            "kind": "conversion",
+            "is_primary": True,
+            "trigger_event": "sale",
+            "value_mode": "from_property",
+            "value_property": "total",
+            "currency_property": "currency",
+        },
+        {"code": "reply", "name": "Reply", "kind": "engagement", "trigger_event": "reply"},
+    ):
+        assert pages.post("/api/v1/goals", headers=admin.headers, json=goal).status_code == 201
+    day = (clock.now() - timedelta(days=3)).replace(hour=10)
+    chat = {"conversation_id": "c1", "contact_id": "ann", "flow_id": "sales-bot"}
+    events = [
+        {"name": "conversation_started", "timestamp": day.isoformat(), **chat},
+        {"name": "reply", "timestamp": (day + timedelta(minutes=1)).isoformat(), **chat},
+        *(
+            {
+                "name": "sale",
+                "timestamp": (day + timedelta(minutes=minute)).isoformat(),
+                "properties": {"total": total, "currency": "EUR"},
+                **chat,
+            }
+            for minute, total in ((2, "0.10"), (3, "0.20"))
+        ),
+    ]
+    auth = {"Authorization": f"Bearer {key}"}
+    assert pages.post("/events", json={"events": events}, headers=auth).status_code == 202
+    late = {
+        "event": "sale",
+        "contact_id": "bob",
+        "timestamp": (day + timedelta(days=1)).isoformat(),
+        "properties": {"total": "5", "currency": "USD"},
+    }
+    assert pages.post("/conversions", json=late, headers=auth).status_code == 202
+    first, last = day.date() - timedelta(days=1), day.date() + timedelta(days=2)
+    return {
+        "admin": admin,
+        "viewer": viewer,
+        "range": {"range": "custom", "from": str(first), "to": str(last)},
+    }
+
+
+def inner(page: str, element_id: str) -> str:
+    """The HTML inside the element with this id (a tile, a table)."""
+    found = re.search(rf'<(\w+)[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', page, re.S)
+    assert found is not None, f"no element #{element_id}"
+    return found.group(2)
+
+
+def text(fragment: str) -> str:
+    """What a reader sees of some HTML: tags dropped, spaces squeezed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def element(page: str, element_id: str) -> str:
+    return text(inner(page, element_id))
+
+
+def footer(page: str, table_id: str) -> str:
+    """The figures of a table's Total row."""
+    found = re.search(r"<tfoot>(.*?)</tfoot>", inner(page, table_id), re.S)
+    assert found is not None
+    return text(found.group(1)).removeprefix("Total ")
+
+
+def tile(page: str, key: str) -> str:
+    return element(page, f"tile-{key}")
+
+
+def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, shop: dict[str, Any]) -> None:
+    summary = pages.get("/api/v1/reports/summary", params=shop["range"], headers=shop["admin"].headers).json()
+    totals = summary["totals"]
+    assert sign_in(pages, shop["viewer"].user.email).status_code == 303  # a viewer may read it
+    page = pages.get(PAGE, params=shop["range"])
+    assert page.status_code == 200
+    body = page.text
+
+    assert tile(body, "goal-sale") == "Primary Sale 3 conversions · base revenue €5.30"
+    assert tile(body, "conversations") == f"Conversations {totals['conversations']} started in the range"
+    assert tile(body, "converting").startswith(
+        f"Converting conversations {totals['converting_conversations']}"
+    )
+    assert tile(body, "conversion-rate").startswith("Conversion rate 100.0%")
+    assert totals["conversion_rate"] == 1.0
+    assert tile(body, "revenue") == "Revenue €0.30 $5.00 per display currency"
+    assert totals["revenue"] == [{"currency": "EUR", "value": "0.30"}, {"currency": "USD", "value": "5.00"}]
+    assert tile(body, "base-revenue").startswith("Base revenue €5.30")
+    assert tile(body, "chat-driven") == "Chat-driven base revenue €0.30 5.7% of base revenue"
+    assert tile(body, "unattributed") == "Unattributed €5.00 94.3% of base revenue"
+    assert (totals["chat_driven_base_revenue"], totals["unattributed_base_revenue"]) == (
+        [{"currency": "EUR", "value": "0.30"}],
+        [{"currency": "EUR", "value": "5.00"}],
+    )
+
+    outcomes = totals["conversions"] + totals["engagements"] + totals["custom"]
+    assert footer(body, "by-goal") == f"{outcomes} — €0.30 $5.00 €5.30"
+    assert footer(body, "by-flow") == f"{totals['conversations']} {outcomes} €0.30 $5.00 €5.30"
+    assert footer(body, "by-attribution") == f"{outcomes} €5.30"
+    assert element(body, "by-currency").endswith("EUR 2 €0.30 USD 1 $5.00 Total 3 €0.30 $5.00")
+    assert [(row["currency"], row["outcomes"], row["revenue"]) for row in summary["by_currency"]] == [
+        ("EUR", 2, "0.30"),
+        ("USD", 1, "5.00"),
+    ]
+    goal_rows = element(body, "by-goal")
+    assert goal_rows.index("Sale") < goal_rows.index("Reply")  # primary first
+    assert "Sale Primary sale Conversion active 3 1 €0.30 $5.00 €5.30" in goal_rows
+    assert "sales-bot 1 3 €0.30 €0.30" in element(body, "by-flow")
+    assert "In the conversation 3 €0.30" in element(body, "by-attribution")
+    assert "Not attributed 1 €5.00" in element(body, "by-attribution")
+
+    series = element(body, "series")
+    assert len(re.findall(r"<time datetime=", body)) == len(summary["series"]) == 4
+    assert series.endswith(f"Total {totals['conversions']} {totals['engagements']} 0 €5.30")
+
+
+def test_the_chart_gets_the_summary_series_as_json(pages: TestClient, shop: dict[str, Any]) -> None:
+    sign_in(pages, shop["admin"].user.email)
+    page = pages.get(PAGE, params=shop["range"] | {"to": "2026-11-02", "interval": "week"}).text
+    block = re.search(r'<script type="application/json" id="analytics-chart-data">(.*?)</script>', page, re.S)
+    assert block is not None
+    chart = orjson.loads(block.group(1))
+    assert chart["labels"] == ["Week of 26 Oct", "Week of 2 Nov"]
+    assert chart["counts"]["Conversions"] == [3, 0]
+    assert chart["revenue"] == [{"currency": "EUR", "values": ["5.30", "0"]}]
+    assert "vendor/chart.js/chart.umd.min.js" in page
+    assert page.index("chart.umd.min.js") < page.index("js/analytics.js")
+
+
+def test_filters_in_the_url_narrow_the_figures_and_stay_in_the_form(
+    pages: TestClient, shop: dict[str, Any]
+) -> None:
+    sign_in(pages, shop["admin"].user.email)
+    replies = pages.get(PAGE, params=shop["range"] | {"goal": "reply"}).text
+    assert tile(replies, "conversions").startswith("Conversions 0 1 engagements")
+    assert "Sale" not in element(replies, "by-goal")
+    assert '<option value="reply" selected>Reply</option>' in replies
+
+    elsewhere = pages.get(PAGE, params=shop["range"] | {"flow": "support", "attribution": "none"}).text
+    assert tile(elsewhere, "conversations").startswith("Conversations 0")
+    assert '<option value="support" selected>support</option>' in elsewhere  # the flow asked for
+    assert '<option value="sales-bot">sales-bot</option>' in elsewhere  # and the flows seen
+    assert '<option value="none" selected>Not attributed</option>' in elsewhere
+
+    unattributed = pages.get(PAGE, params=shop["range"] | {"attribution": "none"}).text
+    assert tile(unattributed, "base-revenue").startswith("Base revenue €5.00")
+
+
+@pytest.mark.parametrize(
+    ("params", "first", "last"),
+    [
+        ({}, date(2026, 10, 4), date(2026, 11, 2)),  # the last 30 days, ending today in Berlin
+        ({"range": "7d"}, date(2026, 10, 27), date(2026, 11, 2)),
+        ({"range": "90d"}, date(2026, 8, 5), date(2026, 11, 2)),
+        ({"range": "this_month"}, date(2026, 11, 1), date(2026, 11, 2)),
+        ({"range": "last_month"}, date(2026, 10, 1), date(2026, 10, 31)),
+        ({"range": "7d", "from": "2020-01-01", "to": "2020-01-02"}, date(2026, 10, 27), date(2026, 11, 2)),
+        ({"from": "2026-10-30", "to": "2026-10-31"}, date(2026, 10, 30), date(2026, 10, 31)),
+    ],
+)
+def test_range_presets_are_days_of_the_workspace_time_zone(
+    pages: TestClient, shop: dict[str, Any], params: dict[str, str], first: date, last: date
+) -> None:
+    sign_in(pages, shop["admin"].user.email)
+    page = pages.get(PAGE, params=params).text
+    assert f'id="from" name="from" type="date" value="{first}"' in page
+    assert f'id="to" name="to" type="date" value="{last}"' in page
+    assert f'from={first}&amp;to={last}"' in page  # the CSV link covers the same days
+    assert len(re.findall(r"<time datetime=", page)) == (last - first).days + 1
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"range": "custom", "from": "2026-13-01", "to": "2026-11-02"}, "from"),
+        ({"range": "custom", "from": "2026-11-05", "to": "2026-11-01"}, "to"),
+        ({"range": "custom", "to": "2026-11-01"}, "from"),
+        ({"interval": "year"}, "interval"),
+        ({"range": "forever"}, "range"),
+        ({"goal": "nope"}, "goal"),
+        ({"kind": "sale"}, "kind"),
+    ],
+)
+def test_bad_filters_are_named_next_to_their_field(
+    pages: TestClient, shop: dict[str, Any], params: dict[str, str], field: str
+) -> None:
+    sign_in(pages, shop["admin"].user.email)
+    page = pages.get(PAGE, params=params)
+    assert page.status_code == 422
+    assert "text/html" in page.headers["content-type"]
+    assert f'id="{field}-error"' in page.text
+    assert f'aria-describedby="{field}-error"' in page.text or f'{field}-help {field}-error"' in page.text
+    assert "The report cannot be shown" in page.text
+    assert 'id="tile-conversations"' not in page.text
+    assert "Download CSV" not in page.text
+
+
+def test_the_csv_download_uses_the_session_and_carries_the_filters(
+    pages: TestClient, shop: dict[str, Any]
+) -> None:
+    assert pages.get(PAGE + "/outcomes.csv", follow_redirects=False).status_code == 303  # no session
+    sign_in(pages, shop["viewer"].user.email)
+    page = pages.get(PAGE, params=shop["range"] | {"goal": "sale", "attribution": "conversation"}).text
+    link = re.search(r'<a class="button" href="([^"]+)" download>Download CSV</a>', page)
+    assert link is not None
+    href = html.unescape(link.group(1))
+    assert href == (
+        f"{PAGE}/outcomes.csv?from={shop['range']['from']}&to={shop['range']['to']}"
+        "&goal=sale&attribution=conversation"
+    )
+    answer = pages.get(href)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert 'filename="outcomes-' in answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [(r["goal"], r["value"], r["attribution"]) for r in rows] == [
+        ("sale", "0.10", "conversation"),
+        ("sale", "0.20", "conversation"),
+    ]
+    everything = pages.get(f"{PAGE}/outcomes.csv", params=shop["range"])
+    assert len(list(csv.DictReader(io.StringIO(everything.text)))) == 4
+    bad = pages.get(f"{PAGE}/outcomes.csv", params={"range": "custom", "from": "nope", "to": "2026-11-01"})
+    assert bad.status_code == 422
+    assert "text/html" in bad.headers["content-type"]
+
+
+def test_another_workspace_sees_none_of_it(
+    pages: TestClient, shop: dict[str, Any], db: Database, clock: FixedClock
+) -> None:
+    with db.transaction() as session:
+        stranger = make_member(session, clock.now(), role=Role.ANALYST)
+    sign_in(pages, stranger.user.email)
+    page = pages.get(PAGE, params=shop["range"]).text
+    assert "Nothing was recorded" in page  # an empty range is zeros and a note, not an error
+    assert tile(page, "conversations").startswith("Conversations 0")
+    assert tile(page, "revenue").startswith("Revenue €0.00")
+    assert tile(page, "conversion-rate").startswith("Conversion rate 0.0%")
+    for theirs in ("sales-bot", ">Sale<", ">Reply<", "tile-goal-sale"):
+        assert theirs not in page
+    assert pages.get(PAGE, params=shop["range"] | {"goal": "sale"}).status_code == 422
+    export = pages.get(f"{PAGE}/outcomes.csv", params=shop["range"])
+    assert list(csv.DictReader(io.StringIO(export.text))) == []

@@ -1,0 +1,230 @@
+"""Insights → Events (the Event Explorer page) over HTTP, on each backend: ranges, the name filter, the
+catalogue, the "create goal" link and its conditions, tenancy and permissions."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from comerix.auth.models import EngineKeyKind
+from comerix.auth.roles import Role
+from comerix.clock import FixedClock
+from comerix.db import Database
+from comerix.telemetry.explorer import goal_conditions
+from comerix.workspaces.models import Workspace
+from tests.factories import make_engine_key, make_member, make_workspace
+from tests.pages import sign_in
+
+EXPLORER = "/admin/insights/events"
+GOAL_LINK = re.compile(r'href="(/admin/insights/goals/new\?[^"]*)"')
+
+
+class Shop:
+    """A workspace with an Engine key, whose members sign in to the pages."""
+
+    def __init__(self, pages: TestClient, db: Database, clock: FixedClock) -> None:
+        self.pages, self.db, self.clock = pages, db, clock
+        with db.transaction() as session:
+            self.workspace: Workspace = make_workspace(session, clock.now())
+            self.key = make_engine_key(session, self.workspace, clock.now(), EngineKeyKind.SECRET)
+
+    def sign_in(self, role: Role = Role.ADMIN) -> None:
+        """Sign a new member of `role` in (signing out whoever was)."""
+        self.pages.cookies.clear()
+        with self.db.transaction() as session:
+            member = make_member(session, self.clock.now(), role=role, workspace=self.workspace)
+        assert sign_in(self.pages, member.user.email).status_code == 303
+
+    def send(self, *events: dict[str, Any]) -> None:
+        response = self.pages.post(
+            "/events", json={"events": list(events)}, headers={"Authorization": f"Bearer {self.key}"}
+        )
+        assert response.status_code == 202, response.text
+
+    def ago(self, days: float) -> str:
+        return (self.clock.now() - timedelta(days=days)).isoformat()
+
+
+@pytest.fixture
+def shop(pages: TestClient, db: Database, clock: FixedClock) -> Shop:
+    return Shop(pages, db, clock)
+
+
+def shown_event_ids(page: str) -> list[str]:
+    """The client event ids of the listed events, in page order."""
+    return re.findall(r"<dt>Event id</dt><dd><code>([^<]*)</code>", page)
+
+
+def goal_links(page: str) -> list[dict[str, list[str]]]:
+    return [parse_qs(urlsplit(html.unescape(href)).query) for href in GOAL_LINK.findall(page)]
+
+
+def prefilled_goals(shop: Shop, page: str) -> list[tuple[str, dict[str, object]]]:
+    """Follow each "Create goal from this event" link: the trigger event and match conditions the goal
+    form comes prefilled with."""
+    forms = []
+    for href in GOAL_LINK.findall(page):
+        form = shop.pages.get(html.unescape(href))
+        assert form.status_code == 200
+        trigger = re.search(r'id="trigger_event" name="trigger_event" type="text" value="([^"]*)"', form.text)
+        conditions = re.search(r'<textarea id="match_conditions"[^>]*>([^<]*)</textarea>', form.text, re.S)
+        assert trigger is not None
+        assert conditions is not None
+        forms.append((html.unescape(trigger.group(1)), json.loads(html.unescape(conditions.group(1)))))
+    return forms
+
+
+def test_the_explorer_shows_the_last_30_days_newest_first_in_the_workspace_time_zone(shop: Shop) -> None:
+    shop.send(
+        {"event_id": "old", "name": "message_sent", "timestamp": shop.ago(40)},
+        {"event_id": "week-ago", "name": "message_sent", "timestamp": shop.ago(8)},
+        {"event_id": "yesterday", "name": "purchase", "timestamp": shop.ago(1)},
+    )
+    shop.sign_in(Role.ANALYST)
+    page = shop.pages.get(EXPLORER)
+    assert page.status_code == 200
+    assert shown_event_ids(page.text) == ["yesterday", "week-ago"]
+    # START is 2026-11-02 09:30 UTC: a day before is 10:30 in Berlin (CET, UTC+1).
+    assert "2026-11-01 10:30:00 CET" in page.text
+    assert "<strong>Europe/Berlin</strong>" in page.text
+    assert '<option value="30d" selected>' in page.text
+
+
+def test_range_and_name_filter_the_list_and_the_catalogue(shop: Shop) -> None:
+    shop.send(
+        {"event_id": "old-purchase", "name": "purchase", "timestamp": shop.ago(40)},
+        {"event_id": "purchase", "name": "purchase", "timestamp": shop.ago(3), "properties": {"plan": "x"}},
+        {"event_id": "message", "name": "message_sent", "timestamp": shop.ago(2)},
+    )
+    shop.sign_in()
+    assert shown_event_ids(shop.pages.get(f"{EXPLORER}?range=90d").text) == [
+        "message",
+        "purchase",
+        "old-purchase",
+    ]
+
+    page = shop.pages.get(f"{EXPLORER}?range=90d&name=purchase").text
+    assert shown_event_ids(page) == ["purchase", "old-purchase"]
+    assert shown_event_ids(shop.pages.get(f"{EXPLORER}?range=7d&name=purchase").text) == ["purchase"]
+    assert shown_event_ids(shop.pages.get(f"{EXPLORER}?name=Purchase").text) == []  # case-sensitive
+
+    catalogue = page.split('id="catalogue-heading"')[1]
+    assert 'href="/admin/insights/events?range=90d&amp;name=message_sent"' in catalogue
+    assert re.search(r"<code>purchase</code></a>\s*<span class=\"count\">2</span>", catalogue)
+    assert "<li><code>plan</code></li>" in catalogue
+    assert '<option value="purchase">' in page  # the datalist of known names
+
+
+def test_an_unknown_range_shows_30_days_and_says_so(shop: Shop) -> None:
+    shop.send({"event_id": "recent", "name": "purchase", "timestamp": shop.ago(2)})
+    shop.sign_in()
+    page = shop.pages.get(f"{EXPLORER}?range=1y<script>")
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert "There is no range “1y&lt;script&gt;”: showing the last 30 days." in page.text
+    assert shown_event_ids(page.text) == ["recent"]
+
+
+def test_the_create_goal_link_fills_in_the_event_name_and_its_flattened_scalar_properties(shop: Shop) -> None:
+    properties = {
+        "order": {"plan": "premium", "total": 129.5, "lines": [{"sku": "a"}], "meta": {"coupon": None}},
+        "currency": "EUR",
+        "vip": True,
+        "tags": ["new"],
+    }
+    shop.send({"name": "purchase", "timestamp": shop.ago(1), "properties": properties})
+    shop.sign_in(Role.DESIGNER)
+    page = shop.pages.get(EXPLORER).text
+    [link] = goal_links(page)
+    assert list(link) == ["from_event"]  # the link names the event; no property value in the URL
+    [(trigger, conditions)] = prefilled_goals(shop, page)
+    assert trigger == "purchase"
+    assert conditions == {
+        "order.plan": "premium",
+        "order.total": 129.5,
+        "order.meta.coupon": None,
+        "currency": "EUR",
+        "vip": True,
+    }
+
+
+def test_the_create_goal_link_keeps_at_most_20_conditions(shop: Shop) -> None:
+    shop.send({"name": "survey", "timestamp": shop.ago(1), "properties": {f"q{n:02d}": n for n in range(25)}})
+    shop.sign_in()
+    [(_trigger, conditions)] = prefilled_goals(shop, shop.pages.get(EXPLORER).text)
+    assert conditions == {f"q{n:02d}": n for n in range(20)}
+
+
+def test_goal_conditions_hold_on_the_event_they_come_from() -> None:
+    # A top-level key with a dot is read before the nested path, so the nested leaf would not match.
+    properties = {"order": {"plan": "basic"}, "order.plan": "premium", "note": "x" * 1001, "a..b": 1}
+    assert goal_conditions(properties) == {"order.plan": "premium"}
+
+
+def test_only_goal_managers_get_the_link_and_only_contact_managers_the_contact_link(shop: Shop) -> None:
+    shop.send({"name": "purchase", "timestamp": shop.ago(1), "contact_id": "ann/1 <b>"})
+    contact_link = 'href="/admin/contacts/ann%2F1%20%3Cb%3E"'
+
+    shop.sign_in(Role.ANALYST)
+    analyst = shop.pages.get(EXPLORER).text
+    assert "Create goal from this event" not in analyst
+    assert contact_link not in analyst
+    assert "<code>ann/1 &lt;b&gt;</code>" in analyst
+
+    shop.sign_in(Role.DESIGNER)
+    designer = shop.pages.get(EXPLORER).text
+    assert "Create goal from this event" in designer
+    assert contact_link not in designer
+
+    shop.sign_in(Role.ADMIN)
+    admin = shop.pages.get(EXPLORER).text
+    assert "Create goal from this event" in admin
+    assert contact_link in admin
+
+
+def test_another_workspaces_events_never_show(
+    shop: Shop, pages: TestClient, db: Database, clock: FixedClock
+) -> None:
+    other = Shop(pages, db, clock)
+    other.send({"event_id": "theirs", "name": "their_secret_event", "timestamp": other.ago(1)})
+    shop.send({"event_id": "ours", "name": "purchase", "timestamp": shop.ago(1)})
+    shop.sign_in()
+    page = shop.pages.get(EXPLORER).text
+    assert shown_event_ids(page) == ["ours"]
+    assert "their_secret_event" not in page
+    filtered = shop.pages.get(f"{EXPLORER}?range=90d&name=their_secret_event").text
+    assert shown_event_ids(filtered) == []
+    assert "their_secret_event" not in filtered.split('id="catalogue-heading"')[1]
+
+
+def test_a_viewer_may_not_open_the_explorer(shop: Shop) -> None:
+    shop.sign_in(Role.VIEWER)
+    page = shop.pages.get(EXPLORER)
+    assert page.status_code == 403
+    assert "comerix.insights.telemetry" in page.text
+
+
+@pytest.mark.parametrize("event", ["not-a-uuid", "0190b2a4-0000-7000-8000-000000000000"])
+def test_a_goal_from_an_unknown_event_is_a_404_page(shop: Shop, event: str) -> None:
+    shop.sign_in(Role.DESIGNER)
+    response = shop.pages.get(f"/admin/insights/goals/new?from_event={event}")
+    assert response.status_code == 404
+    assert "No event" in response.text
+
+
+def test_a_goal_from_another_workspaces_event_is_a_404_page(shop: Shop, pages: TestClient) -> None:
+    shop.send({"name": "purchase", "timestamp": shop.ago(1), "properties": {"plan": "premium"}})
+    shop.sign_in()
+    [link] = goal_links(shop.pages.get(EXPLORER).text)
+    pages.cookies.clear()
+    with shop.db.transaction() as session:
+        stranger = make_member(session, shop.clock.now())
+    sign_in(pages, stranger.user.email)
+    assert pages.get(f"/admin/insights/goals/new?from_event={link['from_event'][0]}").status_code == 404

@@ -1,0 +1,414 @@
+"""Insights → Goals pages over HTTP, on each backend: the list by status, the new and edit forms with
+their inline errors, status changes, Try it, CSRF, permissions and tenancy."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from comerix.auth.models import EngineKeyKind
+from comerix.auth.roles import Role
+from comerix.clock import FixedClock
+from comerix.db import Database
+from comerix.goals import service as goals
+from comerix.goals.models import Goal, GoalStatus
+from tests.factories import Member, make_engine_key, make_goal, make_member
+from tests.pages import csrf_of, post_form, sign_in
+
+LIST = "/admin/insights/goals"
+NEW = "/admin/insights/goals/new"
+FORM = {
+    "name": "Premium purchase",
+    "code": "premium_purchase",
+    "description": "",
+    "kind": "conversion",
+    "is_primary": "true",
+    "trigger_event": "purchase",
+    "match_conditions": '{"plan": "premium", "items": 2, "gift": true, "coupon": null, "ref": "2"}',
+    "value_mode": "from_property",
+    "fixed_value": "",
+    "value_property": "grand_total",
+    "currency": "",
+    "currency_property": "currency",
+    "base_value_property": "",
+    "base_currency_property": "",
+    "attribution_window_hours": "72",
+}
+
+
+def member(db: Database, clock: FixedClock, role: Role = Role.DESIGNER, of: Member | None = None) -> Member:
+    with db.transaction() as session:
+        return make_member(session, clock.now(), role=role, workspace=of.workspace if of else None)
+
+
+@pytest.fixture
+def designer(pages: TestClient, db: Database, clock: FixedClock) -> Member:
+    """A designer, signed in on `pages`."""
+    who = member(db, clock)
+    assert sign_in(pages, who.user.email).status_code == 303
+    return who
+
+
+def goal_of(db: Database, clock: FixedClock, who: Member, **fields: Any) -> Goal:
+    status = fields.pop("status", None)
+    with db.transaction() as session:
+        goal = make_goal(session, who.principal, clock.now(), **fields)
+        if status is not None:
+            goals.set_status(session, goal, status, actor=who.principal, now=clock.now())
+        return goal
+
+
+def stored(db: Database, who: Member) -> list[Goal]:
+    with db.sessions() as session:
+        return goals.list_for_workspace(session, who.workspace.id)
+
+
+def section(html: str, status: str) -> str:
+    found = re.search(rf'<section[^>]*id="goals-{status}".*?</section>', html, re.DOTALL)
+    assert found is not None, f"no {status} section"
+    return found.group(0)
+
+
+def edit_path(goal: Goal) -> str:
+    return f"/admin/insights/goals/{goal.id}/edit"
+
+
+def test_the_list_groups_goals_by_status_with_counts_and_primary_badges(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    goal_of(db, clock, designer, name="Lead form", code="lead", is_primary=True)
+    goal_of(db, clock, designer, name="Newsletter", code="newsletter", kind="engagement")
+    goal_of(db, clock, designer, name="Old promo", code="old_promo", status=GoalStatus.PAUSED)
+
+    html = pages.get(LIST).text
+    active, paused, archived = (section(html, status) for status in ("active", "paused", "archived"))
+    assert '<span class="badge active">2</span>' in active
+    assert active.index("Lead form") < active.index("Newsletter")  # primary first
+    lead_row = re.search(r"<tr>\s*<td>\s*<a[^>]*>Lead form</a>.*?</tr>", active, re.DOTALL)
+    assert lead_row is not None
+    assert "Primary" in lead_row.group(0)
+    assert "Primary" not in re.sub(r".*Newsletter", "", active, flags=re.DOTALL).split("</tr>")[0]
+    assert '<span class="badge paused">1</span>' in paused
+    assert "Old promo" in paused
+    assert "Old promo" not in active
+    assert '<span class="badge archived">0</span>' in archived
+    assert "No archived goals." in archived
+    assert 'aria-label="Activate Old promo"' in paused
+    assert 'aria-label="Pause Lead form"' in active
+    assert 'href="/admin/insights/goals/new"' in html
+
+
+def test_a_goal_is_created_from_the_form_with_typed_conditions(
+    pages: TestClient, db: Database, designer: Member
+) -> None:
+    response = post_form(pages, NEW, FORM)
+    assert (response.status_code, response.headers["location"]) == (303, LIST)
+    listed = pages.get(LIST).text
+    assert "Goal “Premium purchase” created." in listed
+    assert "premium_purchase" in section(listed, "active")
+
+    [goal] = stored(db, designer)
+    conditions = goal.match_conditions
+    assert conditions == {"plan": "premium", "items": 2, "gift": True, "coupon": None, "ref": "2"}
+    assert type(conditions["items"]) is int
+    assert conditions["gift"] is True
+    assert conditions["ref"] == "2"
+    assert (goal.is_primary, goal.attribution_window_hours, goal.description) == (True, 72, None)
+    assert (goal.value_property, goal.currency_property, goal.fixed_value) == (
+        "grand_total",
+        "currency",
+        None,
+    )
+
+
+def test_invalid_input_is_shown_inline_with_what_was_typed_and_nothing_is_stored(
+    pages: TestClient, db: Database, designer: Member
+) -> None:
+    typed = FORM | {
+        "code": "Bad Code",
+        "value_property": "",
+        "attribution_window_hours": "0",
+        "currency": "EURO",
+    }
+    response = post_form(pages, NEW, typed)
+    assert response.status_code == 422
+    html = response.text
+    assert "The goal was not saved: 4 problems to fix" in html
+    for field_name in ("code", "value_property", "currency", "attribution_window_hours"):
+        assert f'id="{field_name}-error"' in html, field_name
+        assert f'<a href="#{field_name}">' in html
+    assert "is required when value_mode is from_property" in html
+    assert "must start with a lowercase letter" in html
+    assert 'value="Bad Code"' in html
+    assert 'value="EURO"' in html
+    assert "&#34;items&#34;: 2, &#34;gift&#34;: true" in html  # the conditions as typed
+    assert stored(db, designer) == []
+
+
+@pytest.mark.parametrize(
+    ("conditions", "message"),
+    [
+        ('["plan"]', "must be a JSON object"),
+        ('{"plan": ', "must be a JSON object"),
+        ('"premium"', "must be a JSON object"),
+        ('{"order": {"plan": "x"}}', "nested objects and lists are not allowed"),
+    ],
+)
+def test_match_conditions_must_be_a_flat_json_object(
+    pages: TestClient, db: Database, designer: Member, conditions: str, message: str
+) -> None:
+    response = post_form(pages, NEW, FORM | {"match_conditions": conditions})
+    assert response.status_code == 422
+    error = re.search(r'id="match_conditions-error">([^<]*)<', response.text)
+    assert error is not None
+    assert message in error.group(1)
+    assert stored(db, designer) == []
+
+
+def test_a_taken_code_is_shown_on_the_code_field(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    goal_of(db, clock, designer, code="premium_purchase", status=GoalStatus.ARCHIVED)
+    response = post_form(pages, NEW, FORM)
+    assert response.status_code == 409
+    error = re.search(r'id="code-error">([^<]*)<', response.text)
+    assert error is not None
+    assert "already used" in error.group(1)
+    assert len(stored(db, designer)) == 1
+
+
+def test_the_edit_form_shows_the_goal_and_saves_every_field(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    goal = goal_of(
+        db,
+        clock,
+        designer,
+        name="Lead",
+        code="lead",
+        description="Old notes",
+        match_conditions={"form": "lead", "fields": 4},
+        value_mode="fixed",
+        fixed_value="25.00",
+        currency="EUR",
+    )
+    form = pages.get(edit_path(goal)).text
+    assert re.search(r'<input id="code" name="code" type="text" value="lead" readonly', form)
+    assert 'value="25' in form
+    assert 'value="EUR"' in form
+    assert "Old notes" in form
+    assert "&#34;fields&#34;: 4" in form
+
+    changed = FORM | {"code": "lead", "name": "Lead form", "value_mode": "none", "value_property": ""}
+    changed |= {"currency_property": "", "description": "", "is_primary": ""}
+    response = post_form(pages, edit_path(goal), changed)
+    assert response.status_code == 303, re.findall(r'class="error"[^>]*>([^<]*)', response.text)
+    assert (response.status_code, response.headers["location"]) == (303, LIST)
+    assert "Goal “Lead form” saved." in pages.get(LIST).text
+    [saved] = stored(db, designer)
+    assert (saved.code, saved.name, saved.description, saved.is_primary) == ("lead", "Lead form", None, False)
+    assert (saved.value_mode, saved.fixed_value, saved.currency) == ("none", None, None)
+    assert saved.match_conditions["items"] == 2
+
+
+def test_the_code_cannot_be_changed_on_the_edit_page(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    goal = goal_of(db, clock, designer, name="Lead", code="lead")
+    response = post_form(pages, edit_path(goal), FORM | {"code": "other_code", "name": "Renamed"})
+    assert response.status_code == 422
+    error = re.search(r'id="code-error">([^<]*)<', response.text)
+    assert error is not None
+    assert "cannot be changed" in error.group(1)
+    assert 'value="lead" readonly' in response.text
+    [saved] = stored(db, designer)
+    assert (saved.code, saved.name) == ("lead", "Lead")
+
+
+def test_status_changes_go_back_where_they_came_from_with_a_flash(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    goal = goal_of(db, clock, designer, name="Lead", code="lead")
+    status_path = f"/admin/insights/goals/{goal.id}/status"
+
+    paused = post_form(pages, status_path, {"status": "paused", "next": LIST}, page=LIST)
+    assert (paused.status_code, paused.headers["location"]) == (303, LIST)
+    listed = pages.get(LIST).text
+    assert "Goal “Lead” paused." in listed
+    assert "Lead" in section(listed, "paused")
+
+    archived = post_form(
+        pages, status_path, {"status": "archived", "next": edit_path(goal)}, page=edit_path(goal)
+    )
+    assert archived.headers["location"] == edit_path(goal)
+    edit = pages.get(edit_path(goal)).text
+    assert "Goal “Lead” archived." in edit
+    assert 'aria-label="Activate Lead"' in edit
+
+    elsewhere = post_form(
+        pages, status_path, {"status": "active", "next": "https://evil.example/"}, page=LIST
+    )
+    assert elsewhere.headers["location"] == LIST
+    assert [g.status for g in stored(db, designer)] == ["active"]
+
+    refused = post_form(pages, status_path, {"status": "deleted"}, page=LIST)
+    assert refused.status_code == 422
+    assert [g.status for g in stored(db, designer)] == ["active"]
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    goal = goal_of(db, clock, designer, name="Lead", code="lead")
+    attempts = [
+        (NEW, FORM | {"code": "sneaky"}),
+        (edit_path(goal), FORM | {"code": "lead", "name": "Sneaky"}),
+        (f"/admin/insights/goals/{goal.id}/status", {"status": "archived"}),
+        (f"/admin/insights/goals/{goal.id}/status", {"status": "archived", "csrf_token": "forged"}),
+    ]
+    for path, data in attempts:
+        response = pages.post(path, data=data, follow_redirects=False)
+        assert response.status_code == 403, path
+        assert "security token" in response.text
+    preview = pages.post("/admin/insights/goals/preview", json=FORM, headers={"Accept": "application/json"})
+    assert (preview.status_code, preview.json()["error"]["code"]) == (403, "csrf_rejected")
+    [same] = stored(db, designer)
+    assert (same.code, same.name, same.status) == ("lead", "Lead", "active")
+
+
+def test_a_role_without_goal_management_gets_the_403_page(
+    pages: TestClient, db: Database, clock: FixedClock
+) -> None:
+    admin = member(db, clock, Role.ADMIN)
+    goal = goal_of(db, clock, admin, name="Lead", code="lead")
+    analyst = member(db, clock, Role.ANALYST, of=admin)
+    sign_in(pages, analyst.user.email)
+    for path in (LIST, NEW, edit_path(goal)):
+        response = pages.get(path)
+        assert response.status_code == 403, path
+        assert "text/html" in response.headers["content-type"]
+        assert "comerix.insights.goals.manage" in response.text
+    token = csrf_of(pages.get("/admin/logout").text)  # a page the analyst may open
+    refused = pages.post(
+        f"/admin/insights/goals/{goal.id}/status",
+        data={"status": "archived", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    assert [g.status for g in stored(db, admin)] == ["active"]
+
+
+def test_another_workspaces_goal_is_a_404_page(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    stranger = member(db, clock, Role.ADMIN)
+    theirs = goal_of(db, clock, stranger, name="Theirs", code="theirs")
+    for path in (edit_path(theirs), "/admin/insights/goals/not-a-goal/edit"):
+        response = pages.get(path)
+        assert response.status_code == 404, path
+        assert "text/html" in response.headers["content-type"]
+    posted = post_form(pages, f"/admin/insights/goals/{theirs.id}/status", {"status": "archived"}, page=LIST)
+    assert posted.status_code == 404
+    saved = post_form(pages, edit_path(theirs), FORM | {"code": "theirs"}, page=LIST)
+    assert saved.status_code == 404
+    [untouched] = stored(db, stranger)
+    assert (untouched.status, untouched.name) == ("active", "Theirs")
+
+
+def test_the_form_is_prefilled_from_the_event_explorer(pages: TestClient, designer: Member) -> None:
+    conditions = '{"form": "lead", "fields": 4, "consent": true, "ref": "4"}'
+    response = pages.get(NEW, params={"trigger_event": "form_submitted", "conditions": conditions})
+    html = response.text
+    assert response.status_code == 200
+    assert 'id="trigger_event" name="trigger_event" type="text" value="form_submitted"' in html
+    assert 'id="name" name="name" type="text" value="Form submitted"' in html
+    assert 'id="code" name="code" type="text" value="form_submitted"' in html
+    textarea = re.search(r'<textarea id="match_conditions"[^>]*>(.*?)</textarea>', html, re.DOTALL)
+    assert textarea is not None
+    assert textarea.group(1).replace("&#34;", '"').split() == (
+        ["{", '"form":', '"lead",', '"fields":', "4,", '"consent":', "true,", '"ref":', '"4"', "}"]
+    )
+    assert "Prefilled from the Event Explorer" in html
+
+
+def test_a_prefilled_form_saves_the_conditions_with_their_types(
+    pages: TestClient, db: Database, designer: Member
+) -> None:
+    html = pages.get(
+        NEW, params={"trigger_event": "Reply-Rated", "conditions": '{"rating.helpful": true}'}
+    ).text
+    textarea = re.search(r'<textarea id="match_conditions"[^>]*>(.*?)</textarea>', html, re.DOTALL)
+    assert textarea is not None
+    assert 'value="reply_rated"' in html  # a code suggested from the name
+    form = FORM | {
+        "trigger_event": "Reply-Rated",
+        "code": "reply_rated",
+        "match_conditions": textarea.group(1).replace("&#34;", '"'),
+        "value_mode": "none",
+        "value_property": "",
+        "currency_property": "",
+    }
+    assert post_form(pages, NEW, form).status_code == 303
+    [goal] = stored(db, designer)
+    assert (goal.trigger_event, goal.match_conditions) == ("Reply-Rated", {"rating.helpful": True})
+
+
+def test_try_it_previews_the_unsaved_form(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    with db.transaction() as session:
+        key = make_engine_key(session, designer.workspace, clock.now(), EngineKeyKind.PUBLIC)
+
+    def at(hours: int) -> str:
+        return (clock.now() - timedelta(hours=hours)).isoformat()
+
+    events = [
+        {"name": "purchase", "timestamp": at(3), "properties": {"plan": "basic", "grand_total": "5"}},
+        {
+            "name": "purchase",
+            "timestamp": at(2),
+            "properties": {"plan": "premium", "grand_total": "129.50", "currency": "usd"},
+        },
+        {"name": "purchase", "timestamp": at(1), "properties": {"plan": "premium", "grand_total": "x"}},
+        {"name": "purchase", "timestamp": at(24 * 40), "properties": {"plan": "premium", "grand_total": "1"}},
+    ]
+    sent = pages.post("/events", json={"events": events}, headers={"Authorization": f"Bearer {key}"})
+    assert sent.status_code == 202
+    token = csrf_of(pages.get(NEW).text)
+    headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+    unsaved = FORM | {"code": "Not Checked", "match_conditions": '{"plan": "premium"}'}
+
+    response = pages.post("/admin/insights/goals/preview?range=30d", json=unsaved, headers=headers)
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert (preview["scanned"], preview["matched"], preview["timezone"]) == (3, 2, "Europe/Berlin")
+    assert [(s["value"], s["currency"], s["value_error"]) for s in preview["samples"]] == [
+        (None, None, "property 'grand_total' is not a number (got 'x')"),
+        ("129.50", "USD", None),
+    ]
+    assert preview["closest_misses"][0]["failed"] == [
+        {"key": "plan", "expected": "premium", "actual": "basic", "missing": False}
+    ]
+    wider = pages.post("/admin/insights/goals/preview?range=90d", json=unsaved, headers=headers).json()
+    assert wider["matched"] == 3
+    assert stored(db, designer) == []
+
+
+def test_try_it_answers_problems_in_the_api_error_shape(pages: TestClient, designer: Member) -> None:
+    headers = {"X-CSRF-Token": csrf_of(pages.get(NEW).text), "Accept": "application/json"}
+    wrong = FORM | {"match_conditions": "plan=premium", "value_mode": "fixed", "value_property": ""}
+    response = pages.post("/admin/insights/goals/preview", json=wrong, headers=headers)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert [(d["field"], d["message"][:22]) for d in error["details"]] == [
+        ("match_conditions", "must be a JSON object "),
+        ("fixed_value", "is required when value"),
+    ]
+    bad_range = pages.post("/admin/insights/goals/preview?range=1y", json=FORM, headers=headers)
+    assert bad_range.status_code == 422
+    assert [d["field"] for d in bad_range.json()["error"]["details"]] == ["range"]
