@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench screenshots clean
 
 install: $(STAMP) ## Create .venv and install the project (the `comerix` command lands in .venv/bin)
 
@@ -33,6 +33,9 @@ test: lint typecheck ## Lint, type-check and run the whole suite (SQLite, and Po
 
 bench: install ## Benchmarks of the issue (a script, not a test); e.g. make bench BENCH_ARGS="--quick --backend sqlite"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+screenshots: install ## Refresh docs/screenshots from the browser tests, on the full demo
+	COMERIX_SCREENSHOTS_DIR=docs/screenshots COMERIX_TEST_DEMO_SCALE=1 $(BIN)/pytest -q -p no:cacheprovider tests/functional/browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

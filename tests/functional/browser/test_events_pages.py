@@ -1,0 +1,82 @@
+"""The Event Explorer in a real browser, on the demo workspace: filtering by range and name through the
+URL, starting a goal from an event, and opening the contact of an event."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from playwright.sync_api import Page, expect
+
+from tests.functional.browser.conftest import screenshot
+
+
+def test_filter_the_explorer_by_range_and_name(signed_in_as: Callable[[str], Page]) -> None:
+    page = signed_in_as("analyst")
+    page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Events").click()
+    expect(page.get_by_role("heading", name="Events", exact=True)).to_be_visible()
+    expect(page.get_by_label("Range")).to_have_value("30d")
+    events = page.locator("li.event")
+    expect(events).to_have_count(100)
+    expect(page.get_by_text("Europe/Berlin").first).to_be_visible()
+    screenshot(page, "events")
+
+    page.get_by_label("Range").select_option(label="Last 7 days")
+    page.get_by_label("Event name").fill("purchase")
+    page.get_by_role("button", name="Filter").click()
+
+    expect(page).to_have_url(re.compile(r"/admin/insights/events\?range=7d&name=purchase$"))
+    expect(page.get_by_role("heading", name="purchase events · Last 7 days")).to_be_visible()
+    names = page.locator("li.event .event-name")
+    expect(names.first).to_have_text("purchase")
+    assert 0 < names.count() < 100
+    assert set(names.all_inner_texts()) == {"purchase"}
+
+    catalogue = page.get_by_role("complementary")
+    catalogue.get_by_role("link", name="conversation_started").click()
+    expect(page).to_have_url(re.compile(r"range=7d&name=conversation_started$"))
+    expect(page.locator("li.event .event-name").first).to_have_text("conversation_started")
+
+    page.get_by_role("link", name="Clear").click()
+    expect(page).to_have_url(re.compile(r"/admin/insights/events$"))
+    expect(events).to_have_count(100)
+
+
+def test_create_a_goal_from_an_event_in_one_click(signed_in_as: Callable[[str], Page]) -> None:
+    page = signed_in_as("designer")
+    page.goto("/admin/insights/events?range=30d&name=purchase")
+    event = page.locator("li.event").first
+    properties = json.loads(event.locator("pre.json").inner_text())
+
+    event.get_by_role("link", name="Create goal from this event").click()
+
+    page.wait_for_url(re.compile(r"/admin/insights/goals/new\?from_event="))
+    expect(page.get_by_label("Trigger event")).to_have_value("purchase")
+    conditions = json.loads(page.get_by_label("Match conditions").input_value())
+    assert conditions == {
+        key: value for key, value in properties.items() if not isinstance(value, dict | list)
+    }
+    assert conditions["plan"] in ("premium", "basic")
+
+
+def test_analysts_see_no_goal_link_nor_contact_link(signed_in_as: Callable[[str], Page]) -> None:
+    page = signed_in_as("analyst")
+    page.goto("/admin/insights/events")
+    expect(page.locator("li.event")).to_have_count(100)
+    expect(page.get_by_role("link", name="Create goal from this event")).to_have_count(0)
+    expect(page.locator("li.event .event-ids a")).to_have_count(0)
+
+
+def test_open_the_contact_of_an_event(admin_page: Page) -> None:
+    page = admin_page
+    page.goto("/admin/insights/events?name=message_sent")
+    contact_link = page.locator("li.event").first.locator(".event-ids a")
+    contact_id = contact_link.inner_text()
+
+    contact_link.click()
+
+    expect(page).to_have_url(re.compile(rf"/admin/contacts/{contact_id}$"))
+    expect(page.get_by_role("heading", name=f"Contact {contact_id}")).to_be_visible()
+    expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+    expect(page.get_by_role("link", name="Erase this contact…")).to_be_visible()

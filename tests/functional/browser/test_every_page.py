@@ -1,0 +1,69 @@
+"""Every main page, opened by the role that may see it: it answers 200 without console errors, each
+form control has a label, and the keyboard reaches the controls (Tab moves focus through them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page
+
+MAIN_PAGES = [
+    "/admin/insights/goals",
+    "/admin/insights/goals/new",
+    "/admin/insights/events",
+    "/admin/insights/analytics",
+    "/admin/contacts",
+    "/admin/settings/analytics",
+    "/admin/settings/users",
+    "/admin/settings/keys",
+    "/admin/account",
+]
+
+# Controls a person fills in or operates, and whether each has a name from a <label> (or aria-label).
+UNLABELLED_CONTROLS = """
+() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter((control) => !control.labels?.length && !control.getAttribute('aria-label')
+                       && !control.getAttribute('aria-labelledby'))
+  .map((control) => control.outerHTML.slice(0, 120))
+"""
+
+FOCUSED = "() => document.activeElement ? document.activeElement.outerHTML.slice(0, 80) : null"
+
+
+@pytest.mark.parametrize("path", MAIN_PAGES)
+def test_each_main_page_is_labelled_and_keyboard_reachable(
+    signed_in_as: Callable[[str], Page], path: str
+) -> None:
+    page = signed_in_as("admin")
+    response = page.goto(path)
+    assert response is not None
+    assert response.status == 200, f"{path} answered {response.status}"
+    assert page.evaluate(UNLABELLED_CONTROLS) == [], f"{path} has controls without a label"
+
+    visited = set()
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        visited.add(page.evaluate(FOCUSED))
+    assert len(visited - {None}) >= 5, f"Tab reaches too little on {path}: {visited}"
+
+
+@pytest.mark.parametrize(
+    ("role", "forbidden"),
+    [
+        ("viewer", "/admin/insights/goals"),
+        ("viewer", "/admin/insights/events"),
+        ("analyst", "/admin/insights/goals/new"),
+        ("designer", "/admin/contacts"),
+        ("designer", "/admin/settings/keys"),
+    ],
+)
+def test_a_page_outside_the_role_is_refused_with_a_403_page(
+    signed_in_as: Callable[[str], Page], role: str, forbidden: str
+) -> None:
+    page = signed_in_as(role)
+    response = page.goto(forbidden)
+    assert response is not None
+    assert response.status == 403
+    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    assert page.get_by_role("navigation", name="Main menu").is_visible()

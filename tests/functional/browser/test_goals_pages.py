@@ -1,0 +1,131 @@
+"""Insights → Goals in a real browser, on the demo workspace: creating a goal through its errors, pausing
+and archiving it, the value-mode fields, and Try it on the demo's purchases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from playwright.sync_api import Locator, Page, expect
+
+from tests.functional.browser.conftest import screenshot
+
+
+def field(page: Page, label: str) -> Locator:
+    """The control labelled exactly `label` (a required field's label ends with an asterisk)."""
+    return page.get_by_label(re.compile(rf"^{re.escape(label)}( \*)?$"))
+
+
+def test_a_designer_creates_a_goal_through_its_errors_then_pauses_and_archives_it(
+    signed_in_as: Callable[[str], Page],
+) -> None:
+    page = signed_in_as("designer")
+    page.goto("/admin/insights/goals")
+    expect(page.locator("#goals-active").get_by_role("link", name="Product purchase")).to_be_visible()
+    page.get_by_role("link", name="New goal").click()
+    expect(page.get_by_role("heading", name="New goal")).to_be_visible()
+
+    field(page, "Name").fill("Basic plan purchase")
+    field(page, "Code").fill("Basic Plan")
+    field(page, "Trigger event").fill("purchase")
+    field(page, "Match conditions").fill('{"plan": "basic"}')
+    field(page, "Value").select_option("from_property")
+    page.get_by_role("button", name="Create goal").click()
+
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("2 problems to fix")
+    expect(page.locator("#code-error")).to_contain_text("must start with a lowercase letter")
+    expect(page.locator("#value_property-error")).to_contain_text(
+        "is required when value_mode is from_property"
+    )
+    expect(field(page, "Code")).to_have_attribute("aria-invalid", "true")
+    expect(field(page, "Name")).to_have_value("Basic plan purchase")
+    expect(field(page, "Match conditions")).to_have_value('{"plan": "basic"}')
+    summary.get_by_role("link", name="Code").click()
+    expect(field(page, "Code")).to_be_focused()
+
+    field(page, "Code").fill("basic_plan_purchase")
+    field(page, "Value property").fill("grand_total")
+    field(page, "Currency property").fill("currency")
+    page.get_by_role("button", name="Create goal").click()
+
+    expect(page.get_by_role("status")).to_have_text("Goal “Basic plan purchase” created.")
+    active = page.locator("#goals-active")
+    expect(active.get_by_role("link", name="Basic plan purchase")).to_be_visible()
+    expect(active.get_by_role("row", name=re.compile("Basic plan purchase"))).to_contain_text(
+        "From grand_total, currency from currency"
+    )
+
+    page.get_by_role("button", name="Pause Basic plan purchase").click()
+    expect(page.get_by_role("status")).to_have_text("Goal “Basic plan purchase” paused.")
+    expect(page.locator("#goals-paused").get_by_role("link", name="Basic plan purchase")).to_be_visible()
+    expect(active.get_by_role("link", name="Basic plan purchase")).to_have_count(0)
+
+    page.get_by_role("button", name="Archive Basic plan purchase").click()
+    expect(page.get_by_role("status")).to_have_text("Goal “Basic plan purchase” archived.")
+    expect(page.locator("#goals-archived").get_by_role("link", name="Basic plan purchase")).to_be_visible()
+    screenshot(page, "goals-list")
+
+    page.locator("#goals-archived").get_by_role("link", name="Basic plan purchase").click()
+    expect(field(page, "Code")).to_have_attribute("readonly", "")
+    expect(field(page, "Code")).to_have_value("basic_plan_purchase")
+
+
+def test_only_the_fields_of_the_chosen_value_mode_are_shown(signed_in_as: Callable[[str], Page]) -> None:
+    page = signed_in_as("designer")
+    page.goto("/admin/insights/goals/new")
+    mode = field(page, "Value")
+    expect(mode).to_have_value("none")
+    for label in ("Fixed value", "Value property", "Currency", "Currency property", "Base value property"):
+        expect(field(page, label)).to_be_hidden()
+
+    mode.select_option("fixed")
+    expect(field(page, "Fixed value")).to_be_visible()
+    expect(field(page, "Currency")).to_be_visible()
+    expect(field(page, "Value property")).to_be_hidden()
+
+    mode.select_option("from_property")
+    expect(field(page, "Value property")).to_be_visible()
+    expect(field(page, "Base currency property")).to_be_visible()
+    expect(field(page, "Fixed value")).to_be_hidden()
+    expect(field(page, "Attribution window (hours)")).to_have_value("168")
+
+
+def test_try_it_shows_matches_values_and_misses_on_the_demo_purchases(
+    signed_in_as: Callable[[str], Page], page_errors: list[str]
+) -> None:
+    page = signed_in_as("designer")
+    page.goto("/admin/insights/goals/new?trigger_event=purchase&conditions=%7B%22plan%22%3A%22premium%22%7D")
+    expect(field(page, "Name")).to_have_value("Purchase")
+    field(page, "Value").select_option("fixed")
+    field(page, "Trigger event").fill("")
+    page.get_by_role("button", name="Try it").click()
+    problems = page.locator("#try-it-results").get_by_role("alert")
+    expect(problems).to_contain_text("Fix the form first")
+    expect(problems).to_contain_text("fixed_value: is required when value_mode is fixed")
+    expect(problems.get_by_role("link", name="trigger_event")).to_be_visible()
+    expected_refusal = [entry for entry in page_errors if entry.startswith("422 for ")]
+    assert len(expected_refusal) == 1  # the refusal shown above; nothing else went wrong
+    page_errors.remove(expected_refusal[0])
+
+    field(page, "Trigger event").fill("purchase")
+    field(page, "Fixed value").fill("10")  # then hidden again: a hidden mode's field is not sent
+    field(page, "Value").select_option("from_property")
+    field(page, "Value property").fill("grand_total")
+    field(page, "Currency property").fill("currency")
+    field(page, "Base value property").fill("base_total")
+    page.get_by_label("Events of the last").select_option("90d")
+    page.get_by_role("button", name="Try it").click()
+
+    results = page.locator("#try-it-results")
+    expect(results).to_contain_text("would have matched")
+    matched = int(results.locator(".headline strong").inner_text())
+    assert matched > 0
+    samples = results.locator(".samples > li")
+    with_value = samples.filter(has_text=re.compile(r"\d+\.\d\d (EUR|USD|GBP|CHF)"))
+    expect(with_value.first).to_be_visible()  # some samples may show a value error instead
+    expect(samples.first).to_contain_text(
+        re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST|GMT\+1|GMT\+2)")
+    )
+    expect(results.locator(".misses")).to_contain_text('plan: expected "premium", found "basic"')
+    screenshot(page, "goal-form")
