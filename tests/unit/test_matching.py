@@ -6,10 +6,20 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from comerix.conversions.valuation import ValueRule
 from comerix.goals.index import GoalSpec, WorkspaceGoals
-from comerix.goals.matching import MISSING, failures, json_equal, matches, read_path
+from comerix.goals.matching import (
+    MISSING,
+    ConditionIndex,
+    failures,
+    json_equal,
+    matches,
+    read_path,
+    scalar_key,
+)
 from comerix.goals.models import GoalKind, GoalStatus, ValueMode
 
 
@@ -116,3 +126,61 @@ def test_the_index_holds_active_goals_by_exact_trigger_name() -> None:
     assert [g.code for g in goals.listening_to("Purchase")] == ["b"]
     assert goals.listening_to("PURCHASE") == ()
     assert set(goals.by_code) == {"a", "b", "c", "d"}
+
+
+# The condition index files goals under their first condition; it must answer exactly what checking
+# every goal in turn answers, for every mix of types the JSON equality rules tell apart.
+SCALARS = st.sampled_from([0, 1, 1.0, -0.0, "1", "true", True, False, None])
+PATHS = st.sampled_from(["plan", "sku", "order.plan", "order"])
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=2) | st.dictionaries(PATHS, inner, max_size=3)
+)
+CONDITIONS = st.dictionaries(PATHS, SCALARS, max_size=3)
+
+
+@settings(max_examples=500)
+@given(
+    goals=st.lists(CONDITIONS, max_size=12),
+    properties=st.dictionaries(PATHS, SCALARS | VALUES, max_size=4),
+)
+def test_the_condition_index_answers_what_checking_every_goal_answers(
+    goals: list[dict[str, Any]], properties: dict[str, Any]
+) -> None:
+    index = ConditionIndex((number, conditions) for number, conditions in enumerate(goals))
+    expected = [number for number, conditions in enumerate(goals) if matches(conditions, properties)]
+    assert index.matching(properties) == expected
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [(1, 1.0), (0, -0.0), ("a", "a"), (True, True), (None, None), (10**20, 10**20)],
+)
+def test_equal_scalars_share_a_key(left: Any, right: Any) -> None:
+    assert scalar_key(left) == scalar_key(right)
+    assert hash(scalar_key(left)) == hash(scalar_key(right))
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [(1, "1"), (1, True), (0, False), ("true", True), (None, "null"), (None, False), (0, None)],
+)
+def test_unequal_scalars_have_different_keys(left: Any, right: Any) -> None:
+    assert scalar_key(left) != scalar_key(right)
+
+
+def test_lists_and_objects_have_no_key() -> None:
+    assert scalar_key([1]) is None
+    assert scalar_key({"a": 1}) is None
+
+
+def test_a_goal_filed_under_a_value_is_checked_on_its_other_conditions_too() -> None:
+    index = ConditionIndex(
+        [
+            ("premium-eur", {"plan": "premium", "currency": "EUR"}),
+            ("any", {}),
+            ("premium", {"plan": "premium"}),
+        ]
+    )
+    assert index.matching({"plan": "premium", "currency": "USD"}) == ["any", "premium"]
+    assert index.matching({"plan": "premium", "currency": "EUR"}) == ["premium-eur", "any", "premium"]
+    assert index.matching({"plan": 1}) == ["any"]

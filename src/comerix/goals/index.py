@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from comerix.conversions.valuation import ValueRule
+from comerix.goals.matching import ConditionIndex
 from comerix.goals.models import Goal, GoalKind, GoalStatus
 from comerix.workspaces.models import Workspace
 
@@ -62,9 +63,15 @@ class WorkspaceGoals:
     revision: int
     active_by_trigger: Mapping[str, tuple[GoalSpec, ...]]
     by_code: Mapping[str, GoalSpec]
+    conditions_by_trigger: Mapping[str, ConditionIndex[GoalSpec]]
 
     def listening_to(self, event_name: str) -> tuple[GoalSpec, ...]:
         return self.active_by_trigger.get(event_name, ())
+
+    def achieved_by(self, event_name: str, properties: Mapping[str, Any]) -> list[GoalSpec]:
+        """The active goals on `event_name` whose match conditions all hold for `properties`."""
+        index = self.conditions_by_trigger.get(event_name)
+        return index.matching(properties) if index is not None else []
 
     @classmethod
     def build(cls, revision: int, goals: list[GoalSpec]) -> WorkspaceGoals:
@@ -76,6 +83,10 @@ class WorkspaceGoals:
             revision=revision,
             active_by_trigger={name: tuple(specs) for name, specs in by_trigger.items()},
             by_code={goal.code: goal for goal in goals},
+            conditions_by_trigger={
+                name: ConditionIndex((spec, spec.match_conditions) for spec in specs)
+                for name, specs in by_trigger.items()
+            },
         )
 
 

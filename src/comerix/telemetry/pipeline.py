@@ -39,7 +39,6 @@ from comerix.db.bulk import Codec, codec_for, insert_rows
 from comerix.db.types import new_id
 from comerix.errors import FieldProblem, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
-from comerix.goals.matching import matches
 from comerix.goals.models import GoalStatus
 from comerix.telemetry.models import Conversation, Event
 from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
@@ -280,7 +279,7 @@ def match(item: Item, goals: WorkspaceGoals, explicit: Mapping[int, GoalSpec]) -
     """The goals this item achieves: its explicit goal, or the active goals whose conditions hold."""
     if item.goal_code is not None:
         return [explicit[item.index]]
-    return [goal for goal in goals.listening_to(item.name) if matches(goal.match_conditions, item.properties)]
+    return goals.achieved_by(item.name, item.properties)
 
 
 def attribute(
