@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from comerix.analytics import rollups
@@ -43,6 +43,46 @@ from comerix.goals.models import GoalStatus
 from comerix.telemetry.models import Conversation, Event
 from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
 from comerix.workspaces.models import Workspace
+
+# The pipeline's reads, built once: Core statements on the tables, executed on the session's connection
+# (the ORM would only add work per call; the rows are plain tuples either way).
+_events, _conversations_table = Event.__table__, Conversation.__table__
+_WORKSPACE = select(Workspace.base_currency, Workspace.timezone, Workspace.goals_revision).where(
+    Workspace.id == bindparam("workspace")
+)
+_KNOWN_EVENT_IDS = select(_events.c.event_id).where(
+    _events.c.workspace_id == bindparam("workspace"), _events.c.event_id.in_(bindparam("ids", expanding=True))
+)
+_STORED_ROW_IDS = select(_events.c.id).where(
+    _events.c.workspace_id == bindparam("workspace"), _events.c.id.in_(bindparam("ids", expanding=True))
+)
+_CONVERSATION_DAYS = select(
+    _conversations_table.c.id, _conversations_table.c.started_at, _conversations_table.c.flow_id
+).where(
+    _conversations_table.c.workspace_id == bindparam("workspace"),
+    _conversations_table.c.id.in_(bindparam("ids", expanding=True)),
+)
+_CANDIDATE_COLUMNS = (
+    _conversations_table.c.id,
+    _conversations_table.c.flow_id,
+    _conversations_table.c.started_at,
+    _conversations_table.c.last_activity_at,
+)
+_CONVERSATIONS = select(*_CANDIDATE_COLUMNS).where(
+    _conversations_table.c.workspace_id == bindparam("workspace"),
+    _conversations_table.c.id.in_(bindparam("ids", expanding=True)),
+)
+_CANDIDATES = (
+    select(*_CANDIDATE_COLUMNS)
+    .where(
+        _conversations_table.c.workspace_id == bindparam("workspace"),
+        _conversations_table.c.contact_id == bindparam("contact"),
+        _conversations_table.c.started_at <= bindparam("at"),
+        _conversations_table.c.last_activity_at >= bindparam("window_start"),
+    )
+    .order_by(_conversations_table.c.started_at.desc(), _conversations_table.c.id.desc())
+    .limit(50)
+)
 
 CONVERSATION_STARTED = "conversation_started"
 CONVERSATION_ENDED = "conversation_ended"
@@ -69,11 +109,9 @@ class _Stored:
 def ingest(session: Session, batch: Batch, index: GoalIndex) -> IngestResult:
     """Run `batch` through every step. Raises `Invalid` (nothing written) for an unknown goal code."""
     codec = codec_for(session.get_bind().dialect.name)
-    base_currency, timezone, revision = session.execute(
-        select(Workspace.base_currency, Workspace.timezone, Workspace.goals_revision).where(
-            Workspace.id == batch.workspace_id
-        )
-    ).one()
+    base_currency, timezone, revision = (
+        session.connection().execute(_WORKSPACE, {"workspace": batch.workspace_id}).one()
+    )
     goals = index.for_workspace(session, batch.workspace_id, revision)
 
     explicit, ignored = validate(batch.items, goals)
@@ -167,13 +205,13 @@ def _known_event_ids(session: Session, workspace_id: uuid.UUID, event_ids: list[
     wanted = [event_id for event_id in event_ids if event_id is not None]
     if not wanted:
         return set()
-    query = select(Event.event_id).where(Event.workspace_id == workspace_id, Event.event_id.in_(wanted))
-    return {event_id for event_id in session.scalars(query) if event_id is not None}
+    found = session.connection().execute(_KNOWN_EVENT_IDS, {"workspace": workspace_id, "ids": wanted})
+    return {event_id for event_id in found.scalars() if event_id is not None}
 
 
 def _stored_row_ids(session: Session, workspace_id: uuid.UUID, row_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    query = select(Event.id).where(Event.workspace_id == workspace_id, Event.id.in_(row_ids))
-    return set(session.scalars(query))
+    found = session.connection().execute(_STORED_ROW_IDS, {"workspace": workspace_id, "ids": row_ids})
+    return set(found.scalars())
 
 
 EVENT_COLUMNS = (
@@ -256,10 +294,8 @@ def _moves(
     """The conversations that are new, or whose start day or flow this batch changes."""
     stored = {
         row.id: row
-        for row in session.execute(
-            select(Conversation.id, Conversation.started_at, Conversation.flow_id).where(
-                Conversation.workspace_id == workspace_id, Conversation.id.in_(chats)
-            )
+        for row in session.connection().execute(
+            _CONVERSATION_DAYS, {"workspace": workspace_id, "ids": list(chats)}
         )
     }
     moves = []
@@ -312,11 +348,7 @@ def attribute(
 def _conversations(session: Session, workspace_id: uuid.UUID, ids: set[str]) -> dict[str, Candidate]:
     if not ids:
         return {}
-    rows = session.execute(
-        select(
-            Conversation.id, Conversation.flow_id, Conversation.started_at, Conversation.last_activity_at
-        ).where(Conversation.workspace_id == workspace_id, Conversation.id.in_(ids))
-    )
+    rows = session.connection().execute(_CONVERSATIONS, {"workspace": workspace_id, "ids": list(ids)})
     return {row.id: Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows}
 
 
@@ -324,16 +356,14 @@ def _candidates(
     session: Session, workspace_id: uuid.UUID, contact_id: str, at: datetime, window_hours: int
 ) -> list[Candidate]:
     """The contact's conversations that may take the credit for an outcome at `at` (indexed look-up)."""
-    rows = session.execute(
-        select(Conversation.id, Conversation.flow_id, Conversation.started_at, Conversation.last_activity_at)
-        .where(
-            Conversation.workspace_id == workspace_id,
-            Conversation.contact_id == contact_id,
-            Conversation.started_at <= at,
-            Conversation.last_activity_at >= at - timedelta(hours=window_hours),
-        )
-        .order_by(Conversation.started_at.desc(), Conversation.id.desc())
-        .limit(50)
+    rows = session.connection().execute(
+        _CANDIDATES,
+        {
+            "workspace": workspace_id,
+            "contact": contact_id,
+            "at": at,
+            "window_start": at - timedelta(hours=window_hours),
+        },
     )
     return [Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows]
 
@@ -424,11 +454,9 @@ def persist(
         credited = {o["conversation_id"] for o in outcomes if o["conversation_id"] is not None}
         keys = (
             rollups.conversation_keys(
-                session.execute(
-                    select(Conversation.id, Conversation.started_at, Conversation.flow_id).where(
-                        Conversation.workspace_id == workspace_id, Conversation.id.in_(credited)
-                    )
-                ).all(),
+                session.connection()
+                .execute(_CONVERSATION_DAYS, {"workspace": workspace_id, "ids": list(credited)})
+                .all(),
                 timezone,
             )
             if credited
