@@ -393,6 +393,12 @@ def test_try_it_previews_the_unsaved_form(
     assert preview["closest_misses"][0]["failed"] == [
         {"key": "plan", "expected": "premium", "actual": "basic", "missing": False}
     ]
+    # The clock reads 2026-11-02 09:30 UTC; the page's script shows these times as they come.
+    assert [s["local_time"] for s in preview["samples"]] == [
+        "2026-11-02 09:30:00 CET",
+        "2026-11-02 08:30:00 CET",
+    ]
+    assert preview["closest_misses"][0]["local_time"] == "2026-11-02 07:30:00 CET"
     wider = pages.post("/admin/insights/goals/preview?range=90d", json=unsaved, headers=headers).json()
     assert wider["matched"] == 3
     assert stored(db, designer) == []

@@ -335,6 +335,8 @@ def test_a_revoked_engine_key_is_refused_at_once(admin_pages: TestClient, team: 
     assert (response.status_code, response.headers["location"]) == (303, "/admin/settings/keys")
     assert "Revoked the public key" in flash_after(admin_pages, "/admin/settings/keys")
     assert admin_pages.post("/events", json=EVENT, headers=headers).status_code == 401
+    # The clock reads 2026-11-02 09:30 UTC: 10:30 in the workspace's Berlin.
+    assert "It was already revoked on 2026-11-02 10:30 CET." in admin_pages.get(path).text
 
 
 def test_another_workspaces_key_is_a_404_and_untouched(

@@ -10,36 +10,29 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from comerix.admin.dependencies import ContactsPage
-from comerix.admin.events import contact_path, local_time
-from comerix.admin.pages import page, redirect
+from comerix.admin.events import contact_path
+from comerix.admin.pages import page, redirect, workspace_timezone
 from comerix.auth import sessions
 from comerix.auth.sessions import SignedIn
 from comerix.contacts import service
 from comerix.contacts.schemas import Amount
 from comerix.http import DbSession
-from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 CONTACTS_PATH = "/admin/contacts"
 
 
-def _zone(session: Session, signed_in: SignedIn) -> ZoneInfo:
-    return ZoneInfo(workspaces.get_or_raise(session, signed_in.principal.workspace_id).timezone)
-
-
-def _times(zone: ZoneInfo) -> dict[str, Any]:
-    """What every contacts template needs to show times and money: `when(moment)`, `money(amount)`."""
+def _shared(session: Session, signed_in: SignedIn) -> dict[str, Any]:
+    """What every contacts template needs: the zone of its times, `money(amount)`, `contact_path(id)`."""
     return {
-        "timezone": zone.key,
-        "when": lambda moment: local_time(moment, zone) if moment is not None else "—",
+        "timezone": workspace_timezone(session, signed_in),
         "money": _money,
         "contact_path": contact_path,
     }
@@ -62,7 +55,7 @@ def contacts(request: Request, session: DbSession, signed_in: ContactsPage, cont
         "contact_id": contact_id,
         "errors": {"contact_id": error} if error else {},
         "recent": service.list_recently_active(session, workspace_id),
-    } | _times(_zone(session, signed_in))
+    } | _shared(session, signed_in)
     return page(request, "admin/contacts/index.html", signed_in, context, status_code=404 if error else 200)
 
 
@@ -75,8 +68,8 @@ def _erase_page(
     error: str | None = None,
 ) -> Response:
     preview = service.erasure_preview(session, signed_in.principal.workspace_id, contact_id)
-    context = {"preview": preview, "errors": {"confirm": error} if error else {}} | _times(
-        _zone(session, signed_in)
+    context = {"preview": preview, "errors": {"confirm": error} if error else {}} | _shared(
+        session, signed_in
     )
     return page(
         request,
@@ -129,5 +122,5 @@ def profile(request: Request, session: DbSession, signed_in: ContactsPage, conta
         "profile": service.get_profile(session, workspace_id, contact_id),
         "events": service.recent_events(session, workspace_id, contact_id),
         "erase_path": f"{contact_path(contact_id)}/erase",
-    } | _times(_zone(session, signed_in))
+    } | _shared(session, signed_in)
     return page(request, "admin/contacts/profile.html", signed_in, context, current=CONTACTS_PATH)

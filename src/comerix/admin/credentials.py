@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from comerix.admin.dependencies import AnyUserPage, SettingsPage
 from comerix.admin.forms import errors_by_field, parse_form
-from comerix.admin.pages import page, redirect
-from comerix.admin.settings import FormText, LocalTimes, local_times
+from comerix.admin.pages import local_time, page, redirect, workspace_timezone
+from comerix.admin.settings import FormText
 from comerix.auth import service as auth
 from comerix.auth import sessions
 from comerix.auth.models import EngineKeyKind
@@ -83,7 +83,7 @@ def _keys_page(
         "new_key": new_key,
         "values": values or {"kind": EngineKeyKind.PUBLIC.value, "name": ""},
         "errors": errors or {},
-        "times": local_times(session, signed_in),
+        "timezone": workspace_timezone(session, signed_in),
     }
     return page(
         request, "admin/settings/keys.html", signed_in, context, status_code=status_code, current=KEYS_PATH
@@ -136,7 +136,7 @@ def confirm_revoke_key(
         revoked_at=key.revoked_at,
         action=f"{KEYS_PATH}/{key.id}/revoke",
         cancel=KEYS_PATH,
-        times=local_times(session, signed_in),
+        timezone=workspace_timezone(session, signed_in),
     )
 
 
@@ -169,7 +169,7 @@ def confirm_revoke_workspace_token(
         revoked_at=token.revoked_at,
         action=f"/admin/settings/tokens/{token.id}/revoke",
         cancel=KEYS_PATH,
-        times=local_times(session, signed_in),
+        timezone=workspace_timezone(session, signed_in),
         current=KEYS_PATH,
     )
 
@@ -192,13 +192,14 @@ def _confirm_revoke(
     revoked_at: datetime | None,
     action: str,
     cancel: str,
-    times: LocalTimes,
+    timezone: str,
     current: str | None = None,
 ) -> Response:
+    when = local_time(revoked_at, timezone, "minute") if revoked_at else None
     context: dict[str, Any] = {
         "heading": f"Revoke {what}?",
         "lines": [*lines, "Revoking cannot be undone: create a new one to replace it."],
-        "blocked": f"It was already revoked on {times.time(revoked_at)}." if revoked_at else None,
+        "blocked": f"It was already revoked on {when}." if when else None,
         "action": action,
         "button": "Revoke",
         "cancel": cancel,
@@ -227,7 +228,7 @@ def account_page(
         "new_token": new_token,
         "values": values or {"name": ""},
         "errors": errors or {},
-        "times": local_times(session, signed_in),
+        "timezone": workspace_timezone(session, signed_in),
         "api_base": str(request.base_url).rstrip("/"),
     }
     return page(
@@ -272,7 +273,7 @@ def confirm_revoke_own_token(
         revoked_at=token.revoked_at,
         action=f"{ACCOUNT_PATH}/tokens/{token.id}/revoke",
         cancel=ACCOUNT_PATH,
-        times=local_times(session, signed_in),
+        timezone=workspace_timezone(session, signed_in),
         current=ACCOUNT_PATH,
     )
 

@@ -9,32 +9,24 @@ shared. Every event offers to start a goal from it: a link to the goal form nami
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from comerix.admin.dependencies import TelemetryPage
-from comerix.admin.pages import page
+from comerix.admin.pages import page, workspace_timezone
 from comerix.auth.roles import Permission
 from comerix.http import DbSession, Now
 from comerix.telemetry import explorer
 from comerix.telemetry.explorer import EventRead, Range
-from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 NEW_GOAL_PATH = "/admin/insights/goals/new"
 EXPLORER_PATH = "/admin/insights/events"
 RANGE_LABELS = {Range.D7: "Last 7 days", Range.D30: "Last 30 days", Range.D90: "Last 90 days"}
-
-
-def local_time(moment: datetime, zone: ZoneInfo) -> str:
-    """`moment` as people of the workspace read it: its local date and time, and the zone's abbreviation."""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def contact_path(contact_id: str) -> str:
@@ -57,7 +49,6 @@ def explorer_path(range_: Range, name: str | None = None) -> str:
 @dataclass(frozen=True)
 class EventRow:
     event: EventRead
-    time: str
     new_goal_path: str | None
     contact_path: str | None
 
@@ -81,7 +72,6 @@ def event_explorer(
             f"There is no range “{range_text[:40]}”: showing the last 30 days. Choose 7, 30 or 90 days."
         )
     name = name.strip()
-    zone = ZoneInfo(workspaces.get_or_raise(session, principal.workspace_id).timezone)
     events = explorer.newest(session, principal.workspace_id, range_, name or None, now=now).events
     catalogue = explorer.names(session, principal.workspace_id, range_, now=now).names
     may_create_goals = Permission.GOALS_MANAGE in principal.permissions
@@ -89,7 +79,6 @@ def event_explorer(
     rows = [
         EventRow(
             event=event,
-            time=local_time(event.timestamp, zone),
             new_goal_path=new_goal_path(event) if may_create_goals else None,
             contact_path=contact_path(event.contact_id) if event.contact_id and may_open_contacts else None,
         )
@@ -102,11 +91,8 @@ def event_explorer(
         "range_label": RANGE_LABELS[range_],
         "name": name,
         "rows": rows,
-        "catalogue": [
-            (entry, local_time(entry.last_seen_at, zone), explorer_path(range_, entry.name))
-            for entry in catalogue
-        ],
-        "timezone": zone.key,
+        "catalogue": [(entry, explorer_path(range_, entry.name)) for entry in catalogue],
+        "timezone": workspace_timezone(session, signed_in),
         "limit": explorer.NEWEST_LIMIT,
     }
     return page(request, "admin/insights/events.html", signed_in, context)

@@ -6,7 +6,8 @@ the value mode lacks), so the form shows them all inline. A blank field means "n
 default applies, and on the edit page an optional field left blank is cleared.
 
 Try it posts the same fields as a JSON object of texts (the unsaved form) and answers the preview of
-`goals.preview`, exactly as `POST /api/v1/goals/preview` does.
+`goals.preview`, exactly as `POST /api/v1/goals/preview` does, plus each sample's and miss's time as
+the pages show times (`pages.local_time`), so the page's script formats none itself.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pydantic import BaseModel
 from comerix.admin.account import safe_next
 from comerix.admin.dependencies import GoalsPage
 from comerix.admin.forms import errors_by_field, parse_form
-from comerix.admin.pages import page, redirect, to_pretty_json
+from comerix.admin.pages import local_time, page, redirect, to_pretty_json
 from comerix.auth.sessions import SignedIn, set_flash
 from comerix.errors import FieldProblem, Invalid, validated
 from comerix.goals import preview, service
@@ -260,10 +261,17 @@ def preview_goal(
     result = preview.preview(
         session, workspace.id, definition, range, base_currency=workspace.base_currency, now=now
     )
-    return JSONResponse(
-        result.model_dump(mode="json") | {"timezone": workspace.timezone},
-        headers={"Cache-Control": "no-store"},
-    )
+    return JSONResponse(_with_local_times(result, workspace.timezone), headers={"Cache-Control": "no-store"})
+
+
+def _with_local_times(result: preview.GoalPreview, timezone: str) -> dict[str, Any]:
+    """The preview as JSON, each sample and miss with `local_time`, its event's time as the pages
+    show times (the script shows it as it is: the server formats every time)."""
+    payload = result.model_dump(mode="json")
+    events = [item.event for item in result.samples] + [item.event for item in result.closest_misses]
+    for shown, event in zip([*payload["samples"], *payload["closest_misses"]], events, strict=True):
+        shown["local_time"] = local_time(event.timestamp, timezone)
+    return payload | {"timezone": timezone}
 
 
 @router.get("/insights/goals/{goal_id}/edit", name="admin_insights_goals_edit")

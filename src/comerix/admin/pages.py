@@ -1,4 +1,5 @@
-"""Rendering admin pages: the template environment, the menu a user may see, and error pages.
+"""Rendering admin pages: the template environment, the menu a user may see, error pages, and how
+times are shown (`local_time`: in the workspace's time zone, the same way on every page).
 
 Templates live in `admin/templates` and mirror the route names: the page `admin_insights_goals` is
 `admin/insights/goals.html`. Every page extends `base.html`, which needs `page(...)`'s context: who is
@@ -12,17 +13,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from comerix.admin.dependencies import SESSION_COOKIE
@@ -32,6 +38,7 @@ from comerix.auth.service import Principal
 from comerix.auth.sessions import SignedIn, resolve, take_flash
 from comerix.db import Database
 from comerix.errors import DomainError, problems_from_pydantic
+from comerix.workspaces import service as workspaces
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +109,35 @@ def to_json_data(value: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
 
 
+TimeUnit = Literal["second", "minute", "day"]
+_TIME_FORMATS: dict[TimeUnit, str] = {
+    "second": "%Y-%m-%d %H:%M:%S %Z",  # events, contacts: when exactly something happened
+    "minute": "%Y-%m-%d %H:%M %Z",  # keys and tokens: created, revoked
+    "day": "%Y-%m-%d",  # users: added on
+}
+
+
+def workspace_timezone(session: Session, signed_in: SignedIn) -> str:
+    """The IANA name of the signed-in user's workspace's reporting time zone: every time on the pages
+    is shown in it. Pages that show times pass it to their template as `timezone`."""
+    return workspaces.get_or_raise(session, signed_in.principal.workspace_id).timezone
+
+
+def local_time(moment: datetime, timezone: str, unit: TimeUnit = "second") -> str:
+    """A stored (UTC) moment as people of the workspace read it: its local date in `timezone` and, to
+    the `unit`, its local time with the zone's abbreviation (`2026-11-01 10:30:00 CET`). The one place
+    the pages format times: in templates it is the filter `{{ moment|local_time }}`."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime(_TIME_FORMATS[unit])
+
+
+@pass_context
+def _local_time_filter(context: Context, moment: datetime, unit: TimeUnit = "second") -> str:
+    return local_time(moment, context["timezone"], unit)
+
+
 templates.env.filters["pretty_json"] = to_pretty_json
 templates.env.filters["json_data"] = to_json_data
+templates.env.filters["local_time"] = _local_time_filter
 
 
 def page(

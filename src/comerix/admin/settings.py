@@ -6,7 +6,6 @@ remove). Removing asks for confirmation on a page of its own first. The keys and
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Annotated
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from comerix.admin.dependencies import SettingsPage
 from comerix.admin.forms import errors_by_field, parse_form
-from comerix.admin.pages import page, redirect
+from comerix.admin.pages import page, redirect, workspace_timezone
 from comerix.auth import service as auth
 from comerix.auth import sessions
 from comerix.auth.errors import OwnAccountProtected, UserEmailTaken
@@ -68,19 +67,6 @@ ZONE_REGIONS = (
 )
 
 
-@dataclass(frozen=True)
-class LocalTimes:
-    """Stored UTC moments shown in the workspace's time zone."""
-
-    zone: ZoneInfo
-
-    def time(self, moment: datetime) -> str:
-        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
-
-    def date(self, moment: datetime) -> str:
-        return moment.astimezone(self.zone).strftime("%Y-%m-%d")
-
-
 @cache
 def currency_choices() -> list[tuple[str, str]]:
     """Every ISO 4217 currency the service accepts, as (code, "code · name")."""
@@ -105,10 +91,6 @@ def timezone_groups(now: datetime) -> list[tuple[str, list[tuple[str, str]]]]:
 @cache
 def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
-
-
-def local_times(session: Session, signed_in: SignedIn) -> LocalTimes:
-    return LocalTimes(ZoneInfo(workspaces.get_or_raise(session, signed_in.principal.workspace_id).timezone))
 
 
 def field_errors(error: DomainError) -> dict[str, str]:
@@ -206,7 +188,7 @@ def _users_page(
         "values": values or {"role": Role.VIEWER.value},
         "errors": errors or {},
         "row_errors": row_errors or {},
-        "times": local_times(session, signed_in),
+        "timezone": workspace_timezone(session, signed_in),
         "min_password_length": MIN_PASSWORD_LENGTH,
     }
     return page(request, "admin/settings/users.html", signed_in, context, status_code=status_code)

@@ -35,17 +35,6 @@
   };
   const json = (value) => JSON.stringify(value);
 
-  const timeFormat = (zone) => {
-    const format = new Intl.DateTimeFormat("en-GB", {
-      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short",
-    });
-    return (text) => {
-      const parts = Object.fromEntries(format.formatToParts(new Date(text)).map((p) => [p.type, p.value]));
-      return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${parts.timeZoneName}`;
-    };
-  };
-
   const propertiesOf = (event) => {
     const details = element("details");
     details.append(element("summary", "Event properties"), element("pre", JSON.stringify(event.properties, null, 2), "json"));
@@ -53,7 +42,6 @@
   };
 
   const showPreview = (preview, rangeText) => {
-    const localTime = timeFormat(preview.timezone);
     const days = rangeText.replace("d", "");
     results.replaceChildren();
     const headline = element("p", null, "headline");
@@ -73,7 +61,7 @@
       const list = element("ul", null, "try-list samples");
       for (const sample of preview.samples) {
         const item = element("li");
-        item.append(element("span", localTime(sample.event.timestamp), "when"));
+        item.append(element("span", sample.local_time, "when"));
         if (sample.value !== null) {
           item.append(element("span", `${sample.value} ${sample.currency}`, "amount"));
           if (sample.base_value !== sample.value || sample.base_currency !== sample.currency) {
@@ -94,7 +82,7 @@
       const list = element("ul", null, "try-list misses");
       for (const miss of preview.closest_misses) {
         const item = element("li");
-        item.append(element("span", localTime(miss.event.timestamp), "when"));
+        item.append(element("span", miss.local_time, "when"));
         const failed = element("ul", null, "failed");
         for (const condition of miss.failed) {
           const found = condition.missing ? "the property is missing" : `found ${json(condition.actual)}`;
