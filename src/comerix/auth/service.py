@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from comerix.auth import credentials
@@ -32,7 +32,6 @@ from comerix.auth.passwords import hash_password
 from comerix.auth.roles import Permission, Role, permissions_of
 from comerix.auth.schemas import EngineKeyCreate, EngineKeyRead, TokenCreate, TokenRead, UserCreate, UserRead
 from comerix.db.constraints import insert
-from comerix.goals.models import GoalRevision
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,8 @@ def set_role(session: Session, actor: Principal, user_id: uuid.UUID, role: Role)
 def remove_user(session: Session, actor: Principal, user_id: uuid.UUID) -> UserRead:
     """Remove a user of the actor's workspace: their sessions end and their tokens are deleted with
     them, so neither opens anything from this request on. The goals' audit trail keeps the email of what
-    they did and lets go of the id. An admin cannot remove themselves. Returns who was removed."""
+    they did and lets go of the id as the user is deleted (`goals.models._forget_removed_actors`). An
+    admin cannot remove themselves. Returns who was removed."""
     user = get_user_or_raise(session, actor.workspace_id, user_id)
     if user.id == actor.user_id:
         raise OwnAccountProtected("user")
@@ -202,11 +202,6 @@ def remove_user(session: Session, actor: Principal, user_id: uuid.UUID) -> UserR
     mine = {"workspace_id": user.workspace_id, "user_id": user.id}
     session.execute(delete(AdminSession).filter_by(**mine))
     session.execute(delete(PersonalAccessToken).filter_by(**mine))
-    session.execute(
-        update(GoalRevision)
-        .where(GoalRevision.workspace_id == user.workspace_id, GoalRevision.actor_user_id == user.id)
-        .values(actor_user_id=None)
-    )
     session.delete(user)
     session.flush()
     return removed

@@ -1,4 +1,5 @@
-"""The `goals` table, its closed sets, and the `goal_revisions` audit trail."""
+"""The `goals` table, its closed sets, and the `goal_revisions` audit trail (which lets go of a
+removed user's id by itself: `_forget_removed_actors`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint, event, update
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
+from comerix.auth.models import User
 from comerix.db.base import Base, WorkspaceScoped
 from comerix.db.types import ExactDecimal, JSONDocument, UTCDateTime, text_enum
 
@@ -84,3 +86,22 @@ class GoalRevision(WorkspaceScoped, Base):
     actor_user_id: Mapped[uuid.UUID | None]
     actor_email: Mapped[str] = mapped_column(String(254))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_removed_actors(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    """A user deleted in this flush leaves the goals' audit trail: their revisions keep the email and
+    drop the id, so the foreign key to `users` lets the user go.
+
+    The foreign key cannot do this itself: it holds the workspace id too (as every foreign key here
+    does), and `ON DELETE SET NULL` would null that as well (SQLite cannot name the one column to
+    null; PostgreSQL only from version 15). Listening here keeps `auth` from importing `goals`; the
+    ORM update also corrects revisions already loaded in the session. Only `session.delete(user)`
+    passes here: a bulk `delete(User)` would be refused by the foreign key."""
+    for user in session.deleted:
+        if isinstance(user, User):
+            session.execute(
+                update(GoalRevision)
+                .where(GoalRevision.workspace_id == user.workspace_id, GoalRevision.actor_user_id == user.id)
+                .values(actor_user_id=None)
+            )
