@@ -1,8 +1,11 @@
 """The Contacts pages over HTTP, on each backend: look-up, recently active contacts, the profile in the
-workspace's time zone, erasure with its confirmation and CSRF check, tenancy and permissions."""
+workspace's time zone, erasure with its confirmation and CSRF check, tenancy and permissions, and a
+page for every contact id."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +24,8 @@ from tests.factories import make_engine_key, make_goal, make_member, make_worksp
 from tests.pages import csrf_of, post_form, sign_in
 
 CONTACTS = "/admin/contacts"
+PROFILE = "/admin/contacts/profile?contact_id="
+ERASE = "/admin/contacts/erase?contact_id="
 
 
 class Shop:
@@ -95,7 +100,7 @@ def test_the_profile_shows_seen_times_conversations_and_goals_in_the_workspace_t
     )
     shop.sign_in()
 
-    page = shop.pages.get(f"{CONTACTS}/ann")
+    page = shop.pages.get(f"{PROFILE}ann")
 
     assert page.status_code == 200
     text = page.text
@@ -110,7 +115,7 @@ def test_the_profile_shows_seen_times_conversations_and_goals_in_the_workspace_t
     assert '<td class="num">2</td>' in text
     assert '<span class="amount">149.50 EUR</span>' in text
     assert "<code>message_sent</code>" in text  # the newest events
-    assert 'href="/admin/contacts/ann/erase"' in text
+    assert 'href="/admin/contacts/erase?contact_id=ann"' in text
 
 
 def test_the_contacts_page_lists_the_most_recently_active_first(shop: Shop) -> None:
@@ -119,7 +124,7 @@ def test_the_contacts_page_lists_the_most_recently_active_first(shop: Shop) -> N
     shop.chat("middle", "chat-3", days_ago=3)
     shop.sign_in()
     page = shop.pages.get(CONTACTS).text
-    positions = [page.index(f'href="/admin/contacts/{name}"') for name in ("late", "middle", "early")]
+    positions = [page.index(f'href="{PROFILE}{name}"') for name in ("late", "middle", "early")]
     assert positions == sorted(positions)
 
 
@@ -127,7 +132,7 @@ def test_looking_a_contact_up_opens_the_profile_or_says_it_is_unknown(shop: Shop
     shop.chat("ann/b", "chat-1", days_ago=1)
     shop.sign_in()
     found = shop.pages.get(CONTACTS, params={"contact_id": " ann/b "}, follow_redirects=False)
-    assert (found.status_code, found.headers["location"]) == (303, "/admin/contacts/ann%2Fb")
+    assert (found.status_code, found.headers["location"]) == (303, f"{PROFILE}ann%2Fb")
     assert shop.pages.get(found.headers["location"]).status_code == 200
 
     unknown = shop.pages.get(CONTACTS, params={"contact_id": "<nobody>"})
@@ -142,7 +147,7 @@ def test_an_unknown_or_foreign_contact_is_the_404_page(
     other = Shop(pages, db, clock)
     other.chat("theirs", "chat-1", days_ago=1)
     shop.sign_in()
-    for path in (f"{CONTACTS}/nobody", f"{CONTACTS}/theirs", f"{CONTACTS}/theirs/erase"):
+    for path in (f"{PROFILE}nobody", f"{PROFILE}theirs", f"{ERASE}theirs"):
         page = shop.pages.get(path)
         assert page.status_code == 404, path
         assert "text/html" in page.headers["content-type"]
@@ -154,20 +159,20 @@ def test_the_erase_page_says_what_goes_and_what_stays(shop: Shop) -> None:
     shop.chat("ann", "chat-1", days_ago=3, total="129.50")
     shop.send("/events", {"name": "message_sent", "conversation_id": "chat-1", "timestamp": shop.ago(2)})
     shop.sign_in()
-    page = shop.pages.get(f"{CONTACTS}/ann/erase").text
+    page = shop.pages.get(f"{ERASE}ann").text
     assert "<strong>4</strong> events" in page  # three with the contact id, one only in their chat
     assert "<strong>1</strong> conversation," in page
     assert "<strong>1</strong> outcome " in page
     assert "report totals, counts and revenue stay as they are" in page
-    assert 'action="/admin/contacts/ann/erase"' in page
+    assert 'action="/admin/contacts/erase?contact_id=ann"' in page
     assert shop.count(Event) == 4  # looking changes nothing
 
 
 def test_erasure_without_the_csrf_token_is_refused_and_erases_nothing(shop: Shop) -> None:
     shop.chat("ann", "chat-1", days_ago=1)
     shop.sign_in()
-    shop.pages.get(f"{CONTACTS}/ann/erase")
-    refused = shop.pages.post(f"{CONTACTS}/ann/erase", data={"confirm": "ann"}, follow_redirects=False)
+    shop.pages.get(f"{ERASE}ann")
+    refused = shop.pages.post(f"{ERASE}ann", data={"confirm": "ann"}, follow_redirects=False)
     assert refused.status_code == 403
     assert shop.count(Event, contact_id="ann") == 2
     assert shop.count(Contact, id="ann") == 1
@@ -176,7 +181,7 @@ def test_erasure_without_the_csrf_token_is_refused_and_erases_nothing(shop: Shop
 def test_erasure_needs_the_contact_id_typed_back(shop: Shop) -> None:
     shop.chat("ann", "chat-1", days_ago=1)
     shop.sign_in()
-    refused = post_form(shop.pages, f"{CONTACTS}/ann/erase", {"confirm": "an"})
+    refused = post_form(shop.pages, f"{ERASE}ann", {"confirm": "an"})
     assert refused.status_code == 422
     assert "Type the contact id exactly as shown to erase it." in refused.text
     assert shop.count(Contact, id="ann") == 1
@@ -187,7 +192,7 @@ def test_erasure_deletes_the_personal_data_keeps_the_outcomes_and_says_so(shop: 
     shop.chat("bob", "chat-2", days_ago=2, total="10")
     shop.sign_in()
 
-    erased = post_form(shop.pages, f"{CONTACTS}/ann/erase", {"confirm": "ann"})
+    erased = post_form(shop.pages, f"{ERASE}ann", {"confirm": "ann"})
 
     assert (erased.status_code, erased.headers["location"]) == (303, CONTACTS)
     listing = shop.pages.get(CONTACTS).text
@@ -195,8 +200,8 @@ def test_erasure_deletes_the_personal_data_keeps_the_outcomes_and_says_so(shop: 
         "Contact “ann” erased: 3 events and 1 conversation deleted, its profile removed; "
         "1 outcome kept without the contact, so report totals stay."
     ) in listing
-    assert 'href="/admin/contacts/ann"' not in listing
-    assert shop.pages.get(f"{CONTACTS}/ann").status_code == 404
+    assert f'href="{PROFILE}ann"' not in listing
+    assert shop.pages.get(f"{PROFILE}ann").status_code == 404
     assert shop.count(Event, contact_id="ann") + shop.count(Conversation, contact_id="ann") == 0
     assert shop.count(Outcome) == 2  # report totals stay
     assert shop.count(Contact, id="bob") == 1
@@ -206,26 +211,51 @@ def test_a_contact_id_is_quoted_in_urls_and_escaped_in_html(shop: Shop) -> None:
     odd = 'a/b?c=1&d#"<i>'
     shop.chat(odd, "chat-1", days_ago=1)
     shop.sign_in()
-    quoted = "/admin/contacts/a%2Fb%3Fc%3D1%26d%23%22%3Ci%3E"
-    assert f'href="{quoted}"' in shop.pages.get(CONTACTS).text
-    profile = shop.pages.get(quoted)
+    quoted = "a%2Fb%3Fc%3D1%26d%23%22%3Ci%3E"
+    assert f'href="{PROFILE}{quoted}"' in shop.pages.get(CONTACTS).text
+    profile = shop.pages.get(f"{PROFILE}{quoted}")
     assert profile.status_code == 200
     assert "<i>" not in profile.text
     assert "a/b?c=1&amp;d#&#34;&lt;i&gt;" in profile.text
 
-    erase_page = shop.pages.get(f"{quoted}/erase")
+    erase_page = shop.pages.get(f"{ERASE}{quoted}")
     token = csrf_of(erase_page.text)
     erased = shop.pages.post(
-        f"{quoted}/erase", data={"csrf_token": token, "confirm": odd}, follow_redirects=False
+        f"{ERASE}{quoted}", data={"csrf_token": token, "confirm": odd}, follow_redirects=False
     )
     assert erased.status_code == 303
     assert shop.count(Contact) == 0
 
 
+@pytest.mark.parametrize("contact_id", ["shopper/erase", "erase", "profile/x"])
+def test_a_contact_whose_id_reads_like_a_page_has_its_profile_and_is_erased(
+    shop: Shop, contact_id: str
+) -> None:
+    shop.chat(contact_id, "chat-1", days_ago=1)
+    shop.chat("shopper", "chat-2", days_ago=2)
+    shop.sign_in()
+
+    def link(page: str, pattern: str) -> str:
+        found = re.search(pattern, page)
+        assert found is not None, pattern
+        return html.unescape(found.group(1))
+
+    listing = shop.pages.get(CONTACTS).text
+    profile = shop.pages.get(link(listing, rf'href="([^"]+)"><code>{re.escape(contact_id)}</code>'))
+    assert f'Contact <code class="contact-id">{contact_id}</code>' in profile.text
+    erase_path = link(profile.text, r'href="([^"]+)">Erase this contact')
+    assert f'Erase contact <code class="contact-id">{contact_id}</code>?' in shop.pages.get(erase_path).text
+
+    erased = post_form(shop.pages, erase_path, {"confirm": contact_id})
+
+    assert erased.status_code == 303
+    assert (shop.count(Contact, id=contact_id), shop.count(Contact, id="shopper")) == (0, 1)
+
+
 def test_a_designer_may_not_open_contacts(shop: Shop) -> None:
     shop.chat("ann", "chat-1", days_ago=1)
     shop.sign_in(Role.DESIGNER)
-    for path in (CONTACTS, f"{CONTACTS}/ann", f"{CONTACTS}/ann/erase"):
+    for path in (CONTACTS, f"{PROFILE}ann", f"{ERASE}ann"):
         page = shop.pages.get(path)
         assert page.status_code == 403, path
         assert "comerix.contacts.manage" in page.text

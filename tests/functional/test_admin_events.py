@@ -170,7 +170,7 @@ def test_goal_conditions_hold_on_the_event_they_come_from() -> None:
 
 def test_only_goal_managers_get_the_link_and_only_contact_managers_the_contact_link(shop: Shop) -> None:
     shop.send({"name": "purchase", "timestamp": shop.ago(1), "contact_id": "ann/1 <b>"})
-    contact_link = 'href="/admin/contacts/ann%2F1%20%3Cb%3E"'
+    contact_link = 'href="/admin/contacts/profile?contact_id=ann%2F1%20%3Cb%3E"'
 
     shop.sign_in(Role.ANALYST)
     analyst = shop.pages.get(EXPLORER).text

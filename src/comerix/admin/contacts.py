@@ -1,22 +1,22 @@
 """Contacts: looking a contact up, their profile, and erasure with a confirmation step.
 
-A contact id is whatever the client sent (≤128 characters, any text): it is quoted whole in every URL
-and escaped in HTML. The routes take it with the `path` converter so an id holding a slash still has a
-page; the erase routes are declared first, so `/admin/contacts/<id>/erase` is the erasure of `<id>`
-(a contact whose id itself ends in `/erase` cannot be reached here: the JSON API serves it).
+A contact id is whatever the client sent (≤128 characters, any text), so the pages take it in the
+query string, quoted whole (`/admin/contacts/profile?contact_id=…`, `/admin/contacts/erase?contact_id=…`)
+and escape it in HTML. In the path, an id holding a slash (`ann/erase`) could be read as another page,
+and some proxies refuse or decode an encoded slash; a query parameter has neither problem.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from comerix.admin.dependencies import ContactsPage
-from comerix.admin.events import contact_path
 from comerix.admin.pages import page, redirect, workspace_timezone
 from comerix.auth import sessions
 from comerix.auth.sessions import SignedIn
@@ -27,14 +27,34 @@ from comerix.http import DbSession
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 CONTACTS_PATH = "/admin/contacts"
+PROFILE_PATH = "/admin/contacts/profile"
+ERASE_PATH = "/admin/contacts/erase"
+
+ContactId = Annotated[str, Query(alias="contact_id")]
+
+
+def contact_path(contact_id: str) -> str:
+    """The profile page of a contact."""
+    return f"{PROFILE_PATH}?{_naming(contact_id)}"
+
+
+def erase_path(contact_id: str) -> str:
+    """The erasure of a contact: its confirmation page (GET) and the erasure itself (POST)."""
+    return f"{ERASE_PATH}?{_naming(contact_id)}"
+
+
+def _naming(contact_id: str) -> str:
+    return urlencode({"contact_id": contact_id}, quote_via=quote)  # slashes and spaces too: %2F, %20
 
 
 def _shared(session: Session, signed_in: SignedIn) -> dict[str, Any]:
-    """What every contacts template needs: the zone of its times, `money(amount)`, `contact_path(id)`."""
+    """What every contacts template needs: the zone of its times, `money(amount)`, and the paths
+    `contact_path(id)` and `erase_path(id)`."""
     return {
         "timezone": workspace_timezone(session, signed_in),
         "money": _money,
         "contact_path": contact_path,
+        "erase_path": erase_path,
     }
 
 
@@ -81,18 +101,20 @@ def _erase_page(
     )
 
 
-@router.get("/contacts/{contact_id:path}/erase", name="admin_contacts_erase")
-def erase_form(request: Request, session: DbSession, signed_in: ContactsPage, contact_id: str) -> Response:
+@router.get("/contacts/erase", name="admin_contacts_erase")
+def erase_form(
+    request: Request, session: DbSession, signed_in: ContactsPage, contact_id: ContactId
+) -> Response:
     """What erasing the contact deletes and what stays, and the confirmation."""
     return _erase_page(request, session, signed_in, contact_id)
 
 
-@router.post("/contacts/{contact_id:path}/erase")
+@router.post("/contacts/erase")
 def erase(
     request: Request,
     session: DbSession,
     signed_in: ContactsPage,
-    contact_id: str,
+    contact_id: ContactId,
     confirm: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     """Erase the contact once their id is typed back; then back to the contacts list, saying what went."""
@@ -114,13 +136,12 @@ def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-@router.get("/contacts/{contact_id:path}", name="admin_contacts_profile")
-def profile(request: Request, session: DbSession, signed_in: ContactsPage, contact_id: str) -> Response:
+@router.get("/contacts/profile", name="admin_contacts_profile")
+def profile(request: Request, session: DbSession, signed_in: ContactsPage, contact_id: ContactId) -> Response:
     """The contact's profile: when seen, their conversations, the goals they reached, their newest events."""
     workspace_id = signed_in.principal.workspace_id
     context = {
         "profile": service.get_profile(session, workspace_id, contact_id),
         "events": service.recent_events(session, workspace_id, contact_id),
-        "erase_path": f"{contact_path(contact_id)}/erase",
     } | _shared(session, signed_in)
     return page(request, "admin/contacts/profile.html", signed_in, context, current=CONTACTS_PATH)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from comerix.admin.contacts import contact_path
 from comerix.admin.dependencies import TelemetryPage
 from comerix.admin.pages import page, workspace_timezone
 from comerix.auth.roles import Permission
@@ -27,11 +28,6 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 NEW_GOAL_PATH = "/admin/insights/goals/new"
 EXPLORER_PATH = "/admin/insights/events"
 RANGE_LABELS = {Range.D7: "Last 7 days", Range.D30: "Last 30 days", Range.D90: "Last 90 days"}
-
-
-def contact_path(contact_id: str) -> str:
-    """The profile page of a contact; the id is client-provided text, quoted whole (slashes included)."""
-    return f"/admin/contacts/{quote(contact_id, safe='')}"
 
 
 def new_goal_path(event: EventRead) -> str:

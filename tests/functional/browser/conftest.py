@@ -16,11 +16,13 @@ Without /usr/bin/chromium the tests are skipped and the report says so, unless
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import uvicorn
@@ -170,3 +172,8 @@ def screenshot(page: Page, name: str) -> Path:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=False)
     return path
+
+
+def profile_url(contact_id: str) -> re.Pattern[str]:
+    """The address of a contact's profile page, for `expect(page).to_have_url(...)`."""
+    return re.compile(rf"/admin/contacts/profile\?contact_id={re.escape(quote(contact_id, safe=''))}$")
