@@ -6,6 +6,7 @@ result (or the error) is then one JSON object on standard output.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -138,7 +139,20 @@ def serve(
             f"  (API reference: {url}/docs)",
             highlight=False,
         )
-    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="info")
+    web_app = create_app(settings, database=database)
+    _tune_garbage_collector()
+    uvicorn.run(web_app, host=host, port=port, log_level="info")
+
+
+def _tune_garbage_collector() -> None:
+    """Keep the collector's pauses out of request latency. What start-up loaded (modules, the ORM's
+    mappings) lives as long as the process: freeze it, so that full collections stop walking it. And
+    ingestion allocates a few dicts per event, all freed by reference counting: collect the youngest
+    generation every 50,000 allocations instead of every 700, so a batch is not interrupted dozens of
+    times to find cycles that are not there."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
 
 
 @app.command()
