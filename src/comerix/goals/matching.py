@@ -9,6 +9,7 @@ itself contains a dot is tried first, at every level.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -116,10 +117,5 @@ class ConditionIndex(Generic[T]):
             for order, item, conditions in filed.get(key, ()):
                 if matches(conditions, properties):
                     found.append((order, item))
-        if len(found) > 1 and len(self._by_path) > 0:
-            found.sort(key=_first)
+        found.sort(key=itemgetter(0))
         return [item for _order, item in found]
-
-
-def _first(pair: tuple[int, Any]) -> int:
-    return pair[0]
