@@ -286,8 +286,10 @@ def test_malformed_and_oversized_bodies(shop: Shop) -> None:
 
 def test_big_integers_and_nul_characters_never_fail(shop: Shop) -> None:
     headers = {"Authorization": f"Bearer {shop.public}", "Content-Type": "application/json"}
-    big = b'{"name": "x", "properties": {"n": 123456789012345678901234567890}}'
+    big = b'{"name": "x", "properties": {"n": 123456789012345678901234567890, "m": 18446744073709551616}}'
     assert shop.client.post("/events", content=big, headers=headers).status_code == 202
+    (stored,) = shop.client.get("/api/v1/events", headers=shop.admin.headers).json()["events"]
+    assert stored["properties"] == {"n": 123456789012345678901234567890, "m": 2**64}  # exact, not floats
     nul = shop.client.post(
         "/events", json={"name": "x\u0000", "properties": {"k\u0000": "v\u0000"}}, headers=headers
     )

@@ -8,6 +8,7 @@ writer without a database session of their own.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 import orjson
@@ -65,14 +66,18 @@ async def json_body(request: Request) -> Any:
         body.extend(chunk)
         if len(body) > MAX_BODY:
             raise PayloadTooLarge("the body is larger than 1 MiB")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:  # orjson refuses integers beyond 64 bits, which JSON allows
+    if _LONG_NUMBER.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    try:  # orjson would read an integer beyond 64 bits as a float; JSON allows them, and so do we
         return json.loads(body, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         raise MalformedJson("the request body is not valid JSON") from None
+
+
+_LONG_NUMBER = re.compile(rb"\d{20}")  # may be an integer beyond 64 bits (or a long digit string)
 
 
 def _no_constant(name: str) -> Any:
