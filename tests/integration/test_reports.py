@@ -1,7 +1,8 @@
 """The summary read from rollups agrees with a naive recomputation from raw rows, on each backend.
 
 Hypothesis generates chats and sales (out of order, across batches, currencies and time zones with
-daylight-saving changes), sends them through the real pipeline, and compares every figure of the
+daylight-saving changes), sends them through the real pipeline (a transaction per batch, or all batches
+as one commit group), and compares every figure of the
 summary, for random ranges and filters, with `naive_summary` below, which reads the raw tables.
 """
 
@@ -29,7 +30,7 @@ from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
 from comerix.telemetry.models import Conversation, Source
-from comerix.telemetry.pipeline import Batch, ingest
+from comerix.telemetry.pipeline import Batch, ingest, ingest_group
 from comerix.telemetry.schemas import Item
 from comerix.workspaces.models import Workspace
 from tests.factories import make_user, make_workspace
@@ -236,6 +237,7 @@ def fresh(db: Database) -> Database:
     zone=st.sampled_from(ZONES),
     specs=st.lists(chat_event, min_size=1, max_size=40),
     split=st.integers(1, 10),
+    grouped=st.booleans(),
     start_day=st.integers(0, 29),
     days=st.integers(0, 45),
     goal=st.sampled_from([None, *[g["code"] for g in GOALS]]),
@@ -246,6 +248,7 @@ def fresh(db: Database) -> Database:
     interval=st.sampled_from(["day", "week", "month"]),
 )
 @example(
+    grouped=False,
     zone="Europe/Berlin",
     split=3,
     start_day=10,
@@ -272,6 +275,7 @@ def fresh(db: Database) -> Database:
     ],
 )  # October's last days, the whole of November (monthly rollups), and December's first days
 @example(
+    grouped=False,
     zone="Asia/Kathmandu",
     split=1,
     start_day=0,
@@ -297,6 +301,7 @@ def fresh(db: Database) -> Database:
     ],
 )  # 22:00 UTC is the next day in Kathmandu
 @example(
+    grouped=False,
     zone="Europe/Berlin",
     split=2,
     start_day=5,
@@ -326,6 +331,7 @@ def test_rollups_agree_with_raw_rows(
     zone: str,
     specs: list[dict[str, Any]],
     split: int,
+    grouped: bool,
     start_day: int,
     days: int,
     goal: str | None,
@@ -338,10 +344,17 @@ def test_rollups_agree_with_raw_rows(
     workspace = workspace_with_goals(fresh, zone)
     items = [to_item(spec, i) for i, spec in enumerate(specs)]
     index = GoalIndex()
-    for part in range(0, len(items), split):
-        chunk = [Item(**{**item.__dict__, "index": i}) for i, item in enumerate(items[part : part + split])]
+    batches = [
+        Batch(workspace.id, [Item(**{**item.__dict__, "index": i}) for i, item in enumerate(chunk)], NOW)
+        for chunk in (items[part : part + split] for part in range(0, len(items), split))
+    ]
+    if grouped:  # as the group-commit writer does: every batch in one transaction, through the steps together
         with fresh.transaction() as session:
-            ingest(session, Batch(workspace.id, chunk, NOW), index)
+            ingest_group(session, batches, index)
+    else:
+        for batch in batches:
+            with fresh.transaction() as session:
+                ingest(session, batch, index)
     with fresh.transaction() as session:
         before_erasure = None
         if erase:

@@ -1,7 +1,13 @@
-"""Ingestion: one batch of validated items through the named steps of SPEC §4, in the caller's
+"""Ingestion: batches of validated items through the named steps of SPEC §4, in the caller's
 transaction.
 
     validate → dedupe → conversation → match → value → attribute → persist
+
+The group-commit writer hands over every batch of one transaction at once (`ingest_group`): each step
+then runs once per workspace for all of them (one look-up, one INSERT per table, rollup deltas summed
+over the group) instead of once per batch, while each batch keeps its own answer, and a batch refused
+by `validate` stores nothing and leaves the others alone. Batches of one group are taken in the order
+they arrived: an event id sent twice is stored for the earlier batch and a duplicate in the later one.
 
 - validate: the pure checks ran in the request (`telemetry.schemas`); here, explicit goal codes are
   checked against the workspace's goals (an unknown code refuses the whole batch, before any write),
@@ -37,7 +43,7 @@ from comerix.conversions.attribution import Attribution, Candidate
 from comerix.conversions.valuation import Valuation, valuate
 from comerix.db.bulk import Codec, codec_for, insert_rows
 from comerix.db.types import new_id
-from comerix.errors import FieldProblem, Invalid
+from comerix.errors import DomainError, FieldProblem, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
 from comerix.goals.models import GoalStatus
 from comerix.telemetry.models import Conversation, Event
@@ -100,33 +106,76 @@ class Batch:
 
 
 @dataclass
+class _Work:
+    """One batch on its way through the steps, and what its answer will say."""
+
+    batch: Batch
+    explicit: dict[int, GoalSpec]
+    ignored: dict[int, str]
+    duplicates: set[int] = field(default_factory=set)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class _Stored:
     item: Item
     row_id: uuid.UUID
+    work: _Work
     goals: list[GoalSpec] = field(default_factory=list)
 
 
 def ingest(session: Session, batch: Batch, index: GoalIndex) -> IngestResult:
-    """Run `batch` through every step. Raises `Invalid` (nothing written) for an unknown goal code."""
+    """Run one batch through every step. Raises `Invalid` (nothing written) for an unknown goal code."""
+    (answer,) = ingest_group(session, [batch], index)
+    if isinstance(answer, DomainError):
+        raise answer
+    return answer
+
+
+def ingest_group(
+    session: Session, batches: list[Batch], index: GoalIndex
+) -> list[IngestResult | DomainError]:
+    """Run `batches` through every step together; for each, its answer or why it was refused whole."""
+    answers: list[IngestResult | DomainError | None] = [None] * len(batches)
+    workspaces: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for position, batch in enumerate(batches):
+        workspaces[batch.workspace_id].append(position)
+    for workspace_id, positions in workspaces.items():
+        done = _ingest_workspace(session, workspace_id, [batches[p] for p in positions], index)
+        for position, answer in zip(positions, done, strict=True):
+            answers[position] = answer
+    return [answer for answer in answers if answer is not None]
+
+
+def _ingest_workspace(
+    session: Session, workspace_id: uuid.UUID, batches: list[Batch], index: GoalIndex
+) -> list[IngestResult | DomainError]:
     codec = codec_for(session.get_bind().dialect.name)
     base_currency, timezone, revision = (
-        session.connection().execute(_WORKSPACE, {"workspace": batch.workspace_id}).one()
+        session.connection().execute(_WORKSPACE, {"workspace": workspace_id}).one()
     )
-    goals = index.for_workspace(session, batch.workspace_id, revision)
+    goals = index.for_workspace(session, workspace_id, revision)
 
-    explicit, ignored = validate(batch.items, goals)
-    fresh, duplicates = dedupe(
-        session, codec, batch, [item for item in batch.items if item.index not in ignored]
-    )
-    conversation(session, codec, batch.workspace_id, timezone, fresh)
+    answers: list[_Work | DomainError] = []
+    for batch in batches:
+        try:
+            answers.append(_Work(batch, *validate(batch.items, goals)))
+        except Invalid as exc:
+            answers.append(exc)
+    works = [work for work in answers if isinstance(work, _Work)]
+    fresh = dedupe(session, codec, workspace_id, works)
+    conversation(session, codec, workspace_id, timezone, fresh)
     for stored in fresh:
-        stored.goals = match(stored.item, goals, explicit)
-    outcomes = [
-        _outcome(batch, stored, goal, valuate(goal.value_rule, stored.item.properties, base_currency), credit)
-        for stored, goal, credit in attribute(session, batch.workspace_id, fresh)
-    ]
-    persist(session, codec, batch.workspace_id, timezone, fresh, outcomes)
-    return _answer(batch, ignored, duplicates, outcomes)
+        stored.goals = match(stored.item, goals, stored.work.explicit)
+    outcomes = []
+    for stored, goal, credit in attribute(session, workspace_id, fresh):
+        outcome = _outcome(
+            stored, goal, valuate(goal.value_rule, stored.item.properties, base_currency), credit
+        )
+        stored.work.outcomes.append(outcome)
+        outcomes.append(outcome)
+    persist(session, codec, workspace_id, timezone, fresh, outcomes)
+    return [_answer(work) if isinstance(work, _Work) else work for work in answers]
 
 
 def validate(items: list[Item], goals: WorkspaceGoals) -> tuple[dict[int, GoalSpec], dict[int, str]]:
@@ -149,24 +198,31 @@ def validate(items: list[Item], goals: WorkspaceGoals) -> tuple[dict[int, GoalSp
     return explicit, ignored
 
 
-def dedupe(session: Session, codec: Codec, batch: Batch, items: list[Item]) -> tuple[list[_Stored], set[int]]:
-    """Store the events not seen before; the rest are duplicates (by index)."""
-    duplicates: set[int] = set()
+def dedupe(session: Session, codec: Codec, workspace_id: uuid.UUID, works: list[_Work]) -> list[_Stored]:
+    """Store the events not seen before; note the rest as their batch's duplicates."""
     candidates: list[_Stored] = []
     seen: set[str] = set()
-    for item in items:
-        if item.event_id is not None and item.event_id in seen:
-            duplicates.add(item.index)
-            continue
-        if item.event_id is not None:
-            seen.add(item.event_id)
-        candidates.append(_Stored(item, new_id()))
+    for work in works:
+        for item in work.batch.items:
+            if item.index in work.ignored:
+                continue
+            if item.event_id is not None:
+                if item.event_id in seen:
+                    work.duplicates.add(item.index)
+                    continue
+                seen.add(item.event_id)
+            candidates.append(_Stored(item, new_id(), work))
     if not candidates:
-        return [], duplicates
-    known = _known_event_ids(session, batch.workspace_id, [s.item.event_id for s in candidates])
-    duplicates.update(stored.item.index for stored in candidates if stored.item.event_id in known)
-    fresh = [stored for stored in candidates if stored.item.event_id not in known]
-    workspace, received = codec.id(batch.workspace_id), codec.time(batch.received_at)
+        return []
+    known = _known_event_ids(session, workspace_id, [s.item.event_id for s in candidates])
+    fresh: list[_Stored] = []
+    for stored in candidates:
+        if stored.item.event_id in known:
+            stored.work.duplicates.add(stored.item.index)
+        else:
+            fresh.append(stored)
+    workspace = codec.id(workspace_id)
+    received = {id(work): codec.time(work.batch.received_at) for work in works}
     rows = [
         (
             workspace,
@@ -174,12 +230,12 @@ def dedupe(session: Session, codec: Codec, batch: Batch, items: list[Item]) -> t
             s.item.event_id,
             s.item.name,
             codec.time(s.item.timestamp),
-            received,
+            received[id(s.work)],
             s.item.conversation_id,
             s.item.contact_id,
             s.item.flow_id,
             s.item.source.value,
-            codec.json(s.item.properties),
+            s.item.properties_json if s.item.properties_json is not None else codec.json(s.item.properties),
         )
         for s in fresh
     ]
@@ -195,10 +251,12 @@ def dedupe(session: Session, codec: Codec, batch: Batch, items: list[Item]) -> t
     if written != len(rows):
         # Another process stored some of these ids between the look-up and the insert: the unique
         # constraint kept them out; find which, and count them as duplicates.
-        ours = _stored_row_ids(session, batch.workspace_id, [s.row_id for s in fresh])
-        duplicates.update(stored.item.index for stored in fresh if stored.row_id not in ours)
+        ours = _stored_row_ids(session, workspace_id, [s.row_id for s in fresh])
+        for stored in fresh:
+            if stored.row_id not in ours:
+                stored.work.duplicates.add(stored.item.index)
         fresh = [stored for stored in fresh if stored.row_id in ours]
-    return fresh, duplicates
+    return fresh
 
 
 def _known_event_ids(session: Session, workspace_id: uuid.UUID, event_ids: list[str | None]) -> set[str]:
@@ -368,10 +426,8 @@ def _candidates(
     return [Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows]
 
 
-def _outcome(
-    batch: Batch, stored: _Stored, goal: GoalSpec, valuation: Valuation, credit: Attribution
-) -> dict[str, Any]:
-    item = stored.item
+def _outcome(stored: _Stored, goal: GoalSpec, valuation: Valuation, credit: Attribution) -> dict[str, Any]:
+    item, batch = stored.item, stored.work.batch
     return {
         "workspace_id": batch.workspace_id,
         "id": new_id(),
@@ -522,12 +578,11 @@ def property_paths(properties: Mapping[str, Any], prefix: str = "") -> list[str]
     return found
 
 
-def _answer(
-    batch: Batch, ignored: Mapping[int, str], duplicates: set[int], outcomes: list[dict[str, Any]]
-) -> IngestResult:
+def _answer(work: _Work) -> IngestResult:
     # Built with model_construct: every value was made here, so validating it again would only cost time.
+    batch, ignored, duplicates = work.batch, work.ignored, work.duplicates
     by_item: dict[int, list[OutcomeRead]] = defaultdict(list)
-    for row in outcomes:
+    for row in work.outcomes:
         by_item[row["_index"]].append(
             OutcomeRead.model_construct(
                 id=str(row["id"]),

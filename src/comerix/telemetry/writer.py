@@ -1,5 +1,6 @@
 """Group commit: one writer thread runs the ingestion pipeline; batches that arrive together share one
-transaction, and each request is answered only after the transaction holding its batch has committed.
+transaction (and go through the pipeline's steps together, `pipeline.ingest_group`), and each request
+is answered only after the transaction holding its batch has committed.
 
 A 202 therefore always means the items are durably stored, and the cost of a commit (an fsync) is paid
 once per group instead of once per request. If a group fails as a whole, each of its batches is tried
@@ -15,9 +16,8 @@ import threading
 from dataclasses import dataclass
 
 from comerix.db import Database
-from comerix.errors import DomainError
 from comerix.goals.index import GoalIndex
-from comerix.telemetry.pipeline import Batch, ingest
+from comerix.telemetry.pipeline import Batch, ingest_group
 from comerix.telemetry.schemas import IngestResult
 
 log = logging.getLogger(__name__)
@@ -82,11 +82,8 @@ class IngestWriter:
         outcomes: list[tuple[_Job, IngestResult | BaseException]] = []
         try:
             with self._database.transaction() as session:
-                for job in group:
-                    try:
-                        outcomes.append((job, ingest(session, job.batch, self._index)))
-                    except DomainError as exc:  # refused before anything of it was written
-                        outcomes.append((job, exc))
+                answers = ingest_group(session, [job.batch for job in group], self._index)
+            outcomes = list(zip(group, answers, strict=True))
         except Exception as exc:
             if len(group) > 1:
                 for job in group:
