@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import count
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from comerix.auth import service as auth
@@ -14,6 +15,8 @@ from comerix.auth.models import EngineKeyKind, User
 from comerix.auth.roles import Role
 from comerix.auth.schemas import EngineKeyCreate, TokenCreate, UserCreate
 from comerix.auth.service import Principal
+from comerix.clock import FixedClock
+from comerix.db import Database
 from comerix.goals import service as goals
 from comerix.goals.models import Goal
 from comerix.goals.schemas import GoalCreate
@@ -82,3 +85,32 @@ def make_engine_key(
     session: Session, workspace: Workspace, now: datetime, kind: EngineKeyKind = EngineKeyKind.SECRET
 ) -> str:
     return auth.create_engine_key(session, workspace.id, EngineKeyCreate(kind=kind), now=now)
+
+
+class Shop:
+    """A workspace seen from outside, over HTTP: an admin with a token, and both kinds of Engine key."""
+
+    def __init__(self, client: TestClient, db: Database, clock: FixedClock) -> None:
+        with db.transaction() as session:
+            self.admin: Member = make_member(session, clock.now())
+            self.public = make_engine_key(session, self.admin.workspace, clock.now(), EngineKeyKind.PUBLIC)
+            self.secret = make_engine_key(session, self.admin.workspace, clock.now(), EngineKeyKind.SECRET)
+        self.client = client
+        self.clock = clock
+
+    def goal(self, **body: Any) -> dict[str, Any]:
+        response = self.client.post("/api/v1/goals", json=body, headers=self.admin.headers)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def send(self, path: str, body: Any, key: str | None = None, expect: int = 202) -> dict[str, Any]:
+        """Post to the Engine API (events with the public key, conversions with the secret one)."""
+        key = key or (self.public if path == "/events" else self.secret)
+        response = self.client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == expect, response.text
+        return dict(response.json())
+
+    def at(self, days: float, hours: float = 0) -> str:
+        """A timestamp `days` (and `hours`) into a period that started 12 days ago."""
+        moment = self.clock.now() - timedelta(days=12) + timedelta(days=days, hours=hours)
+        return moment.isoformat()

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from comerix.auth.models import EngineKeyKind
 from comerix.clock import FixedClock
 from comerix.db import Database
-from tests.factories import Member, make_engine_key, make_member
+from tests.factories import Shop, make_member
 
 PURCHASE_GOAL = {
     "code": "product_purchase",
@@ -25,35 +24,13 @@ PURCHASE_GOAL = {
 }
 
 
-class Shop:
-    """A workspace seen from outside: an admin with a token, and both kinds of Engine key."""
-
-    def __init__(self, client: TestClient, db: Database, clock: FixedClock) -> None:
-        with db.transaction() as session:
-            self.admin: Member = make_member(session, clock.now())
-            self.public = make_engine_key(session, self.admin.workspace, clock.now(), EngineKeyKind.PUBLIC)
-            self.secret = make_engine_key(session, self.admin.workspace, clock.now(), EngineKeyKind.SECRET)
-        self.client = client
-
-    def goal(self, **body: Any) -> dict[str, Any]:
-        response = self.client.post("/api/v1/goals", json=body, headers=self.admin.headers)
-        assert response.status_code == 201, response.text
-        return dict(response.json())
-
-    def send(self, path: str, body: Any, key: str | None = None, expect: int = 202) -> dict[str, Any]:
-        key = key or (self.public if path == "/events" else self.secret)
-        response = self.client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
-        assert response.status_code == expect, response.text
-        return dict(response.json())
-
-
 @pytest.fixture
 def shop(client: TestClient, db: Database, clock: FixedClock) -> Shop:
     return Shop(client, db, clock)
 
 
 def at(clock: FixedClock, days: float, hours: float = 0) -> str:
-    return (clock.now() - timedelta(days=12) + timedelta(days=days, hours=hours)).isoformat()
+    return (clock.now() - timedelta(days=12) + timedelta(days=days, hours=hours)).isoformat()  # as Shop.at
 
 
 def test_the_walk_through_of_the_issue(shop: Shop, clock: FixedClock) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -17,43 +16,21 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from comerix.analytics.odata.views import router as odata_router
-from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
 from comerix.goals.schemas import GoalRead
 from comerix.telemetry.explorer import EventRead
 from comerix.telemetry.schemas import OutcomeRead
-from tests.factories import Member, make_engine_key, make_member
+from tests import factories
+from tests.factories import make_member
 
 EDM = {"edm": "http://docs.oasis-open.org/odata/ns/edm", "edmx": "http://docs.oasis-open.org/odata/ns/edmx"}
 ROOT = "/odata/v4"
 
 
-class Shop:
-    """A workspace seen from outside: an admin with a token, and both kinds of Engine key."""
-
-    def __init__(self, client: TestClient, db: Database, clock: FixedClock) -> None:
-        with db.transaction() as session:
-            self.admin: Member = make_member(session, clock.now())
-            self.public = make_engine_key(session, self.admin.workspace, clock.now(), EngineKeyKind.PUBLIC)
-            self.secret = make_engine_key(session, self.admin.workspace, clock.now(), EngineKeyKind.SECRET)
-        self.client = client
-        self.clock = clock
-
-    def goal(self, **body: Any) -> dict[str, Any]:
-        response = self.client.post("/api/v1/goals", json=body, headers=self.admin.headers)
-        assert response.status_code == 201, response.text
-        return dict(response.json())
-
-    def send(self, path: str, body: Any) -> dict[str, Any]:
-        key = self.public if path == "/events" else self.secret
-        response = self.client.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
-        assert response.status_code == 202, response.text
-        return dict(response.json())
-
-    def at(self, days: float) -> str:
-        return (self.clock.now() - timedelta(days=12) + timedelta(days=days)).isoformat()
+class Shop(factories.Shop):
+    """The factories' shop, reading the OData feed."""
 
     def get(self, path: str, **params: Any) -> Any:
         """The feed's JSON answer, decimals kept exact; any status but 200 fails the test."""
