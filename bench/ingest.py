@@ -272,7 +272,7 @@ class Server:
             )
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU time of the server process (all its threads), from /proc."""
+        """User + system CPU time of the server's processes (all their threads), from /proc."""
         if self.process is None:
             return None
         return process_cpu_seconds(self.process.pid)
@@ -300,11 +300,24 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+    """User + system CPU time of `pid` and of its live descendants (the server's writer process)."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS)
+    if pid not in stats:
         return None
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    tree, grown = {pid}, True
+    while grown:
+        before = len(tree)
+        tree |= {child for child, (parent, _cpu) in stats.items() if parent in tree}
+        grown = len(tree) > before
+    return sum(stats[member][1] for member in tree)
 
 
 # --- the clients --------------------------------------------------------------------------------------

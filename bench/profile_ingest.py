@@ -5,11 +5,11 @@
 The server spends a request's CPU in two threads, which cProfile (per thread) sees separately:
 
 1. the event loop: the ASGI app called directly (no socket, no uvicorn): routing, the CORS middleware,
-   the key check (cached), reading and parsing the body, `parse_events`, and validating and
-   serialising the `IngestResult` answer. The group-commit writer is replaced by a stub that hands
-   back answers computed beforehand, so this part measures only the request's own work;
-2. the writer thread: `pipeline.ingest` for groups of `--group` batches in one transaction and its
-   commit, as `IngestWriter` runs them under concurrent load.
+   the key check (cached), reading and parsing the body, `parse_events`, and validating. The
+   group-commit writer is replaced by a stub that hands back answers serialised beforehand, so this
+   part measures only the request's own work;
+2. the writer (a process of its own under `comerix serve`): `pipeline.ingest_group` for groups of
+   `--group` batches in one transaction and its commit, as `IngestWriter` runs them under load.
 
 What the two leave out of a request's CPU (measured by `run.py` from /proc) is uvicorn and its HTTP
 parser, asyncio and the sockets. The profiles are saved as
@@ -38,18 +38,18 @@ from sqlalchemy.engine import make_url
 from comerix.app import create_app
 from comerix.goals.index import GoalIndex
 from comerix.settings import Settings
-from comerix.telemetry.pipeline import Batch, ingest
+from comerix.telemetry.pipeline import Batch, ingest_group
 from comerix.telemetry.schemas import IngestResult, parse_events
 
 
 class _StubWriter:
     """Answers each submitted batch with the next answer computed beforehand by the real pipeline."""
 
-    def __init__(self, answers: list[IngestResult]) -> None:
+    def __init__(self, answers: list[bytes]) -> None:
         self._answers = answers
         self._next = 0
 
-    async def submit(self, _batch: Batch) -> IngestResult:
+    async def submit(self, _batch: Batch) -> bytes:
         answer = self._answers[self._next % len(self._answers)]
         self._next += 1
         return answer
@@ -134,7 +134,8 @@ def main() -> None:
                     done: list[IngestResult] = []
                     for low in range(0, len(batches), args.group):
                         with database.transaction() as session:
-                            done += [ingest(session, b, index) for b in batches[low : low + args.group]]
+                            group = ingest_group(session, batches[low : low + args.group], index)
+                        done += [answer for answer in group if isinstance(answer, IngestResult)]
                     return done
 
                 write([batch() for _ in range(args.group)])  # warm the goal index and statement caches
@@ -155,7 +156,7 @@ def main() -> None:
                 # Event loop: the whole ASGI app with the writer stubbed; timed, then profiled.
                 settings = Settings(data_dir=Path(workdir), secret_key="p" * 40)  # type: ignore[call-arg]
                 app = create_app(settings, database=database)
-                app.state.writer = _StubWriter(answers)
+                app.state.writer = _StubWriter([answer.model_dump_json().encode() for answer in answers])
                 bodies = [unique_body(templates) for _ in range(args.batches)]
                 loop = asyncio.new_event_loop()
 

@@ -2,4 +2,5 @@
 
 from comerix.cli import main
 
-main()
+if __name__ == "__main__":  # not when a writer process (telemetry.writer) starts from this module
+    main()

@@ -30,13 +30,18 @@ from comerix.workspaces.views import router as settings_router
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, database: Database | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    database: Database | None = None,
+    writer_process: bool = False,
 ) -> FastAPI:
-    """The ASGI app. The database must already be migrated (`comerix serve` does it first)."""
+    """The ASGI app. The database must already be migrated (`comerix serve` does it first).
+    `writer_process`: run the ingestion pipeline in a process of its own (see `telemetry.writer`)."""
     owned = database is None
     db = database or Database(settings.database)
 
-    writer = IngestWriter(db, GoalIndex())
+    writer = IngestWriter(db, GoalIndex(), process=writer_process)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

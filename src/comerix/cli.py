@@ -139,7 +139,7 @@ def serve(
             f"  (API reference: {url}/docs)",
             highlight=False,
         )
-    web_app = create_app(settings, database=database)
+    web_app = create_app(settings, database=database, writer_process=True)
     _tune_garbage_collector()
     uvicorn.run(web_app, host=host, port=port, log_level="info")
 
