@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -97,3 +98,29 @@ def test_a_row_cannot_point_into_another_workspace(session: Session) -> None:
     )
     with pytest.raises(IntegrityError), session.begin_nested():
         session.flush()
+
+
+def test_a_database_without_autocheckpoint_is_checkpointed_by_its_owner(database: Database) -> None:
+    """The writer process's database: commits leave the log alone; `checkpoint()` copies it back as
+    far as no reader still needs it, and tells how much is left."""
+    own = Database(database.url, autocheckpoint=False)
+    try:
+        if own.backend != "sqlite":
+            assert own.checkpoint() == 0  # PostgreSQL has nothing of the kind to do
+            return
+        with own.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        with own.transaction() as session:
+            make_workspace(session, NOW)
+        reader = sqlite3.connect(str(own.url.database), isolation_level=None)
+        try:
+            reader.execute("BEGIN")  # a read transaction: it holds its snapshot of the log
+            reader.execute("SELECT count(*) FROM workspaces").fetchall()
+            with own.transaction() as session:
+                make_workspace(session, NOW)
+            assert own.checkpoint() > 0  # the newer commit must stay in the log for now
+        finally:
+            reader.close()
+        assert own.checkpoint() == 0  # reader gone: all of it copied back
+    finally:
+        own.dispose()

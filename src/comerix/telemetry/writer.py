@@ -14,7 +14,9 @@ Where the pipeline runs:
   turns on one core; with the pipeline in a child process they use both. The serving process sends
   each group's validated batches over a pipe (pickled: about 2 µs an event each way) and gets back
   each batch's answer already serialised. The child starts with the service and stops with it; if it
-  dies, the group it held fails (500) and a new child takes the next group.
+  dies, the group it held fails (500) and a new child takes the next group. On SQLite the child
+  checkpoints the write-ahead log itself when no group is waiting, so batches do not queue behind a
+  checkpoint run inside some commit (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from comerix.telemetry.pipeline import Batch, ingest_group
 log = logging.getLogger(__name__)
 
 MAX_GROUP_ITEMS = 5000
+CHECKPOINT_EVENTS = 2000  # SQLite: events the writer process writes, at most, between checkpoints
 
 # What the writer hands back for one batch: the 202 body, or why the batch was refused or failed.
 Answer = bytes | BaseException
@@ -226,13 +229,17 @@ def _serve(pipe: Connection, url: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
-    database = Database(make_url(url))
+    database = Database(make_url(url), autocheckpoint=False)
     index = GoalIndex()
     gc.collect()  # as `comerix serve` does: see cli._tune_garbage_collector
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)
+    unchecked = 0  # events written since the last checkpoint
     try:
         while True:
+            if unchecked and not pipe.poll():  # nothing waiting: a good moment to checkpoint
+                database.checkpoint()
+                unchecked = 0
             try:
                 batches = pipe.recv()
             except EOFError:
@@ -240,5 +247,9 @@ def _serve(pipe: Connection, url: str) -> None:
             if batches is None:
                 return
             pipe.send([_reply_of(answer) for answer in write_group(database, index, batches)])
+            unchecked += sum(len(batch.items) for batch in batches)
+            if unchecked >= CHECKPOINT_EVENTS:  # never idle: checkpoint anyway, before the log grows long
+                database.checkpoint()
+                unchecked = 0
     finally:
         database.dispose()
