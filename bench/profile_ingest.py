@@ -156,7 +156,7 @@ def main() -> None:
                 # Event loop: the whole ASGI app with the writer stubbed; timed, then profiled.
                 settings = Settings(data_dir=Path(workdir), secret_key="p" * 40)  # type: ignore[call-arg]
                 app = create_app(settings, database=database)
-                app.state.writer = _StubWriter([answer.model_dump_json().encode() for answer in answers])
+                app.state.writer = _StubWriter([answer.to_json() for answer in answers])
                 bodies = [unique_body(templates) for _ in range(args.batches)]
                 loop = asyncio.new_event_loop()
 

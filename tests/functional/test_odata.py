@@ -4,6 +4,7 @@ metadata documents, every `$filter` operator, the other query options, paging, a
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from decimal import Decimal
@@ -164,7 +165,7 @@ def test_metadata_is_csdl_with_the_sets_and_the_json_api_property_names(shop: Sh
     types = {t.get("Name"): t for t in schema.findall("edm:EntityType", EDM)}
     names = {name: [p.get("Name") for p in t.findall("edm:Property", EDM)] for name, t in types.items()}
     assert names["Goal"] == list(GoalRead.model_fields)
-    assert names["Outcome"] == list(OutcomeRead.model_fields)
+    assert names["Outcome"] == [field.name for field in dataclasses.fields(OutcomeRead)]
     assert names["Event"] == list(EventRead.model_fields)
     assert names["Conversation"] == [
         "id",
@@ -193,7 +194,7 @@ def test_rows_are_the_json_api_shapes_with_exact_decimals_and_utc_times(
     assert set(by_contact) == {"ann", "bob", "cy", "dan", "eve", "fay"}
     for contact, given in sales.items():
         row = by_contact[contact]
-        assert set(row) == set(OutcomeRead.model_fields)
+        assert set(row) == {field.name for field in dataclasses.fields(OutcomeRead)}
         for name in ("id", "goal", "kind", "currency", "attribution", "conversation_id", "flow_id", "source"):
             assert row[name] == given[name], name
         assert row["value"] == (None if given["value"] is None else Decimal(given["value"]))
@@ -333,7 +334,9 @@ def test_select_returns_only_the_chosen_properties(shop: Shop, sales: dict[str, 
     answer = shop.get("/Outcomes", **{"$select": "contact_id,value", "$filter": "goal eq 'lead'"})
     assert answer["@odata.context"] == "http://testserver/odata/v4/$metadata#Outcomes(contact_id,value)"
     assert answer["value"] == [{"contact_id": "dan", "value": Decimal(25)}]
-    assert set(shop.get("/Outcomes", **{"$select": "*"})["value"][0]) == set(OutcomeRead.model_fields)
+    assert set(shop.get("/Outcomes", **{"$select": "*"})["value"][0]) == {
+        field.name for field in dataclasses.fields(OutcomeRead)
+    }
 
 
 @pytest.mark.parametrize(

@@ -100,10 +100,10 @@ def test_a_row_cannot_point_into_another_workspace(session: Session) -> None:
         session.flush()
 
 
-def test_a_database_without_autocheckpoint_is_checkpointed_by_its_owner(database: Database) -> None:
+def test_a_database_without_autocheckpoint_is_checkpointed_by_its_owner(db: Database) -> None:
     """The writer process's database: commits leave the log alone; `checkpoint()` copies it back as
     far as no reader still needs it, and tells how much is left."""
-    own = Database(database.url, autocheckpoint=False)
+    own = Database(db.url, autocheckpoint=False)
     try:
         if own.backend != "sqlite":
             assert own.checkpoint() == 0  # PostgreSQL has nothing of the kind to do

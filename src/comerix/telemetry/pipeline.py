@@ -579,12 +579,11 @@ def property_paths(properties: Mapping[str, Any], prefix: str = "") -> list[str]
 
 
 def _answer(work: _Work) -> IngestResult:
-    # Built with model_construct: every value was made here, so validating it again would only cost time.
     batch, ignored, duplicates = work.batch, work.ignored, work.duplicates
     by_item: dict[int, list[OutcomeRead]] = defaultdict(list)
     for row in work.outcomes:
         by_item[row["_index"]].append(
-            OutcomeRead.model_construct(
+            OutcomeRead(
                 id=str(row["id"]),
                 goal=row["goal_code"],
                 kind=row["kind"],
@@ -610,7 +609,7 @@ def _answer(work: _Work) -> IngestResult:
         else:
             status, reason = "accepted", None
         results.append(
-            ItemResult.model_construct(
+            ItemResult(
                 index=item.index,
                 event_id=item.event_id,
                 status=status,
@@ -619,4 +618,4 @@ def _answer(work: _Work) -> IngestResult:
             )
         )
     accepted = sum(result.status == "accepted" for result in results)
-    return IngestResult.model_construct(accepted=accepted, duplicates=len(duplicates), results=results)
+    return IngestResult(accepted=accepted, duplicates=len(duplicates), results=results)

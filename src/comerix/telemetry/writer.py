@@ -128,9 +128,7 @@ def write_group(database: Database, index: GoalIndex, batches: list[Batch]) -> l
             return [answer for batch in batches for answer in write_group(database, index, [batch])]
         log.exception("ingestion failed for a batch of %d items", len(batches[0].items))
         return [exc]
-    return [
-        result if isinstance(result, DomainError) else result.model_dump_json().encode() for result in results
-    ]
+    return [result if isinstance(result, DomainError) else result.to_json() for result in results]
 
 
 def _settle(future: asyncio.Future[bytes], answer: Answer) -> None:
