@@ -1,6 +1,6 @@
 """The Engine API with the pipeline in a writer process of its own, as `comerix serve` runs it, on each
-backend: answers, refusals and duplicates cross the process boundary intact, and a writer process that
-dies is replaced."""
+backend: answers, refusals and duplicates cross the process boundary intact, a writer process that dies
+is replaced, and a writer (thread or process) that fails unexpectedly answers 500 and goes on."""
 
 from __future__ import annotations
 
@@ -67,3 +67,23 @@ def test_a_writer_process_that_dies_is_replaced(shop: Shop) -> None:
     assert retried["results"][0]["status"] == "accepted"
     names = shop.client.get("/api/v1/events", headers=shop.admin.headers).json()["events"]
     assert sorted(event["name"] for event in names) == ["first", "lost"]
+
+
+def test_the_writer_survives_an_unexpected_failure(
+    db: Database, settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure outside the pipeline's own handling answers 500 for that group; the writer goes on."""
+    from comerix.telemetry import writer
+
+    def broken(*_args: object) -> list[writer.Answer]:
+        raise RuntimeError("disk on fire")
+
+    with TestClient(create_app(settings, clock=clock, database=db), raise_server_exceptions=False) as client:
+        shop = Shop(client, db, clock)
+        monkeypatch.setattr(writer, "write_group", broken)
+        failed = client.post(
+            "/events", json={"name": "x"}, headers={"Authorization": f"Bearer {shop.public}"}
+        )
+        assert failed.status_code == 500
+        monkeypatch.undo()
+        assert shop.send("/events", {"name": "x"})["accepted"] == 1

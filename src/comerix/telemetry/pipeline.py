@@ -156,13 +156,13 @@ def _ingest_workspace(
     )
     goals = index.for_workspace(session, workspace_id, revision)
 
-    answers: list[_Work | DomainError] = []
+    works_or_refusals: list[_Work | DomainError] = []
     for batch in batches:
         try:
-            answers.append(_Work(batch, *validate(batch.items, goals)))
+            works_or_refusals.append(_Work(batch, *validate(batch.items, goals)))
         except Invalid as exc:
-            answers.append(exc)
-    works = [work for work in answers if isinstance(work, _Work)]
+            works_or_refusals.append(exc)
+    works = [work for work in works_or_refusals if isinstance(work, _Work)]
     fresh = dedupe(session, codec, workspace_id, works)
     conversation(session, codec, workspace_id, timezone, fresh)
     for stored in fresh:
@@ -175,7 +175,7 @@ def _ingest_workspace(
         stored.work.outcomes.append(outcome)
         outcomes.append(outcome)
     persist(session, codec, workspace_id, timezone, fresh, outcomes)
-    return [_answer(work) if isinstance(work, _Work) else work for work in answers]
+    return [_answer(work) if isinstance(work, _Work) else work for work in works_or_refusals]
 
 
 def validate(items: list[Item], goals: WorkspaceGoals) -> tuple[dict[int, GoalSpec], dict[int, str]]:

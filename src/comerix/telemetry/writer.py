@@ -110,10 +110,14 @@ class IngestWriter:
                 group.append(job)
                 size += len(job.batch.items)
             batches = [job.batch for job in group]
-            if self._child is not None:
-                answers = self._child.write(batches)
-            else:
-                answers = write_group(self._database, self._index, batches)
+            try:
+                if self._child is not None:
+                    answers = self._child.write(batches)
+                else:
+                    answers = write_group(self._database, self._index, batches)
+            except Exception as exc:  # never let this thread die: every later request would wait forever
+                log.exception("the ingestion writer failed on a group of %d batches", len(batches))
+                answers = [exc] * len(group)
             for job, answer in zip(group, answers, strict=True):
                 job.loop.call_soon_threadsafe(_settle, job.future, answer)
 
