@@ -267,6 +267,13 @@ def test_big_integers_and_nul_characters_never_fail(shop: Shop) -> None:
     assert shop.client.post("/events", content=big, headers=headers).status_code == 202
     (stored,) = shop.client.get("/api/v1/events", headers=shop.admin.headers).json()["events"]
     assert stored["properties"] == {"n": 123456789012345678901234567890, "m": 2**64}  # exact, not floats
+    for deep in (
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"name": "x", "properties": {"n": [' * 3000 + b"1" + b"]}}" * 3000,
+    ):
+        answer = shop.client.post("/events", content=deep, headers=headers)
+        assert answer.status_code == 400, answer.text  # not a 500 from the parser's recursion
+        assert answer.json()["error"]["code"] == "malformed_json"
     nul = shop.client.post(
         "/events", json={"name": "x\u0000", "properties": {"k\u0000": "v\u0000"}}, headers=headers
     )

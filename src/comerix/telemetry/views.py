@@ -75,6 +75,8 @@ async def json_body(request: Request) -> Any:
         return json.loads(body, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         raise MalformedJson("the request body is not valid JSON") from None
+    except RecursionError:  # thousands of nested arrays or objects: nothing the API accepts nests so
+        raise MalformedJson("the request body nests too deeply to be read") from None
 
 
 _LONG_NUMBER = re.compile(rb"\d{20}")  # may be an integer beyond 64 bits (or a long digit string)

@@ -240,7 +240,7 @@ def _serve(pipe: Connection, url: str) -> None:
     try:
         while True:
             if unchecked and not pipe.poll():  # nothing waiting: a good moment to checkpoint
-                database.checkpoint()
+                _checkpoint(database)
                 unchecked = 0
             try:
                 batches = pipe.recv()
@@ -251,7 +251,15 @@ def _serve(pipe: Connection, url: str) -> None:
             pipe.send([_reply_of(answer) for answer in write_group(database, index, batches)])
             unchecked += sum(len(batch.items) for batch in batches)
             if unchecked >= CHECKPOINT_EVENTS:  # never idle: checkpoint anyway, before the log grows long
-                database.checkpoint()
+                _checkpoint(database)
                 unchecked = 0
     finally:
         database.dispose()
+
+
+def _checkpoint(database: Database) -> None:
+    """A checkpoint that failed is tried again after the next group; the writer goes on meanwhile."""
+    try:
+        database.checkpoint()
+    except Exception:
+        log.exception("checkpointing the write-ahead log failed")
