@@ -114,3 +114,46 @@ class Shop:
         """A timestamp `days` (and `hours`) into a period that started 12 days ago."""
         moment = self.clock.now() - timedelta(days=12) + timedelta(days=days, hours=hours)
         return moment.isoformat()
+
+
+def send_sales_day(client: TestClient, admin: Member, secret_key: str, day: datetime) -> None:
+    """The reports' example shop: a primary `sale` goal valued from `total` in `currency` and a `reply`
+    engagement; one chat on `day` with a reply and sales of 0.10 and 0.20 EUR, and a sale of 5 USD the
+    next day that no chat drove."""
+    for goal in (
+        {
+            "code": "sale",
+            "name": "Sale",
+            "kind": "conversion",
+            "is_primary": True,
+            "trigger_event": "sale",
+            "value_mode": "from_property",
+            "value_property": "total",
+            "currency_property": "currency",
+        },
+        {"code": "reply", "name": "Reply", "kind": "engagement", "trigger_event": "reply"},
+    ):
+        assert client.post("/api/v1/goals", headers=admin.headers, json=goal).status_code == 201
+    chat = {"conversation_id": "c1", "contact_id": "ann", "flow_id": "sales-bot"}
+    events = [
+        {"name": "conversation_started", "timestamp": day.isoformat(), **chat},
+        {"name": "reply", "timestamp": (day + timedelta(minutes=1)).isoformat(), **chat},
+        *(
+            {
+                "name": "sale",
+                "timestamp": (day + timedelta(minutes=minute)).isoformat(),
+                "properties": {"total": total, "currency": "EUR"},
+                **chat,
+            }
+            for minute, total in ((2, "0.10"), (3, "0.20"))
+        ),
+    ]
+    auth = {"Authorization": f"Bearer {secret_key}"}
+    assert client.post("/events", json={"events": events}, headers=auth).status_code == 202
+    late = {
+        "event": "sale",
+        "contact_id": "bob",
+        "timestamp": (day + timedelta(days=1)).isoformat(),
+        "properties": {"total": "5", "currency": "USD"},
+    }
+    assert client.post("/conversions", json=late, headers=auth).status_code == 202

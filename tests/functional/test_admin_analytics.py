@@ -18,7 +18,7 @@ from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
-from tests.factories import make_engine_key, make_member
+from tests.factories import make_engine_key, make_member, send_sales_day
 from tests.pages import sign_in
 
 PAGE = "/admin/insights/analytics"
@@ -32,44 +32,8 @@ def shop(pages: TestClient, db: Database, clock: FixedClock) -> dict[str, Any]:
         admin = make_member(session, clock.now())
         viewer = make_member(session, clock.now(), role=Role.VIEWER, workspace=admin.workspace)
         key = make_engine_key(session, admin.workspace, clock.now(), EngineKeyKind.SECRET)
-    for goal in (
-        {
-            "code": "sale",
-            "name": "Sale",
-            "kind": "conversion",
-            "is_primary": True,
-            "trigger_event": "sale",
-            "value_mode": "from_property",
-            "value_property": "total",
-            "currency_property": "currency",
-        },
-        {"code": "reply", "name": "Reply", "kind": "engagement", "trigger_event": "reply"},
-    ):
-        assert pages.post("/api/v1/goals", headers=admin.headers, json=goal).status_code == 201
     day = (clock.now() - timedelta(days=3)).replace(hour=10)
-    chat = {"conversation_id": "c1", "contact_id": "ann", "flow_id": "sales-bot"}
-    events = [
-        {"name": "conversation_started", "timestamp": day.isoformat(), **chat},
-        {"name": "reply", "timestamp": (day + timedelta(minutes=1)).isoformat(), **chat},
-        *(
-            {
-                "name": "sale",
-                "timestamp": (day + timedelta(minutes=minute)).isoformat(),
-                "properties": {"total": total, "currency": "EUR"},
-                **chat,
-            }
-            for minute, total in ((2, "0.10"), (3, "0.20"))
-        ),
-    ]
-    auth = {"Authorization": f"Bearer {key}"}
-    assert pages.post("/events", json={"events": events}, headers=auth).status_code == 202
-    late = {
-        "event": "sale",
-        "contact_id": "bob",
-        "timestamp": (day + timedelta(days=1)).isoformat(),
-        "properties": {"total": "5", "currency": "USD"},
-    }
-    assert pages.post("/conversions", json=late, headers=auth).status_code == 202
+    send_sales_day(pages, admin, key, day)
     first, last = day.date() - timedelta(days=1), day.date() + timedelta(days=2)
     return {
         "admin": admin,

@@ -14,7 +14,7 @@ from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
-from tests.factories import Member, make_engine_key, make_member
+from tests.factories import Member, make_engine_key, make_member, send_sales_day
 
 
 @pytest.fixture
@@ -23,52 +23,8 @@ def shop(client: TestClient, db: Database, clock: FixedClock) -> dict[str, Any]:
     with db.transaction() as session:
         admin = make_member(session, clock.now())
         key = make_engine_key(session, admin.workspace, clock.now(), EngineKeyKind.SECRET)
-    client.post(
-        "/api/v1/goals",
-        headers=admin.headers,
-        json={
-            "code": "sale",
-            "name": "Sale",
-            "kind": "conversion",
-            "is_primary": True,
-            "trigger_event": "sale",
-            "value_mode": "from_property",
-            "value_property": "total",
-            "currency_property": "currency",
-        },
-    )
-    client.post(
-        "/api/v1/goals",
-        headers=admin.headers,
-        json={"code": "reply", "name": "Reply", "kind": "engagement", "trigger_event": "reply"},
-    )
     day = (clock.now() - timedelta(days=3)).replace(hour=10)
-    chat = {"conversation_id": "c1", "contact_id": "ann", "flow_id": "sales-bot"}
-    events = [
-        {"name": "conversation_started", "timestamp": day.isoformat(), **chat},
-        {"name": "reply", "timestamp": (day + timedelta(minutes=1)).isoformat(), **chat},
-        {
-            "name": "sale",
-            "timestamp": (day + timedelta(minutes=2)).isoformat(),
-            "properties": {"total": "0.10", "currency": "EUR"},
-            **chat,
-        },
-        {
-            "name": "sale",
-            "timestamp": (day + timedelta(minutes=3)).isoformat(),
-            "properties": {"total": "0.20", "currency": "EUR"},
-            **chat,
-        },
-    ]
-    auth = {"Authorization": f"Bearer {key}"}
-    assert client.post("/events", json={"events": events}, headers=auth).status_code == 202
-    late = {
-        "event": "sale",
-        "contact_id": "bob",
-        "timestamp": (day + timedelta(days=1)).isoformat(),
-        "properties": {"total": "5", "currency": "USD"},
-    }
-    assert client.post("/conversions", json=late, headers=auth).status_code == 202
+    send_sales_day(client, admin, key, day)
     return {"admin": admin, "day": day.date()}
 
 
