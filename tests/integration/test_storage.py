@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, select
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from comerix.auth.service import principal_of
 from comerix.db import Database
 from comerix.db.constraints import violated_constraint
+from comerix.db.engine import Checkpointer
 from comerix.db.migrate import current_revision, head_revision, is_current, upgrade
 from comerix.goals.models import Goal
 from comerix.models import metadata
@@ -124,3 +129,107 @@ def test_a_database_without_autocheckpoint_is_checkpointed_by_its_owner(db: Data
         assert own.checkpoint() == 0  # reader gone: all of it copied back
     finally:
         own.dispose()
+
+
+@pytest.fixture
+def own(tmp_path: Path) -> Iterator[Database]:
+    """The writer process's SQLite database: commits leave the log to a `Checkpointer`."""
+    database = Database(URL.create("sqlite", database=str(tmp_path / "own.db")), autocheckpoint=False)
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+def test_only_sqlite_has_a_log_to_checkpoint(db: Database) -> None:
+    if db.backend == "sqlite":
+        Checkpointer(db)
+    else:
+        with pytest.raises(ValueError, match="only SQLite"):
+            Checkpointer(db)
+
+
+@pytest.fixture
+def checkpointer(own: Database) -> Iterator[Checkpointer]:
+    checkpointer = Checkpointer(own)
+    checkpointer.start()
+    yield checkpointer
+    checkpointer.stop()
+
+
+def commit_then_checkpoint(database: Database, checkpointer: Checkpointer) -> None:
+    """What the writer process does with each group: commit, then have the log copied back."""
+    with database.transaction() as session:
+        make_workspace(session, NOW)
+    checkpointer.request()
+    checkpointer.wait()
+
+
+def test_the_checkpointer_copies_the_log_back_after_a_commit(
+    own: Database, checkpointer: Checkpointer
+) -> None:
+    commit_then_checkpoint(own, checkpointer)
+    assert checkpointer.pages_left == 0
+    assert own.checkpoint() == 0  # nothing left for anyone
+
+
+def test_a_commit_waits_for_the_checkpoint_under_way(
+    own: Database, checkpointer: Checkpointer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint overlaps the writer's preparation, never its commit."""
+    started, release, committed = threading.Event(), threading.Event(), threading.Event()
+    real = own.checkpoint
+
+    def slow_checkpoint() -> int:
+        started.set()
+        release.wait(timeout=10)
+        return real()
+
+    def write() -> None:
+        with own.transaction() as session:
+            make_workspace(session, NOW)  # the preparation runs beside the checkpoint...
+        committed.set()
+
+    monkeypatch.setattr(own, "checkpoint", slow_checkpoint)
+    try:
+        checkpointer.request()
+        assert started.wait(timeout=10)
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not committed.wait(timeout=0.3)  # ...the commit does not
+        release.set()
+        writer.join(timeout=10)
+        assert committed.is_set()
+    finally:
+        release.set()
+
+
+def test_a_failed_checkpoint_is_tried_again_on_the_next_request(
+    own: Database,
+    checkpointer: Checkpointer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    real = own.checkpoint
+    calls: list[str] = []
+
+    def flaky() -> int:
+        calls.append("checkpoint")
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real()
+
+    monkeypatch.setattr(own, "checkpoint", flaky)
+    commit_then_checkpoint(own, checkpointer)
+    assert "checkpointing the write-ahead log failed" in caplog.text
+    commit_then_checkpoint(own, checkpointer)  # commits went on regardless; the next one is tried
+    assert (calls, checkpointer.pages_left) == (["checkpoint", "checkpoint"], 0)
+
+
+def test_stopping_the_checkpointer_finishes_what_was_requested(own: Database) -> None:
+    checkpointer = Checkpointer(own)
+    checkpointer.start()
+    with own.transaction() as session:
+        make_workspace(session, NOW)
+    checkpointer.request()
+    checkpointer.stop()
+    assert own.checkpoint() == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -11,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any, *, autocheckpoint: bool = True) -> None:
@@ -85,3 +89,68 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class Checkpointer:
+    """SQLite: checkpoints on a thread of their own, each one between two commits of the owner.
+
+    `request()` after a commit starts a checkpoint (`Database.checkpoint`, on a pooled connection of
+    its own) while the owner goes on preparing its next transaction; the engine's next commit waits
+    until that checkpoint is done. The checkpoint's I/O thus overlaps the owner's work in Python (the
+    sqlite3 module lets go of the interpreter while SQLite works) but never the commit itself: a
+    checkpoint running free beside the commits made them wait on its fsync of the database file.
+    A checkpoint that fails is logged, and the next request tries again.
+    """
+
+    def __init__(self, database: Database) -> None:
+        if database.backend != "sqlite":
+            raise ValueError("only SQLite has a write-ahead log to checkpoint")
+        self._database = database
+        self._condition = threading.Condition()
+        self._pending = False  # requested, not begun
+        self._running = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="comerix-checkpoint", daemon=True)
+        self.pages_left = 0  # what the last checkpoint could not copy back (a reader still needed it)
+
+    def start(self) -> None:
+        event.listen(self._database.engine, "commit", self._before_commit)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish what was requested, and stop."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        self._thread.join()
+        event.remove(self._database.engine, "commit", self._before_commit)
+
+    def request(self) -> None:
+        """Checkpoint in the background, now or as soon as the one under way is done."""
+        with self._condition:
+            self._pending = True
+            self._condition.notify_all()
+
+    def wait(self) -> None:
+        """Until every requested checkpoint is done."""
+        with self._condition:
+            self._condition.wait_for(lambda: not (self._pending or self._running))
+
+    def _before_commit(self, _connection: Any) -> None:
+        self.wait()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._pending or self._stopping)
+                if not self._pending:
+                    return
+                self._pending, self._running = False, True
+            try:
+                self.pages_left = self._database.checkpoint()
+            except Exception:
+                log.exception("checkpointing the write-ahead log failed; trying again after the next commit")
+            finally:
+                with self._condition:
+                    self._running = False
+                    self._condition.notify_all()

@@ -15,8 +15,9 @@ Where the pipeline runs:
   each group's validated batches over a pipe (pickled: about 2 µs an event each way) and gets back
   each batch's answer already serialised. The child starts with the service and stops with it; if it
   dies, the group it held fails (500) and a new child takes the next group. On SQLite the child
-  checkpoints the write-ahead log itself when no group is waiting, so batches do not queue behind a
-  checkpoint run inside some commit (docs/decisions.md).
+  checkpoints the write-ahead log itself, after each commit, on a thread of its own
+  (`db.engine.Checkpointer`), while it takes the next group through the pipeline: batches neither
+  queue behind a checkpoint run inside some commit nor wait for one between groups (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from comerix.db import Database
+from comerix.db.engine import Checkpointer
 from comerix.errors import DomainError
 from comerix.goals.index import GoalIndex
 from comerix.telemetry.pipeline import Batch, ingest_group
@@ -39,7 +41,6 @@ from comerix.telemetry.pipeline import Batch, ingest_group
 log = logging.getLogger(__name__)
 
 MAX_GROUP_ITEMS = 5000
-CHECKPOINT_EVENTS = 2000  # SQLite: events the writer process writes, at most, between checkpoints
 
 # What the writer hands back for one batch: the 202 body, or why the batch was refused or failed.
 Answer = bytes | BaseException
@@ -236,30 +237,24 @@ def _serve(pipe: Connection, url: str) -> None:
     gc.collect()  # as `comerix serve` does: see cli._tune_garbage_collector
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)
-    unchecked = 0  # events written since the last checkpoint
+    # SQLite: after each commit, the log is copied back into the database file on a thread of its own
+    # while this one takes the next group through the pipeline; the next commit waits for it.
+    checkpointer = Checkpointer(database) if database.backend == "sqlite" else None
+    if checkpointer is not None:
+        checkpointer.start()
     try:
         while True:
-            if unchecked and not pipe.poll():  # nothing waiting: a good moment to checkpoint
-                _checkpoint(database)
-                unchecked = 0
             try:
                 batches = pipe.recv()
             except EOFError:
                 return
             if batches is None:
                 return
-            pipe.send([_reply_of(answer) for answer in write_group(database, index, batches)])
-            unchecked += sum(len(batch.items) for batch in batches)
-            if unchecked >= CHECKPOINT_EVENTS:  # never idle: checkpoint anyway, before the log grows long
-                _checkpoint(database)
-                unchecked = 0
+            answers = write_group(database, index, batches)
+            if checkpointer is not None:
+                checkpointer.request()
+            pipe.send([_reply_of(answer) for answer in answers])
     finally:
+        if checkpointer is not None:
+            checkpointer.stop()
         database.dispose()
-
-
-def _checkpoint(database: Database) -> None:
-    """A checkpoint that failed is tried again after the next group; the writer goes on meanwhile."""
-    try:
-        database.checkpoint()
-    except Exception:
-        log.exception("checkpointing the write-ahead log failed")
