@@ -1,8 +1,14 @@
-"""Text that every backend can store: PostgreSQL refuses the NUL character in text and JSON."""
+"""Text that every backend can store (PostgreSQL refuses the NUL character in text and JSON), and JSON
+text of documents with integers of any size."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 
 def no_nul(value: str) -> str:
@@ -20,3 +26,42 @@ def nul_free_json(value: Any) -> bool:
     if isinstance(value, list):
         return all(nul_free_json(item) for item in value)
     return True
+
+
+def json_bytes(value: Any, *, default: Callable[[Any], Any] | None = None, indent: bool = False) -> bytes:
+    """`value` as JSON, by orjson. JSON allows integers beyond 64 bits, which orjson refuses: a document
+    holding one is written by the standard library instead, exactly."""
+    try:
+        return orjson.dumps(value, default=default, option=orjson.OPT_INDENT_2 if indent else None)
+    except TypeError:  # orjson.JSONEncodeError is one
+        spacing: dict[str, Any] = (
+            {"indent": 2, "separators": (",", ": ")} if indent else {"separators": (",", ":")}
+        )
+        return json.dumps(value, default=default, ensure_ascii=False, **spacing).encode()
+
+
+def json_text(value: Any, *, default: Callable[[Any], Any] | None = None, indent: bool = False) -> str:
+    """`json_bytes`, as a string."""
+    return json_bytes(value, default=default, indent=indent).decode()
+
+
+# May be an integer beyond 64 bits (or merely a long run of digits in a string).
+_LONG_NUMBER, _LONG_NUMBER_BYTES = re.compile(r"\d{20}"), re.compile(rb"\d{20}")
+
+
+def json_loads(document: bytes | bytearray | str) -> Any:
+    """A JSON document, read by orjson; one that may hold an integer beyond 64 bits (orjson would read it
+    as a float) is read by the standard library instead, exactly. NaN and Infinity are not JSON.
+    Raises `ValueError` for anything else that is not JSON, and `RecursionError` for thousands of
+    nested arrays or objects."""
+    long_number = _LONG_NUMBER if isinstance(document, str) else _LONG_NUMBER_BYTES
+    if long_number.search(document) is None:  # type: ignore[arg-type]
+        try:
+            return orjson.loads(document)
+        except orjson.JSONDecodeError:
+            pass  # the standard library tells the same, or reads what orjson's nesting limit refused
+    return json.loads(document, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -228,3 +228,16 @@ def test_a_goal_from_another_workspaces_event_is_a_404_page(shop: Shop, pages: T
         stranger = make_member(session, shop.clock.now())
     sign_in(pages, stranger.user.email)
     assert pages.get(f"/admin/insights/goals/new?from_event={link['from_event'][0]}").status_code == 404
+
+
+def test_integers_beyond_64_bits_show_exactly(shop: Shop) -> None:
+    """JSON allows them, the Engine API keeps them exact, and so do the page and its goal link."""
+    big = b'{"event_id": "big", "name": "order", "properties": {"n": 123456789012345678901234567890}}'
+    body = b'{"events": [' + big + b"]}"
+    headers = {"Authorization": f"Bearer {shop.key}", "Content-Type": "application/json"}
+    assert shop.pages.post("/events", content=body, headers=headers).status_code == 202
+    shop.sign_in()
+    page = shop.pages.get(EXPLORER)
+    assert page.status_code == 200
+    assert "123456789012345678901234567890" in page.text
+    assert prefilled_goals(shop, page.text) == [("order", {"n": 123456789012345678901234567890})]

@@ -27,6 +27,7 @@ from comerix.errors import (
 from comerix.goals.errors import GoalCodeImmutable, GoalCodeTaken, GoalNotFound
 from comerix.money import normalize_currency
 from comerix.settings import Settings, SettingsError, load_settings
+from comerix.text import json_bytes, json_loads, json_text
 from comerix.workspaces.schemas import AnalyticsSettings
 
 
@@ -178,3 +179,25 @@ def test_fixed_clock_moves_only_when_told() -> None:
     assert clock.now() == datetime(2026, 1, 1, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="timezone-aware"):
         FixedClock(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"n": 123456789012345678901234567890, "m": [2**64, -(2**70)], "s": "ü"},
+        {"plain": 1, "f": 1.5, "nested": {"ok": True, "none": None}},
+    ],
+)
+def test_json_text_keeps_integers_of_any_size(document: dict[str, object]) -> None:
+    assert json_loads(json_bytes(document)) == document
+    assert json_loads(bytearray(json_bytes(document))) == document
+    assert json_loads(json_text(document, indent=True)) == document
+    assert json_text(document, indent=True).startswith('{\n  "')
+
+
+def test_json_loads_refuses_what_is_not_json() -> None:
+    for text in ("NaN", '{"x": Infinity}', "{'single': 1}", "[1,", "12345678901234567890 x"):
+        with pytest.raises(ValueError, match=r"JSON|Expecting|Extra data|property name"):
+            json_loads(text)
+    with pytest.raises(RecursionError):
+        json_loads("[" * 100_000 + "]" * 100_000)

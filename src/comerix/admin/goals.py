@@ -16,7 +16,6 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -44,6 +43,7 @@ from comerix.goals.schemas import (
 from comerix.http import DbSession, Now
 from comerix.telemetry import explorer
 from comerix.telemetry.explorer import Range
+from comerix.text import json_loads, json_text
 from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -122,8 +122,8 @@ def _raw(values: Mapping[str, str]) -> tuple[dict[str, Any], list[FieldProblem]]
     text = values.get("match_conditions", "").strip()
     if text:
         try:
-            conditions = orjson.loads(text)
-        except orjson.JSONDecodeError:
+            conditions = json_loads(text)
+        except (ValueError, RecursionError):
             conditions = None
         if isinstance(conditions, dict):
             raw["match_conditions"] = conditions
@@ -163,8 +163,8 @@ def prefilled(trigger_event: str, conditions: str) -> dict[str, str]:
         values["code"] = code if CODE_PATTERN.match(code) else ""
     if conditions:
         try:
-            parsed = orjson.loads(conditions)
-        except orjson.JSONDecodeError:
+            parsed = json_loads(conditions)
+        except (ValueError, RecursionError):
             parsed = None
         values["match_conditions"] = to_pretty_json(parsed) if isinstance(parsed, dict) else conditions
     return values
@@ -226,7 +226,7 @@ def new_goal(
     if from_event:
         event = explorer.get_or_raise(session, signed_in.principal.workspace_id, from_event)
         trigger_event = event.name
-        conditions = orjson.dumps(explorer.goal_conditions(event.properties)).decode()
+        conditions = json_text(explorer.goal_conditions(event.properties))
     values = prefilled(trigger_event, conditions)
     return _form_page(request, signed_in, values, from_explorer=bool(trigger_event or conditions))
 

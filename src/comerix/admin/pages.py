@@ -20,7 +20,6 @@ from typing import Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
@@ -38,6 +37,7 @@ from comerix.auth.service import Principal
 from comerix.auth.sessions import SignedIn, resolve, take_flash
 from comerix.db import Database
 from comerix.errors import DomainError, problems_from_pydantic
+from comerix.text import json_text
 from comerix.workspaces import service as workspaces
 
 log = logging.getLogger(__name__)
@@ -100,12 +100,12 @@ def _json_default(value: object) -> object:
 
 def to_pretty_json(value: Any) -> str:
     """Indented JSON for people (decimals as strings, keys in their stored order)."""
-    return orjson.dumps(value, default=_json_default, option=orjson.OPT_INDENT_2).decode()
+    return json_text(value, default=_json_default, indent=True)
 
 
 def to_json_data(value: Any) -> Markup:
     """JSON for a `<script type="application/json">` block, safe inside HTML."""
-    text = orjson.dumps(value, default=_json_default).decode()
+    text = json_text(value, default=_json_default)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704
 
 

@@ -21,8 +21,9 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection
+
+from comerix.text import json_text
 
 
 class Codec:
@@ -60,7 +61,7 @@ class Codec:
         return str(value) if self.sqlite else value
 
     def json(self, value: Any) -> str:
-        return orjson.dumps(value).decode()
+        return json_text(value)
 
 
 @cache

@@ -6,7 +6,6 @@ every problem as `{index, field, message}`; nothing of a refused batch goes furt
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -20,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from comerix.errors import FieldProblem, Invalid, problems_from_pydantic
 from comerix.goals.models import GoalKind
 from comerix.telemetry.models import CLIENT_ID_LENGTH, Source
-from comerix.text import no_nul, nul_free_json
+from comerix.text import json_bytes, no_nul, nul_free_json
 
 MAX_BATCH = 500
 MAX_PROPERTIES_BYTES = 16 * 1024
@@ -114,11 +113,7 @@ def _timestamp(raw: str | None, now: datetime, index: int, problems: list[FieldP
 
 def _properties(properties: dict[str, Any], index: int, problems: list[FieldProblem]) -> str:
     """The properties serialised (what is stored), after checking size, nesting and NUL characters."""
-    try:
-        serialised = orjson.dumps(properties)
-    except (TypeError, orjson.JSONEncodeError):
-        # orjson refuses integers beyond 64 bits, which JSON allows
-        serialised = json.dumps(properties, separators=(",", ":"), ensure_ascii=False).encode()
+    serialised = json_bytes(properties)
     size = len(serialised)
     if size > MAX_PROPERTIES_BYTES:
         problems.append(FieldProblem("properties", f"is {size} bytes serialized; at most 16 KiB", index))

@@ -7,11 +7,8 @@ writer without a database session of their own.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from comerix.auth.dependencies import bearer_credential, require
@@ -31,6 +28,7 @@ from comerix.telemetry.schemas import (
     parse_conversions,
     parse_events,
 )
+from comerix.text import json_loads
 
 MAX_BODY = 1024 * 1024
 
@@ -66,24 +64,12 @@ async def json_body(request: Request) -> Any:
         body.extend(chunk)
         if len(body) > MAX_BODY:
             raise PayloadTooLarge("the body is larger than 1 MiB")
-    if _LONG_NUMBER.search(body) is None:
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    try:  # orjson would read an integer beyond 64 bits as a float; JSON allows them, and so do we
-        return json.loads(body, parse_constant=_no_constant)
+    try:
+        return json_loads(body)
     except (ValueError, UnicodeDecodeError):
         raise MalformedJson("the request body is not valid JSON") from None
     except RecursionError:  # thousands of nested arrays or objects: nothing the API accepts nests so
         raise MalformedJson("the request body nests too deeply to be read") from None
-
-
-_LONG_NUMBER = re.compile(rb"\d{20}")  # may be an integer beyond 64 bits (or a long digit string)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _accepted(body: bytes) -> Response:

@@ -23,7 +23,6 @@ Traps the SQL expressions below exist for:
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from enum import Enum, StrEnum
 from functools import cached_property
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, Boolean, Integer, Numeric, String, Uuid, cast, func, type_coerce
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import InstrumentedAttribute
@@ -44,6 +42,7 @@ from comerix.db.base import Base
 from comerix.db.types import ExactDecimal, UTCDateTime
 from comerix.goals.models import Goal
 from comerix.telemetry.models import Conversation, Event
+from comerix.text import json_text
 
 NAMESPACE = "Comerix"
 
@@ -167,14 +166,6 @@ def _uuid_text(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
 def timestamp_text(moment: datetime) -> str:
     """An Edm.DateTimeOffset in UTC: `2026-11-02T09:30:00Z`, with microseconds only when there are any."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def json_text(document: Any) -> str:
-    """A JSON document as compact text (JSON allows integers beyond 64 bits, which orjson refuses)."""
-    try:
-        return orjson.dumps(document).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 def prop(column: InstrumentedAttribute[Any], name: str | None = None) -> Property:
