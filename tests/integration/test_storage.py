@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session
 
 from comerix.auth.service import principal_of
 from comerix.db import Database
+from comerix.db.bulk import codec_for, insert_returning, insert_rows
 from comerix.db.constraints import violated_constraint
 from comerix.db.engine import Checkpointer
 from comerix.db.migrate import current_revision, head_revision, is_current, upgrade
 from comerix.goals.models import Goal
 from comerix.models import metadata
+from comerix.telemetry.models import Event
 from tests.factories import make_goal, make_user, make_workspace
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -233,3 +235,73 @@ def test_stopping_the_checkpointer_finishes_what_was_requested(own: Database) ->
     checkpointer.request()
     checkpointer.stop()
     assert own.checkpoint() == 0
+
+
+def test_bulk_inserts_store_every_kind_of_value_and_count_what_they_wrote(session: Session) -> None:
+    """`db.bulk`, which ingestion writes with (SQLite: executemany; PostgreSQL: unnest of arrays):
+    UUIDs, times, JSON, decimals and columns holding only NULLs come back as the ORM reads them, and
+    ON CONFLICT DO NOTHING counts, or returns, only the rows it wrote."""
+    workspace = make_workspace(session, NOW)
+    connection = session.connection()
+    codec = codec_for(connection.dialect.name)
+    columns = ("workspace_id", "id", "event_id", "name", "timestamp", "received_at", "conversation_id")
+    columns += ("contact_id", "flow_id", "source", "properties")
+    ids = [uuid.uuid4() for _ in range(3)]
+    berlin = timezone(timedelta(hours=1))
+    rows = [
+        (
+            codec.id(workspace.id),
+            codec.id(row_id),
+            f"e-{n}",
+            "purchase",
+            codec.time(NOW.astimezone(berlin) + timedelta(seconds=n)),
+            codec.time(NOW),
+            None,  # a column of NULLs only
+            "ann" if n else None,
+            None,
+            "server",
+            codec.json({"total": "12.50", "items": [n, {"deep": True}], "big": 2**70}),
+        )
+        for n, row_id in enumerate(ids)
+    ]
+    tail = "ON CONFLICT (workspace_id, event_id) DO NOTHING"
+    assert (
+        insert_rows(
+            connection, codec, "events", columns, rows, tail=tail, json_columns=frozenset({"properties"})
+        )
+        == 3
+    )
+    again = [(*row[:1], codec.id(uuid.uuid4()), *row[2:]) for row in rows[:2]]
+    assert (
+        insert_rows(
+            connection, codec, "events", columns, again, tail=tail, json_columns=frozenset({"properties"})
+        )
+        == 0
+    )
+
+    stored = session.scalars(
+        select(Event).where(Event.workspace_id == workspace.id).order_by(Event.event_id)
+    ).all()
+    assert [event.id for event in stored] == ids
+    assert stored[1].timestamp == NOW + timedelta(seconds=1)
+    assert stored[1].properties == {"total": "12.50", "items": [1, {"deep": True}], "big": 2**70}
+    assert [(event.conversation_id, event.contact_id) for event in stored] == [
+        (None, None),
+        (None, "ann"),
+        (None, "ann"),
+    ]
+
+    marks = ("workspace_id", "conversation_id", "goal_id", "attribution")
+    mark_tail = "ON CONFLICT DO NOTHING RETURNING conversation_id"
+    first = [
+        (codec.id(workspace.id), "chat-1", "g", "window"),
+        (codec.id(workspace.id), "chat-2", "g", "window"),
+    ]
+    assert insert_returning(connection, codec, "conversation_marks", marks, first, tail=mark_tail) == [
+        ("chat-1",),
+        ("chat-2",),
+    ]
+    second = [*first[1:], (codec.id(workspace.id), "chat-3", "g", "window")]
+    assert insert_returning(connection, codec, "conversation_marks", marks, second, tail=mark_tail) == [
+        ("chat-3",)
+    ]

@@ -2,10 +2,14 @@
 
 SQLAlchemy's per-row bind processing costs more than the database's own work at tens of thousands of
 rows a second, so ingestion builds its rows already in the driver's terms (a `Codec` per backend) and
-sends one statement per table and batch. Everything else in the service goes through the ORM.
+sends one statement per table and group. Everything else in the service goes through the ORM.
 
-One `executemany` per table and batch measured faster on SQLite than a multi-row VALUES statement,
-and much faster than one with RETURNING.
+- SQLite: one `executemany` of a one-row INSERT, run in C (faster than a multi-row VALUES statement,
+  and much faster than one with RETURNING).
+- PostgreSQL: `INSERT … SELECT … FROM unnest(…)` with one array per column, sent in binary: the same
+  short text for any number of rows, which psycopg converts once and caches. A multi-row VALUES
+  statement is new text for every row count, too long for psycopg's cache: it was parsed again on
+  every call, half of the writer's time (`bench/profile_ingest.py --backend postgresql`).
 
 The storage formats match what SQLAlchemy's own types write, so the ORM reads these rows back as usual:
 on SQLite a UUID is 32 hex digits and a timestamp the text "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC);
@@ -22,7 +26,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
 
+from comerix.db.base import Base
 from comerix.text import json_text
 
 
@@ -34,8 +40,6 @@ class Codec:
             raise ValueError(f"unsupported database {dialect!r}")
         self.dialect = dialect
         self.sqlite = dialect == "sqlite"
-        self.placeholder = "?" if self.sqlite else "%s"
-        self.json_placeholder = "?" if self.sqlite else "CAST(%s AS JSONB)"
         self.least = "min" if self.sqlite else "LEAST"
         self.greatest = "max" if self.sqlite else "GREATEST"
 
@@ -65,20 +69,37 @@ class Codec:
 
 
 @cache
-def _statement(
-    codec: Codec, table: str, columns: tuple[str, ...], json_columns: frozenset[str], tail: str, rows: int
-) -> str:
-    one = (
-        "("
-        + ", ".join(codec.json_placeholder if c in json_columns else codec.placeholder for c in columns)
-        + ")"
-    )
+def _values_statement(table: str, columns: tuple[str, ...], tail: str, rows: int = 1) -> str:
+    """SQLite: INSERT … VALUES with `rows` rows of `?` (JSON travels as text)."""
+    one = "(" + ", ".join(["?"] * len(columns)) + ")"
     # Names and clauses come from the code, never from input; values always travel as parameters.
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * rows)} {tail}"  # noqa: S608
 
 
-# PostgreSQL takes at most 65,535 parameters in a statement.
-MAX_PARAMETERS = 30_000
+@cache
+def _unnest_statement(
+    dialect: Dialect, table: str, columns: tuple[str, ...], json_columns: frozenset[str], tail: str
+) -> str:
+    """PostgreSQL: one INSERT … SELECT FROM unnest() with an array per column, whatever the number of
+    rows. The text stays short and the same, so psycopg converts it once and caches it; a multi-row
+    VALUES statement is new text for every row count, and psycopg re-parsed it on every call (half
+    the writer's time on PostgreSQL)."""
+    columns_of = Base.metadata.tables[table].columns
+    arrays = ", ".join(
+        "CAST(%b AS TEXT[])"
+        if c in json_columns
+        else f"CAST(%b AS {columns_of[c].type.compile(dialect=dialect)}[])"
+        for c in columns
+    )
+    picks = ", ".join(f"CAST(batch.{c} AS JSONB)" if c in json_columns else f"batch.{c}" for c in columns)
+    names = ", ".join(columns)
+    # Names and clauses come from the code, never from input; values always travel as parameters.
+    return f"INSERT INTO {table} ({names}) SELECT {picks} FROM unnest({arrays}) AS batch({names}) {tail}"  # noqa: S608
+
+
+def _arrays(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows to columns: one list per column, for `unnest`."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 def insert_rows(
@@ -94,25 +115,20 @@ def insert_rows(
     """INSERT `rows` (values already in `codec`'s terms) with the SQL `tail` (ON CONFLICT …).
     Returns how many rows were written.
 
-    SQLite runs one `executemany` in C; PostgreSQL gets multi-row statements, since executemany costs
-    it one round trip's worth of work per row."""
+    SQLite runs one `executemany` in C; PostgreSQL gets one statement with an array per column, since
+    executemany costs it one round trip's worth of work per row."""
     if not rows:
         return 0
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if codec.sqlite:
-            cursor.executemany(_statement(codec, table, columns, json_columns, tail, 1), rows)
-            return int(cursor.rowcount)
-        written = 0
-        per_statement = max(1, MAX_PARAMETERS // len(columns))
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
+            cursor.executemany(_values_statement(table, columns, tail), rows)
+        else:
             cursor.execute(
-                _statement(codec, table, columns, json_columns, tail, len(chunk)),
-                [value for row in chunk for value in row],
+                _unnest_statement(connection.dialect, table, columns, json_columns, tail),
+                _arrays(rows, len(columns)),
             )
-            written += int(cursor.rowcount)
-        return written
+        return int(cursor.rowcount)
     finally:
         cursor.close()
 
@@ -131,16 +147,22 @@ def insert_returning(
     *,
     tail: str,
 ) -> list[tuple[Any, ...]]:
-    """INSERT `rows` as one multi-row statement whose `tail` ends in RETURNING; the returned rows.
+    """INSERT `rows` as one statement whose `tail` ends in RETURNING; the returned rows.
 
     For the few rows where knowing exactly which were written matters more than speed (with
     ON CONFLICT DO NOTHING, concurrent writers in other processes may have written some first).
     """
-    one = "(" + ", ".join([codec.placeholder] * len(columns)) + ")"
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(rows))} {tail}"  # noqa: S608
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql, [value for row in rows for value in row])
+        if codec.sqlite:
+            cursor.execute(
+                _values_statement(table, columns, tail, len(rows)), [value for row in rows for value in row]
+            )
+        else:
+            cursor.execute(
+                _unnest_statement(connection.dialect, table, columns, frozenset(), tail),
+                _arrays(rows, len(columns)),
+            )
         return [tuple(row) for row in cursor.fetchall()]
     finally:
         cursor.close()
