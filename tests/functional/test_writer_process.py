@@ -4,6 +4,9 @@ is replaced, and a writer (thread or process) that fails unexpectedly answers 50
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -87,3 +90,41 @@ def test_the_writer_survives_an_unexpected_failure(
         assert failed.status_code == 500
         monkeypatch.undo()
         assert shop.send("/events", {"name": "x"})["accepted"] == 1
+
+
+@contextlib.contextmanager
+def writes_blocked(db: Database) -> Iterator[None]:
+    """Another client holds the lock every INSERT into `events` needs, until the block ends."""
+    if db.backend == "sqlite":
+        other = sqlite3.connect(str(db.url.database), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the write lock: SQLite has one per database
+        try:
+            yield
+        finally:
+            other.rollback()
+            other.close()
+        return
+    with db.engine.connect() as connection, connection.begin() as transaction:
+        connection.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")  # readers pass, writers wait
+        yield
+        transaction.rollback()
+
+
+def test_a_writer_process_that_hangs_is_replaced(
+    shop: Shop, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group that takes longer than `WRITE_TIMEOUT` is answered 500, its process killed (which rolls
+    its transaction back) and a new one started."""
+    from comerix.telemetry import writer
+
+    monkeypatch.setattr(writer, "WRITE_TIMEOUT", 1.0)
+    headers = {"Authorization": f"Bearer {shop.public}"}
+    with writes_blocked(db):
+        started = time.monotonic()
+        stuck = shop.client.post("/events", json={"name": "stuck", "event_id": "e-1"}, headers=headers)
+        assert stuck.status_code == 500  # not known to be stored: the client retries with the same id
+        assert time.monotonic() - started < 5  # the timeout, not SQLite's own 10 s wait for the lock
+    retried = shop.send("/events", {"name": "stuck", "event_id": "e-1"})
+    assert retried["results"][0]["status"] == "accepted"  # the killed transaction stored nothing
+    names = shop.client.get("/api/v1/events", headers=shop.admin.headers).json()["events"]
+    assert [event["event_id"] for event in names] == ["e-1"]

@@ -14,7 +14,8 @@ Where the pipeline runs:
   turns on one core; with the pipeline in a child process they use both. The serving process sends
   each group's validated batches over a pipe (pickled: about 2 µs an event each way) and gets back
   each batch's answer already serialised. The child starts with the service and stops with it; if it
-  dies, the group it held fails (500) and a new child takes the next group. On SQLite the child
+  dies, or holds a group longer than `WRITE_TIMEOUT` (then it is killed, which rolls its transaction
+  back), the group fails (500) and a new child takes the next group. On SQLite the child
   checkpoints the write-ahead log itself, after each commit, on a thread of its own
   (`db.engine.Checkpointer`), while it takes the next group through the pipeline: batches neither
   queue behind a checkpoint run inside some commit nor wait for one between groups (docs/decisions.md).
@@ -41,6 +42,9 @@ from comerix.telemetry.pipeline import Batch, ingest_group
 log = logging.getLogger(__name__)
 
 MAX_GROUP_ITEMS = 5000
+# A group takes well under a second; one that takes this long is presumed stuck (a lock never released,
+# a disk that stopped answering): its process is killed, which rolls the transaction back.
+WRITE_TIMEOUT = 60.0
 
 # What the writer hands back for one batch: the 202 body, or why the batch was refused or failed.
 Answer = bytes | BaseException
@@ -170,28 +174,33 @@ class _Child:
         theirs.close()
         self._pipe = ours
 
-    def stop(self) -> None:
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the process: when it has written what it holds, or at once (`kill`)."""
         if self._pipe is not None:
-            with contextlib.suppress(OSError):  # the process may be gone already
-                self._pipe.send(None)
+            if not kill:
+                with contextlib.suppress(OSError):  # the process may be gone already
+                    self._pipe.send(None)
             self._pipe.close()
             self._pipe = None
         if self._process is not None:
-            self._process.join(timeout=30)
+            self._process.join(timeout=0 if kill else 30)
             if self._process.is_alive():
                 self._process.kill()
+                self._process.join()
             self._process = None
 
     def write(self, batches: list[Batch]) -> list[Answer]:
         assert self._pipe is not None
         try:
             self._pipe.send(batches)
+            if not self._pipe.poll(WRITE_TIMEOUT):
+                raise TimeoutError(f"no answer within {WRITE_TIMEOUT:g} s")
             replies: list[tuple[Any, ...]] = self._pipe.recv()
-        except (EOFError, OSError) as exc:
-            log.error("the ingestion writer process stopped (%s); starting a new one", exc)
-            self.stop()
+        except (EOFError, OSError) as exc:  # died, or presumed stuck (TimeoutError)
+            log.error("the ingestion writer process failed (%s); starting a new one", exc)
+            self.stop(kill=True)
             self.start()
-            return [WriterProcessFailed("the ingestion writer stopped while writing this batch")] * len(
+            return [WriterProcessFailed("the ingestion writer failed while writing this batch")] * len(
                 batches
             )
         return [_answer_of(reply) for reply in replies]
