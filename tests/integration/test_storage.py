@@ -305,3 +305,4 @@ def test_bulk_inserts_store_every_kind_of_value_and_count_what_they_wrote(sessio
     assert insert_returning(connection, codec, "conversation_marks", marks, second, tail=mark_tail) == [
         ("chat-3",)
     ]
+    assert insert_returning(connection, codec, "conversation_marks", marks, [], tail=mark_tail) == []

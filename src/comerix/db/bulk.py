@@ -97,9 +97,9 @@ def _unnest_statement(
     return f"INSERT INTO {table} ({names}) SELECT {picks} FROM unnest({arrays}) AS batch({names}) {tail}"  # noqa: S608
 
 
-def _arrays(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows to columns: one list per column, for `unnest`."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+def _arrays(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows (at least one) to columns: one list per column, for `unnest`."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def insert_rows(
@@ -126,7 +126,7 @@ def insert_rows(
         else:
             cursor.execute(
                 _unnest_statement(connection.dialect, table, columns, json_columns, tail),
-                _arrays(rows, len(columns)),
+                _arrays(rows),
             )
         return int(cursor.rowcount)
     finally:
@@ -152,6 +152,8 @@ def insert_returning(
     For the few rows where knowing exactly which were written matters more than speed (with
     ON CONFLICT DO NOTHING, concurrent writers in other processes may have written some first).
     """
+    if not rows:
+        return []
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if codec.sqlite:
@@ -161,7 +163,7 @@ def insert_returning(
         else:
             cursor.execute(
                 _unnest_statement(connection.dialect, table, columns, frozenset(), tail),
-                _arrays(rows, len(columns)),
+                _arrays(rows),
             )
         return [tuple(row) for row in cursor.fetchall()]
     finally:
