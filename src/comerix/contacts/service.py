@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
@@ -147,16 +147,20 @@ def _count(session: Session, model: type[Any], where: Sequence[ColumnElement[boo
 
 def list_recently_active(session: Session, workspace_id: uuid.UUID, *, limit: int = 50) -> list[ContactSeen]:
     """The workspace's contacts seen most recently first (ties by id), at most `limit`."""
-    query = (
+    return [
+        ContactSeen(contact_id=row.id, first_seen_at=row.first_seen_at, last_seen_at=row.last_seen_at)
+        for row in session.scalars(recently_active(workspace_id, limit))
+    ]
+
+
+def recently_active(workspace_id: uuid.UUID, limit: int) -> Select[Contact]:
+    """The query of `list_recently_active`: it reads the index on (workspace_id, last_seen_at)."""
+    return (
         select(Contact)
         .where(Contact.workspace_id == workspace_id)
         .order_by(Contact.last_seen_at.desc(), Contact.id)
         .limit(limit)
     )
-    return [
-        ContactSeen(contact_id=row.id, first_seen_at=row.first_seen_at, last_seen_at=row.last_seen_at)
-        for row in session.scalars(query)
-    ]
 
 
 def recent_events(

@@ -62,6 +62,7 @@ class Contact(Base):
     """An end customer as the events know them: when first and last seen."""
 
     __tablename__ = "contacts"
+    __table_args__ = (Index(None, "workspace_id", "last_seen_at"),)  # the Contacts page: most recent first
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
     id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
