@@ -34,10 +34,9 @@ def json_bytes(value: Any, *, default: Callable[[Any], Any] | None = None, inden
     try:
         return orjson.dumps(value, default=default, option=orjson.OPT_INDENT_2 if indent else None)
     except TypeError:  # orjson.JSONEncodeError is one
-        spacing: dict[str, Any] = (
-            {"indent": 2, "separators": (",", ": ")} if indent else {"separators": (",", ":")}
-        )
-        return json.dumps(value, default=default, ensure_ascii=False, **spacing).encode()
+        if indent:
+            return json.dumps(value, default=default, ensure_ascii=False, indent=2).encode()
+        return json.dumps(value, default=default, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def json_text(value: Any, *, default: Callable[[Any], Any] | None = None, indent: bool = False) -> str:

@@ -111,7 +111,8 @@ class Checkpointer:
         self._running = False
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="comerix-checkpoint", daemon=True)
-        self.pages_left = 0  # what the last checkpoint could not copy back (a reader still needed it)
+        # What the last checkpoint could not copy back (a reader still needed it); None before the first.
+        self.pages_left: int | None = None
 
     def start(self) -> None:
         event.listen(self._database.engine, "commit", self._before_commit)
