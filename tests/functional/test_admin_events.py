@@ -81,25 +81,37 @@ def prefilled_goals(shop: Shop, page: str) -> list[tuple[str, dict[str, object]]
     return forms
 
 
-def test_the_explorer_shows_the_last_30_days_newest_first_in_the_workspace_time_zone(shop: Shop) -> None:
+def test_the_explorer_shows_what_arrived_in_30_days_latest_first_in_the_workspace_time_zone(
+    shop: Shop,
+) -> None:
+    shop.send({"event_id": "old", "name": "message_sent", "timestamp": shop.ago(0)})
+    shop.clock.advance(timedelta(days=32))
+    shop.send({"event_id": "week-ago", "name": "message_sent", "timestamp": shop.ago(0)})
+    shop.clock.advance(timedelta(days=7))
     shop.send(
-        {"event_id": "old", "name": "message_sent", "timestamp": shop.ago(40)},
-        {"event_id": "week-ago", "name": "message_sent", "timestamp": shop.ago(8)},
-        {"event_id": "yesterday", "name": "purchase", "timestamp": shop.ago(1)},
+        {"event_id": "sent-late", "name": "purchase", "timestamp": shop.ago(40)},
+        {"event_id": "just-now", "name": "message_sent", "timestamp": shop.ago(0)},
     )
     shop.sign_in(Role.ANALYST)
     page = shop.pages.get(EXPLORER)
     assert page.status_code == 200
-    assert shown_event_ids(page.text) == ["yesterday", "week-ago"]
-    # START is 2026-11-02 09:30 UTC: a day before is 10:30 in Berlin (CET, UTC+1).
-    assert "2026-11-01 10:30:00 CET" in page.text
+    assert shown_event_ids(page.text) == ["just-now", "sent-late", "week-ago"]
+    # START + 39 days is 2026-12-11 09:30 UTC: 10:30 in Berlin (CET, UTC+1).
+    assert "2026-12-11 10:30:00 CET" in page.text
     assert "<strong>Europe/Berlin</strong>" in page.text
     assert '<option value="30d" selected>' in page.text
+    arrivals = {
+        event_id: "arrived <time" in block
+        for block in page.text.split('<li class="event">')[1:]
+        for event_id in shown_event_ids(block)
+    }
+    assert arrivals == {"just-now": False, "sent-late": True, "week-ago": False}
 
 
 def test_range_and_name_filter_the_list_and_the_catalogue(shop: Shop) -> None:
+    shop.send({"event_id": "old-purchase", "name": "purchase", "timestamp": shop.ago(0)})
+    shop.clock.advance(timedelta(days=37))
     shop.send(
-        {"event_id": "old-purchase", "name": "purchase", "timestamp": shop.ago(40)},
         {"event_id": "purchase", "name": "purchase", "timestamp": shop.ago(3), "properties": {"plan": "x"}},
         {"event_id": "message", "name": "message_sent", "timestamp": shop.ago(2)},
     )

@@ -366,7 +366,14 @@ def test_try_it_previews_the_unsaved_form(
     def at(hours: int) -> str:
         return (clock.now() - timedelta(hours=hours)).isoformat()
 
-    events = [
+    def send(*events: dict[str, Any]) -> None:
+        sent = pages.post("/events", json={"events": events}, headers={"Authorization": f"Bearer {key}"})
+        assert sent.status_code == 202
+
+    send({"name": "purchase", "timestamp": at(0), "properties": {"plan": "premium", "grand_total": "1"}})
+    clock.advance(timedelta(days=40))  # the session has ended meanwhile: sign in again
+    assert sign_in(pages, designer.user.email).status_code == 303
+    send(
         {"name": "purchase", "timestamp": at(3), "properties": {"plan": "basic", "grand_total": "5"}},
         {
             "name": "purchase",
@@ -374,10 +381,7 @@ def test_try_it_previews_the_unsaved_form(
             "properties": {"plan": "premium", "grand_total": "129.50", "currency": "usd"},
         },
         {"name": "purchase", "timestamp": at(1), "properties": {"plan": "premium", "grand_total": "x"}},
-        {"name": "purchase", "timestamp": at(24 * 40), "properties": {"plan": "premium", "grand_total": "1"}},
-    ]
-    sent = pages.post("/events", json={"events": events}, headers={"Authorization": f"Bearer {key}"})
-    assert sent.status_code == 202
+    )
     token = csrf_of(pages.get(NEW).text)
     headers = {"X-CSRF-Token": token, "Accept": "application/json"}
     unsaved = FORM | {"code": "Not Checked", "match_conditions": '{"plan": "premium"}'}
@@ -393,12 +397,12 @@ def test_try_it_previews_the_unsaved_form(
     assert preview["closest_misses"][0]["failed"] == [
         {"key": "plan", "expected": "premium", "actual": "basic", "missing": False}
     ]
-    # The clock reads 2026-11-02 09:30 UTC; the page's script shows these times as they come.
+    # The clock reads 2026-12-12 09:30 UTC; the page's script shows these times as they come.
     assert [s["local_time"] for s in preview["samples"]] == [
-        "2026-11-02 09:30:00 CET",
-        "2026-11-02 08:30:00 CET",
+        "2026-12-12 09:30:00 CET",
+        "2026-12-12 08:30:00 CET",
     ]
-    assert preview["closest_misses"][0]["local_time"] == "2026-11-02 07:30:00 CET"
+    assert preview["closest_misses"][0]["local_time"] == "2026-12-12 07:30:00 CET"
     wider = pages.post("/admin/insights/goals/preview?range=90d", json=unsaved, headers=headers).json()
     assert wider["matched"] == 3
     assert stored(db, designer) == []

@@ -352,47 +352,65 @@ def test_a_preview_validates_the_goal_like_a_create(shop: Shop) -> None:
 
 
 def test_the_event_name_catalogue(shop: Shop, clock: FixedClock) -> None:
+    first = clock.now()
+    purchases = [
+        {"name": "purchase", "timestamp": at(clock, 2), "properties": {"plan": "a", "order": {"total": 1}}},
+        {"name": "purchase", "timestamp": at(clock, 3), "properties": {"plan": "b", "coupon.code": "X"}},
+    ]
+    shop.send("/events", {"events": purchases})
+    clock.advance(timedelta(days=10))
     shop.send(
         "/events",
         {
             "events": [
-                {
-                    "name": "purchase",
-                    "timestamp": at(clock, 2),
-                    "properties": {"plan": "a", "order": {"total": 1}},
-                },
-                {
-                    "name": "purchase",
-                    "timestamp": at(clock, 3),
-                    "properties": {"plan": "b", "coupon.code": "X"},
-                },
                 {"name": "message_sent", "timestamp": at(clock, 11), "properties": {"text": "hi"}},
-                {"name": "old", "timestamp": at(clock, -40)},
+                {"name": "queued", "timestamp": at(clock, -40)},  # sent 52 days late: counts today
             ]
         },
     )
-    names = shop.client.get("/api/v1/events/names?range=30d", headers=shop.admin.headers).json()
-    assert names["names"] == [
+
+    def names(range_: str) -> list[dict[str, Any]]:
+        response = shop.client.get(f"/api/v1/events/names?range={range_}", headers=shop.admin.headers)
+        return list(response.json()["names"])
+
+    def moment(value: Any) -> str:
+        return str(value.isoformat().replace("+00:00", "Z"))
+
+    assert names("30d") == [
         {
             "name": "purchase",
             "count": 2,
-            "last_seen_at": at(clock, 3).replace("+00:00", "Z"),
+            "last_seen_at": moment(first),
             "property_keys": ["coupon.code", "order.total", "plan"],
         },
-        {
-            "name": "message_sent",
-            "count": 1,
-            "last_seen_at": at(clock, 11).replace("+00:00", "Z"),
-            "property_keys": ["text"],
-        },
+        {"name": "message_sent", "count": 1, "last_seen_at": moment(clock.now()), "property_keys": ["text"]},
+        {"name": "queued", "count": 1, "last_seen_at": moment(clock.now()), "property_keys": []},
     ]
-    assert (
-        shop.client.get("/api/v1/events/names?range=7d", headers=shop.admin.headers).json()["names"][0][
-            "name"
-        ]
-        == "message_sent"
-    )
+    assert [entry["name"] for entry in names("7d")] == ["message_sent", "queued"]
     assert shop.client.get("/api/v1/events?range=2d", headers=shop.admin.headers).status_code == 422
+
+
+def test_the_explorer_lists_events_as_they_arrived(shop: Shop, clock: FixedClock) -> None:
+    """The latest arrival first, whatever the event's own time: a sale the shop reports three days
+    late is on top. The range counts arrivals too."""
+    shop.send("/events", {"name": "purchase", "event_id": "in-chat", "timestamp": at(clock, 12)})
+    clock.advance(timedelta(minutes=5))
+    shop.send("/conversions", {"event": "purchase", "event_id": "reported-late", "timestamp": at(clock, 9)})
+
+    def explorer(range_: str) -> list[tuple[str, str]]:
+        response = shop.client.get(f"/api/v1/events?range={range_}", headers=shop.admin.headers)
+        return [(e["event_id"], e["received_at"]) for e in response.json()["events"]]
+
+    late = (clock.now()).isoformat().replace("+00:00", "Z")
+    early = (clock.now() - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    assert explorer("7d") == [("reported-late", late), ("in-chat", early)]
+
+    clock.advance(timedelta(days=7, minutes=-4))  # "in-chat" arrived 7 days and a minute ago
+    assert explorer("7d") == [("reported-late", late)]
+    assert explorer("30d") == [("reported-late", late), ("in-chat", early)]
+    body = {k: v for k, v in PURCHASE_GOAL.items() if k != "code"} | {"match_conditions": {}}
+    preview = shop.client.post("/api/v1/goals/preview?range=7d", json=body, headers=shop.admin.headers)
+    assert [m["event"]["event_id"] for m in preview.json()["samples"]] == ["reported-late"]
 
 
 def test_the_explorer_needs_the_telemetry_permission(shop: Shop, db: Database, clock: FixedClock) -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comerix.auth.service import Principal, principal_of
@@ -20,6 +20,7 @@ from comerix.conversions.models import Outcome
 from comerix.goals.models import Goal
 from comerix.telemetry.models import Contact, Conversation, Event, Source
 from tests.factories import make_goal, make_user, make_workspace
+from tests.plans import query_plan
 
 HOUR = timedelta(hours=1)
 RowT = TypeVar("RowT", Event, Conversation, Contact, Outcome)
@@ -389,11 +390,5 @@ def test_the_most_recent_contacts_are_read_from_an_index_not_sorted(
     session: Session, admin: Principal
 ) -> None:
     """1,000,000 contacts sorted took 1.8 s on SQLite; read from the index, 5 ms."""
-    query = service.recently_active(admin.workspace_id, 50)
-    compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    if session.get_bind().dialect.name == "sqlite":
-        plan = " ".join(row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
-    else:  # on a table this small PostgreSQL would rather scan it: ask for the plan it has with an index
-        session.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = " ".join(row[0] for row in session.execute(text(f"EXPLAIN {compiled}")))
+    plan = query_plan(session, service.recently_active(admin.workspace_id, 50))
     assert "ix_contacts_workspace_id_last_seen_at" in plan, plan

@@ -9,6 +9,7 @@ shared. Every event offers to start a goal from it: a link to the goal form nami
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -27,6 +28,8 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 NEW_GOAL_PATH = "/admin/insights/goals/new"
 EXPLORER_PATH = "/admin/insights/events"
+LATE = timedelta(minutes=1)
+"""An event that arrived this long after its timestamp shows when it arrived, as the list is by arrival."""
 RANGE_LABELS = {Range.D7: "Last 7 days", Range.D30: "Last 30 days", Range.D90: "Last 90 days"}
 
 
@@ -48,6 +51,10 @@ class EventRow:
     new_goal_path: str | None
     contact_path: str | None
 
+    @property
+    def arrived_late(self) -> bool:
+        return self.event.received_at - self.event.timestamp >= LATE
+
 
 @router.get("/insights/events", name="admin_insights_events")
 def event_explorer(
@@ -58,7 +65,7 @@ def event_explorer(
     range_text: Annotated[str, Query(alias="range")] = Range.D30.value,
     name: str = "",
 ) -> Response:
-    """The 100 newest events of the range (and name), beside the catalogue of the range's event names."""
+    """The 100 latest arrivals of the range (and name), beside the catalogue of the range's event names."""
     principal = signed_in.principal
     try:
         range_, range_error = Range(range_text), None

@@ -159,7 +159,11 @@ def load_traffic(
     scale: float = 1.0,
     progress: Callable[[int], None] = lambda _count: None,
 ) -> IngestTotals:
-    """Send the demo period's events through the ingestion pipeline, in batches, each committed."""
+    """Send the demo period's events through the ingestion pipeline, in batches, each committed.
+
+    Each batch arrives when its last event happened, as a widget sending as it goes would have, so the
+    Event Explorer's ranges (by arrival) show the demo period as it unfolded.
+    """
     index = GoalIndex()
     totals = IngestTotals()
     batch: list[Item] = []
@@ -168,7 +172,8 @@ def load_traffic(
             batch.append(replace(item, index=len(batch)))
         if batch and (item is None or len(batch) == TRAFFIC_BATCH):
             with database.transaction() as session:
-                result = ingest(session, Batch(workspace_id, batch, now), index)
+                arrived = max(item.timestamp for item in batch)
+                result = ingest(session, Batch(workspace_id, batch, arrived), index)
             totals.add(result)
             progress(len(batch))
             batch = []

@@ -1,9 +1,9 @@
 """Try a goal before saving it: which stored events it would have matched, what each would be worth,
 and the closest misses with the conditions that failed.
 
-Matching here is the very function ingestion uses (`goals.matching`), run over the newest events of
-the trigger name in the range (an index range scan), so a preview can never disagree with ingestion.
-At most `SCAN_LIMIT` events are read; `truncated` says when there were more.
+Matching here is the very function ingestion uses (`goals.matching`), run over the events of the
+trigger name that arrived in the range, the latest first (an index range scan), so a preview can
+never disagree with ingestion. At most `SCAN_LIMIT` events are read; `truncated` says when there were more.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from comerix.conversions.valuation import ValueRule, valuate
 from comerix.goals.matching import MISSING, failures, read_path
 from comerix.goals.schemas import GoalDefinition
-from comerix.telemetry.explorer import Range
+from comerix.telemetry.explorer import Range, arrivals
 from comerix.telemetry.models import Event, EventNameDay
 
 SCAN_LIMIT = 50_000
@@ -78,16 +78,8 @@ def preview(
     base_currency: str,
     now: datetime,
 ) -> GoalPreview:
-    rows = session.scalars(
-        select(Event)
-        .where(
-            Event.workspace_id == workspace_id,
-            Event.name == goal.trigger_event,
-            Event.timestamp >= now - range_.span,
-        )
-        .order_by(Event.timestamp.desc(), Event.id.desc())
-        .limit(SCAN_LIMIT + 1)
-    ).all()
+    query = arrivals(workspace_id, now - range_.span, goal.trigger_event).limit(SCAN_LIMIT + 1)
+    rows = session.scalars(query).all()
     truncated = len(rows) > SCAN_LIMIT
     rows = rows[:SCAN_LIMIT]
     rule = ValueRule(

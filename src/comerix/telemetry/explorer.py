@@ -1,9 +1,13 @@
-"""The Event Explorer: the newest raw events, the catalogue of event names with their property paths, and
-the match conditions that would make a goal out of one event.
+"""The Event Explorer: the raw events as they arrived, the catalogue of event names with their
+property paths, and the match conditions that would make a goal out of one event.
 
 The catalogue reads the tables ingestion keeps (`event_name_days`, `event_property_keys`), never the
 raw events, so it costs the same whatever the volume. Its counts are whole UTC days: a range of 7 days
 counts the events of the 8 UTC dates it touches, today included.
+
+Both go by arrival (`received_at`), not by the event's own `timestamp`, which comes from the client:
+the event just sent is on top and counted today even when the client's clock is off or a sale is
+reported days after it happened. What happened when is the Analytics Hub's business, by event time.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from comerix.errors import NotFound
@@ -78,12 +82,21 @@ class EventNameList(BaseModel):
 def newest(
     session: Session, workspace_id: uuid.UUID, range_: Range, name: str | None, *, now: datetime
 ) -> EventList:
-    """Up to 100 events of the range (and name), newest first: an index range scan, whatever the volume."""
-    query = select(Event).where(Event.workspace_id == workspace_id, Event.timestamp >= now - range_.span)
-    if name:
-        query = query.where(Event.name == name)
-    rows = session.scalars(query.order_by(Event.timestamp.desc(), Event.id.desc()).limit(NEWEST_LIMIT))
+    """Up to 100 events that arrived in the range (and have the name), the latest arrival first."""
+    rows = session.scalars(arrivals(workspace_id, now - range_.span, name or None).limit(NEWEST_LIMIT))
     return EventList(range=range_, name=name or None, events=[read(row) for row in rows])
+
+
+def arrivals(workspace_id: uuid.UUID, since: datetime, name: str | None = None) -> Select[Event]:
+    """The events that arrived since then (and have the name), the latest arrival first.
+
+    An index range scan, whatever the volume. New events land at the end of that index, which keeps
+    ingestion's commits small (migration 0006).
+    """
+    query = select(Event).where(Event.workspace_id == workspace_id, Event.received_at >= since)
+    if name is not None:
+        query = query.where(Event.name == name)
+    return query.order_by(Event.received_at.desc(), Event.id.desc())  # one request's events: by id
 
 
 def get_or_raise(session: Session, workspace_id: uuid.UUID, event_id: str) -> Event:

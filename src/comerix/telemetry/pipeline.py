@@ -525,14 +525,14 @@ def persist(
 def _catalogue(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
     days: dict[tuple[str, date], list[Any]] = {}
     paths: dict[tuple[str, str], datetime] = {}
-    for stored in fresh:
-        item = stored.item
-        entry = days.setdefault((item.name, item.timestamp.astimezone(UTC).date()), [0, item.timestamp])
+    for stored in fresh:  # by arrival, as the Explorer lists them: an event sent late counts today
+        item, arrived = stored.item, stored.work.batch.received_at
+        entry = days.setdefault((item.name, arrived.astimezone(UTC).date()), [0, arrived])
         entry[0] += 1
-        entry[1] = max(entry[1], item.timestamp)
+        entry[1] = max(entry[1], arrived)
         for path in property_paths(item.properties):
             seen = paths.get((item.name, path))
-            paths[(item.name, path)] = item.timestamp if seen is None else max(seen, item.timestamp)
+            paths[(item.name, path)] = arrived if seen is None else max(seen, arrived)
     workspace = codec.id(workspace_id)
     if days:
         insert_rows(

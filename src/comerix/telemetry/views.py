@@ -117,7 +117,8 @@ def list_events(
     range: Annotated[explorer.Range, Query()] = explorer.Range.D30,
     name: Annotated[str | None, Query(max_length=133)] = None,
 ) -> explorer.EventList:
-    """The 100 newest events of the range, newest first, with their full properties."""
+    """The 100 events that arrived last in the range (by `received_at`), the latest first, with their
+    full properties. An event keeps its own `timestamp`, which may be earlier."""
     return explorer.newest(session, principal.workspace_id, range, name, now=now)
 
 
