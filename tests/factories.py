@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import count
@@ -20,6 +21,7 @@ from comerix.db import Database
 from comerix.goals import service as goals
 from comerix.goals.models import Goal
 from comerix.goals.schemas import GoalCreate
+from comerix.telemetry.models import Event, Source
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.models import Workspace
 from comerix.workspaces.schemas import WorkspaceCreate
@@ -30,6 +32,28 @@ _sequence = count(1)
 def make_workspace(session: Session, now: datetime, **overrides: Any) -> Workspace:
     fields = {"name": f"Shop {next(_sequence)}", "base_currency": "EUR", "timezone": "Europe/Berlin"}
     return workspaces.create(session, WorkspaceCreate(**(fields | overrides)), now=now)
+
+
+def add_event(
+    session: Session, workspace_id: uuid.UUID, contact_id: str | None, at: datetime, **fields: Any
+) -> None:
+    """A stored widget event at `at` (received then too, unless `received_at` says otherwise)."""
+    values = {
+        "name": "message_sent",
+        "conversation_id": None,
+        "flow_id": None,
+        "properties": {"text": "hi"},
+        "received_at": at,
+    }
+    session.add(
+        Event(
+            workspace_id=workspace_id,
+            contact_id=contact_id,
+            timestamp=at,
+            source=Source.WIDGET,
+            **(values | fields),
+        )
+    )
 
 
 def make_user(

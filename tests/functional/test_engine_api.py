@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +27,11 @@ PURCHASE_GOAL = {
 @pytest.fixture
 def shop(client: TestClient, db: Database, clock: FixedClock) -> Shop:
     return Shop(client, db, clock)
+
+
+def as_json(moment: datetime) -> str:
+    """A UTC moment as the API writes it."""
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def at(clock: FixedClock, days: float, hours: float = 0) -> str:
@@ -373,18 +378,15 @@ def test_the_event_name_catalogue(shop: Shop, clock: FixedClock) -> None:
         response = shop.client.get(f"/api/v1/events/names?range={range_}", headers=shop.admin.headers)
         return list(response.json()["names"])
 
-    def moment(value: Any) -> str:
-        return str(value.isoformat().replace("+00:00", "Z"))
-
     assert names("30d") == [
         {
             "name": "purchase",
             "count": 2,
-            "last_seen_at": moment(first),
+            "last_seen_at": as_json(first),
             "property_keys": ["coupon.code", "order.total", "plan"],
         },
-        {"name": "message_sent", "count": 1, "last_seen_at": moment(clock.now()), "property_keys": ["text"]},
-        {"name": "queued", "count": 1, "last_seen_at": moment(clock.now()), "property_keys": []},
+        {"name": "message_sent", "count": 1, "last_seen_at": as_json(clock.now()), "property_keys": ["text"]},
+        {"name": "queued", "count": 1, "last_seen_at": as_json(clock.now()), "property_keys": []},
     ]
     assert [entry["name"] for entry in names("7d")] == ["message_sent", "queued"]
     assert shop.client.get("/api/v1/events?range=2d", headers=shop.admin.headers).status_code == 422
@@ -401,8 +403,7 @@ def test_the_explorer_lists_events_as_they_arrived(shop: Shop, clock: FixedClock
         response = shop.client.get(f"/api/v1/events?range={range_}", headers=shop.admin.headers)
         return [(e["event_id"], e["received_at"]) for e in response.json()["events"]]
 
-    late = (clock.now()).isoformat().replace("+00:00", "Z")
-    early = (clock.now() - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    late, early = as_json(clock.now()), as_json(clock.now() - timedelta(minutes=5))
     assert explorer("7d") == [("reported-late", late), ("in-chat", early)]
 
     clock.advance(timedelta(days=7, minutes=-4))  # "in-chat" arrived 7 days and a minute ago

@@ -19,7 +19,7 @@ from comerix.conversions.attribution import AttributionKind
 from comerix.conversions.models import Outcome
 from comerix.goals.models import Goal
 from comerix.telemetry.models import Contact, Conversation, Event, Source
-from tests.factories import make_goal, make_user, make_workspace
+from tests.factories import add_event, make_goal, make_user, make_workspace
 from tests.plans import query_plan
 
 HOUR = timedelta(hours=1)
@@ -54,22 +54,6 @@ def add_conversation(
     session.add(
         Conversation(
             workspace_id=workspace_id, id=conversation_id, contact_id=contact_id, started_at=started, **values
-        )
-    )
-
-
-def add_event(
-    session: Session, workspace_id: uuid.UUID, contact_id: str | None, at: datetime, **fields: Any
-) -> None:
-    values = {"name": "message_sent", "conversation_id": None, "flow_id": None, "properties": {"text": "hi"}}
-    session.add(
-        Event(
-            workspace_id=workspace_id,
-            contact_id=contact_id,
-            timestamp=at,
-            received_at=at,
-            source=Source.WIDGET,
-            **(values | fields),
         )
     )
 

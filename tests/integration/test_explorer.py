@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from comerix.clock import FixedClock
 from comerix.telemetry.explorer import arrivals
-from comerix.telemetry.models import Event, Source
-from tests.factories import make_workspace
+from tests.factories import add_event, make_workspace
 from tests.plans import query_plan
 
 WORKSPACE = uuid.UUID(int=1)
@@ -41,16 +40,8 @@ def test_arrivals_come_latest_first_whatever_the_events_own_time(session: Sessio
 
     def arrive(workspace: uuid.UUID, name: str, minutes_ago: int, days_old: int = 0) -> None:
         received = now - timedelta(minutes=minutes_ago)
-        timestamp = received - timedelta(days=days_old)
-        session.add(
-            Event(
-                workspace_id=workspace,
-                name=name,
-                timestamp=timestamp,
-                received_at=received,
-                source=Source.SERVER,
-                properties={},
-            )
+        add_event(
+            session, workspace, None, received - timedelta(days=days_old), name=name, received_at=received
         )
         session.flush()  # one at a time: the time-ordered ids follow the order of the calls
 
