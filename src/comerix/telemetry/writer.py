@@ -13,9 +13,13 @@ Where the pipeline runs:
   time per process, so in one process the requests' parsing and validation and the pipeline take
   turns on one core; with the pipeline in a child process they use both. The serving process sends
   each group's validated batches over a pipe (pickled: about 2 µs an event each way) and gets back
-  each batch's answer already serialised. The child starts with the service and stops with it; if it
-  dies, or holds a group longer than `WRITE_TIMEOUT` (then it is killed, which rolls its transaction
-  back), the group fails (500) and a new child takes the next group. On SQLite the child
+  each batch's answer already serialised. The two overlap: once a group has run through the pipeline
+  and its commit begins, the child says so (`_READY`) and the serving process sends the next group,
+  which crosses the pipe while that commit runs; the child takes it up the moment it has sent the
+  answers (so at most two groups are in flight, answered in the order they went). The child starts
+  with the service and stops with it; if it dies, or is silent for `WRITE_TIMEOUT` while it holds a
+  group (then it is killed, which rolls its transaction back), the groups in flight fail (500) and a
+  new child takes the next group. On SQLite the child
   checkpoints the write-ahead log itself, after each commit, on a thread of its own
   (`db.engine.Checkpointer`), while it takes the next group through the pipeline: batches neither
   queue behind a checkpoint run inside some commit nor wait for one between groups (docs/decisions.md).
@@ -29,9 +33,11 @@ import logging
 import multiprocessing
 import queue
 import threading
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Literal
 
 from comerix.db import Database
 from comerix.db.engine import Checkpointer
@@ -48,6 +54,8 @@ WRITE_TIMEOUT = 60.0
 
 # What the writer hands back for one batch: the 202 body, or why the batch was refused or failed.
 Answer = bytes | BaseException
+# What the writer process says when the group it holds has run through the pipeline and is committing.
+_READY: Literal["ready"] = "ready"
 
 
 @dataclass(frozen=True)
@@ -97,47 +105,108 @@ class IngestWriter:
         self._queue.put(_Job(batch, loop, future))
         return await future
 
+    def _take_group(self, *, wait: bool) -> tuple[list[_Job], bool]:
+        """The jobs queued now, up to `max_group_items` items (waiting for a first one if `wait`), and
+        whether a stop was asked for."""
+        group: list[_Job] = []
+        size = 0
+        while size < self._max_group_items:
+            try:
+                job = self._queue.get(block=wait and not group)
+            except queue.Empty:
+                break
+            if job is None:
+                return group, True
+            group.append(job)
+            size += len(job.batch.items)
+        return group, False
+
     def _run(self) -> None:
+        if self._child is not None:
+            self._run_child(self._child)
+            return
         stopping = False
         while not stopping:
-            first = self._queue.get()
-            if first is None:
-                return
-            group, size = [first], len(first.batch.items)
-            while size < self._max_group_items:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    break
-                group.append(job)
-                size += len(job.batch.items)
-            batches = [job.batch for job in group]
+            group, stopping = self._take_group(wait=True)
+            if not group:
+                continue
             try:
-                if self._child is not None:
-                    answers = self._child.write(batches)
-                else:
-                    answers = write_group(self._database, self._index, batches)
+                answers = write_group(self._database, self._index, [job.batch for job in group])
             except Exception as exc:  # never let this thread die: every later request would wait forever
-                log.exception("the ingestion writer failed on a group of %d batches", len(batches))
+                log.exception("the ingestion writer failed on a group of %d batches", len(group))
                 answers = [exc] * len(group)
-            for job, answer in zip(group, answers, strict=True):
-                job.loop.call_soon_threadsafe(_settle, job.future, answer)
+            _settle_group(group, answers)
+
+    def _run_child(self, child: _Child) -> None:
+        """Groups to the writer process, one or two at a time: the next group goes as soon as the process
+        says the last one is committing, so it crosses the pipe while that commit runs, and the process
+        takes it up the moment it has answered. Answers come back in the order the groups went."""
+        in_flight: deque[list[_Job]] = deque()
+        ready = True  # the process may take another group
+        stopping = False
+        while in_flight or not stopping:
+            try:
+                if ready and not stopping:
+                    group, stopping = self._take_group(wait=not in_flight)
+                    if group:
+                        in_flight.append(group)
+                        ready = False
+                        if not child.send([job.batch for job in group]):
+                            _fail(in_flight)
+                            ready = True
+                        continue
+                if not in_flight:
+                    continue
+                message = child.receive()
+                if message is None:
+                    _fail(in_flight)
+                    ready = True
+                elif isinstance(message, str):  # _READY
+                    ready = True
+                else:
+                    _settle_group(in_flight[0], message)
+                    in_flight.popleft()
+                    ready = ready or not in_flight
+            except Exception as exc:  # never let this thread die: every later request would wait forever
+                child.replace(exc)  # so that no answer to a group failed here can come back later
+                _fail(in_flight)
+                ready = True
 
 
-def write_group(database: Database, index: GoalIndex, batches: list[Batch]) -> list[Answer]:
-    """Run `batches` through the pipeline in one transaction; if that fails as a whole, each alone."""
+def _fail(in_flight: deque[list[_Job]]) -> None:
+    """Answer every group in flight with `WriterProcessFailed` (its process was replaced)."""
+    failure = WriterProcessFailed("the ingestion writer failed while writing this batch")
+    while in_flight:
+        group = in_flight.popleft()
+        _settle_group(group, [failure] * len(group))
+
+
+def write_group(
+    database: Database,
+    index: GoalIndex,
+    batches: list[Batch],
+    committing: Callable[[], None] | None = None,
+) -> list[Answer]:
+    """Run `batches` through the pipeline in one transaction; if that fails as a whole, each alone.
+    `committing` is called once the pipeline's statements have run, just before the commit."""
     try:
         with database.transaction() as session:
             results = ingest_group(session, batches, index)
+            if committing is not None:
+                committing()
     except Exception as exc:
         if len(batches) > 1:
             return [answer for batch in batches for answer in write_group(database, index, [batch])]
         log.exception("ingestion failed for a batch of %d items", len(batches[0].items))
         return [exc]
     return [result if isinstance(result, DomainError) else result.to_json() for result in results]
+
+
+def _settle_group(group: list[_Job], answers: list[Answer]) -> None:
+    if len(answers) != len(group):  # checked first: no request of the group is answered then
+        raise RuntimeError(f"{len(answers)} answers to a group of {len(group)} batches")
+    for job, answer in zip(group, answers, strict=True):
+        job.loop.call_soon_threadsafe(_settle, job.future, answer)
 
 
 def _settle(future: asyncio.Future[bytes], answer: Answer) -> None:
@@ -189,21 +258,36 @@ class _Child:
                 self._process.join()
             self._process = None
 
-    def write(self, batches: list[Batch]) -> list[Answer]:
+    def send(self, batches: list[Batch]) -> bool:
+        """Hand a group to the process; False if it is gone (a new one is started)."""
         assert self._pipe is not None
         try:
             self._pipe.send(batches)
+        except OSError as exc:
+            self.replace(exc)
+            return False
+        return True
+
+    def receive(self) -> Literal["ready"] | list[Answer] | None:
+        """The process's next word: `_READY` (the group it holds is committing), the answers to the
+        oldest group it was sent, or None when it died or said nothing for `WRITE_TIMEOUT` seconds (it
+        is killed, which rolls its transaction back, and a new one started)."""
+        assert self._pipe is not None
+        try:
             if not self._pipe.poll(WRITE_TIMEOUT):
                 raise TimeoutError(f"no answer within {WRITE_TIMEOUT:g} s")
-            replies: list[tuple[Any, ...]] = self._pipe.recv()
+            message: Any = self._pipe.recv()
         except (EOFError, OSError) as exc:  # died, or presumed stuck (TimeoutError)
-            log.error("the ingestion writer process failed (%s); starting a new one", exc)
-            self.stop(kill=True)
-            self.start()
-            return [WriterProcessFailed("the ingestion writer failed while writing this batch")] * len(
-                batches
-            )
-        return [_answer_of(reply) for reply in replies]
+            self.replace(exc)
+            return None
+        if message == _READY:
+            return _READY
+        return [_answer_of(reply) for reply in message]
+
+    def replace(self, why: BaseException) -> None:
+        log.error("the ingestion writer process failed (%s); starting a new one", why)
+        self.stop(kill=True)
+        self.start()
 
 
 def _reply_of(answer: Answer) -> tuple[Any, ...]:
@@ -259,7 +343,7 @@ def _serve(pipe: Connection, url: str) -> None:
                 return
             if batches is None:
                 return
-            answers = write_group(database, index, batches)
+            answers = write_group(database, index, batches, committing=lambda: pipe.send(_READY))
             if checkpointer is not None:
                 checkpointer.request()
             pipe.send([_reply_of(answer) for answer in answers])

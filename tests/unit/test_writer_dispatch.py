@@ -1,0 +1,139 @@
+"""How the serving process hands groups to the writer process (`IngestWriter._run_child`): the next group
+goes as soon as the process says the last one is committing, answers settle the requests of the group
+they belong to, in order, and a process that fails takes every group it holds down with it.
+
+The process is scripted here, so that each step can be watched in between; the real one, with the same
+protocol, is tried in tests/functional/test_writer_process.py."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from comerix.goals.index import GoalIndex
+from comerix.telemetry import writer
+from comerix.telemetry.pipeline import Batch
+
+WAIT = 5.0
+
+
+class ScriptedChild:
+    """Stands in for `writer._Child`: records what it is sent, and says what the test tells it to."""
+
+    def __init__(self) -> None:
+        self.sent: queue.Queue[list[Batch]] = queue.Queue()
+        self.words: queue.Queue[Any] = queue.Queue()
+        self.replaced: list[BaseException] = []
+
+    def send(self, batches: list[Batch]) -> bool:
+        self.sent.put(batches)
+        return True
+
+    def receive(self) -> Any:
+        return self.words.get(timeout=WAIT)
+
+    def replace(self, why: BaseException) -> None:
+        self.replaced.append(why)
+
+    def next_sent(self) -> list[Batch]:
+        return self.sent.get(timeout=WAIT)
+
+
+def batch() -> Batch:
+    return Batch(uuid.uuid4(), [], datetime(2026, 11, 22, tzinfo=UTC))
+
+
+async def _wait_for(future: asyncio.Future[bytes]) -> Any:
+    try:
+        return await asyncio.wait_for(future, WAIT)
+    except writer.WriterProcessFailed as exc:
+        return exc
+
+
+def run(scenario: Any) -> None:
+    """Run the dispatcher on a thread against a scripted child while `scenario(writer, child)` plays."""
+    ingest = writer.IngestWriter(database=None, index=GoalIndex())  # type: ignore[arg-type]
+    child = ScriptedChild()
+    dispatcher = threading.Thread(target=ingest._run_child, args=(child,), daemon=True)
+    dispatcher.start()
+    try:
+        asyncio.run(scenario(ingest, child))
+    finally:
+        ingest._queue.put(None)
+        dispatcher.join(WAIT)
+    assert not dispatcher.is_alive()
+
+
+def test_the_next_group_goes_while_the_last_one_commits_and_answers_come_back_in_order() -> None:
+    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
+        first, second = batch(), batch()
+        answer_first = asyncio.ensure_future(ingest.submit(first))
+        assert await asyncio.to_thread(child.next_sent) == [first]
+        answer_second = asyncio.ensure_future(ingest.submit(second))
+        await asyncio.sleep(0.2)
+        assert child.sent.empty()  # the process holds a group and has not said it is committing
+
+        child.words.put(writer._READY)
+        assert await asyncio.to_thread(child.next_sent) == [second]  # before the first group's answer
+        assert not answer_first.done()
+
+        child.words.put([b"first"])
+        assert await _wait_for(answer_first) == b"first"
+        assert not answer_second.done()
+        child.words.put(writer._READY)
+        child.words.put([b"second"])
+        assert await _wait_for(answer_second) == b"second"
+
+    run(scenario)
+
+
+def test_batches_queued_meanwhile_go_together_as_one_group() -> None:
+    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
+        first, *later = batch(), batch(), batch()
+        answers = [asyncio.ensure_future(ingest.submit(first))]
+        await asyncio.to_thread(child.next_sent)
+        answers += [asyncio.ensure_future(ingest.submit(b)) for b in later]
+        await asyncio.sleep(0.1)
+        child.words.put(writer._READY)
+        assert await asyncio.to_thread(child.next_sent) == later
+        child.words.put([b"1"])
+        child.words.put([b"2", b"3"])  # no READY: the group failed before its commit, each alone
+        assert [await _wait_for(a) for a in answers] == [b"1", b"2", b"3"]
+
+    run(scenario)
+
+
+def test_a_failed_process_fails_every_group_it_holds_and_the_next_one_goes_to_its_successor() -> None:
+    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
+        first, second, third = batch(), batch(), batch()
+        answer_first = asyncio.ensure_future(ingest.submit(first))
+        await asyncio.to_thread(child.next_sent)
+        child.words.put(writer._READY)
+        answer_second = asyncio.ensure_future(ingest.submit(second))
+        await asyncio.to_thread(child.next_sent)
+
+        child.words.put(None)  # died or timed out: `_Child.receive` has already started a new one
+        assert isinstance(await _wait_for(answer_first), writer.WriterProcessFailed)
+        assert isinstance(await _wait_for(answer_second), writer.WriterProcessFailed)
+
+        answer_third = asyncio.ensure_future(ingest.submit(third))
+        assert await asyncio.to_thread(child.next_sent) == [third]
+        child.words.put([b"third"])
+        assert await _wait_for(answer_third) == b"third"
+
+    run(scenario)
+
+
+def test_an_unexpected_error_replaces_the_process_so_no_stale_answer_can_arrive() -> None:
+    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
+        answer = asyncio.ensure_future(ingest.submit(batch()))
+        await asyncio.to_thread(child.next_sent)
+        child.words.put([b"one", b"two"])  # two answers to a group of one batch: settling it fails
+        assert isinstance(await _wait_for(answer), writer.WriterProcessFailed)
+        assert len(child.replaced) == 1
+
+    run(scenario)
