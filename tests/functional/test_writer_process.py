@@ -6,17 +6,24 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from comerix.app import create_app
+from comerix.auth.service import principal_of
 from comerix.clock import FixedClock
 from comerix.db import Database
 from comerix.settings import Settings
-from tests.factories import Shop
+from comerix.telemetry import writer
+from comerix.telemetry.models import Event, Source
+from comerix.telemetry.pipeline import Batch
+from comerix.telemetry.schemas import Item
+from tests.factories import Shop, make_goal, make_user, make_workspace
 
 
 @pytest.fixture
@@ -128,3 +135,60 @@ def test_a_writer_process_that_hangs_is_replaced(
     assert retried["results"][0]["status"] == "accepted"  # the killed transaction stored nothing
     names = shop.client.get("/api/v1/events", headers=shop.admin.headers).json()["events"]
     assert [event["event_id"] for event in names] == ["e-1"]
+
+
+def test_large_groups_cross_the_pipe_both_ways_at_once(db: Database, clock: FixedClock) -> None:
+    """The serving process sends the next group as soon as the last one is committing, while the writer
+    process sends that group's answers. With both messages far larger than the pipe's buffers, neither
+    side may wait for the other to read first."""
+    now = clock.now()
+    with db.transaction() as session:
+        workspace = make_workspace(session, now)
+        actor = principal_of(make_user(session, workspace, now))
+        make_goal(session, actor, now, code="sale", trigger_event="purchase", currency="EUR")
+
+    def group(tag: str) -> list[Batch]:  # 30 batches of 100 sales: each answer carries 100 outcomes
+        note = "x" * 1000
+        return [
+            Batch(
+                workspace.id,
+                [
+                    Item(
+                        index=i,
+                        source=Source.SERVER,
+                        name="purchase",
+                        timestamp=now - timedelta(minutes=1),
+                        event_id=f"{tag}-{b}-{i}",
+                        conversation_id=None,
+                        contact_id="ann",
+                        flow_id=None,
+                        properties={"note": note},
+                    )
+                    for i in range(100)
+                ],
+                now,
+            )
+            for b in range(30)
+        ]
+
+    child = writer._Child(db)
+    child.start()
+    try:
+        assert child.send(group("a"))
+        assert child.receive() == writer._READY
+        sending = threading.Thread(target=child.send, args=(group("b"),), daemon=True)
+        sending.start()
+        sending.join(timeout=30)
+        assert not sending.is_alive(), "the next group could not be sent while the last one's answers were"
+        first = child.receive()
+        assert isinstance(first, list)
+        assert len(first) == 30
+        assert all(isinstance(answer, bytes) and answer.count(b'"goal":"sale"') == 100 for answer in first)
+        assert child.receive() == writer._READY
+        second = child.receive()
+        assert isinstance(second, list)
+        assert all(isinstance(answer, bytes) for answer in second)
+    finally:
+        child.stop(kill=True)  # at once: a pipe stuck both ways would never take the word to stop
+    with db.transaction() as session:
+        assert session.query(Event).filter_by(workspace_id=workspace.id).count() == 6000

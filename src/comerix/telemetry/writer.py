@@ -335,14 +335,13 @@ def _serve(pipe: Connection, url: str) -> None:
     checkpointer = Checkpointer(database) if database.backend == "sqlite" else None
     if checkpointer is not None:
         checkpointer.start()
+    # The pipe is read on a thread of its own, always: the serving process may send the next group
+    # while this one sends the last group's answers, and if neither read, both would wait forever once
+    # the two messages outgrew the pipe's buffers.
+    inbox: queue.Queue[list[Batch] | None] = queue.Queue()
+    threading.Thread(target=_receive, args=(pipe, inbox), name="comerix-ingest-inbox", daemon=True).start()
     try:
-        while True:
-            try:
-                batches = pipe.recv()
-            except EOFError:
-                return
-            if batches is None:
-                return
+        while (batches := inbox.get()) is not None:
             answers = write_group(database, index, batches, committing=lambda: pipe.send(_READY))
             if checkpointer is not None:
                 checkpointer.request()
@@ -351,3 +350,15 @@ def _serve(pipe: Connection, url: str) -> None:
         if checkpointer is not None:
             checkpointer.stop()
         database.dispose()
+
+
+def _receive(pipe: Connection, inbox: queue.Queue[list[Batch] | None]) -> None:
+    """The writer process's reading end: each group into `inbox` as it arrives; None at the end."""
+    while True:
+        try:
+            batches: list[Batch] | None = pipe.recv()
+        except (EOFError, OSError):
+            batches = None
+        inbox.put(batches)
+        if batches is None:
+            return
