@@ -627,6 +627,11 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
         # Latency: open loop at half of each configuration's median peak.
         rates = {str(goals): median([r.rate for r in peak_runs[str(goals)]]) / 2 for goals in GOAL_COUNTS}
         rates["healthz"] = rates["10"]
+        if not all(rates.values()):
+            raise RuntimeError(
+                f"a configuration answered no request at peak ({rates}): see the errors above and the "
+                f"server logs ({workdir}; keep them with --keep)"
+            )
         latency_runs: dict[str, list[LoadResult]] = {"healthz": [], "10": [], "1000": []}
         with progress() as bar:
             task = bar.add_task(
