@@ -54,7 +54,8 @@ class Codec:
             return None
         if value.tzinfo is not UTC:
             value = value.astimezone(UTC)
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else value
+        # SQLite: the text up to the offset ("+00:00"), which SQLAlchemy reads back as naive UTC
+        return value.isoformat(" ", "microseconds")[:26] if self.sqlite else value
 
     def day(self, value: date) -> Any:
         return value.isoformat() if self.sqlite else value
