@@ -112,8 +112,9 @@ def test_a_failed_process_fails_every_group_it_holds_and_the_next_one_goes_to_it
         first, second, third = batch(), batch(), batch()
         answer_first = asyncio.ensure_future(ingest.submit(first))
         await asyncio.to_thread(child.next_sent)
-        child.words.put(writer._READY)
         answer_second = asyncio.ensure_future(ingest.submit(second))
+        await asyncio.sleep(0.1)  # queued before the word comes (later, it would wait for the answers)
+        child.words.put(writer._READY)
         await asyncio.to_thread(child.next_sent)
 
         child.words.put(None)  # died or timed out: `_Child.receive` has already started a new one
