@@ -10,15 +10,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from comerix.auth.service import principal_of
 from comerix.conversions.models import Outcome
 from comerix.db import Database
 from comerix.errors import Invalid
+from comerix.goals import service as goals_service
 from comerix.goals.index import GoalIndex
+from comerix.goals.models import Goal, GoalStatus
 from comerix.telemetry.models import Event, Source
-from comerix.telemetry.pipeline import Batch, ingest, ingest_group
+from comerix.telemetry.pipeline import Batch, ingest, ingest_group, prepare
 from comerix.telemetry.schemas import IngestResult, Item
 from comerix.workspaces.models import Workspace
 from tests.factories import make_goal, make_user, make_workspace
@@ -140,3 +142,92 @@ def test_a_group_answers_as_its_batches_would_one_by_one(db: Database) -> None:
 def _for_goal(base: Item, code: str) -> Item:
     """A conversion sent with an explicit goal code."""
     return Item(**(base.__dict__ | {"goal_code": code}))
+
+
+def _catalogue(db: Database, workspace: Workspace) -> list[tuple[str, str]]:
+    with db.sessions() as session:
+        rows = session.execute(
+            text("SELECT name, path FROM event_property_keys WHERE workspace_id = :w ORDER BY name, path"),
+            {"w": workspace.id.hex if db.backend == "sqlite" else workspace.id},
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_prepared_batches_are_answered_and_catalogued_as_unprepared_ones(db: Database) -> None:
+    """`prepare` (what the serving process does while the writer process is busy) changes nothing of
+    what is recorded: the same answers, outcomes and catalogue as the writer working it all out."""
+    prepared_shop, plain_shop = shop(db), shop(db)
+
+    def batches(workspace: Workspace) -> list[Batch]:
+        nested = {"total": "10.00", "order": {"plan": "premium", "lines": [1, 2]}}
+        return [
+            Batch(
+                workspace.id, [item(0, "purchase", "e-1"), item(1, "viewed", "e-2", properties=nested)], NOW
+            ),
+            Batch(
+                workspace.id, [item(0, "purchase", "e-1"), item(1, "purchase", "e-3", properties=nested)], NOW
+            ),
+        ]
+
+    with db.transaction() as session:
+        goals = GoalIndex().current(session, prepared_shop.id)
+    assert goals is not None
+    prepared = [prepare(batch, goals) for batch in batches(prepared_shop)]
+    assert prepared[0].prepared is not None
+    assert prepared[0].prepared.achieved == {0: ("purchase",)}
+    assert prepared[1].prepared is not None
+    assert prepared[1].prepared.paths[1] == ("total", "order.plan", "order.lines")
+    with db.transaction() as session:
+        answers = ingest_group(session, prepared, GoalIndex())
+    with db.transaction() as session:
+        expected = ingest_group(session, batches(plain_shop), GoalIndex())
+
+    def comparable(answer: IngestResult | Exception) -> list[Any]:
+        assert isinstance(answer, IngestResult)
+        return [(r.status, [(o.goal, o.value, o.attribution) for o in r.outcomes]) for r in answer.results]
+
+    assert [comparable(a) for a in answers] == [comparable(a) for a in expected]
+    assert comparable(answers[1]) == [
+        ("duplicate", []),
+        ("accepted", [("purchase", Decimal("10.00"), "none")]),
+    ]
+    assert _catalogue(db, prepared_shop) == _catalogue(db, plain_shop)
+    assert ("viewed", "order.plan") in _catalogue(db, prepared_shop)
+
+
+def test_a_batch_prepared_before_its_goals_changed_is_matched_again(db: Database) -> None:
+    """The goals found by `prepare` count only if the workspace's goals are still at the revision it
+    saw; otherwise the writer matches again, against the goals its transaction reads."""
+    workspace = shop(db)
+    with db.transaction() as session:
+        goals = GoalIndex().current(session, workspace.id)
+    assert goals is not None
+    # Prepared as of this revision: the writer takes its word, even for an item the goal would not match.
+    trusted = prepare(Batch(workspace.id, [item(0, "purchase", "e-1")], NOW), goals)
+    assert trusted.prepared is not None
+    trusted.prepared.achieved.pop(0)
+    with db.transaction() as session:
+        assert statuses(answer := ingest(session, trusted, GoalIndex())) == ["accepted"]
+        assert answer.results[0].outcomes == []
+
+    def set_status(status: GoalStatus) -> None:
+        with db.transaction() as session:
+            goal = session.scalars(select(Goal).where(Goal.workspace_id == workspace.id)).one()
+            actor = principal_of(make_user(session, session.get_one(Workspace, workspace.id), NOW))
+            goals_service.set_status(session, goal, status, actor=actor, now=NOW)
+
+    stale = prepare(Batch(workspace.id, [item(0, "purchase", "e-2")], NOW), goals)
+    set_status(GoalStatus.PAUSED)
+    with db.transaction() as session:
+        answer = ingest(session, stale, GoalIndex())
+        paused_goals = GoalIndex().current(session, workspace.id)
+    assert answer.results[0].outcomes == []  # paused since it was prepared: nothing recorded
+
+    assert paused_goals is not None
+    while_paused = prepare(Batch(workspace.id, [item(0, "purchase", "e-3")], NOW), paused_goals)
+    assert while_paused.prepared is not None
+    assert while_paused.prepared.achieved == {}
+    set_status(GoalStatus.ACTIVE)
+    with db.transaction() as session:
+        answer = ingest(session, while_paused, GoalIndex())
+    assert [o.goal for o in answer.results[0].outcomes] == ["purchase"]  # active again since: recorded

@@ -8,11 +8,14 @@ protocol, is tried in tests/functional/test_writer_process.py."""
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from comerix.goals.index import GoalIndex
 from comerix.telemetry import writer
@@ -22,18 +25,28 @@ WAIT = 5.0
 
 
 class ScriptedChild:
-    """Stands in for `writer._Child`: records what it is sent, and says what the test tells it to."""
+    """Stands in for `writer._Child`: records what it is sent, and says what the test tells it to (each
+    word also puts a byte in a pipe, which the dispatcher waits on as it does on the real one)."""
 
     def __init__(self) -> None:
         self.sent: queue.Queue[list[Batch]] = queue.Queue()
         self.words: queue.Queue[Any] = queue.Queue()
         self.replaced: list[BaseException] = []
+        self._reading, self._writing = os.pipe()
+
+    def say(self, word: Any) -> None:
+        self.words.put(word)
+        os.write(self._writing, b"w")
 
     def send(self, batches: list[Batch]) -> bool:
         self.sent.put(batches)
         return True
 
+    def fileno(self) -> int:
+        return self._reading
+
     def receive(self) -> Any:
+        os.read(self._reading, 1)
         return self.words.get(timeout=WAIT)
 
     def replace(self, why: BaseException) -> None:
@@ -54,9 +67,27 @@ async def _wait_for(future: asyncio.Future[bytes]) -> Any:
         return exc
 
 
-def run(scenario: Any) -> None:
+class Preparing:
+    """Stands in for `writer._Preparer` (no database here): notes each batch it prepares."""
+
+    prepared: list[Batch]
+
+    def __init__(self, _database: Any, _index: Any) -> None:
+        Preparing.prepared = []
+
+    def next_group(self) -> None:
+        pass
+
+    def prepare(self, job: Any) -> Any:
+        Preparing.prepared.append(job.batch)
+        return job
+
+
+def run(scenario: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run the dispatcher on a thread against a scripted child while `scenario(writer, child)` plays."""
+    monkeypatch.setattr(writer, "_Preparer", Preparing)
     ingest = writer.IngestWriter(database=None, index=GoalIndex())  # type: ignore[arg-type]
+    ingest._wakeup = writer._wakeup_pipe()
     child = ScriptedChild()
     dispatcher = threading.Thread(target=ingest._run_child, args=(child,), daemon=True)
     dispatcher.start()
@@ -64,11 +95,14 @@ def run(scenario: Any) -> None:
         asyncio.run(scenario(ingest, child))
     finally:
         ingest._queue.put(None)
+        ingest._wake()
         dispatcher.join(WAIT)
     assert not dispatcher.is_alive()
 
 
-def test_the_next_group_goes_while_the_last_one_commits_and_answers_come_back_in_order() -> None:
+def test_the_next_group_goes_while_the_last_one_commits_and_answers_come_back_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
         first, second = batch(), batch()
         answer_first = asyncio.ensure_future(ingest.submit(first))
@@ -77,64 +111,69 @@ def test_the_next_group_goes_while_the_last_one_commits_and_answers_come_back_in
         await asyncio.sleep(0.2)
         assert child.sent.empty()  # the process holds a group and has not said it is committing
 
-        child.words.put(writer._READY)
+        child.say(writer._READY)
         assert await asyncio.to_thread(child.next_sent) == [second]  # before the first group's answer
         assert not answer_first.done()
+        assert Preparing.prepared == [second]  # it came while the process was busy; the first did not
 
-        child.words.put([b"first"])
+        child.say([b"first"])
         assert await _wait_for(answer_first) == b"first"
         assert not answer_second.done()
-        child.words.put(writer._READY)
-        child.words.put([b"second"])
+        child.say(writer._READY)
+        child.say([b"second"])
         assert await _wait_for(answer_second) == b"second"
 
-    run(scenario)
+    run(scenario, monkeypatch)
 
 
-def test_batches_queued_meanwhile_go_together_as_one_group() -> None:
+def test_batches_queued_meanwhile_go_together_as_one_group(monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
         first, *later = batch(), batch(), batch()
         answers = [asyncio.ensure_future(ingest.submit(first))]
         await asyncio.to_thread(child.next_sent)
         answers += [asyncio.ensure_future(ingest.submit(b)) for b in later]
         await asyncio.sleep(0.1)
-        child.words.put(writer._READY)
+        child.say(writer._READY)
         assert await asyncio.to_thread(child.next_sent) == later
-        child.words.put([b"1"])
-        child.words.put([b"2", b"3"])  # no READY: the group failed before its commit, each alone
+        child.say([b"1"])
+        child.say([b"2", b"3"])  # no READY: the group failed before its commit, each alone
         assert [await _wait_for(a) for a in answers] == [b"1", b"2", b"3"]
 
-    run(scenario)
+    run(scenario, monkeypatch)
 
 
-def test_a_failed_process_fails_every_group_it_holds_and_the_next_one_goes_to_its_successor() -> None:
+def test_a_failed_process_fails_every_group_it_holds_and_the_next_one_goes_to_its_successor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
         first, second, third = batch(), batch(), batch()
         answer_first = asyncio.ensure_future(ingest.submit(first))
         await asyncio.to_thread(child.next_sent)
         answer_second = asyncio.ensure_future(ingest.submit(second))
         await asyncio.sleep(0.1)  # queued before the word comes (later, it would wait for the answers)
-        child.words.put(writer._READY)
+        child.say(writer._READY)
         await asyncio.to_thread(child.next_sent)
 
-        child.words.put(None)  # died or timed out: `_Child.receive` has already started a new one
+        child.say(None)  # died or timed out: `_Child.receive` has already started a new one
         assert isinstance(await _wait_for(answer_first), writer.WriterProcessFailed)
         assert isinstance(await _wait_for(answer_second), writer.WriterProcessFailed)
 
         answer_third = asyncio.ensure_future(ingest.submit(third))
         assert await asyncio.to_thread(child.next_sent) == [third]
-        child.words.put([b"third"])
+        child.say([b"third"])
         assert await _wait_for(answer_third) == b"third"
 
-    run(scenario)
+    run(scenario, monkeypatch)
 
 
-def test_an_unexpected_error_replaces_the_process_so_no_stale_answer_can_arrive() -> None:
+def test_an_unexpected_error_replaces_the_process_so_no_stale_answer_can_arrive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
         answer = asyncio.ensure_future(ingest.submit(batch()))
         await asyncio.to_thread(child.next_sent)
-        child.words.put([b"one", b"two"])  # two answers to a group of one batch: settling it fails
+        child.say([b"one", b"two"])  # two answers to a group of one batch: settling it fails
         assert isinstance(await _wait_for(answer), writer.WriterProcessFailed)
         assert len(child.replaced) == 1
 
-    run(scenario)
+    run(scenario, monkeypatch)

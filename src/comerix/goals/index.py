@@ -107,6 +107,12 @@ class GoalIndex:
             self._cache[workspace_id] = built
         return built
 
+    def current(self, session: Session, workspace_id: uuid.UUID) -> WorkspaceGoals | None:
+        """The workspace's goals as stored now (one look-up of the revision); None if there is no such
+        workspace."""
+        revision = session.scalar(select(Workspace.goals_revision).where(Workspace.id == workspace_id))
+        return None if revision is None else self.for_workspace(session, workspace_id, revision)
+
 
 def bump_revision(session: Session, workspace_id: uuid.UUID) -> None:
     """Mark the workspace's goals as changed; every process's index reloads them on next use."""

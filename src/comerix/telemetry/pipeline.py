@@ -22,6 +22,11 @@ they arrived: an event id sent twice is stored for the earlier batch and a dupli
 - attribute: `conversation`, `window` or `none`, per goal and its own window (pure choice, indexed
   look-up of the contact's candidate conversations).
 - persist: outcomes, and the event-name catalogue.
+
+What needs no database can be done before the transaction: `prepare` matches a batch's items against
+its workspace's goals as stored and lists their property paths (the serving process does it while the
+writer process runs the previous group). `match` takes the goals found so only if the transaction reads
+the same revision of the goals, and matches again otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -97,12 +102,41 @@ MAX_PATH = 255
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """What of a batch's steps needs no database, worked out before its transaction (`prepare`): the
+    serving process does it while the writer process runs the previous group.
+
+    `achieved` holds, by item index, the codes of the goals each item's name and properties achieve
+    (items that achieve none are left out), as of the workspace's goals at `revision`; the writer takes
+    them only if its transaction reads the same revision, and matches again otherwise. `paths` holds
+    each item's property paths for the event-name catalogue."""
+
+    revision: int
+    achieved: dict[int, tuple[str, ...]]
+    paths: dict[int, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class Batch:
     """The items of one request, for one workspace."""
 
     workspace_id: uuid.UUID
     items: list[Item]
     received_at: datetime
+    prepared: Prepared | None = None
+
+
+def prepare(batch: Batch, goals: WorkspaceGoals) -> Batch:
+    """`batch` with its pure steps done (`Prepared`) against `goals`, the workspace's goals as stored."""
+    achieved: dict[int, tuple[str, ...]] = {}
+    paths: dict[int, tuple[str, ...]] = {}
+    shapes: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple for each distinct list of paths
+    for item in batch.items:
+        if item.goal_code is None and (found := goals.achieved_by(item.name, item.properties)):
+            achieved[item.index] = tuple(goal.code for goal in found)
+        listed = tuple(property_paths(item.properties))
+        paths[item.index] = shapes.setdefault(listed, listed)
+    return replace(batch, prepared=Prepared(goals.revision, achieved, paths))
 
 
 @dataclass
@@ -166,7 +200,7 @@ def _ingest_workspace(
     fresh = dedupe(session, codec, workspace_id, works)
     conversation(session, codec, workspace_id, timezone, fresh)
     for stored in fresh:
-        stored.goals = match(stored.item, goals, stored.work.explicit)
+        stored.goals = match(stored.item, goals, stored.work.explicit, stored.work.batch.prepared)
     outcomes = []
     for stored, goal, credit in attribute(session, workspace_id, fresh):
         outcome = _outcome(
@@ -369,10 +403,15 @@ def _moves(
     return moves
 
 
-def match(item: Item, goals: WorkspaceGoals, explicit: Mapping[int, GoalSpec]) -> list[GoalSpec]:
-    """The goals this item achieves: its explicit goal, or the active goals whose conditions hold."""
+def match(
+    item: Item, goals: WorkspaceGoals, explicit: Mapping[int, GoalSpec], prepared: Prepared | None = None
+) -> list[GoalSpec]:
+    """The goals this item achieves: its explicit goal, or the active goals whose conditions hold (as
+    `prepared` found them, when it saw the same revision of the goals)."""
     if item.goal_code is not None:
         return [explicit[item.index]]
+    if prepared is not None and prepared.revision == goals.revision:
+        return [goals.by_code[code] for code in prepared.achieved.get(item.index, ())]
     return goals.achieved_by(item.name, item.properties)
 
 
@@ -524,15 +563,23 @@ def persist(
 
 def _catalogue(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
     days: dict[tuple[str, date], list[Any]] = {}
-    paths: dict[tuple[str, str], datetime] = {}
+    by_batch: dict[int, tuple[datetime, dict[str, set[str]]]] = {}  # the items of a batch arrived together
     for stored in fresh:  # by arrival, as the Explorer lists them: an event sent late counts today
-        item, arrived = stored.item, stored.work.batch.received_at
+        item, batch = stored.item, stored.work.batch
+        arrived = batch.received_at
         entry = days.setdefault((item.name, arrived.astimezone(UTC).date()), [0, arrived])
         entry[0] += 1
         entry[1] = max(entry[1], arrived)
-        for path in property_paths(item.properties):
-            seen = paths.get((item.name, path))
-            paths[(item.name, path)] = arrived if seen is None else max(seen, arrived)
+        prepared = batch.prepared
+        found = prepared.paths[item.index] if prepared is not None else property_paths(item.properties)
+        if found:
+            by_batch.setdefault(id(batch), (arrived, {}))[1].setdefault(item.name, set()).update(found)
+    paths: dict[tuple[str, str], datetime] = {}
+    for arrived, names in by_batch.values():
+        for name, seen_paths in names.items():
+            for path in seen_paths:
+                seen = paths.get((name, path))
+                paths[(name, path)] = arrived if seen is None else max(seen, arrived)
     workspace = codec.id(workspace_id)
     if days:
         insert_rows(

@@ -16,11 +16,15 @@ Where the pipeline runs:
   each batch's answer already serialised. The two overlap: once a group has run through the pipeline
   and its commit begins, the child says so (`_READY`) and the serving process sends the next group,
   which crosses the pipe while that commit runs; the child takes it up the moment it has sent the
-  answers (so at most two groups are in flight, answered in the order they went). The child starts
-  with the service and stops with it; if it dies, or is silent for `WRITE_TIMEOUT` while it holds a
-  group (then it is killed, which rolls its transaction back), the groups in flight fail (500) and a
-  new child takes the next group. On SQLite the child
-  checkpoints the write-ahead log itself, after each commit, on a thread of its own
+  answers (so at most two groups are in flight, answered in the order they went). Batches that arrive
+  while the child is busy are prepared meanwhile (`pipeline.prepare`: goals matched, property paths
+  listed), on the serving process's spare core, so the child, which sets the pace, does less. The
+  serving process waits on the child's pipe and on its own queue at once (`select`), so a batch never
+  waits for an answer to come first, and a child that dies while idle is replaced at once. The child
+  starts with the service and stops with it; if it dies, or is silent for `WRITE_TIMEOUT` while it
+  holds a group (then it is killed, which rolls its transaction back), the groups in flight fail (500)
+  and a new child takes the next group. On SQLite the child checkpoints the write-ahead log itself,
+  after each commit, on a thread of its own
   (`db.engine.Checkpointer`), while it takes the next group through the pipeline: batches neither
   queue behind a checkpoint run inside some commit nor wait for one between groups (docs/decisions.md).
 """
@@ -31,19 +35,23 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import queue
+import select
 import threading
+import time
+import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
 from comerix.db import Database
 from comerix.db.engine import Checkpointer
 from comerix.errors import DomainError
-from comerix.goals.index import GoalIndex
-from comerix.telemetry.pipeline import Batch, ingest_group
+from comerix.goals.index import GoalIndex, WorkspaceGoals
+from comerix.telemetry.pipeline import Batch, ingest_group, prepare
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +88,15 @@ class IngestWriter:
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._child: _Child | None = _Child(database) if process else None
+        # With a writer process, the dispatching thread waits on the process's pipe and on this one,
+        # which a byte wakes whenever a batch (or the word to stop) is queued.
+        self._wakeup: tuple[int, int] | None = None
 
     def start(self) -> None:
         if self._thread is None:
             if self._child is not None:
                 self._child.start()
+                self._wakeup = _wakeup_pipe()
             self._thread = threading.Thread(target=self._run, name="comerix-ingest-writer", daemon=True)
             self._thread.start()
 
@@ -92,10 +104,15 @@ class IngestWriter:
         """Write what is queued, then stop."""
         if self._thread is not None:
             self._queue.put(None)
+            self._wake()
             self._thread.join()
             self._thread = None
             if self._child is not None:
                 self._child.stop()
+            if self._wakeup is not None:
+                for end in self._wakeup:
+                    os.close(end)
+                self._wakeup = None
 
     async def submit(self, batch: Batch) -> bytes:
         """Queue `batch` and wait until it is committed: its answer, serialised. Raises the batch's
@@ -103,7 +120,13 @@ class IngestWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bytes] = loop.create_future()
         self._queue.put(_Job(batch, loop, future))
+        self._wake()
         return await future
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            with contextlib.suppress(BlockingIOError):  # full: the thread has plenty of wake-ups to read
+                os.write(self._wakeup[1], b"\0")
 
     def _take_group(self, *, wait: bool) -> tuple[list[_Job], bool]:
         """The jobs queued now, up to `max_group_items` items (waiting for a first one if `wait`), and
@@ -138,39 +161,118 @@ class IngestWriter:
             _settle_group(group, answers)
 
     def _run_child(self, child: _Child) -> None:
-        """Groups to the writer process, one or two at a time: the next group goes as soon as the process
-        says the last one is committing, so it crosses the pipe while that commit runs, and the process
-        takes it up the moment it has answered. Answers come back in the order the groups went."""
+        """Batches to the writer process, in groups, one or two groups at a time.
+
+        A batch that comes while the process is busy is prepared meanwhile (`pipeline.prepare`: its
+        goals matched and its property paths listed, against the goals as stored, read once a group),
+        which takes that work off the process; one that comes while it is free goes at once, as it is.
+        The batches waiting go as one group as soon as the process says the last one is committing, so
+        the group crosses the pipe while that commit runs and the process takes it up the moment it has
+        answered. Answers come back in the order the groups went."""
+        assert self._wakeup is not None
+        wakeup = self._wakeup[0]
+        preparer = _Preparer(self._database, self._index)
         in_flight: deque[list[_Job]] = deque()
+        waiting: list[_Job] = []  # prepared, for the next group
         ready = True  # the process may take another group
         stopping = False
-        while in_flight or not stopping:
+        heard = time.monotonic()  # when the process last said something, or was sent a group
+        while in_flight or waiting or not stopping:
             try:
-                if ready and not stopping:
-                    group, stopping = self._take_group(wait=not in_flight)
-                    if group:
-                        in_flight.append(group)
-                        ready = False
-                        if not child.send([job.batch for job in group]):
-                            _fail(in_flight)
-                            ready = True
-                        continue
-                if not in_flight:
+                if ready and waiting:
+                    group, waiting = _split(waiting, self._max_group_items)
+                    in_flight.append(group)
+                    ready, heard = False, time.monotonic()
+                    preparer.next_group()
+                    if not child.send([job.batch for job in group]):
+                        _fail(in_flight)
+                        ready = True
                     continue
-                message = child.receive()
-                if message is None:
+                queued = not stopping and not self._queue.empty()
+                timeout = 0.0 if queued else max(0.0, heard + WRITE_TIMEOUT - time.monotonic())
+                spoken = child.fileno()
+                wait = timeout if in_flight or queued else None
+                readable = select.select([spoken, wakeup], [], [], wait)[0]
+                if wakeup in readable:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wakeup, 4096)
+                if spoken in readable:  # the process spoke, or died
+                    heard = time.monotonic()
+                    message = child.receive()
+                    if message is None:
+                        _fail(in_flight)
+                        ready = True
+                    elif isinstance(message, str):  # _READY
+                        ready = True
+                    elif in_flight:
+                        _settle_group(in_flight[0], message)  # if that raises, the group fails below
+                        in_flight.popleft()
+                        ready = ready or not in_flight
+                    else:
+                        raise RuntimeError("the writer process answered a group it was not sent")
+                    continue
+                if in_flight and not readable and not queued:
+                    child.replace(TimeoutError(f"no answer within {WRITE_TIMEOUT:g} s"))
                     _fail(in_flight)
                     ready = True
-                elif isinstance(message, str):  # _READY
-                    ready = True
-                else:
-                    _settle_group(in_flight[0], message)
-                    in_flight.popleft()
-                    ready = ready or not in_flight
+                    continue
+                with contextlib.suppress(queue.Empty):
+                    job = self._queue.get_nowait()
+                    if job is None:
+                        stopping = True
+                    else:  # prepared only while it would wait anyway: an idle process takes it at once
+                        waiting.append(job if ready else preparer.prepare(job))
             except Exception as exc:  # never let this thread die: every later request would wait forever
                 child.replace(exc)  # so that no answer to a group failed here can come back later
                 _fail(in_flight)
                 ready = True
+
+
+def _wakeup_pipe() -> tuple[int, int]:
+    """A pipe whose two ends never block (reading and writing return at once, or raise)."""
+    ends = os.pipe()
+    for end in ends:
+        os.set_blocking(end, False)
+    return ends
+
+
+def _split(jobs: list[_Job], max_items: int) -> tuple[list[_Job], list[_Job]]:
+    """The first jobs, up to `max_items` items (at least one job), and the rest."""
+    size = 0
+    for count, job in enumerate(jobs):
+        size += len(job.batch.items)
+        if size > max_items and count > 0:
+            return jobs[:count], jobs[count:]
+    return jobs, []
+
+
+class _Preparer:
+    """The serving process's part of the pipeline: each batch prepared (`pipeline.prepare`) against its
+    workspace's goals as stored, whose revision is read once a group. Should that fail, the batch goes
+    as it is, and the writer process does all of its steps."""
+
+    def __init__(self, database: Database, index: GoalIndex) -> None:
+        self._database = database
+        self._index = index
+        self._goals: dict[uuid.UUID, WorkspaceGoals | None] = {}
+
+    def next_group(self) -> None:
+        """Read the goals' revisions again for the batches of the next group."""
+        self._goals.clear()
+
+    def prepare(self, job: _Job) -> _Job:
+        workspace_id = job.batch.workspace_id
+        try:
+            if workspace_id not in self._goals:
+                with self._database.transaction() as session:
+                    self._goals[workspace_id] = self._index.current(session, workspace_id)
+            goals = self._goals[workspace_id]
+            if goals is None:
+                return job
+            return replace(job, batch=prepare(job.batch, goals))
+        except Exception:
+            log.exception("preparing a batch failed; the writer process does all of its steps")
+            return job
 
 
 def _fail(in_flight: deque[list[_Job]]) -> None:
@@ -267,6 +369,11 @@ class _Child:
             self.replace(exc)
             return False
         return True
+
+    def fileno(self) -> int:
+        """The pipe's end, to wait on (`select`)."""
+        assert self._pipe is not None
+        return self._pipe.fileno()
 
     def receive(self) -> Literal["ready"] | list[Answer] | None:
         """The process's next word: `_READY` (the group it holds is committing), the answers to the
