@@ -11,6 +11,7 @@ import asyncio
 import os
 import queue
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +72,7 @@ class Preparing:
     """Stands in for `writer._Preparer` (no database here): notes each batch it prepares."""
 
     prepared: list[Batch]
+    delay = 0.0  # seconds each batch takes
 
     def __init__(self, _database: Any, _index: Any) -> None:
         Preparing.prepared = []
@@ -79,6 +81,7 @@ class Preparing:
         pass
 
     def prepare(self, job: Any) -> Any:
+        time.sleep(self.delay)
         Preparing.prepared.append(job.batch)
         return job
 
@@ -175,5 +178,44 @@ def test_an_unexpected_error_replaces_the_process_so_no_stale_answer_can_arrive(
         child.say([b"one", b"two"])  # two answers to a group of one batch: settling it fails
         assert isinstance(await _wait_for(answer), writer.WriterProcessFailed)
         assert len(child.replaced) == 1
+
+    run(scenario, monkeypatch)
+
+
+def test_a_silent_process_is_replaced_in_time_however_many_batches_are_queued(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(writer, "WRITE_TIMEOUT", 0.5)
+
+    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
+        held = asyncio.ensure_future(ingest.submit(batch()))
+        await asyncio.to_thread(child.next_sent)
+        monkeypatch.setattr(Preparing, "delay", 0.05)  # 40 batches: 2 s of preparing, queue never empty
+        started = time.monotonic()
+        later = [asyncio.ensure_future(ingest.submit(batch())) for _ in range(40)]
+        assert isinstance(await _wait_for(held), writer.WriterProcessFailed)
+        assert time.monotonic() - started < 1.5  # the timeout, not the end of the queue
+        assert [type(why) for why in child.replaced] == [TimeoutError]
+        for answer in later:
+            answer.cancel()
+
+    run(scenario, monkeypatch)
+
+
+def test_batches_not_prepared_yet_go_with_the_group_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
+        first, second, third = batch(), batch(), batch()
+        answers = [asyncio.ensure_future(ingest.submit(first))]
+        await asyncio.to_thread(child.next_sent)
+        monkeypatch.setattr(Preparing, "delay", 0.3)
+        answers += [asyncio.ensure_future(ingest.submit(b)) for b in (second, third)]
+        await asyncio.sleep(0.1)  # the second is being prepared
+        child.say(writer._READY)
+        assert await asyncio.to_thread(child.next_sent) == [second, third]
+        assert Preparing.prepared == [second]  # the third did not wait for its turn
+        child.say([b"1"])
+        child.say(writer._READY)
+        child.say([b"2", b"3"])
+        assert [await _wait_for(a) for a in answers] == [b"1", b"2", b"3"]
 
     run(scenario, monkeypatch)

@@ -163,22 +163,28 @@ class IngestWriter:
     def _run_child(self, child: _Child) -> None:
         """Batches to the writer process, in groups, one or two groups at a time.
 
-        A batch that comes while the process is busy is prepared meanwhile (`pipeline.prepare`: its
-        goals matched and its property paths listed, against the goals as stored, read once a group),
-        which takes that work off the process; one that comes while it is free goes at once, as it is.
-        The batches waiting go as one group as soon as the process says the last one is committing, so
-        the group crosses the pipe while that commit runs and the process takes it up the moment it has
-        answered. Answers come back in the order the groups went."""
+        While the process is busy, the batches that come are prepared one by one (`pipeline.prepare`:
+        goals matched and property paths listed, against the goals as stored, read once a group), which
+        takes that work off the process. As soon as the process says the last group is committing, the
+        batches waiting go as one group, with those not prepared yet as they are (a batch never waits
+        for its preparation), so the group crosses the pipe while that commit runs and the process
+        takes it up the moment it has answered. A batch that comes while the process is free goes at
+        once. Answers come back in the order the groups went."""
         assert self._wakeup is not None
         wakeup = self._wakeup[0]
         preparer = _Preparer(self._database, self._index)
         in_flight: deque[list[_Job]] = deque()
-        waiting: list[_Job] = []  # prepared, for the next group
+        waiting: list[_Job] = []  # for the next group (prepared if they came while the process was busy)
         ready = True  # the process may take another group
         stopping = False
         heard = time.monotonic()  # when the process last said something, or was sent a group
         while in_flight or waiting or not stopping:
             try:
+                if ready and not stopping:  # what is still queued goes too, as it is: nothing waits
+                    late, stopping = self._take_group(wait=False)
+                    waiting += late
+                    if stopping:
+                        continue  # the loop's condition says whether anything is left to do
                 if ready and waiting:
                     group, waiting = _split(waiting, self._max_group_items)
                     in_flight.append(group)
@@ -211,17 +217,19 @@ class IngestWriter:
                     else:
                         raise RuntimeError("the writer process answered a group it was not sent")
                     continue
-                if in_flight and not readable and not queued:
+                if in_flight and time.monotonic() >= heard + WRITE_TIMEOUT:  # however busy the queue
                     child.replace(TimeoutError(f"no answer within {WRITE_TIMEOUT:g} s"))
                     _fail(in_flight)
                     ready = True
                     continue
-                with contextlib.suppress(queue.Empty):
+                if ready:  # the batches queued go at once, from the top
+                    continue
+                with contextlib.suppress(queue.Empty):  # the process is busy: prepare the next batch
                     job = self._queue.get_nowait()
                     if job is None:
                         stopping = True
-                    else:  # prepared only while it would wait anyway: an idle process takes it at once
-                        waiting.append(job if ready else preparer.prepare(job))
+                    else:
+                        waiting.append(preparer.prepare(job))
             except Exception as exc:  # never let this thread die: every later request would wait forever
                 child.replace(exc)  # so that no answer to a group failed here can come back later
                 _fail(in_flight)
