@@ -81,7 +81,7 @@ def test_a_writer_process_that_dies_is_replaced(shop: Shop, db: Database) -> Non
             )
         )
         holding.start()
-        time.sleep(0.5)  # the process has the batch, and waits for the lock
+        time.sleep(1.0)  # by then the process has the batch, and waits for the lock
         busy = shop.client.app.state.writer._child._process  # type: ignore[attr-defined]
         busy.kill()
         holding.join(timeout=10)
