@@ -5,11 +5,13 @@ is replaced, and a writer (thread or process) that fails unexpectedly answers 50
 from __future__ import annotations
 
 import contextlib
+import select
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -152,6 +154,12 @@ def test_a_writer_process_that_hangs_is_replaced(
     assert [event["event_id"] for event in names] == ["e-1"]
 
 
+def next_word(child: writer._Child) -> Any:
+    """What the process says next, as the dispatcher reads it: once its pipe is readable (30 s at most)."""
+    assert select.select([child.fileno()], [], [], 30)[0], "the writer process said nothing for 30 s"
+    return child.receive()
+
+
 def test_large_groups_cross_the_pipe_both_ways_at_once(db: Database, clock: FixedClock) -> None:
     """The serving process sends the next group as soon as the last one is committing, while the writer
     process sends that group's answers. With both messages far larger than the pipe's buffers, neither
@@ -190,17 +198,17 @@ def test_large_groups_cross_the_pipe_both_ways_at_once(db: Database, clock: Fixe
     child.start()
     try:
         assert child.send(group("a"))
-        assert child.receive() == writer._READY
+        assert next_word(child) == writer._READY
         sending = threading.Thread(target=child.send, args=(group("b"),), daemon=True)
         sending.start()
         sending.join(timeout=30)
         assert not sending.is_alive(), "the next group could not be sent while the last one's answers were"
-        first = child.receive()
+        first = next_word(child)
         assert isinstance(first, list)
         assert len(first) == 30
         assert all(isinstance(answer, bytes) and answer.count(b'"goal":"sale"') == 100 for answer in first)
-        assert child.receive() == writer._READY
-        second = child.receive()
+        assert next_word(child) == writer._READY
+        second = next_word(child)
         assert isinstance(second, list)
         assert all(isinstance(answer, bytes) for answer in second)
     finally:

@@ -195,9 +195,9 @@ class IngestWriter:
                         ready = True
                     continue
                 queued = not stopping and not self._queue.empty()
-                timeout = 0.0 if queued else max(0.0, heard + WRITE_TIMEOUT - time.monotonic())
+                deadline = heard + WRITE_TIMEOUT
+                wait = 0.0 if queued else max(0.0, deadline - time.monotonic()) if in_flight else None
                 spoken = child.fileno()
-                wait = timeout if in_flight or queued else None
                 readable = select.select([spoken, wakeup], [], [], wait)[0]
                 if wakeup in readable:
                     with contextlib.suppress(BlockingIOError):
@@ -217,7 +217,7 @@ class IngestWriter:
                     else:
                         raise RuntimeError("the writer process answered a group it was not sent")
                     continue
-                if in_flight and time.monotonic() >= heard + WRITE_TIMEOUT:  # however busy the queue
+                if in_flight and time.monotonic() >= deadline:  # however busy the queue
                     child.replace(TimeoutError(f"no answer within {WRITE_TIMEOUT:g} s"))
                     _fail(in_flight)
                     ready = True
@@ -384,15 +384,13 @@ class _Child:
         return self._pipe.fileno()
 
     def receive(self) -> Literal["ready"] | list[Answer] | None:
-        """The process's next word: `_READY` (the group it holds is committing), the answers to the
-        oldest group it was sent, or None when it died or said nothing for `WRITE_TIMEOUT` seconds (it
-        is killed, which rolls its transaction back, and a new one started)."""
+        """The process's next word, once its pipe is readable: `_READY` (the group it holds is
+        committing), the answers to the oldest group it was sent, or None when it died (a new one is
+        started). How long it may stay silent is the dispatcher's to judge (`WRITE_TIMEOUT`)."""
         assert self._pipe is not None
         try:
-            if not self._pipe.poll(WRITE_TIMEOUT):
-                raise TimeoutError(f"no answer within {WRITE_TIMEOUT:g} s")
             message: Any = self._pipe.recv()
-        except (EOFError, OSError) as exc:  # died, or presumed stuck (TimeoutError)
+        except (EOFError, OSError) as exc:
             self.replace(exc)
             return None
         if message == _READY:
