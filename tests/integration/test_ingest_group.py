@@ -90,6 +90,39 @@ def test_each_batch_of_a_group_gets_its_own_answer(db: Database) -> None:
         assert session.scalar(select(func.count()).select_from(Outcome)) == 2
 
 
+def test_ids_stored_by_an_earlier_transaction_are_duplicates_beside_new_ones(db: Database) -> None:
+    """The events are written first and the unique constraint decides: a later group mixing stored
+    ids with new ones (and events without an id, never duplicates) records only the new ones."""
+    workspace = shop(db)
+    with db.transaction() as session:
+        ingest(
+            session,
+            Batch(workspace.id, [item(0, "purchase", "o-1"), item(1, "purchase", "o-2")], NOW),
+            GoalIndex(),
+        )
+
+    retry = Batch(
+        workspace.id,
+        [item(0, "purchase", "o-2"), item(1, "purchase", None), item(2, "purchase", "o-3")],
+        NOW,
+    )
+    again = Batch(workspace.id, [item(0, "purchase", "o-1"), item(1, "purchase", None)], NOW)
+    with db.transaction() as session:
+        answers = ingest_group(session, [retry, again], GoalIndex())
+
+    assert statuses(answers[0]) == ["duplicate", "accepted", "accepted"]
+    assert statuses(answers[1]) == ["duplicate", "accepted"]
+    assert isinstance(answers[0], IngestResult)
+    assert isinstance(answers[1], IngestResult)
+    assert [len(r.outcomes) for r in answers[0].results] == [0, 1, 1]
+    assert [len(r.outcomes) for r in answers[1].results] == [0, 1]
+    assert (answers[0].accepted, answers[0].duplicates) == (2, 1)
+    with db.sessions() as session:
+        stored = session.scalars(select(Event.event_id).where(Event.workspace_id == workspace.id)).all()
+        assert sorted(event_id or "" for event_id in stored) == ["", "", "o-1", "o-2", "o-3"]
+        assert session.scalar(select(func.count()).select_from(Outcome)) == 5  # 2 first, then 2 and 1
+
+
 def test_a_group_spanning_workspaces_keeps_each_batch_in_its_own(db: Database) -> None:
     one, two = shop(db), shop(db)
     batches = [

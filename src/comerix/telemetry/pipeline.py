@@ -12,10 +12,10 @@ they arrived: an event id sent twice is stored for the earlier batch and a dupli
 - validate: the pure checks ran in the request (`telemetry.schemas`); here, explicit goal codes are
   checked against the workspace's goals (an unknown code refuses the whole batch, before any write),
   and items for a paused or archived goal are `ignored`, storing nothing.
-- dedupe: ids already stored are looked up (one indexed query) and the rest inserted with ON CONFLICT
-  DO NOTHING on (workspace_id, event_id). The unique constraint, not the read, has the last word: when
-  a concurrent writer stored an id in between, fewer rows are written, and those items count as
-  duplicates. Concurrent retries can never both win.
+- dedupe: the events are inserted with ON CONFLICT DO NOTHING on (workspace_id, event_id): the unique
+  constraint alone decides, so concurrent retries can never both win. When fewer rows are written than
+  sent (a retry, or another writer stored an id first), one indexed query for the rows' own ids tells
+  which are ours; the other items are duplicates. New events, the usual case, cost no read at all.
 - conversation: conversations and contacts named by the new events are created or updated.
 - match: the active goals listening to each event's name whose conditions hold (pure).
 - value: value, currency, base value and base currency of each outcome (pure).
@@ -60,9 +60,6 @@ from comerix.workspaces.models import Workspace
 _events, _conversations_table = Event.__table__, Conversation.__table__
 _WORKSPACE = select(Workspace.base_currency, Workspace.timezone, Workspace.goals_revision).where(
     Workspace.id == bindparam("workspace")
-)
-_KNOWN_EVENT_IDS = select(_events.c.event_id).where(
-    _events.c.workspace_id == bindparam("workspace"), _events.c.event_id.in_(bindparam("ids", expanding=True))
 )
 _STORED_ROW_IDS = select(_events.c.id).where(
     _events.c.workspace_id == bindparam("workspace"), _events.c.id.in_(bindparam("ids", expanding=True))
@@ -248,13 +245,6 @@ def dedupe(session: Session, codec: Codec, workspace_id: uuid.UUID, works: list[
             candidates.append(_Stored(item, new_id(), work))
     if not candidates:
         return []
-    known = _known_event_ids(session, workspace_id, [s.item.event_id for s in candidates])
-    fresh: list[_Stored] = []
-    for stored in candidates:
-        if stored.item.event_id in known:
-            stored.work.duplicates.add(stored.item.index)
-        else:
-            fresh.append(stored)
     workspace = codec.id(workspace_id)
     received = {id(work): codec.time(work.batch.received_at) for work in works}
     rows = [
@@ -271,7 +261,7 @@ def dedupe(session: Session, codec: Codec, workspace_id: uuid.UUID, works: list[
             s.item.source.value,
             s.item.properties_json if s.item.properties_json is not None else codec.json(s.item.properties),
         )
-        for s in fresh
+        for s in candidates
     ]
     written = insert_rows(
         session.connection(),
@@ -282,23 +272,18 @@ def dedupe(session: Session, codec: Codec, workspace_id: uuid.UUID, works: list[
         json_columns=frozenset({"properties"}),
         tail="ON CONFLICT (workspace_id, event_id) DO NOTHING",
     )
-    if written != len(rows):
-        # Another process stored some of these ids between the look-up and the insert: the unique
-        # constraint kept them out; find which, and count them as duplicates.
-        ours = _stored_row_ids(session, workspace_id, [s.row_id for s in fresh])
-        for stored in fresh:
-            if stored.row_id not in ours:
-                stored.work.duplicates.add(stored.item.index)
-        fresh = [stored for stored in fresh if stored.row_id in ours]
+    if written == len(rows):
+        return candidates
+    # The unique constraint kept some out: ids stored before (a retry), or by another writer meanwhile.
+    # Which rows are ours tells which items are duplicates.
+    ours = _stored_row_ids(session, workspace_id, [s.row_id for s in candidates])
+    fresh: list[_Stored] = []
+    for stored in candidates:
+        if stored.row_id in ours:
+            fresh.append(stored)
+        else:
+            stored.work.duplicates.add(stored.item.index)
     return fresh
-
-
-def _known_event_ids(session: Session, workspace_id: uuid.UUID, event_ids: list[str | None]) -> set[str]:
-    wanted = [event_id for event_id in event_ids if event_id is not None]
-    if not wanted:
-        return set()
-    found = session.connection().execute(_KNOWN_EVENT_IDS, {"workspace": workspace_id, "ids": wanted})
-    return {event_id for event_id in found.scalars() if event_id is not None}
 
 
 def _stored_row_ids(session: Session, workspace_id: uuid.UUID, row_ids: list[uuid.UUID]) -> set[uuid.UUID]:
