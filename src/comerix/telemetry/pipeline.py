@@ -548,7 +548,8 @@ def persist(
 
 def _catalogue(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
     days: dict[tuple[str, date], list[Any]] = {}
-    by_batch: dict[int, tuple[datetime, dict[str, set[str]]]] = {}  # the items of a batch arrived together
+    # The paths of each name within a batch (its items arrived together), merged before their times are.
+    in_batch: dict[tuple[int, str], tuple[datetime, set[str]]] = {}
     for stored in fresh:  # by arrival, as the Explorer lists them: an event sent late counts today
         item, batch = stored.item, stored.work.batch
         arrived = batch.received_at
@@ -558,13 +559,12 @@ def _catalogue(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh: l
         prepared = batch.prepared
         found = prepared.paths[item.index] if prepared is not None else property_paths(item.properties)
         if found:
-            by_batch.setdefault(id(batch), (arrived, {}))[1].setdefault(item.name, set()).update(found)
+            in_batch.setdefault((id(batch), item.name), (arrived, set()))[1].update(found)
     paths: dict[tuple[str, str], datetime] = {}
-    for arrived, names in by_batch.values():
-        for name, seen_paths in names.items():
-            for path in seen_paths:
-                seen = paths.get((name, path))
-                paths[(name, path)] = arrived if seen is None else max(seen, arrived)
+    for (_batch, name), (arrived, seen_paths) in in_batch.items():
+        for path in seen_paths:
+            seen = paths.get((name, path))
+            paths[(name, path)] = arrived if seen is None else max(seen, arrived)
     workspace = codec.id(workspace_id)
     if days:
         insert_rows(
