@@ -1,6 +1,7 @@
 """Where the time of one `POST /events` goes, in-process, under cProfile (no py-spy needed).
 
     .venv/bin/python bench/profile_ingest.py [--goals 1000] [--batches 300] [--group 6] [--backend sqlite]
+                                             [--unprepared]
 
 The server spends a request's CPU in two threads, which cProfile (per thread) sees separately:
 
@@ -9,7 +10,10 @@ The server spends a request's CPU in two threads, which cProfile (per thread) se
    group-commit writer is replaced by a stub that hands back answers serialised beforehand, so this
    part measures only the request's own work;
 2. the writer (a process of its own under `comerix serve`): `pipeline.ingest_group` for groups of
-   `--group` batches in one transaction and its commit, as `IngestWriter` runs them under load.
+   `--group` batches in one transaction and its commit, as `IngestWriter` runs them under load. The
+   batches come prepared (`pipeline.prepare`: goals matched, property paths listed), as the serving
+   process prepares those that arrive while the writer is busy, which at peak is nearly all of them;
+   `--unprepared` hands them over as they are, so the writer does those steps too.
 
 What the two leave out of a request's CPU (measured by `run.py` from /proc) is uvicorn and its HTTP
 parser, asyncio and the sockets. The profiles are saved as
@@ -38,7 +42,7 @@ from sqlalchemy.engine import make_url
 from comerix.app import create_app
 from comerix.goals.index import GoalIndex
 from comerix.settings import Settings
-from comerix.telemetry.pipeline import Batch, ingest_group
+from comerix.telemetry.pipeline import Batch, ingest_group, prepare
 from comerix.telemetry.schemas import IngestResult, parse_events
 
 
@@ -108,6 +112,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--group", type=int, default=6, help="batches per writer transaction")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--unprepared",
+        action="store_true",
+        help="hand the writer batches as they are; by default they are prepared first (goals matched,"
+        " paths listed), as the serving process does for the batches that come while the writer is busy",
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     args = parser.parse_args()
@@ -127,8 +137,13 @@ def main() -> None:
                 # Writer thread: the pipeline in groups, each group one transaction; timed, then profiled.
                 now = datetime.now(UTC)
 
+                with database.transaction() as session:
+                    goals = index.current(session, workspace_id)
+                assert goals is not None
+
                 def batch() -> Batch:
-                    return Batch(workspace_id, parse_events(orjson.loads(unique_body(templates)), now), now)
+                    parsed = Batch(workspace_id, parse_events(orjson.loads(unique_body(templates)), now), now)
+                    return parsed if args.unprepared else prepare(parsed, goals)
 
                 def write(batches: list[Batch]) -> list[IngestResult]:
                     done: list[IngestResult] = []
@@ -183,7 +198,10 @@ def main() -> None:
 
     events = args.batches * BATCH
     outcomes = sum(len(item.outcomes) for answer in answers for item in answer.results)
-    console.rule(f"Writer thread: pipeline.ingest, {args.goals} goals, groups of {args.group} batches")
+    handed = "as they are" if args.unprepared else "prepared"
+    console.rule(
+        f"Writer thread: pipeline.ingest, {args.goals} goals, groups of {args.group} batches {handed}"
+    )
     console.print(_table(writer, args.top, "cumulative"), markup=False, highlight=False)
     console.print(_table(writer, args.top, "tottime"), markup=False, highlight=False)
     console.rule("Event loop: the ASGI app, writer stubbed")
