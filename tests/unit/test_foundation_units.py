@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -14,6 +15,7 @@ from comerix.auth.credentials import CredentialKind
 from comerix.auth.passwords import hash_password, verify_password
 from comerix.auth.roles import Permission, Role, permissions_of
 from comerix.clock import FixedClock
+from comerix.db.bulk import Codec
 from comerix.errors import (
     Conflict,
     DomainError,
@@ -201,3 +203,26 @@ def test_json_loads_refuses_what_is_not_json() -> None:
             json_loads(text)
     with pytest.raises(RecursionError):
         json_loads("[" * 100_000 + "]" * 100_000)
+
+
+def test_the_sqlite_codec_writes_each_moment_as_naive_utc_text_whatever_its_zone() -> None:
+    codec = Codec("sqlite")
+    moment = datetime(2026, 11, 21, 10, 0, 0, 5, tzinfo=UTC)
+    berlin = moment.astimezone(ZoneInfo("Europe/Berlin"))
+    assert codec.time(moment) == "2026-11-21 10:00:00.000005"
+    assert codec.time(berlin) == "2026-11-21 10:00:00.000005"  # remembered as the same moment
+    assert Codec("sqlite").time(berlin) == "2026-11-21 10:00:00.000005"  # and the same when first
+    assert codec.time(None) is None
+    assert Codec("postgresql").time(berlin) == moment
+    assert Codec("postgresql").time(berlin).tzinfo is UTC
+
+
+def test_a_codec_forgets_the_times_it_remembered_once_it_holds_too_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Codec, "MAX_REMEMBERED", 3)
+    codec = Codec("sqlite")
+    start = datetime(2026, 11, 21, tzinfo=UTC)
+    texts = [codec.time(start + timedelta(seconds=n)) for n in range(10)]
+    assert texts == [f"2026-11-21 00:00:{n:02d}.000000" for n in range(10)]
+    assert len(codec._times) <= 3

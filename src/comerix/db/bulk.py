@@ -33,7 +33,14 @@ from comerix.text import json_text
 
 
 class Codec:
-    """How one backend wants each kind of value, and how it spells the pieces of an upsert."""
+    """How one backend wants each kind of value, and how it spells the pieces of an upsert.
+
+    On SQLite a codec remembers the text of each moment it wrote: ingestion writes an event's time for
+    the event, and again for its conversation, its contact and its outcomes. Ingestion makes a codec
+    per group (`Codec(dialect)`), so what it remembers is that group's times; a codec kept longer
+    forgets everything once it holds `MAX_REMEMBERED` of them."""
+
+    MAX_REMEMBERED = 100_000
 
     def __init__(self, dialect: str) -> None:
         if dialect not in ("sqlite", "postgresql"):
@@ -42,6 +49,7 @@ class Codec:
         self.sqlite = dialect == "sqlite"
         self.least = "min" if self.sqlite else "LEAST"
         self.greatest = "max" if self.sqlite else "GREATEST"
+        self._times: dict[datetime, str] = {}
 
     def id(self, value: uuid.UUID) -> Any:
         return value.hex if self.sqlite else value
@@ -52,10 +60,15 @@ class Codec:
     def time(self, value: datetime | None) -> Any:
         if value is None:
             return None
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
-        # SQLite: the text up to the offset ("+00:00"), which SQLAlchemy reads back as naive UTC
-        return value.isoformat(" ", "microseconds")[:26] if self.sqlite else value
+        if not self.sqlite:
+            return value if value.tzinfo is UTC else value.astimezone(UTC)
+        text = self._times.get(value)  # equal moments in other zones are equal keys, with equal text
+        if text is None:
+            if len(self._times) >= self.MAX_REMEMBERED:
+                self._times.clear()
+            # the text up to the offset ("+00:00"), which SQLAlchemy reads back as naive UTC
+            text = self._times[value] = value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+        return text
 
     def day(self, value: date) -> Any:
         return value.isoformat() if self.sqlite else value

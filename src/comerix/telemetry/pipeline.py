@@ -46,7 +46,7 @@ from comerix.analytics.models import ANY
 from comerix.conversions import attribution
 from comerix.conversions.attribution import Attribution, Candidate
 from comerix.conversions.valuation import Valuation, valuate
-from comerix.db.bulk import Codec, codec_for, insert_rows
+from comerix.db.bulk import Codec, insert_rows
 from comerix.db.types import new_id
 from comerix.errors import DomainError, FieldProblem, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
@@ -181,7 +181,7 @@ def ingest_group(
 def _ingest_workspace(
     session: Session, workspace_id: uuid.UUID, batches: list[Batch], index: GoalIndex
 ) -> list[IngestResult | DomainError]:
-    codec = codec_for(session.get_bind().dialect.name)
+    codec = Codec(session.get_bind().dialect.name)  # one per group: it remembers the times it wrote
     base_currency, timezone, revision = (
         session.connection().execute(_WORKSPACE, {"workspace": workspace_id}).one()
     )
