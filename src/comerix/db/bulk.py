@@ -37,8 +37,8 @@ class Codec:
 
     On SQLite a codec remembers the text of each moment it wrote: ingestion writes an event's time for
     the event, and again for its conversation, its contact and its outcomes. Ingestion makes a codec
-    per group (`Codec(dialect)`), so what it remembers is that group's times; a codec kept longer
-    forgets everything once it holds `MAX_REMEMBERED` of them."""
+    for each workspace of each group (`Codec(dialect)`), so what it remembers is those events' times;
+    a codec kept longer (`codec_for`) forgets everything once it holds `MAX_REMEMBERED` of them."""
 
     MAX_REMEMBERED = 100_000
 

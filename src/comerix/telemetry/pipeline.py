@@ -181,7 +181,7 @@ def ingest_group(
 def _ingest_workspace(
     session: Session, workspace_id: uuid.UUID, batches: list[Batch], index: GoalIndex
 ) -> list[IngestResult | DomainError]:
-    codec = Codec(session.get_bind().dialect.name)  # one per group: it remembers the times it wrote
+    codec = Codec(session.get_bind().dialect.name)  # this call's own: it remembers the times it wrote
     base_currency, timezone, revision = (
         session.connection().execute(_WORKSPACE, {"workspace": workspace_id}).one()
     )
