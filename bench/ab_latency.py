@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from harness import DEFAULT_POSTGRES_URL, Backends, console, make_tenant, median, migrated, percentile
@@ -47,7 +46,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="comerix-ab-"))
     backends = Backends(args.backend, workdir, make_url(args.postgres_url))
-    templates = build_templates(TEMPLATES, datetime.now(UTC) - timedelta(hours=1))
+    templates = build_templates(TEMPLATES)
     labels = {"old": str(args.old.resolve()), "new": ""}
     servers: dict[str, Server] = {}
     calls: dict[str, Call] = {}

@@ -35,7 +35,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,7 @@ from comerix.telemetry.models import Event
 BATCH = 100
 TEMPLATES = 64
 PLACEHOLDER = b"~~~~~~~~~~~~"  # 12 bytes; never appears in generated data otherwise
+MINUTE = b"^^^^^^^^^^^^^^^^"  # 16 bytes, as 2026-12-03T10:42; never appears otherwise either
 GOAL_COUNTS = (10, 1000)
 MIDDLE_EVENTS = (
     ("message_sent", 34),
@@ -84,38 +84,42 @@ _tokens = itertools.count(1)
 # --- the load -----------------------------------------------------------------------------------------
 
 
-def build_templates(count: int, base: datetime) -> list[bytes]:
-    """`count` serialised bodies of 100 events each, with PLACEHOLDER where ids must be unique."""
-    return [_template(seed, base - timedelta(minutes=seed)) for seed in range(count)]
+def build_templates(count: int) -> list[bytes]:
+    """`count` serialised bodies of 100 events each, with PLACEHOLDER where ids must be unique and
+    MINUTE where the clock's minute goes (see `unique_body`)."""
+    return [_template(seed) for seed in range(count)]
 
 
-def _template(seed: int, base: datetime) -> bytes:
+def _template(seed: int) -> bytes:
     rng = rng_for(1000 + seed)
     token = PLACEHOLDER.decode()
+    minute = MINUTE.decode()
     names = [name for name, _ in MIDDLE_EVENTS]
     weights = [weight for _, weight in MIDDLE_EVENTS]
     events: list[dict[str, Any]] = []
 
-    def add(name: str, at: datetime, properties: dict[str, Any], **ids: str | None) -> None:
+    def add(name: str, second: int, properties: dict[str, Any], **ids: str | None) -> None:
         event: dict[str, Any] = {
             "event_id": f"e-{token}-{len(events):03d}",
             "name": name,
-            "timestamp": at.isoformat(),
+            "timestamp": f"{minute}:{second:02d}.{rng.randrange(1_000_000):06d}+00:00",
         }
         event.update({key: value for key, value in ids.items() if value is not None})
         event["properties"] = properties
         events.append(event)
 
+    # The ten chats of a body run side by side within one minute, as live chats on a site do: each
+    # starts in the first 10 seconds and sends an event every 2 to 4 seconds (at most second 49).
     purchases_in_chat = {1, 4, 7}  # 3 purchases inside a chat, 2 later by contact only: 5 % purchases
     for chat in range(10):
         conversation, contact = f"c-{token}-{chat}", f"p-{token}-{chat}"
         flow = f"flow-{rng.randrange(12):02d}"
         ids = {"conversation_id": conversation, "contact_id": contact, "flow_id": flow}
-        at = base + timedelta(seconds=rng.randrange(600))
+        second = rng.randrange(10)
         category = rng.choice(CATEGORIES)
         add(
             "conversation_started",
-            at,
+            second,
             {
                 "channel": rng.choice(CHANNELS),
                 "locale": rng.choice(["de-DE", "en-GB", "fr-FR"]),
@@ -125,30 +129,30 @@ def _template(seed: int, base: datetime) -> bytes:
             **ids,
         )
         for _ in range(8 if chat < 5 else 7):
-            at += timedelta(seconds=rng.randrange(5, 40))
+            second += rng.randrange(2, 5)
             name = rng.choices(names, weights)[0]
-            add(name, at, _properties(name, rng, category), **ids)
+            add(name, second, _properties(name, rng, category), **ids)
         if chat in purchases_in_chat:
-            at += timedelta(seconds=rng.randrange(5, 40))
-            add("purchase", at, _purchase(rng, category, token, chat), **ids)
-        at += timedelta(seconds=rng.randrange(5, 40))
+            second += rng.randrange(2, 5)
+            add("purchase", second, _purchase(rng, category, token, chat), **ids)
+        second += rng.randrange(2, 5)
         add(
             "conversation_ended",
-            at,
+            second,
             {"reason": rng.choice(REASONS), "rating": rng.randint(1, 5), "messages": rng.randint(2, 30)},
             **ids,
         )
-    for chat in (2, 8):  # bought later, outside the chat: attributed through the contact's window
-        at = base + timedelta(minutes=15 + chat)
+    for chat in (2, 8):  # bought later, after the chat ended: attributed through the contact's window
         add(
             "purchase",
-            at,
+            50 + chat,
             _purchase(rng, rng.choice(CATEGORIES), token, 10 + chat),
             contact_id=f"p-{token}-{chat}",
         )
     assert len(events) == BATCH, len(events)
     body = orjson.dumps({"events": events})
     assert body.count(PLACEHOLDER) > 0
+    assert body.count(MINUTE) == BATCH
     return body
 
 
@@ -195,9 +199,11 @@ def _purchase(rng: Any, category: str, token: str, n: int) -> dict[str, Any]:
 
 
 def unique_body(templates: list[bytes]) -> bytes:
-    """A template with its placeholder replaced by a token no other request of this process uses."""
+    """A template with its placeholder replaced by a token no other request of this process uses, and
+    its events' minute by the one before the clock's: every event happened 0 to 2 minutes ago."""
     n = next(_tokens)  # itertools.count is atomic under the GIL
-    return templates[n % len(templates)].replace(PLACEHOLDER, b"%012x" % n)
+    minute = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 60)).encode()
+    return templates[n % len(templates)].replace(PLACEHOLDER, b"%012x" % n).replace(MINUTE, minute)
 
 
 # --- the server ---------------------------------------------------------------------------------------
@@ -572,7 +578,7 @@ def _stored(url: URL) -> dict[str, int]:
 def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
     backend = backends.name
     console.rule(f"[bold]Ingestion over HTTP: {backend}")
-    templates = build_templates(TEMPLATES, datetime.now(UTC) - timedelta(hours=1))
+    templates = build_templates(TEMPLATES)
     servers: dict[int, Server] = {}
     calls: dict[int, Call] = {}
     tenants: dict[int, Tenant] = {}

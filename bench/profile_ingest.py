@@ -30,7 +30,7 @@ import pstats
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +129,7 @@ def main() -> None:
         try:
             with migrated(backends.fresh("profile")) as database:
                 tenant = make_tenant(database, args.goals)
-                templates = build_templates(TEMPLATES, datetime.now(UTC) - timedelta(hours=1))
+                templates = build_templates(TEMPLATES)
                 bodies = [unique_body(templates) for _ in range(args.batches)]
                 workspace_id = uuid.UUID(tenant.workspace_id)
                 index = GoalIndex()
