@@ -143,7 +143,7 @@ def main() -> None:
 
                 def batch() -> Batch:
                     parsed = Batch(workspace_id, parse_events(orjson.loads(unique_body(templates)), now), now)
-                    return parsed if args.unprepared else prepare(parsed, goals)
+                    return parsed if args.unprepared else prepare(parsed, goals, database.backend)
 
                 def write(batches: list[Batch]) -> list[IngestResult]:
                     done: list[IngestResult] = []

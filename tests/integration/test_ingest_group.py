@@ -205,7 +205,7 @@ def test_prepared_batches_are_answered_and_catalogued_as_unprepared_ones(db: Dat
     with db.transaction() as session:
         goals = GoalIndex().current(session, prepared_shop.id)
     assert goals is not None
-    prepared = [prepare(batch, goals) for batch in batches(prepared_shop)]
+    prepared = [prepare(batch, goals, db.backend) for batch in batches(prepared_shop)]
     assert prepared[0].prepared is not None
     assert prepared[0].prepared.achieved == {0: ("purchase",)}
     assert prepared[1].prepared is not None
@@ -236,7 +236,7 @@ def test_a_batch_prepared_before_its_goals_changed_is_matched_again(db: Database
         goals = GoalIndex().current(session, workspace.id)
     assert goals is not None
     # Prepared as of this revision: the writer takes its word, even for an item the goal would not match.
-    trusted = prepare(Batch(workspace.id, [item(0, "purchase", "e-1")], NOW), goals)
+    trusted = prepare(Batch(workspace.id, [item(0, "purchase", "e-1")], NOW), goals, db.backend)
     assert trusted.prepared is not None
     trusted.prepared.achieved.pop(0)
     with db.transaction() as session:
@@ -249,7 +249,7 @@ def test_a_batch_prepared_before_its_goals_changed_is_matched_again(db: Database
             actor = principal_of(make_user(session, session.get_one(Workspace, workspace.id), NOW))
             goals_service.set_status(session, goal, status, actor=actor, now=NOW)
 
-    stale = prepare(Batch(workspace.id, [item(0, "purchase", "e-2")], NOW), goals)
+    stale = prepare(Batch(workspace.id, [item(0, "purchase", "e-2")], NOW), goals, db.backend)
     set_status(GoalStatus.PAUSED)
     with db.transaction() as session:
         answer = ingest(session, stale, GoalIndex())
@@ -257,7 +257,7 @@ def test_a_batch_prepared_before_its_goals_changed_is_matched_again(db: Database
     assert answer.results[0].outcomes == []  # paused since it was prepared: nothing recorded
 
     assert paused_goals is not None
-    while_paused = prepare(Batch(workspace.id, [item(0, "purchase", "e-3")], NOW), paused_goals)
+    while_paused = prepare(Batch(workspace.id, [item(0, "purchase", "e-3")], NOW), paused_goals, db.backend)
     assert while_paused.prepared is not None
     assert while_paused.prepared.achieved == {}
     set_status(GoalStatus.ACTIVE)

@@ -25,10 +25,12 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import uuid_utils
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 
 from comerix.db.base import Base
+from comerix.db.types import new_id
 from comerix.text import json_text
 
 
@@ -53,6 +55,11 @@ class Codec:
 
     def id(self, value: uuid.UUID) -> Any:
         return value.hex if self.sqlite else value
+
+    def new_id(self) -> Any:
+        """A new row id (a UUIDv7, as `db.types.new_id` makes) in this backend's terms; on SQLite its
+        hex straight from uuid_utils, without the `uuid.UUID` that `new_id` builds in Python."""
+        return uuid_utils.uuid7().hex if self.sqlite else new_id()
 
     def id_back(self, value: Any) -> uuid.UUID:
         return uuid.UUID(hex=value) if isinstance(value, str) else value

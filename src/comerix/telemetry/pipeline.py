@@ -24,9 +24,9 @@ they arrived: an event id sent twice is stored for the earlier batch and a dupli
 - persist: outcomes, and the event-name catalogue.
 
 What needs no database can be done before the transaction: `prepare` matches a batch's items against
-its workspace's goals as stored and lists their property paths (the serving process does it while the
-writer process runs the previous group). `match` takes the goals found so only if the transaction reads
-the same revision of the goals, and matches again otherwise.
+its workspace's goals as stored, lists their property paths and writes their rows of `events` (the
+serving process does it while the writer process runs the previous group). `match` takes the goals
+found so only if the transaction reads the same revision of the goals, and matches again otherwise.
 """
 
 from __future__ import annotations
@@ -106,11 +106,14 @@ class Prepared:
     `achieved` holds, by item index, the codes of the goals each item's name and properties achieve
     (items that achieve none are left out), as of the workspace's goals at `revision`; the writer takes
     them only if its transaction reads the same revision, and matches again otherwise. `paths` holds
-    each item's property paths for the event-name catalogue."""
+    each item's property paths for the event-name catalogue, and `events` each item's row of `events`
+    (in the order of `EVENT_COLUMNS`, with a new row id), in the terms of `dialect`'s codec."""
 
     revision: int
     achieved: dict[int, tuple[str, ...]]
     paths: dict[int, tuple[str, ...]]
+    dialect: str
+    events: tuple[tuple[Any, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,9 @@ class Batch:
     prepared: Prepared | None = None
 
 
-def prepare(batch: Batch, goals: WorkspaceGoals) -> Batch:
-    """`batch` with its pure steps done (`Prepared`) against `goals`, the workspace's goals as stored."""
+def prepare(batch: Batch, goals: WorkspaceGoals, dialect: str) -> Batch:
+    """`batch` with its pure steps done (`Prepared`) against `goals`, the workspace's goals as stored,
+    for a database of `dialect` ("sqlite" or "postgresql")."""
     achieved: dict[int, tuple[str, ...]] = {}
     paths: dict[int, tuple[str, ...]] = {}
     shapes: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple for each distinct list of paths
@@ -133,7 +137,10 @@ def prepare(batch: Batch, goals: WorkspaceGoals) -> Batch:
             achieved[item.index] = tuple(goal.code for goal in found)
         listed = tuple(property_paths(item.properties))
         paths[item.index] = shapes.setdefault(listed, listed)
-    return replace(batch, prepared=Prepared(goals.revision, achieved, paths))
+    codec = Codec(dialect)
+    workspace, received = codec.id(batch.workspace_id), codec.time(batch.received_at)
+    events = tuple(_event_row(codec, workspace, received, item) for item in batch.items)
+    return replace(batch, prepared=Prepared(goals.revision, achieved, paths, dialect, events))
 
 
 @dataclass
@@ -150,9 +157,14 @@ class _Work:
 @dataclass
 class _Stored:
     item: Item
-    row_id: uuid.UUID
+    row: tuple[Any, ...]  # of `events`, in the codec's terms
     work: _Work
     goals: list[GoalSpec] = field(default_factory=list)
+
+    @property
+    def row_id(self) -> Any:
+        """The event's row id, in the codec's terms."""
+        return self.row[1]
 
 
 def ingest(session: Session, batch: Batch, index: GoalIndex) -> IngestResult:
@@ -231,10 +243,15 @@ def validate(items: list[Item], goals: WorkspaceGoals) -> tuple[dict[int, GoalSp
 
 def dedupe(session: Session, codec: Codec, workspace_id: uuid.UUID, works: list[_Work]) -> list[_Stored]:
     """Store the events not seen before; note the rest as their batch's duplicates."""
+    workspace = codec.id(workspace_id)
     candidates: list[_Stored] = []
     seen: set[str] = set()
     for work in works:
-        for item in work.batch.items:
+        batch = work.batch
+        prepared = batch.prepared
+        rows = prepared.events if prepared is not None and prepared.dialect == codec.dialect else None
+        received = codec.time(batch.received_at) if rows is None else None
+        for item in batch.items:
             if item.index in work.ignored:
                 continue
             if item.event_id is not None:
@@ -242,41 +259,24 @@ def dedupe(session: Session, codec: Codec, workspace_id: uuid.UUID, works: list[
                     work.duplicates.add(item.index)
                     continue
                 seen.add(item.event_id)
-            candidates.append(_Stored(item, new_id(), work))
+            row = rows[item.index] if rows is not None else _event_row(codec, workspace, received, item)
+            candidates.append(_Stored(item, row, work))
     if not candidates:
         return []
-    workspace = codec.id(workspace_id)
-    received = {id(work): codec.time(work.batch.received_at) for work in works}
-    rows = [
-        (
-            workspace,
-            codec.id(s.row_id),
-            s.item.event_id,
-            s.item.name,
-            codec.time(s.item.timestamp),
-            received[id(s.work)],
-            s.item.conversation_id,
-            s.item.contact_id,
-            s.item.flow_id,
-            s.item.source.value,
-            s.item.properties_json if s.item.properties_json is not None else codec.json(s.item.properties),
-        )
-        for s in candidates
-    ]
     written = insert_rows(
         session.connection(),
         codec,
         "events",
         EVENT_COLUMNS,
-        rows,
+        [s.row for s in candidates],
         json_columns=frozenset({"properties"}),
         tail="ON CONFLICT (workspace_id, event_id) DO NOTHING",
     )
-    if written == len(rows):
+    if written == len(candidates):
         return candidates
     # The unique constraint kept some out: ids stored before (a retry), or by another writer meanwhile.
     # Which rows are ours tells which items are duplicates.
-    ours = _stored_row_ids(session, workspace_id, [s.row_id for s in candidates])
+    ours = _stored_row_ids(session, codec, workspace_id, [s.row_id for s in candidates])
     fresh: list[_Stored] = []
     for stored in candidates:
         if stored.row_id in ours:
@@ -286,9 +286,30 @@ def dedupe(session: Session, codec: Codec, workspace_id: uuid.UUID, works: list[
     return fresh
 
 
-def _stored_row_ids(session: Session, workspace_id: uuid.UUID, row_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    found = session.connection().execute(_STORED_ROW_IDS, {"workspace": workspace_id, "ids": row_ids})
-    return set(found.scalars())
+def _event_row(codec: Codec, workspace: Any, received: Any, item: Item) -> tuple[Any, ...]:
+    """The item's row of `events` (`EVENT_COLUMNS`) with a new row id, in `codec`'s terms; `workspace`
+    and `received` (the batch's arrival) are in those terms already."""
+    return (
+        workspace,
+        codec.new_id(),
+        item.event_id,
+        item.name,
+        codec.time(item.timestamp),
+        received,
+        item.conversation_id,
+        item.contact_id,
+        item.flow_id,
+        item.source.value,
+        item.properties_json if item.properties_json is not None else codec.json(item.properties),
+    )
+
+
+def _stored_row_ids(session: Session, codec: Codec, workspace_id: uuid.UUID, row_ids: list[Any]) -> set[Any]:
+    """Which of `row_ids` (in `codec`'s terms) are stored, in those terms."""
+    found = session.connection().execute(
+        _STORED_ROW_IDS, {"workspace": workspace_id, "ids": [codec.id_back(row_id) for row_id in row_ids]}
+    )
+    return {codec.id(row_id) for row_id in found.scalars()}
 
 
 EVENT_COLUMNS = (
@@ -514,7 +535,7 @@ def persist(
                 codec.id(o["goal_id"]),
                 o["goal_code"],
                 o["kind"].value,
-                codec.id(o["event_ref"]),
+                o["event_ref"],  # the event's row id, in the codec's terms already
                 codec.time(o["occurred_at"]),
                 codec.time(o["recorded_at"]),
                 codec.decimal(o["value"]),

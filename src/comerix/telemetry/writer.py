@@ -277,7 +277,7 @@ class _Preparer:
             goals = self._goals[workspace_id]
             if goals is None:
                 return job
-            return replace(job, batch=prepare(job.batch, goals))
+            return replace(job, batch=prepare(job.batch, goals, self._database.backend))
         except Exception:
             log.exception("preparing a batch failed; the writer process does all of its steps")
             return job
