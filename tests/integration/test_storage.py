@@ -11,22 +11,26 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy.exc
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from comerix.auth.service import principal_of
+from comerix.conversions.attribution import AttributionKind
 from comerix.db import Database
 from comerix.db.bulk import codec_for, insert_returning, insert_rows
 from comerix.db.constraints import violated_constraint
 from comerix.db.engine import Checkpointer
-from comerix.db.migrate import current_revision, head_revision, is_current, upgrade
-from comerix.goals.models import Goal
+from comerix.db.migrate import alembic_config, current_revision, head_revision, is_current, upgrade
+from comerix.goals.models import Goal, GoalKind
 from comerix.models import metadata
 from comerix.telemetry.models import Event
+from comerix.telemetry.pipeline import OUTCOME_COLUMNS
 from tests.factories import make_goal, make_user, make_workspace
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -315,3 +319,89 @@ def test_bulk_inserts_store_every_kind_of_value_and_count_what_they_wrote(sessio
         ("chat-3",)
     ]
     assert insert_returning(connection, codec, "conversation_marks", marks, [], tail=mark_tail) == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "constraint"),
+    [("kind", "goal", "ck_outcomes_outcome_kind"), ("attribution", "direct", "ck_outcomes_attribution_kind")],
+)
+def test_an_outcome_outside_its_closed_sets_is_refused(
+    session: Session, column: str, value: str, constraint: str
+) -> None:
+    """`outcomes.kind` and `.attribution` are checked as `c = 'a' OR …` (`db.types.one_of`, cheaper on
+    SQLite than `IN`): every member passes, anything else is refused by the database."""
+    admin = principal_of(make_user(session, make_workspace(session, NOW), NOW))
+    goal = make_goal(session, admin, NOW)
+    codec = codec_for(session.get_bind().dialect.name)
+
+    def outcome(**values: str) -> tuple[object, ...]:
+        row = {
+            "workspace_id": codec.id(goal.workspace_id),
+            "id": codec.id(uuid.uuid4()),
+            "goal_id": codec.id(goal.id),
+            "goal_code": goal.code,
+            "kind": "conversion",
+            "event_ref": codec.id(uuid.uuid4()),
+            "occurred_at": codec.time(NOW),
+            "recorded_at": codec.time(NOW),
+            "value": None,
+            "currency": None,
+            "base_value": None,
+            "base_currency": None,
+            "value_error": None,
+            "attribution": "none",
+            "conversation_id": None,
+            "flow_id": None,
+            "contact_id": None,
+            "source": "server",
+        } | values
+        return tuple(row[name] for name in OUTCOME_COLUMNS)
+
+    members = [kind.value for kind in (GoalKind if column == "kind" else AttributionKind)]
+    written = insert_rows(
+        session.connection(), codec, "outcomes", OUTCOME_COLUMNS, [outcome(**{column: m}) for m in members]
+    )
+    assert written == len(members)
+    with pytest.raises(Exception, match=constraint), session.begin_nested():
+        insert_rows(session.connection(), codec, "outcomes", OUTCOME_COLUMNS, [outcome(**{column: value})])
+
+
+def test_revision_0007_keeps_the_outcomes_it_copies(tmp_path: Path) -> None:
+    """On SQLite, spelling out the outcomes' checks copies the table (a constraint cannot be altered
+    there): the rows, and the checks, are the same after the upgrade and after the downgrade."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "0006")
+    row = dict(zip(OUTCOME_COLUMNS, (*("a" * 32, "b" * 32, "c" * 32), "buy", "conversion"), strict=False))
+    row |= {
+        "event_ref": "d" * 32,
+        "occurred_at": "2026-11-02 09:30:00.000000",
+        "recorded_at": "2026-11-02 09:30:00.000000",
+        "value": "129.50",
+        "attribution": "window",
+        "source": "server",
+    }
+    columns = ", ".join(row)
+    insert_one = text(f"INSERT INTO outcomes ({columns}) VALUES ({', '.join(':' + c for c in row)})")  # noqa: S608
+    with engine.begin() as connection:
+        connection.execute(insert_one, row)
+
+    def stored() -> list[tuple[object, ...]]:
+        with engine.connect() as connection:
+            return [tuple(r) for r in connection.execute(text(f"SELECT {columns} FROM outcomes"))]  # noqa: S608
+
+    def schema() -> str:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT sql FROM sqlite_master WHERE name = 'outcomes'"))
+            return str(found.scalar())
+
+    command.upgrade(config, "0007")
+    assert stored() == [tuple(row.values())]
+    assert "kind = 'conversion' OR kind = 'engagement' OR kind = 'custom'" in schema()
+    refused = pytest.raises(sqlalchemy.exc.IntegrityError, match="ck_outcomes_attribution_kind")
+    with refused, engine.begin() as connection:
+        connection.execute(insert_one, row | {"id": "e" * 32, "event_ref": "f" * 32, "attribution": "x"})
+    command.downgrade(config, "0006")
+    assert stored() == [tuple(row.values())]
+    assert "kind IN ('conversion', 'engagement', 'custom')" in schema()
+    engine.dispose()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.conversions.attribution import AttributionKind
 from comerix.db.base import Base, WorkspaceScoped
-from comerix.db.types import ExactDecimal, UTCDateTime, text_enum
+from comerix.db.types import ExactDecimal, UTCDateTime, one_of, text_enum
 from comerix.goals.models import GoalKind
 from comerix.telemetry.models import CLIENT_ID_LENGTH, Source
 
@@ -26,11 +26,13 @@ class Outcome(WorkspaceScoped, Base):
         ForeignKeyConstraint(["workspace_id", "goal_id"], ["goals.workspace_id", "goals.id"]),
         Index(None, "workspace_id", "occurred_at"),
         Index(None, "workspace_id", "contact_id", "goal_id"),
+        one_of("kind", GoalKind, "outcome_kind"),  # spelt out: see `one_of` (ingestion writes these)
+        one_of("attribution", AttributionKind, "attribution_kind"),
     )
 
     goal_id: Mapped[uuid.UUID]
     goal_code: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[GoalKind] = mapped_column(text_enum(GoalKind, "outcome_kind"))
+    kind: Mapped[GoalKind] = mapped_column(text_enum(GoalKind, "outcome_kind", constraint=False))
     event_ref: Mapped[uuid.UUID]
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -39,7 +41,9 @@ class Outcome(WorkspaceScoped, Base):
     base_value: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     base_currency: Mapped[str | None] = mapped_column(String(3))
     value_error: Mapped[str | None] = mapped_column(Text)
-    attribution: Mapped[AttributionKind] = mapped_column(text_enum(AttributionKind, "attribution_kind"))
+    attribution: Mapped[AttributionKind] = mapped_column(
+        text_enum(AttributionKind, "attribution_kind", constraint=False)
+    )
     conversation_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
     flow_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
     contact_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
