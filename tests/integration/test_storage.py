@@ -15,7 +15,7 @@ import sqlalchemy.exc
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session
 from comerix.auth.service import principal_of
 from comerix.conversions.attribution import AttributionKind
 from comerix.db import Database
-from comerix.db.bulk import codec_for, insert_returning, insert_rows
+from comerix.db.bulk import SQLITE_ROWS_A_STATEMENT, codec_for, insert_returning, insert_rows
 from comerix.db.constraints import violated_constraint
 from comerix.db.engine import Checkpointer
 from comerix.db.migrate import alembic_config, current_revision, head_revision, is_current, upgrade
 from comerix.goals.models import Goal, GoalKind
 from comerix.models import metadata
-from comerix.telemetry.models import Event
-from comerix.telemetry.pipeline import OUTCOME_COLUMNS
+from comerix.telemetry.models import Event, EventNameDay
+from comerix.telemetry.pipeline import EVENT_COLUMNS, OUTCOME_COLUMNS
 from tests.factories import make_goal, make_user, make_workspace
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -319,6 +319,46 @@ def test_bulk_inserts_store_every_kind_of_value_and_count_what_they_wrote(sessio
         ("chat-3",)
     ]
     assert insert_returning(connection, codec, "conversation_marks", marks, [], tail=mark_tail) == []
+
+
+@pytest.mark.parametrize("count", [1, SQLITE_ROWS_A_STATEMENT, 2 * SQLITE_ROWS_A_STATEMENT + 3])
+def test_bulk_inserts_count_what_they_wrote_at_any_size(session: Session, count: int) -> None:
+    """SQLite takes the rows 50 to a statement and the rest one at a time: whatever their number,
+    every row is stored once, an upsert adds to what an earlier call stored, and ON CONFLICT DO NOTHING
+    counts only the rows it wrote, including a repeat within the call."""
+    workspace = make_workspace(session, NOW)
+    connection = session.connection()
+    codec = codec_for(connection.dialect.name)
+    workspace_key = codec.id(workspace.id)
+    columns = ("workspace_id", "name", "day", "count", "last_seen_at")
+    tail = (
+        "ON CONFLICT (workspace_id, name, day) DO UPDATE SET count = event_name_days.count + excluded.count"
+    )
+    rows = [(workspace_key, f"name-{n:04d}", codec.day(NOW.date()), n, codec.time(NOW)) for n in range(count)]
+    assert insert_rows(connection, codec, "event_name_days", columns, rows, tail=tail) == count
+    assert insert_rows(connection, codec, "event_name_days", columns, rows, tail=tail) == count
+    stored = session.execute(
+        select(EventNameDay.name, EventNameDay.count).where(EventNameDay.workspace_id == workspace.id)
+    )
+    assert dict(stored.all()) == {f"name-{n:04d}": 2 * n for n in range(count)}
+
+    def event(n: int) -> tuple[object, ...]:
+        at = codec.time(NOW)
+        return (workspace_key, codec.new_id(), f"e-{n}", "viewed", at, at, None, None, None, "widget", "{}")
+
+    nothing = "ON CONFLICT (workspace_id, event_id) DO NOTHING"
+    assert (
+        insert_rows(
+            connection, codec, "events", EVENT_COLUMNS, [event(n) for n in range(count)], tail=nothing
+        )
+        == count
+    )
+    # again, with every other id new, and the last one twice
+    again = [event(n if n % 2 else count + n) for n in range(count)] + [event(2 * count)] * 2
+    assert (
+        insert_rows(connection, codec, "events", EVENT_COLUMNS, again, tail=nothing) == (count + 1) // 2 + 1
+    )
+    assert session.scalar(select(func.count()).select_from(Event)) == count + (count + 1) // 2 + 1
 
 
 @pytest.mark.parametrize(
