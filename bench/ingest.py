@@ -16,7 +16,11 @@ the ratios between them stay fair.
 Bodies are serialised before the clock starts: 64 templates of 100 events whose event, conversation and
 contact ids hold a 12-character placeholder, replaced per request by a unique token (a bytes.replace of
 ~30 kB costs microseconds), so every event is new and every request creates 10 conversations and
-10 contacts, as fresh chats from the widget would.
+10 contacts, as fresh chats from the widget would. Their timestamps hold a placeholder for the second
+too, set per request to the one before the clock's: a body is the last second of ten live chats, as a
+collector forwarding the widgets' events would send it (timestamps spread over the hour before the
+run, as they were until 2026-12-03, put each new outcome and contact on an index page of its own and
+cost the writer a fifth more; docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ from comerix.telemetry.models import Event
 BATCH = 100
 TEMPLATES = 64
 PLACEHOLDER = b"~~~~~~~~~~~~"  # 12 bytes; never appears in generated data otherwise
-MINUTE = b"^^^^^^^^^^^^^^^^"  # 16 bytes, as 2026-12-03T10:42; never appears otherwise either
+SECOND = b"^^^^^^^^^^^^^^^^^^^"  # 19 bytes, as 2026-12-03T10:42:07; never appears otherwise either
 GOAL_COUNTS = (10, 1000)
 MIDDLE_EVENTS = (
     ("message_sent", 34),
@@ -86,40 +90,41 @@ _tokens = itertools.count(1)
 
 def build_templates(count: int) -> list[bytes]:
     """`count` serialised bodies of 100 events each, with PLACEHOLDER where ids must be unique and
-    MINUTE where the clock's minute goes (see `unique_body`)."""
+    SECOND where the clock's second goes (see `unique_body`)."""
     return [_template(seed) for seed in range(count)]
 
 
 def _template(seed: int) -> bytes:
     rng = rng_for(1000 + seed)
     token = PLACEHOLDER.decode()
-    minute = MINUTE.decode()
+    second = SECOND.decode()
     names = [name for name, _ in MIDDLE_EVENTS]
     weights = [weight for _, weight in MIDDLE_EVENTS]
     events: list[dict[str, Any]] = []
 
-    def add(name: str, second: int, properties: dict[str, Any], **ids: str | None) -> None:
+    def add(name: str, ms: int, properties: dict[str, Any], **ids: str | None) -> None:
         event: dict[str, Any] = {
             "event_id": f"e-{token}-{len(events):03d}",
             "name": name,
-            "timestamp": f"{minute}:{second:02d}.{rng.randrange(1_000_000):06d}+00:00",
+            "timestamp": f"{second}.{ms:03d}{rng.randrange(1000):03d}+00:00",
         }
         event.update({key: value for key, value in ids.items() if value is not None})
         event["properties"] = properties
         events.append(event)
 
-    # The ten chats of a body run side by side within one minute, as live chats on a site do: each
-    # starts in the first 10 seconds and sends an event every 2 to 4 seconds (at most second 49).
+    # A body is one second of ten live chats, as a collector forwarding what the site's widgets sent
+    # would post it: the chats run side by side, each starts in the first 100 ms and has an event
+    # every 20 to 50 ms (at most ms 589); the two purchases outside a chat come at the end.
     purchases_in_chat = {1, 4, 7}  # 3 purchases inside a chat, 2 later by contact only: 5 % purchases
     for chat in range(10):
         conversation, contact = f"c-{token}-{chat}", f"p-{token}-{chat}"
         flow = f"flow-{rng.randrange(12):02d}"
         ids = {"conversation_id": conversation, "contact_id": contact, "flow_id": flow}
-        second = rng.randrange(10)
+        ms = rng.randrange(100)
         category = rng.choice(CATEGORIES)
         add(
             "conversation_started",
-            second,
+            ms,
             {
                 "channel": rng.choice(CHANNELS),
                 "locale": rng.choice(["de-DE", "en-GB", "fr-FR"]),
@@ -129,30 +134,30 @@ def _template(seed: int) -> bytes:
             **ids,
         )
         for _ in range(8 if chat < 5 else 7):
-            second += rng.randrange(2, 5)
+            ms += rng.randrange(20, 50)
             name = rng.choices(names, weights)[0]
-            add(name, second, _properties(name, rng, category), **ids)
+            add(name, ms, _properties(name, rng, category), **ids)
         if chat in purchases_in_chat:
-            second += rng.randrange(2, 5)
-            add("purchase", second, _purchase(rng, category, token, chat), **ids)
-        second += rng.randrange(2, 5)
+            ms += rng.randrange(20, 50)
+            add("purchase", ms, _purchase(rng, category, token, chat), **ids)
+        ms += rng.randrange(20, 50)
         add(
             "conversation_ended",
-            second,
+            ms,
             {"reason": rng.choice(REASONS), "rating": rng.randint(1, 5), "messages": rng.randint(2, 30)},
             **ids,
         )
     for chat in (2, 8):  # bought later, after the chat ended: attributed through the contact's window
         add(
             "purchase",
-            50 + chat,
+            900 + 10 * chat,
             _purchase(rng, rng.choice(CATEGORIES), token, 10 + chat),
             contact_id=f"p-{token}-{chat}",
         )
     assert len(events) == BATCH, len(events)
     body = orjson.dumps({"events": events})
     assert body.count(PLACEHOLDER) > 0
-    assert body.count(MINUTE) == BATCH
+    assert body.count(SECOND) == BATCH
     return body
 
 
@@ -200,10 +205,10 @@ def _purchase(rng: Any, category: str, token: str, n: int) -> dict[str, Any]:
 
 def unique_body(templates: list[bytes]) -> bytes:
     """A template with its placeholder replaced by a token no other request of this process uses, and
-    its events' minute by the one before the clock's: every event happened 0 to 2 minutes ago."""
+    its events' second by the one before the clock's: every event happened 0 to 2 seconds ago."""
     n = next(_tokens)  # itertools.count is atomic under the GIL
-    minute = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 60)).encode()
-    return templates[n % len(templates)].replace(PLACEHOLDER, b"%012x" % n).replace(MINUTE, minute)
+    second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1)).encode()
+    return templates[n % len(templates)].replace(PLACEHOLDER, b"%012x" % n).replace(SECOND, second)
 
 
 # --- the server ---------------------------------------------------------------------------------------
