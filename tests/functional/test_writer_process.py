@@ -23,7 +23,7 @@ from comerix.db import Database
 from comerix.settings import Settings
 from comerix.telemetry import writer
 from comerix.telemetry.models import Event, Source
-from comerix.telemetry.pipeline import Batch
+from comerix.telemetry.pipeline import Batch, Recorded
 from comerix.telemetry.schemas import Item
 from tests.factories import Shop, make_goal, make_user, make_workspace
 
@@ -206,11 +206,14 @@ def test_large_groups_cross_the_pipe_both_ways_at_once(db: Database, clock: Fixe
         first = next_word(child)
         assert isinstance(first, list)
         assert len(first) == 30
-        assert all(isinstance(answer, bytes) and answer.count(b'"goal":"sale"') == 100 for answer in first)
+        assert all(
+            isinstance(answer, Recorded) and [outcome[2] for outcome in answer.outcomes] == ["sale"] * 100
+            for answer in first
+        )
         assert next_word(child) == writer._READY
         second = next_word(child)
         assert isinstance(second, list)
-        assert all(isinstance(answer, bytes) for answer in second)
+        assert all(isinstance(answer, Recorded) for answer in second)
     finally:
         child.stop(kill=True)  # at once: a pipe stuck both ways would never take the word to stop
     with db.transaction() as session:

@@ -20,7 +20,7 @@ import pytest
 
 from comerix.goals.index import GoalIndex
 from comerix.telemetry import writer
-from comerix.telemetry.pipeline import Batch
+from comerix.telemetry.pipeline import Batch, Recorded, answer
 
 WAIT = 5.0
 
@@ -59,6 +59,16 @@ class ScriptedChild:
 
 def batch() -> Batch:
     return Batch(uuid.uuid4(), [], datetime(2026, 11, 22, tzinfo=UTC))
+
+
+def said(n: int) -> Recorded:
+    """What the process might say it recorded of a batch, told apart by its number of duplicates."""
+    return Recorded(frozenset(range(n)), {}, ())
+
+
+def body(n: int) -> bytes:
+    """The 202 body the serving process writes from `said(n)` for a batch (of no items)."""
+    return answer(batch(), said(n)).to_json()
 
 
 async def _wait_for(future: asyncio.Future[bytes]) -> Any:
@@ -119,12 +129,12 @@ def test_the_next_group_goes_while_the_last_one_commits_and_answers_come_back_in
         assert not answer_first.done()
         assert Preparing.prepared == [second]  # it came while the process was busy; the first did not
 
-        child.say([b"first"])
-        assert await _wait_for(answer_first) == b"first"
+        child.say([said(1)])
+        assert await _wait_for(answer_first) == body(1)
         assert not answer_second.done()
         child.say(writer._READY)
-        child.say([b"second"])
-        assert await _wait_for(answer_second) == b"second"
+        child.say([said(2)])
+        assert await _wait_for(answer_second) == body(2)
 
     run(scenario, monkeypatch)
 
@@ -138,9 +148,9 @@ def test_batches_queued_meanwhile_go_together_as_one_group(monkeypatch: pytest.M
         await asyncio.sleep(0.1)
         child.say(writer._READY)
         assert await asyncio.to_thread(child.next_sent) == later
-        child.say([b"1"])
-        child.say([b"2", b"3"])  # no READY: the group failed before its commit, each alone
-        assert [await _wait_for(a) for a in answers] == [b"1", b"2", b"3"]
+        child.say([said(1)])
+        child.say([said(2), said(3)])  # no READY: the group failed before its commit, each alone
+        assert [await _wait_for(a) for a in answers] == [body(1), body(2), body(3)]
 
     run(scenario, monkeypatch)
 
@@ -163,8 +173,8 @@ def test_a_failed_process_fails_every_group_it_holds_and_the_next_one_goes_to_it
 
         answer_third = asyncio.ensure_future(ingest.submit(third))
         assert await asyncio.to_thread(child.next_sent) == [third]
-        child.say([b"third"])
-        assert await _wait_for(answer_third) == b"third"
+        child.say([said(3)])
+        assert await _wait_for(answer_third) == body(3)
 
     run(scenario, monkeypatch)
 
@@ -175,7 +185,7 @@ def test_an_unexpected_error_replaces_the_process_so_no_stale_answer_can_arrive(
     async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
         answer = asyncio.ensure_future(ingest.submit(batch()))
         await asyncio.to_thread(child.next_sent)
-        child.say([b"one", b"two"])  # two answers to a group of one batch: settling it fails
+        child.say([said(1), said(2)])  # two answers to a group of one batch: settling it fails
         assert isinstance(await _wait_for(answer), writer.WriterProcessFailed)
         assert len(child.replaced) == 1
 
@@ -196,8 +206,8 @@ def test_a_silent_process_is_replaced_in_time_however_many_batches_are_queued(
         assert isinstance(await _wait_for(held), writer.WriterProcessFailed)
         assert time.monotonic() - started < 1.5  # the timeout, not the end of the queue
         assert [type(why) for why in child.replaced] == [TimeoutError]
-        for answer in later:
-            answer.cancel()
+        for pending in later:
+            pending.cancel()
 
     run(scenario, monkeypatch)
 
@@ -213,9 +223,9 @@ def test_batches_not_prepared_yet_go_with_the_group_as_they_are(monkeypatch: pyt
         child.say(writer._READY)
         assert await asyncio.to_thread(child.next_sent) == [second, third]
         assert Preparing.prepared == [second]  # the third did not wait for its turn
-        child.say([b"1"])
+        child.say([said(1)])
         child.say(writer._READY)
-        child.say([b"2", b"3"])
-        assert [await _wait_for(a) for a in answers] == [b"1", b"2", b"3"]
+        child.say([said(2), said(3)])
+        assert [await _wait_for(a) for a in answers] == [body(1), body(2), body(3)]
 
     run(scenario, monkeypatch)

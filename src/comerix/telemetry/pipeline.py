@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -50,8 +50,8 @@ from comerix.db.bulk import Codec, insert_rows
 from comerix.db.types import new_id
 from comerix.errors import DomainError, FieldProblem, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
-from comerix.goals.models import GoalStatus
-from comerix.telemetry.models import Conversation, Event
+from comerix.goals.models import GoalKind, GoalStatus
+from comerix.telemetry.models import Conversation, Event, Source
 from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
 from comerix.workspaces.models import Workspace
 
@@ -179,7 +179,28 @@ def ingest_group(
     session: Session, batches: list[Batch], index: GoalIndex
 ) -> list[IngestResult | DomainError]:
     """Run `batches` through every step together; for each, its answer or why it was refused whole."""
-    answers: list[IngestResult | DomainError | None] = [None] * len(batches)
+    recorded = record_group(session, batches, index)
+    return [
+        answer(batch, done) if isinstance(done, Recorded) else done
+        for batch, done in zip(batches, recorded, strict=True)
+    ]
+
+
+class Recorded(NamedTuple):
+    """What the steps stored of one batch, in plain values: the group-commit writer process sends it
+    back over its pipe, and the serving process writes the answer from it and the batch (`answer`).
+
+    `outcomes` holds each outcome as (item index, then `OutcomeRead`'s fields in order, its kind,
+    attribution and source by their values)."""
+
+    duplicates: frozenset[int]
+    ignored: dict[int, str]
+    outcomes: tuple[tuple[Any, ...], ...]
+
+
+def record_group(session: Session, batches: list[Batch], index: GoalIndex) -> list[Recorded | DomainError]:
+    """`ingest_group` short of the answers: for each batch, what was recorded, or why it was refused."""
+    answers: list[Recorded | DomainError | None] = [None] * len(batches)
     workspaces: dict[uuid.UUID, list[int]] = defaultdict(list)
     for position, batch in enumerate(batches):
         workspaces[batch.workspace_id].append(position)
@@ -192,7 +213,7 @@ def ingest_group(
 
 def _ingest_workspace(
     session: Session, workspace_id: uuid.UUID, batches: list[Batch], index: GoalIndex
-) -> list[IngestResult | DomainError]:
+) -> list[Recorded | DomainError]:
     codec = Codec(session.get_bind().dialect.name)  # this call's own: it remembers the times it wrote
     base_currency, timezone, revision = (
         session.connection().execute(_WORKSPACE, {"workspace": workspace_id}).one()
@@ -218,7 +239,7 @@ def _ingest_workspace(
         stored.work.outcomes.append(outcome)
         outcomes.append(outcome)
     persist(session, codec, workspace_id, timezone, fresh, outcomes)
-    return [_answer(work) if isinstance(work, _Work) else work for work in works_or_refusals]
+    return [_recorded(work) if isinstance(work, _Work) else work for work in works_or_refusals]
 
 
 def validate(items: list[Item], goals: WorkspaceGoals) -> tuple[dict[int, GoalSpec], dict[int, str]]:
@@ -631,26 +652,67 @@ def property_paths(properties: Mapping[str, Any], prefix: str = "") -> list[str]
     return found
 
 
-def _answer(work: _Work) -> IngestResult:
-    batch, ignored, duplicates = work.batch, work.ignored, work.duplicates
+def _recorded(work: _Work) -> Recorded:
+    outcomes = tuple(
+        (
+            row["_index"],
+            str(row["id"]),
+            row["goal_code"],
+            row["kind"].value,
+            row["occurred_at"],
+            row["value"],
+            row["currency"],
+            row["base_value"],
+            row["base_currency"],
+            row["value_error"],
+            row["attribution"].value,
+            row["conversation_id"],
+            row["flow_id"],
+            row["contact_id"],
+            row["source"].value,
+        )
+        for row in work.outcomes
+    )
+    return Recorded(frozenset(work.duplicates), work.ignored, outcomes)
+
+
+def answer(batch: Batch, recorded: Recorded) -> IngestResult:
+    """The 202 answer to `batch`: per item in order, what was recorded of it (SPEC §4)."""
+    ignored, duplicates = recorded.ignored, recorded.duplicates
     by_item: dict[int, list[OutcomeRead]] = defaultdict(list)
-    for row in work.outcomes:
-        by_item[row["_index"]].append(
+    for (
+        index,
+        outcome_id,
+        goal,
+        kind,
+        occurred_at,
+        value,
+        currency,
+        base_value,
+        base_currency,
+        value_error,
+        attribution_kind,
+        conversation_id,
+        flow_id,
+        contact_id,
+        source,
+    ) in recorded.outcomes:
+        by_item[index].append(
             OutcomeRead(
-                id=str(row["id"]),
-                goal=row["goal_code"],
-                kind=row["kind"],
-                occurred_at=row["occurred_at"],
-                value=row["value"],
-                currency=row["currency"],
-                base_value=row["base_value"],
-                base_currency=row["base_currency"],
-                value_error=row["value_error"],
-                attribution=row["attribution"].value,
-                conversation_id=row["conversation_id"],
-                flow_id=row["flow_id"],
-                contact_id=row["contact_id"],
-                source=row["source"],
+                id=outcome_id,
+                goal=goal,
+                kind=GoalKind(kind),
+                occurred_at=occurred_at,
+                value=value,
+                currency=currency,
+                base_value=base_value,
+                base_currency=base_currency,
+                value_error=value_error,
+                attribution=attribution_kind,
+                conversation_id=conversation_id,
+                flow_id=flow_id,
+                contact_id=contact_id,
+                source=Source(source),
             )
         )
     results = []

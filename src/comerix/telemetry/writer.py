@@ -13,12 +13,14 @@ Where the pipeline runs:
   time per process, so in one process the requests' parsing and validation and the pipeline take
   turns on one core; with the pipeline in a child process they use both. The serving process sends
   each group's validated batches over a pipe (pickled: about 2 µs an event each way) and gets back
-  each batch's answer already serialised. The two overlap: once a group has run through the pipeline
-  and its commit begins, the child says so (`_READY`) and the serving process sends the next group,
-  which crosses the pipe while that commit runs; the child takes it up the moment it has sent the
-  answers (so at most two groups are in flight, answered in the order they went). Batches that arrive
-  while the child is busy are prepared meanwhile (`pipeline.prepare`: goals matched, property paths
-  listed), on the serving process's spare core, so the child, which sets the pace, does less. The
+  what was recorded of each batch (`pipeline.Recorded`: duplicates, ignored items, outcomes), from
+  which it writes the 202 bodies itself, on its spare core (`_settle_group`). The two overlap: once
+  a group has run through the pipeline and its commit begins, the child says so (`_READY`) and the
+  serving process sends the next group, which crosses the pipe while that commit runs; the child
+  takes it up the moment it has sent what it recorded (so at most two groups are in flight,
+  answered in the order they went). Batches that arrive while the child is busy are prepared
+  meanwhile (`pipeline.prepare`: goals matched, property paths listed, rows of `events` written), on
+  the serving process's spare core, so the child, which sets the pace, does less. The
   serving process waits on the child's pipe and on its own queue at once (`select`), so a batch never
   waits for an answer to come first, and a child that dies while idle is replaced at once. The child
   starts with the service and stops with it; if it dies, or is silent for `WRITE_TIMEOUT` while it
@@ -51,7 +53,7 @@ from comerix.db import Database
 from comerix.db.engine import Checkpointer
 from comerix.errors import DomainError
 from comerix.goals.index import GoalIndex, WorkspaceGoals
-from comerix.telemetry.pipeline import Batch, ingest_group, prepare
+from comerix.telemetry.pipeline import Batch, Recorded, answer, prepare, record_group
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,9 @@ MAX_GROUP_ITEMS = 5000
 # a disk that stopped answering): its process is killed, which rolls the transaction back.
 WRITE_TIMEOUT = 60.0
 
-# What the writer hands back for one batch: the 202 body, or why the batch was refused or failed.
-Answer = bytes | BaseException
+# What the writer hands back for one batch: what it recorded (from which the serving process writes the
+# 202 body, `pipeline.answer`), or why the batch was refused or failed.
+Answer = Recorded | BaseException
 # What the writer process says when the group it holds has run through the pipeline and is committing.
 _READY: Literal["ready"] = "ready"
 
@@ -301,7 +304,7 @@ def write_group(
     `committing` is called once the pipeline's statements have run, just before the commit."""
     try:
         with database.transaction() as session:
-            results = ingest_group(session, batches, index)
+            results: list[Answer] = list(record_group(session, batches, index))
             if committing is not None:
                 committing()
     except Exception as exc:
@@ -309,23 +312,34 @@ def write_group(
             return [answer for batch in batches for answer in write_group(database, index, [batch])]
         log.exception("ingestion failed for a batch of %d items", len(batches[0].items))
         return [exc]
-    return [result if isinstance(result, DomainError) else result.to_json() for result in results]
+    return results
 
 
 def _settle_group(group: list[_Job], answers: list[Answer]) -> None:
+    """Answer each request of `group`: the 202 body written from what was recorded of its batch (here,
+    in the serving process), or the batch's error."""
     if len(answers) != len(group):  # checked first: no request of the group is answered then
         raise RuntimeError(f"{len(answers)} answers to a group of {len(group)} batches")
-    for job, answer in zip(group, answers, strict=True):
-        job.loop.call_soon_threadsafe(_settle, job.future, answer)
+    for job, recorded in zip(group, answers, strict=True):
+        body: bytes | BaseException
+        if isinstance(recorded, BaseException):
+            body = recorded
+        else:
+            try:
+                body = answer(job.batch, recorded).to_json()
+            except Exception as exc:
+                log.exception("writing the answer to a batch of %d items failed", len(job.batch.items))
+                body = exc
+        job.loop.call_soon_threadsafe(_settle, job.future, body)
 
 
-def _settle(future: asyncio.Future[bytes], answer: Answer) -> None:
+def _settle(future: asyncio.Future[bytes], body: bytes | BaseException) -> None:
     if future.cancelled():
         return
-    if isinstance(answer, BaseException):
-        future.set_exception(answer)
+    if isinstance(body, BaseException):
+        future.set_exception(body)
     else:
-        future.set_result(answer)
+        future.set_result(body)
 
 
 # --- the writer process -------------------------------------------------------------------------------
@@ -405,7 +419,7 @@ class _Child:
 
 def _reply_of(answer: Answer) -> tuple[Any, ...]:
     """An answer in terms any pickle can carry (a `DomainError` by class, message and details)."""
-    if isinstance(answer, bytes):
+    if isinstance(answer, Recorded):
         return ("ok", answer)
     if isinstance(answer, DomainError):
         return ("refused", type(answer), answer.message, answer.details)
@@ -415,8 +429,8 @@ def _reply_of(answer: Answer) -> tuple[Any, ...]:
 def _answer_of(reply: tuple[Any, ...]) -> Answer:
     kind, *rest = reply
     if kind == "ok":
-        body: bytes = rest[0]
-        return body
+        recorded: Recorded = rest[0]
+        return recorded
     if kind == "refused":
         error_type, message, details = rest
         error: DomainError = error_type(message, details)
