@@ -412,8 +412,12 @@ def test_revision_0007_keeps_the_outcomes_it_copies(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     config = alembic_config(engine)
     command.upgrade(config, "0006")
-    row = dict(zip(OUTCOME_COLUMNS, (*("a" * 32, "b" * 32, "c" * 32), "buy", "conversion"), strict=False))
-    row |= {
+    row = {
+        "workspace_id": "a" * 32,
+        "id": "b" * 32,
+        "goal_id": "c" * 32,
+        "goal_code": "buy",
+        "kind": "conversion",
         "event_ref": "d" * 32,
         "occurred_at": "2026-11-02 09:30:00.000000",
         "recorded_at": "2026-11-02 09:30:00.000000",
