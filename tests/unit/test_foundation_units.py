@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from comerix.auth import credentials
@@ -29,7 +32,7 @@ from comerix.errors import (
 from comerix.goals.errors import GoalCodeImmutable, GoalCodeTaken, GoalNotFound
 from comerix.money import normalize_currency
 from comerix.settings import Settings, SettingsError, load_settings
-from comerix.text import json_bytes, json_loads, json_text
+from comerix.text import _may_hold_long_number, json_bytes, json_loads, json_text
 from comerix.workspaces.schemas import AnalyticsSettings
 
 
@@ -195,6 +198,23 @@ def test_json_text_keeps_integers_of_any_size(document: dict[str, object]) -> No
     assert json_loads(bytearray(json_bytes(document))) == document
     assert json_loads(json_text(document, indent=True)) == document
     assert json_text(document, indent=True).startswith('{\n  "')
+
+
+@given(st.lists(st.sampled_from([b"0", b"7", b"9", b"1" * 19, b"x", b".", b"\xd9\xa3", b'"']), max_size=40))
+def test_the_search_for_long_numbers_finds_exactly_the_runs_of_twenty_digits(parts: list[bytes]) -> None:
+    document = b"".join(parts)
+    expected = re.search(rb"[0-9]{20}", document) is not None
+    assert _may_hold_long_number(document) is expected
+    assert _may_hold_long_number(bytearray(document)) is expected
+    assert _may_hold_long_number(document.decode(errors="replace")) is expected
+
+
+def test_a_long_integer_in_a_body_is_read_exactly() -> None:
+    assert json_loads(b'{"id": 123456789012345678901, "near": 12345678901234567890.5}') == {
+        "id": 123456789012345678901,
+        "near": 12345678901234567890.5,
+    }
+    assert json_loads(b'{"n": 1234567890123456789}') == {"n": 1234567890123456789}
 
 
 def test_json_loads_refuses_what_is_not_json() -> None:
