@@ -30,7 +30,9 @@ def _db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
+    # async: FastAPI runs a plain function dependency on a worker thread, a hand-off (and a wait for the
+    # interpreter lock) on every request for what is one call
     now: datetime = request.app.state.clock.now()
     return now
 
