@@ -108,7 +108,7 @@ def run(scenario: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         asyncio.run(scenario(ingest, child))
     finally:
         ingest._queue.put(None)
-        ingest._wake()
+        ingest._wake(always=True)
         dispatcher.join(WAIT)
     assert not dispatcher.is_alive()
 

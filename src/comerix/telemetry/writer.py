@@ -88,12 +88,13 @@ class IngestWriter:
         self._database = database
         self._index = index
         self._max_group_items = max_group_items
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._child: _Child | None = _Child(database) if process else None
         # With a writer process, the dispatching thread waits on the process's pipe and on this one,
-        # which a byte wakes whenever a batch (or the word to stop) is queued.
+        # which a byte wakes when a batch (or the word to stop) is queued while it waits (`_asleep`).
         self._wakeup: tuple[int, int] | None = None
+        self._asleep = False
 
     def start(self) -> None:
         if self._thread is None:
@@ -107,7 +108,7 @@ class IngestWriter:
         """Write what is queued, then stop."""
         if self._thread is not None:
             self._queue.put(None)
-            self._wake()
+            self._wake(always=True)
             self._thread.join()
             self._thread = None
             if self._child is not None:
@@ -126,8 +127,10 @@ class IngestWriter:
         self._wake()
         return await future
 
-    def _wake(self) -> None:
-        if self._wakeup is not None:
+    def _wake(self, *, always: bool = False) -> None:
+        """Wake the dispatching thread if it waits, or may be about to (see `_run_child`); a batch that
+        comes while it is awake costs no system call. Called after the job was queued."""
+        if self._wakeup is not None and (self._asleep or always):
             with contextlib.suppress(BlockingIOError):  # full: the thread has plenty of wake-ups to read
                 os.write(self._wakeup[1], b"\0")
 
@@ -197,11 +200,17 @@ class IngestWriter:
                         _fail(in_flight)
                         ready = True
                     continue
+                # Asleep from before the queue is looked at: a batch queued after that look wakes the
+                # thread (`_wake` sees the flag), one queued before it is seen here.
+                self._asleep = True
                 queued = not stopping and not self._queue.empty()
                 deadline = heard + WRITE_TIMEOUT
                 wait = 0.0 if queued else max(0.0, deadline - time.monotonic()) if in_flight else None
                 spoken = child.fileno()
-                readable = select.select([spoken, wakeup], [], [], wait)[0]
+                try:
+                    readable = select.select([spoken, wakeup], [], [], wait)[0]
+                finally:
+                    self._asleep = False
                 if wakeup in readable:
                     with contextlib.suppress(BlockingIOError):
                         os.read(wakeup, 4096)
@@ -259,17 +268,25 @@ def _split(jobs: list[_Job], max_items: int) -> tuple[list[_Job], list[_Job]]:
 
 class _Preparer:
     """The serving process's part of the pipeline: each batch prepared (`pipeline.prepare`) against its
-    workspace's goals as stored, whose revision is read once a group. Should that fail, the batch goes
-    as it is, and the writer process does all of its steps."""
+    workspace's goals as stored, whose revision is read again for a group once `REREAD_SECONDS` have
+    passed since the last reading (at peak a group goes every few hundredths of a second, and each
+    reading is a transaction of its own). Goals changed meanwhile cost no correctness: the writer
+    process matches again each batch prepared against another revision than its transaction reads.
+    Should preparing fail, the batch goes as it is, and the writer process does all of its steps."""
+
+    REREAD_SECONDS = 0.5
 
     def __init__(self, database: Database, index: GoalIndex) -> None:
         self._database = database
         self._index = index
         self._goals: dict[uuid.UUID, WorkspaceGoals | None] = {}
+        self._read_at = 0.0
 
     def next_group(self) -> None:
-        """Read the goals' revisions again for the batches of the next group."""
-        self._goals.clear()
+        """Read the goals' revisions again for the batches of the next group, if they are due."""
+        if time.monotonic() - self._read_at >= self.REREAD_SECONDS:
+            self._goals.clear()
+            self._read_at = time.monotonic()
 
     def prepare(self, job: _Job) -> _Job:
         workspace_id = job.batch.workspace_id
