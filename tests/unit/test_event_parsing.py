@@ -32,6 +32,9 @@ def test_nesting_up_to_eight_levels_is_fine() -> None:
     assert parse_events({"name": "x", "properties": {"l": [[[[[[[1]]]]]]]}}, NOW)
     assert fields({"name": "x", "properties": nested(9)}) == [(0, "properties")]
     assert fields({"name": "x", "properties": {"l": [[[[[[[[1]]]]]]]]}}) == [(0, "properties")]
+    # many brackets, few levels: in strings, or side by side
+    assert parse_events({"name": "x", "properties": {"s": "{[" * 20, "l": [{"a": [1]}] * 20}}, NOW)
+    assert fields({"name": "x", "properties": {"s": "{[" * 20, **nested(9)}}) == [(0, "properties")]
 
 
 def test_properties_up_to_16_kib_serialized() -> None:

@@ -117,7 +117,10 @@ def _properties(properties: dict[str, Any], index: int, problems: list[FieldProb
     size = len(serialised)
     if size > MAX_PROPERTIES_BYTES:
         problems.append(FieldProblem("properties", f"is {size} bytes serialized; at most 16 KiB", index))
-    if _deeper_than(properties, MAX_NESTING):
+    # Each level of nesting opens a bracket, so fewer brackets than levels allowed settle it at once
+    # (a bracket inside a string only adds to the count); only a document with more is walked.
+    brackets = serialised.count(b"{") + serialised.count(b"[")
+    if brackets > MAX_NESTING and _deeper_than(properties, MAX_NESTING):
         problems.append(FieldProblem("properties", f"nests deeper than {MAX_NESTING} levels", index))
     if b"\\u0000" in serialised and not nul_free_json(properties):
         problems.append(FieldProblem("properties", "must not contain the NUL character (\\u0000)", index))
