@@ -4,7 +4,9 @@ is replaced, and a writer (thread or process) that fails unexpectedly answers 50
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import pickle
 import select
 import sqlite3
 import threading
@@ -20,6 +22,7 @@ from comerix.app import create_app
 from comerix.auth.service import principal_of
 from comerix.clock import FixedClock
 from comerix.db import Database
+from comerix.goals.index import GoalIndex
 from comerix.settings import Settings
 from comerix.telemetry import writer
 from comerix.telemetry.models import Event, Source
@@ -218,3 +221,42 @@ def test_large_groups_cross_the_pipe_both_ways_at_once(db: Database, clock: Fixe
         child.stop(kill=True)  # at once: a pipe stuck both ways would never take the word to stop
     with db.transaction() as session:
         assert session.query(Event).filter_by(workspace_id=workspace.id).count() == 6000
+
+
+def test_batches_pickled_as_they_are_prepared_reach_the_writer_process_intact(
+    db: Database, clock: FixedClock
+) -> None:
+    """The serving process pickles each batch it prepares at once (`_Preparer`), while the writer process
+    is busy; a group may mix such batches with batches that go as they are."""
+    now = clock.now()
+    with db.transaction() as session:
+        workspace = make_workspace(session, now)
+        actor = principal_of(make_user(session, workspace, now))
+        make_goal(session, actor, now, code="sale", trigger_event="purchase", currency="EUR")
+
+    def sale(event_id: str) -> Batch:
+        item = Item(0, Source.SERVER, "purchase", now, event_id, None, "ann", None, {"grand_total": 5})
+        return Batch(workspace.id, [item], now)
+
+    loop = asyncio.new_event_loop()
+    try:
+        job = writer._Job(sale("prepared"), loop, loop.create_future())
+        prepared = writer._Preparer(db, GoalIndex()).prepare(job)
+    finally:
+        loop.close()
+    assert prepared.batch.prepared is not None
+    assert prepared.pickled is not None
+    assert pickle.loads(prepared.pickled) == prepared.batch  # noqa: S301 - pickled just above
+
+    child = writer._Child(db)
+    child.start()
+    try:
+        assert child.send([prepared.pickled, sale("plain")])
+        assert next_word(child) == writer._READY
+        answers = next_word(child)
+    finally:
+        child.stop()
+    assert [[outcome[2] for outcome in answer.outcomes] for answer in answers] == [["sale"], ["sale"]]
+    with db.transaction() as session:
+        stored = session.query(Event.event_id).filter_by(workspace_id=workspace.id).all()
+    assert sorted(event_id for (event_id,) in stored) == ["plain", "prepared"]

@@ -20,7 +20,9 @@ Where the pipeline runs:
   takes it up the moment it has sent what it recorded (so at most two groups are in flight,
   answered in the order they went). Batches that arrive while the child is busy are prepared
   meanwhile (`pipeline.prepare`: goals matched, property paths listed, rows of `events` written), on
-  the serving process's spare core, so the child, which sets the pace, does less. The
+  the serving process's spare core, so the child, which sets the pace, does less; and pickled there
+  and then, so that when the child says it is committing, the next group is bytes ready to go: the
+  group crosses the pipe within the commit, instead of being pickled while the child waited. The
   serving process waits on the child's pipe and on its own queue at once (`select`), so a batch never
   waits for an answer to come first, and a child that dies while idle is replaced at once. The child
   starts with the service and stops with it; if it dies, or is silent for `WRITE_TIMEOUT` while it
@@ -38,6 +40,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
 import select
 import threading
@@ -74,6 +77,7 @@ class _Job:
     batch: Batch
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[bytes]
+    pickled: bytes | None = None  # the batch as it crosses to the writer process, once prepared
 
 
 class IngestWriter:
@@ -196,7 +200,7 @@ class IngestWriter:
                     in_flight.append(group)
                     ready, heard = False, time.monotonic()
                     preparer.next_group()
-                    if not child.send([job.batch for job in group]):
+                    if not child.send([job.pickled or job.batch for job in group]):
                         _fail(in_flight)
                         ready = True
                     continue
@@ -297,7 +301,9 @@ class _Preparer:
             goals = self._goals[workspace_id]
             if goals is None:
                 return job
-            return replace(job, batch=prepare(job.batch, goals, self._database.backend))
+            batch = prepare(job.batch, goals, self._database.backend)
+            # pickled now, while the writer process is busy, rather than when the group goes
+            return replace(job, batch=batch, pickled=pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
         except Exception:
             log.exception("preparing a batch failed; the writer process does all of its steps")
             return job
@@ -399,11 +405,13 @@ class _Child:
                 self._process.join()
             self._process = None
 
-    def send(self, batches: list[Batch]) -> bool:
-        """Hand a group to the process; False if it is gone (a new one is started)."""
+    def send(self, batches: list[Batch | bytes]) -> bool:
+        """Hand a group to the process, each batch as it is or pickled already; False if the process is
+        gone (a new one is started)."""
         assert self._pipe is not None
+        pickled = [b if isinstance(b, bytes) else pickle.dumps(b, pickle.HIGHEST_PROTOCOL) for b in batches]
         try:
-            self._pipe.send(batches)
+            self._pipe.send(pickled)
         except OSError as exc:
             self.replace(exc)
             return False
@@ -500,9 +508,11 @@ def _receive(pipe: Connection, inbox: queue.Queue[list[Batch] | None]) -> None:
     """The writer process's reading end: each group into `inbox` as it arrives; None at the end."""
     while True:
         try:
-            batches: list[Batch] | None = pipe.recv()
+            message: list[bytes] | None = pipe.recv()
         except (EOFError, OSError):
-            batches = None
+            message = None
+        # each batch pickled by the serving process (`_Child.send`), the only writer to this pipe
+        batches = None if message is None else [pickle.loads(batch) for batch in message]  # noqa: S301
         inbox.put(batches)
         if batches is None:
             return
