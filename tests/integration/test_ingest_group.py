@@ -208,8 +208,9 @@ def test_prepared_batches_are_answered_and_catalogued_as_unprepared_ones(db: Dat
     prepared = [prepare(batch, goals, db.backend) for batch in batches(prepared_shop)]
     assert prepared[0].prepared is not None
     assert prepared[0].prepared.achieved == {0: ("purchase",)}
+    assert prepared[0].prepared.names["viewed"] == (1, frozenset({"total", "order.plan", "order.lines"}))
     assert prepared[1].prepared is not None
-    assert prepared[1].prepared.paths[1] == ("total", "order.plan", "order.lines")
+    assert prepared[1].prepared.names["purchase"][0] == 2  # the duplicate too: the writer counts again
     with db.transaction() as session:
         answers = ingest_group(session, prepared, GoalIndex())
     with db.transaction() as session:

@@ -105,13 +105,15 @@ class Prepared:
 
     `achieved` holds, by item index, the codes of the goals each item's name and properties achieve
     (items that achieve none are left out), as of the workspace's goals at `revision`; the writer takes
-    them only if its transaction reads the same revision, and matches again otherwise. `paths` holds
-    each item's property paths for the event-name catalogue, and `events` each item's row of `events`
+    them only if its transaction reads the same revision, and matches again otherwise. `names` holds,
+    for the event-name catalogue, each event name of the batch with how many items bear it and the
+    property paths seen on them (the writer takes it when every item of the batch is stored, and
+    works it out from the stored items otherwise); and `events` each item's row of `events`
     (in the order of `EVENT_COLUMNS`, with a new row id), in the terms of `dialect`'s codec."""
 
     revision: int
     achieved: dict[int, tuple[str, ...]]
-    paths: dict[int, tuple[str, ...]]
+    names: dict[str, tuple[int, frozenset[str]]]
     dialect: str
     events: tuple[tuple[Any, ...], ...]
 
@@ -130,17 +132,26 @@ def prepare(batch: Batch, goals: WorkspaceGoals, dialect: str) -> Batch:
     """`batch` with its pure steps done (`Prepared`) against `goals`, the workspace's goals as stored,
     for a database of `dialect` ("sqlite" or "postgresql")."""
     achieved: dict[int, tuple[str, ...]] = {}
-    paths: dict[int, tuple[str, ...]] = {}
-    shapes: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple for each distinct list of paths
     for item in batch.items:
         if item.goal_code is None and (found := goals.achieved_by(item.name, item.properties)):
             achieved[item.index] = tuple(goal.code for goal in found)
-        listed = tuple(property_paths(item.properties))
-        paths[item.index] = shapes.setdefault(listed, listed)
     codec = Codec(dialect)
     workspace, received = codec.id(batch.workspace_id), codec.time(batch.received_at)
     events = tuple(_event_row(codec, workspace, received, item) for item in batch.items)
-    return replace(batch, prepared=Prepared(goals.revision, achieved, paths, dialect, events))
+    names = _names(batch.items)
+    return replace(batch, prepared=Prepared(goals.revision, achieved, names, dialect, events))
+
+
+def _names(items: list[Item]) -> dict[str, tuple[int, frozenset[str]]]:
+    """Each event name of `items`, with how many bear it and the property paths seen on them."""
+    counts: dict[str, int] = {}
+    paths: dict[str, set[str]] = {}
+    for item in items:
+        counts[item.name] = counts.get(item.name, 0) + 1
+        found = property_paths(item.properties)
+        if found:
+            paths.setdefault(item.name, set()).update(found)
+    return {name: (count, frozenset(paths.get(name, ()))) for name, count in counts.items()}
 
 
 @dataclass
@@ -589,24 +600,27 @@ def persist(
 
 
 def _catalogue(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh: list[_Stored]) -> None:
+    # The names and paths of each batch, counted by arrival, as the Explorer lists the events: an event
+    # sent late counts today. A batch whose items were all stored brings them worked out (`prepare`).
+    stored: dict[int, list[_Stored]] = {}
+    for one in fresh:
+        stored.setdefault(id(one.work), []).append(one)
     days: dict[tuple[str, date], list[Any]] = {}
-    # The paths of each name within a batch (its items arrived together), merged before their times are.
-    in_batch: dict[tuple[int, str], tuple[datetime, set[str]]] = {}
-    for stored in fresh:  # by arrival, as the Explorer lists them: an event sent late counts today
-        item, batch = stored.item, stored.work.batch
-        arrived = batch.received_at
-        entry = days.setdefault((item.name, arrived.astimezone(UTC).date()), [0, arrived])
-        entry[0] += 1
-        entry[1] = max(entry[1], arrived)
-        prepared = batch.prepared
-        found = prepared.paths[item.index] if prepared is not None else property_paths(item.properties)
-        if found:
-            in_batch.setdefault((id(batch), item.name), (arrived, set()))[1].update(found)
     paths: dict[tuple[str, str], datetime] = {}
-    for (_batch, name), (arrived, seen_paths) in in_batch.items():
-        for path in seen_paths:
-            seen = paths.get((name, path))
-            paths[(name, path)] = arrived if seen is None else max(seen, arrived)
+    for batch_stored in stored.values():
+        batch = batch_stored[0].work.batch
+        arrived = batch.received_at
+        day = arrived.astimezone(UTC).date()
+        prepared = batch.prepared
+        whole = prepared is not None and len(batch_stored) == len(batch.items)
+        names = prepared.names if prepared is not None and whole else _names([s.item for s in batch_stored])
+        for name, (count, seen_paths) in names.items():
+            entry = days.setdefault((name, day), [0, arrived])
+            entry[0] += count
+            entry[1] = max(entry[1], arrived)
+            for path in seen_paths:
+                seen = paths.get((name, path))
+                paths[(name, path)] = arrived if seen is None or seen < arrived else seen
     workspace = codec.id(workspace_id)
     if days:
         insert_rows(
