@@ -5,8 +5,11 @@ each. Both servers stay up for the whole section and the runs alternate between 
 1,000 goals, rotating the order every round), so a noisy neighbour slows every configuration alike and
 the ratios between them stay fair.
 
-- peak: closed loop, `concurrency` connections each posting a 100-event body and waiting for the 202,
-  for `duration` seconds; events/s counts the batches answered within the window.
+- peak: closed loop, `concurrency` connections (48 unless told) each posting a 100-event body and
+  waiting for the 202, for `duration` seconds; events/s counts the batches answered within the window.
+  Group commit needs batches waiting to make its groups: with 12 connections the writer process sat
+  idle between groups, so the closed loop measured the client's pace more than the server's
+  (docs/decisions.md, 2026-12-03).
 - latency: open loop at half of that configuration's median peak, one batch every 1/rate seconds
   whatever the answers do; a batch's latency runs from its scheduled send time to the end of its
   answer, so a stalled server cannot hide its queue (no coordinated omission).
@@ -724,7 +727,7 @@ def _figures(
         Figure(
             "ingest",
             backend,
-            "GET /healthz, closed loop (baseline)",
+            f"GET /healthz, closed loop, {options.concurrency} connections (baseline)",
             "req/s",
             healthz,
             extra=common | details(peak["healthz"], "healthz"),
@@ -732,7 +735,7 @@ def _figures(
         Figure(
             "ingest",
             backend,
-            "ingest 10 goals, closed loop",
+            f"ingest 10 goals, closed loop, {options.concurrency} connections",
             "events/s",
             ten,
             baseline_name="GET /healthz req/s x 100",
@@ -742,7 +745,7 @@ def _figures(
         Figure(
             "ingest",
             backend,
-            "ingest 1,000 goals, closed loop",
+            f"ingest 1,000 goals, closed loop, {options.concurrency} connections",
             "events/s",
             thousand,
             baseline_name="ingest 10 goals",

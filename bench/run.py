@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only", choices=SECTIONS, action="append", help="run only this section (may be repeated)"
     )
-    parser.add_argument("--concurrency", type=int, default=12, help="connections of the closed loop")
+    parser.add_argument("--concurrency", type=int, default=48, help="connections of the closed loop")
     parser.add_argument("--duration", type=float, help="seconds per peak run (default 5; quick 2)")
     parser.add_argument(
         "--latency-duration", type=float, help="seconds per latency run (default 10; quick 2)"
