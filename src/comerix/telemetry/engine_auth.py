@@ -2,12 +2,17 @@
 
 Keys are looked up once and remembered for a short time (`TTL`): a revoked key stops working within
 that time in every process, and at once in the process that revoked it (`forget_after_commit`).
+When a key's entry runs out under load, the requests that come while it is looked up again wait for
+that one look-up instead of each making its own (a thread-pool hop and a query each, all at once,
+every `TTL` seconds).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from functools import partial
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -28,6 +33,7 @@ class EngineKeyCache:
         self._ttl = ttl
         self._entries: dict[str, tuple[float, EngineClient]] = {}
         self._lock = threading.Lock()
+        self._lookups: dict[str, asyncio.Task[EngineClient]] = {}  # by digest, while under way
 
     async def authenticate(self, bearer: str) -> EngineClient:
         parsed = credentials.parse(bearer)
@@ -36,12 +42,27 @@ class EngineKeyCache:
         cached = self._entries.get(parsed.digest)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        lookup = self._lookups.get(parsed.digest)
+        if lookup is None or lookup.get_loop() is not asyncio.get_running_loop():
+            lookup = asyncio.ensure_future(self._look_up(bearer, parsed.digest))
+            self._lookups[parsed.digest] = lookup
+            lookup.add_done_callback(partial(self._looked_up, parsed.digest))
+        # shielded: a request that goes away does not cancel the look-up the others wait for
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, bearer: str, digest: str) -> EngineClient:
         client = await run_in_threadpool(self._lookup, bearer)
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[parsed.digest] = (time.monotonic() + self._ttl, client)
+            self._entries[digest] = (time.monotonic() + self._ttl, client)
         return client
+
+    def _looked_up(self, digest: str, lookup: asyncio.Task[EngineClient]) -> None:
+        if self._lookups.get(digest) is lookup:
+            del self._lookups[digest]
+        if not lookup.cancelled():
+            lookup.exception()  # raised to every request that waited; none left to log it as unheard
 
     def _lookup(self, bearer: str) -> EngineClient:
         with self._database.sessions() as session:
