@@ -33,10 +33,11 @@ class Lookups:
     def __call__(self, _bearer: str) -> EngineClient:
         with self._lock:
             self.calls += 1
+            answer = self.answer  # what the database holds when the query runs
         time.sleep(self.delay)
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
 def cache_with(lookups: Lookups, ttl: float) -> EngineKeyCache:
@@ -91,5 +92,26 @@ def test_a_request_that_goes_away_does_not_cancel_the_look_up_others_wait_for() 
         assert lookups.calls == 1
         assert await cache.authenticate(KEY) == CLIENT  # remembered now
         assert lookups.calls == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_key_forgotten_while_it_is_looked_up_is_looked_up_again_and_the_old_answer_is_not_kept() -> None:
+    """Revoking a key forgets it (`forget`); a look-up already under way may have read it unrevoked."""
+    lookups = Lookups(CLIENT, delay=0.2)
+    cache = cache_with(lookups, ttl=10.0)
+
+    async def scenario() -> None:
+        before = asyncio.ensure_future(cache.authenticate(KEY))
+        await asyncio.sleep(0.05)
+        cache.forget(credentials.digest(KEY))  # the key is revoked now
+        lookups.answer = InvalidCredential("the key is not a valid Engine API key")
+        with pytest.raises(InvalidCredential):
+            await cache.authenticate(KEY)  # a look-up of its own, not the one under way
+        assert await before == CLIENT  # it came before the revocation
+        assert lookups.calls == 2
+        with pytest.raises(InvalidCredential):
+            await cache.authenticate(KEY)  # the answer read before the revocation was not kept
+        assert lookups.calls == 3
 
     asyncio.run(scenario())

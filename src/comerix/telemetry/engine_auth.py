@@ -53,9 +53,10 @@ class EngineKeyCache:
     async def _look_up(self, bearer: str, digest: str) -> EngineClient:
         client = await run_in_threadpool(self._lookup, bearer)
         with self._lock:
-            if len(self._entries) >= MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[digest] = (time.monotonic() + self._ttl, client)
+            if self._lookups.get(digest) is asyncio.current_task():  # not forgotten meanwhile
+                if len(self._entries) >= MAX_ENTRIES:
+                    self._entries.clear()
+                self._entries[digest] = (time.monotonic() + self._ttl, client)
         return client
 
     def _looked_up(self, digest: str, lookup: asyncio.Task[EngineClient]) -> None:
@@ -72,6 +73,9 @@ class EngineKeyCache:
         """Drop a key (by the digest stored as `EngineKey.key_hash`): the next request looks it up again."""
         with self._lock:
             self._entries.pop(key_hash, None)
+            # a look-up under way may have read the key before it was revoked: requests from now on
+            # start their own, and that one's answer is not remembered
+            self._lookups.pop(key_hash, None)
 
     def forget_after_commit(self, session: Session, key_hash: str) -> None:
         """Drop a key that `session` revokes, now and again when the revocation commits: a request that
