@@ -612,8 +612,10 @@ def _catalogue(session: Session, codec: Codec, workspace_id: uuid.UUID, fresh: l
         arrived = batch.received_at
         day = arrived.astimezone(UTC).date()
         prepared = batch.prepared
-        whole = prepared is not None and len(batch_stored) == len(batch.items)
-        names = prepared.names if prepared is not None and whole else _names([s.item for s in batch_stored])
+        if prepared is not None and len(batch_stored) == len(batch.items):
+            names = prepared.names
+        else:
+            names = _names([s.item for s in batch_stored])
         for name, (count, seen_paths) in names.items():
             entry = days.setdefault((name, day), [0, arrived])
             entry[0] += count
