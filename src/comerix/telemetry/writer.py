@@ -303,7 +303,7 @@ class _Preparer:
                 return job
             batch = prepare(job.batch, goals, self._database.backend)
             # pickled now, while the writer process is busy, rather than when the group goes
-            return replace(job, batch=batch, pickled=pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
+            return replace(job, batch=batch, pickled=_to_wire(batch))
         except Exception:
             log.exception("preparing a batch failed; the writer process does all of its steps")
             return job
@@ -409,7 +409,7 @@ class _Child:
         """Hand a group to the process, each batch as it is or pickled already; False if the process is
         gone (a new one is started)."""
         assert self._pipe is not None
-        pickled = [b if isinstance(b, bytes) else pickle.dumps(b, pickle.HIGHEST_PROTOCOL) for b in batches]
+        pickled = [b if isinstance(b, bytes) else _to_wire(b) for b in batches]
         try:
             self._pipe.send(pickled)
         except OSError as exc:
@@ -504,6 +504,17 @@ def _serve(pipe: Connection, url: str) -> None:
         database.dispose()
 
 
+def _to_wire(batch: Batch) -> bytes:
+    """A batch as it crosses to the writer process (`_from_wire` reads it there)."""
+    return pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
+
+
+def _from_wire(data: bytes) -> Batch:
+    # pickled by the serving process (`_to_wire`), the only writer to this pipe
+    batch: Batch = pickle.loads(data)  # noqa: S301
+    return batch
+
+
 def _receive(pipe: Connection, inbox: queue.Queue[list[Batch] | None]) -> None:
     """The writer process's reading end: each group into `inbox` as it arrives; None at the end."""
     while True:
@@ -511,8 +522,7 @@ def _receive(pipe: Connection, inbox: queue.Queue[list[Batch] | None]) -> None:
             message: list[bytes] | None = pipe.recv()
         except (EOFError, OSError):
             message = None
-        # each batch pickled by the serving process (`_Child.send`), the only writer to this pipe
-        batches = None if message is None else [pickle.loads(batch) for batch in message]  # noqa: S301
+        batches = None if message is None else [_from_wire(batch) for batch in message]
         inbox.put(batches)
         if batches is None:
             return
