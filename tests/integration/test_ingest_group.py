@@ -12,7 +12,10 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from comerix.analytics import reports
+from comerix.analytics.reports import ReportQuery
 from comerix.auth.service import principal_of
+from comerix.contacts import service as contacts
 from comerix.conversions.models import Outcome
 from comerix.db import Database
 from comerix.errors import Invalid
@@ -265,3 +268,31 @@ def test_a_batch_prepared_before_its_goals_changed_is_matched_again(db: Database
     with db.transaction() as session:
         answer = ingest(session, while_paused, GoalIndex())
     assert [o.goal for o in answer.results[0].outcomes] == ["purchase"]  # active again since: recorded
+
+
+def test_a_chat_counts_once_and_afresh_when_its_id_returns_after_erasure(db: Database) -> None:
+    """A chat credited in one transaction and again in a later one is one converting conversation; once
+    erased, a chat under the same id is a new conversation (the group that creates it reads no marks
+    for it: they went with the erased one) and converts on its own, while the erased one's counts stay."""
+    workspace = shop(db)
+    chat = {"conversation_id": "c-1", "flow_id": "sales", "source": Source.WIDGET}
+
+    def send(*items: Item) -> IngestResult:
+        with db.transaction() as session:
+            return ingest(session, Batch(workspace.id, list(items), NOW), GoalIndex())
+
+    def counted() -> tuple[int, int]:
+        with db.transaction() as session:
+            totals = reports.summary(session, workspace, ReportQuery(NOW.date(), NOW.date())).totals
+        return totals.conversations, totals.converting_conversations
+
+    send(item(0, "conversation_started", "e-1", **chat), item(1, "purchase", "e-2", **chat))
+    assert counted() == (1, 1)
+    send(item(2, "purchase", "e-3", **chat))  # the chat is stored: its marks are read, none is new
+    assert counted() == (1, 1)
+    with db.transaction() as session:
+        contacts.erase(session, workspace.id, "ann")
+    assert counted() == (1, 1)
+    answer = send(item(3, "conversation_started", "e-4", **chat), item(4, "purchase", "e-5", **chat))
+    assert [o.attribution for o in answer.results[1].outcomes] == ["conversation"]
+    assert counted() == (2, 2)

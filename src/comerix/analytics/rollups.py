@@ -112,8 +112,11 @@ def count_outcomes(
     timezone: str,
     outcomes: list[dict[str, Any]],
     conversation_keys: dict[str, ConversationKey],
+    created: frozenset[str] = frozenset(),
 ) -> None:
-    """Add `outcomes` (the pipeline's outcome rows) to the outcome rollups and the conversation marks."""
+    """Add `outcomes` (the pipeline's outcome rows) to the outcome rollups and the conversation marks.
+    `created`: conversations made in this transaction, before these outcomes: no mark is stored for
+    them yet (marks go with their conversation, `contacts.service.erase`), so none is looked for."""
     sums: dict[tuple[Any, ...], list[Any]] = {}
     for o in outcomes:
         key = (
@@ -130,7 +133,7 @@ def count_outcomes(
         entry[1] += to_micros(o["value"]) if o["value"] is not None else 0
         entry[2] += to_micros(o["base_value"]) if o["base_value"] is not None else 0
     _add_money(connection, codec, workspace_id, sums)
-    _mark(connection, codec, workspace_id, outcomes, conversation_keys)
+    _mark(connection, codec, workspace_id, outcomes, conversation_keys, created)
 
 
 def _mark(
@@ -139,6 +142,7 @@ def _mark(
     workspace_id: uuid.UUID,
     outcomes: list[dict[str, Any]],
     conversation_keys: dict[str, ConversationKey],
+    created: frozenset[str],
 ) -> None:
     wanted: set[tuple[str, str, str]] = set()
     for o in outcomes:
@@ -151,7 +155,7 @@ def _mark(
             wanted.update({(chat, ANY, attribution), (chat, ANY, ANY)})
     if not wanted:
         return
-    new = _new_marks(connection, codec, workspace_id, wanted)
+    new = _new_marks(connection, codec, workspace_id, wanted, created)
     deltas: Counter[tuple[Any, ...]] = Counter()
     for chat, goal, attribution in new:
         key = conversation_keys[chat]
@@ -160,27 +164,39 @@ def _mark(
 
 
 def _new_marks(
-    connection: Connection, codec: Codec, workspace_id: uuid.UUID, wanted: set[tuple[str, str, str]]
+    connection: Connection,
+    codec: Codec,
+    workspace_id: uuid.UUID,
+    wanted: set[tuple[str, str, str]],
+    created: frozenset[str],
 ) -> list[tuple[Any, ...]]:
     """Store the marks not stored yet; the ones this call stored.
 
     PostgreSQL: one INSERT … ON CONFLICT DO NOTHING RETURNING, exact even with other writers. SQLite:
-    the transaction holds the only write lock, so reading what is there first is exact too, and cheaper.
+    the transaction holds the only write lock, so reading what is there first is exact too, and cheaper;
+    the marks of conversations `created` in this transaction need no reading.
     """
     columns = ("workspace_id", "conversation_id", "goal_id", "attribution")
     workspace = codec.id(workspace_id)
     if codec.sqlite:
-        stored = {
-            tuple(row)
-            for row in connection.execute(
-                select(
-                    ConversationMark.conversation_id, ConversationMark.goal_id, ConversationMark.attribution
-                ).where(
-                    ConversationMark.workspace_id == workspace_id,
-                    ConversationMark.conversation_id.in_({chat for chat, _, _ in wanted}),
+        older = {chat for chat, _, _ in wanted} - created
+        stored = (
+            {
+                tuple(row)
+                for row in connection.execute(
+                    select(
+                        ConversationMark.conversation_id,
+                        ConversationMark.goal_id,
+                        ConversationMark.attribution,
+                    ).where(
+                        ConversationMark.workspace_id == workspace_id,
+                        ConversationMark.conversation_id.in_(older),
+                    )
                 )
-            )
-        }
+            }
+            if older
+            else set()
+        )
         new = sorted(wanted - stored)
         insert_rows(connection, codec, "conversation_marks", columns, [(workspace, *mark) for mark in new])
         return new

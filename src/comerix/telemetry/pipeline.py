@@ -16,7 +16,9 @@ they arrived: an event id sent twice is stored for the earlier batch and a dupli
   constraint alone decides, so concurrent retries can never both win. When fewer rows are written than
   sent (a retry, or another writer stored an id first), one indexed query for the rows' own ids tells
   which are ours; the other items are duplicates. New events, the usual case, cost no read at all.
-- conversation: conversations and contacts named by the new events are created or updated.
+- conversation: conversations and contacts named by the new events are created or updated. One read
+  of the stored ones tells how each now stands (`Chats`), which the later steps take instead of
+  reading them again.
 - match: the active goals listening to each event's name whose conditions hold (pure).
 - value: value, currency, base value and base currency of each outcome (pure).
 - attribute: `conversation`, `window` or `none`, per goal and its own window (pure choice, indexed
@@ -63,12 +65,6 @@ _WORKSPACE = select(Workspace.base_currency, Workspace.timezone, Workspace.goals
 )
 _STORED_ROW_IDS = select(_events.c.id).where(
     _events.c.workspace_id == bindparam("workspace"), _events.c.id.in_(bindparam("ids", expanding=True))
-)
-_CONVERSATION_DAYS = select(
-    _conversations_table.c.id, _conversations_table.c.started_at, _conversations_table.c.flow_id
-).where(
-    _conversations_table.c.workspace_id == bindparam("workspace"),
-    _conversations_table.c.id.in_(bindparam("ids", expanding=True)),
 )
 _CANDIDATE_COLUMNS = (
     _conversations_table.c.id,
@@ -152,6 +148,18 @@ def _names(items: list[Item]) -> dict[str, tuple[int, frozenset[str]]]:
         if found:
             paths.setdefault(item.name, set()).update(found)
     return {name: (count, frozenset(paths.get(name, ()))) for name, count in counts.items()}
+
+
+@dataclass(frozen=True)
+class Chats:
+    """The conversations a group's new events name, as they stand once the group is stored (`standing`,
+    by id), and which of them the group created (`created`): no outcome has credited those yet."""
+
+    standing: dict[str, Candidate]
+    created: frozenset[str]
+
+
+NO_CHATS = Chats({}, frozenset())
 
 
 @dataclass
@@ -239,17 +247,17 @@ def _ingest_workspace(
             works_or_refusals.append(exc)
     works = [work for work in works_or_refusals if isinstance(work, _Work)]
     fresh = dedupe(session, codec, workspace_id, works)
-    conversation(session, codec, workspace_id, timezone, fresh)
+    chats = conversation(session, codec, workspace_id, timezone, fresh)
     for stored in fresh:
         stored.goals = match(stored.item, goals, stored.work.explicit, stored.work.batch.prepared)
     outcomes = []
-    for stored, goal, credit in attribute(session, workspace_id, fresh):
+    for stored, goal, credit in attribute(session, workspace_id, fresh, chats.standing):
         outcome = _outcome(
             stored, goal, valuate(goal.value_rule, stored.item.properties, base_currency), credit
         )
         stored.work.outcomes.append(outcome)
         outcomes.append(outcome)
-    persist(session, codec, workspace_id, timezone, fresh, outcomes)
+    persist(session, codec, workspace_id, timezone, fresh, outcomes, chats)
     return [_recorded(work) if isinstance(work, _Work) else work for work in works_or_refusals]
 
 
@@ -361,8 +369,9 @@ EVENT_COLUMNS = (
 
 def conversation(
     session: Session, codec: Codec, workspace_id: uuid.UUID, timezone: str, fresh: list[_Stored]
-) -> None:
-    """Create or update the conversations and contacts that the new events name, and count them."""
+) -> Chats:
+    """Create or update the conversations and contacts that the new events name, and count them; how
+    those conversations now stand."""
     chats: dict[str, list[Any]] = {}
     people: dict[str, list[Any]] = {}
     for stored in sorted(fresh, key=lambda s: s.item.timestamp):
@@ -378,10 +387,10 @@ def conversation(
             person = people.setdefault(item.contact_id, [item.timestamp, item.timestamp])
             person[1] = item.timestamp
     workspace = codec.id(workspace_id)
+    stand = NO_CHATS
     if chats:
-        rollups.count_conversations(
-            session.connection(), codec, workspace_id, _moves(session, workspace_id, timezone, chats)
-        )
+        stand, moves = _stand(session, workspace_id, timezone, chats)
+        rollups.count_conversations(session.connection(), codec, workspace_id, moves)
         least, greatest = codec.least, codec.greatest
         insert_rows(
             session.connection(),
@@ -416,29 +425,30 @@ def conversation(
                 f"last_seen_at = {codec.greatest}(contacts.last_seen_at, excluded.last_seen_at)"
             ),
         )
+    return stand
 
 
-def _moves(
+def _stand(
     session: Session, workspace_id: uuid.UUID, timezone: str, chats: dict[str, list[Any]]
-) -> list[rollups.ConversationMove]:
-    """The conversations that are new, or whose start day or flow this batch changes."""
-    stored = {
-        row.id: row
-        for row in session.connection().execute(
-            _CONVERSATION_DAYS, {"workspace": workspace_id, "ids": list(chats)}
-        )
-    }
+) -> tuple[Chats, list[rollups.ConversationMove]]:
+    """How the conversations named by the group (`chats`: id → first and last moment, end, contact,
+    flow) stand once its upsert has merged them with what is stored, as that upsert merges them; and
+    those that are new, or whose start day or flow the group changes."""
+    stored = _conversations(session, workspace_id, set(chats))
+    standing: dict[str, Candidate] = {}
     moves = []
-    for chat_id, (started, _last, _end, _contact, flow) in chats.items():
+    for chat_id, (started, last, _end, _contact, flow) in chats.items():
         old = stored.get(chat_id)
         before = None
         if old is not None:
             before = rollups.ConversationKey(rollups.local_day(old.started_at, timezone), old.flow_id or ANY)
-            started, flow = min(started, old.started_at), old.flow_id or flow
+            started, last = min(started, old.started_at), max(last, old.last_activity_at)
+            flow = old.flow_id or flow
         after = rollups.ConversationKey(rollups.local_day(started, timezone), flow or ANY)
         if before != after:
             moves.append(rollups.ConversationMove(chat_id, before, after))
-    return moves
+        standing[chat_id] = Candidate(chat_id, flow, started, last)
+    return Chats(standing, frozenset(chats.keys() - stored.keys())), moves
 
 
 def match(
@@ -454,12 +464,11 @@ def match(
 
 
 def attribute(
-    session: Session, workspace_id: uuid.UUID, fresh: list[_Stored]
+    session: Session, workspace_id: uuid.UUID, fresh: list[_Stored], chats: Mapping[str, Candidate]
 ) -> Iterator[tuple[_Stored, GoalSpec, Attribution]]:
-    """Each (item, goal) with the chat it is credited to."""
+    """Each (item, goal) with the chat it is credited to. `chats`: the conversations the items name, as
+    they stand (`Chats.standing`)."""
     achieving = [stored for stored in fresh if stored.goals]
-    named = {s.item.conversation_id for s in achieving if s.item.conversation_id is not None}
-    chats = _conversations(session, workspace_id, named)
     for stored in achieving:
         item = stored.item
         own = chats.get(item.conversation_id) if item.conversation_id is not None else None
@@ -557,8 +566,11 @@ def persist(
     timezone: str,
     fresh: list[_Stored],
     outcomes: list[dict[str, Any]],
+    chats: Chats = NO_CHATS,
 ) -> None:
-    """Store the outcomes, count them in the rollups, and bring the event-name catalogue up to date."""
+    """Store the outcomes, count them in the rollups, and bring the event-name catalogue up to date.
+    `chats`: the conversations the group's events name, as `conversation` left them; others credited
+    (a contact's earlier chat, by its window) are read."""
     if outcomes:
         rows = [
             (
@@ -585,17 +597,17 @@ def persist(
         ]
         insert_rows(session.connection(), codec, "outcomes", OUTCOME_COLUMNS, rows)
         credited = {o["conversation_id"] for o in outcomes if o["conversation_id"] is not None}
-        keys = (
-            rollups.conversation_keys(
-                session.connection()
-                .execute(_CONVERSATION_DAYS, {"workspace": workspace_id, "ids": list(credited)})
-                .all(),
-                timezone,
-            )
-            if credited
-            else {}
+        known = chats.standing
+        others = credited - known.keys()
+        found = [known[chat] for chat in credited - others]
+        if others:
+            found += _conversations(session, workspace_id, others).values()
+        keys = rollups.conversation_keys(
+            ((c.conversation_id, c.started_at, c.flow_id) for c in found), timezone
         )
-        rollups.count_outcomes(session.connection(), codec, workspace_id, timezone, outcomes, keys)
+        rollups.count_outcomes(
+            session.connection(), codec, workspace_id, timezone, outcomes, keys, created=chats.created
+        )
     _catalogue(session, codec, workspace_id, fresh)
 
 
