@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 
 from comerix.app import create_app
 from comerix.goals.index import GoalIndex
+from comerix.runtime import tune_garbage_collector
 from comerix.settings import Settings
 from comerix.telemetry.pipeline import Batch, ingest_group, prepare
 from comerix.telemetry.schemas import IngestResult, parse_events
@@ -154,6 +155,9 @@ def main() -> None:
                     return done
 
                 write([batch() for _ in range(args.group)])  # warm the goal index and statement caches
+                # The collector as the writer process and `comerix serve` run it: untuned, its full
+                # collections (80 ms each over the 1,000 goals' index) landed in whatever was running.
+                tune_garbage_collector()
                 if args.backend == "postgresql":
                     write([batch() for _ in range(args.batches)])  # some volume, then statistics, as
                     analyze(database.url)  # run.py has after its warm-up

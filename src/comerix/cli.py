@@ -6,7 +6,6 @@ result (or the error) is then one JSON object on standard output.
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -28,6 +27,7 @@ from comerix.db import Database
 from comerix.db.migrate import upgrade
 from comerix.demo.traffic import traffic as demo_traffic
 from comerix.errors import DomainError, error_body, validated
+from comerix.runtime import tune_garbage_collector
 from comerix.settings import Settings, SettingsError, load_settings
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.models import Workspace
@@ -140,19 +140,8 @@ def serve(
             highlight=False,
         )
     web_app = create_app(settings, database=database, writer_process=True)
-    _tune_garbage_collector()
+    tune_garbage_collector()
     uvicorn.run(web_app, host=host, port=port, log_level="info")
-
-
-def _tune_garbage_collector() -> None:
-    """Keep the collector's pauses out of request latency. What start-up loaded (modules, the ORM's
-    mappings) lives as long as the process: freeze it, so that full collections stop walking it. And
-    ingestion allocates a few dicts per event, all freed by reference counting: collect the youngest
-    generation every 50,000 allocations instead of every 700, so a batch is not interrupted dozens of
-    times to find cycles that are not there."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 10)
 
 
 @app.command()

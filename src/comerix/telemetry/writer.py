@@ -56,6 +56,7 @@ from comerix.db import Database
 from comerix.db.engine import Checkpointer
 from comerix.errors import DomainError
 from comerix.goals.index import GoalIndex, WorkspaceGoals
+from comerix.runtime import tune_garbage_collector
 from comerix.telemetry.pipeline import Batch, Recorded, answer, prepare, record_group
 
 log = logging.getLogger(__name__)
@@ -469,7 +470,6 @@ def _serve(pipe: Connection, url: str) -> None:
     Ctrl-C and a service manager's SIGTERM reach every process of the group; the writer ignores them
     and stops when the serving process, which drains its queue first, says so (or dies: the pipe
     closes)."""
-    import gc
     import signal
 
     from sqlalchemy.engine import make_url
@@ -479,9 +479,7 @@ def _serve(pipe: Connection, url: str) -> None:
 
     database = Database(make_url(url), autocheckpoint=False)
     index = GoalIndex()
-    gc.collect()  # as `comerix serve` does: see cli._tune_garbage_collector
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 10)
+    tune_garbage_collector()
     # SQLite: after each commit, the log is copied back into the database file on a thread of its own
     # while this one takes the next group through the pipeline; the next commit waits for it.
     checkpointer = Checkpointer(database) if database.backend == "sqlite" else None
