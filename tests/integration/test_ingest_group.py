@@ -6,6 +6,7 @@ still get the answer it would get alone, in the order the batches arrived.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from comerix.errors import Invalid
 from comerix.goals import service as goals_service
 from comerix.goals.index import GoalIndex
 from comerix.goals.models import Goal, GoalStatus
+from comerix.goals.schemas import GoalUpdate
 from comerix.telemetry.models import Event, Source
 from comerix.telemetry.pipeline import Batch, ingest, ingest_group, prepare
 from comerix.telemetry.schemas import IngestResult, Item
@@ -296,3 +298,74 @@ def test_a_chat_counts_once_and_afresh_when_its_id_returns_after_erasure(db: Dat
     answer = send(item(3, "conversation_started", "e-4", **chat), item(4, "purchase", "e-5", **chat))
     assert [o.attribution for o in answer.results[1].outcomes] == ["conversation"]
     assert counted() == (2, 2)
+
+
+def test_a_chat_converts_once_when_its_goal_becomes_a_conversion(db: Database) -> None:
+    """A chat's mark of a goal remembers whether a conversion lay behind it: credited with an engagement
+    goal, the chat is not converting; once the goal is made a conversion, its next outcome makes the
+    chat converting (once, however many follow), and when an earlier event moves the chat's start to
+    the day before, all it counts for moves with it."""
+    workspace = shop(db)
+    with db.transaction() as session:
+        actor = principal_of(make_user(session, session.get_one(Workspace, workspace.id), NOW))
+        signup = make_goal(session, actor, NOW, code="signup", kind="engagement", trigger_event="signup")
+    chat = {"conversation_id": "c-1", "flow_id": "sales", "source": Source.WIDGET}
+
+    def send(*items: Item) -> None:
+        with db.transaction() as session:
+            ingest(session, Batch(workspace.id, list(items), NOW), GoalIndex())
+
+    def counted(day: datetime) -> tuple[int, int, dict[str, int]]:
+        with db.transaction() as session:
+            summary = reports.summary(session, workspace, ReportQuery(day.date(), day.date()))
+        by_goal = {row.goal: row.conversations for row in summary.by_goal if row.conversations}
+        return summary.totals.conversations, summary.totals.converting_conversations, by_goal
+
+    send(item(0, "conversation_started", "e-1", **chat), item(1, "signup", "e-2", **chat))
+    assert counted(NOW) == (1, 0, {"signup": 1})
+    with db.transaction() as session:
+        goal = session.scalars(select(Goal).where(Goal.id == signup.id)).one()
+        goals_service.update(session, goal, GoalUpdate(kind="conversion"), actor=actor, now=NOW)
+    send(item(2, "signup", "e-3", **chat))
+    assert counted(NOW) == (1, 1, {"signup": 1})
+    send(item(3, "signup", "e-4", **chat), item(4, "purchase", "e-5", **chat))
+    assert counted(NOW) == (1, 1, {"signup": 1, "purchase": 1})
+    day_before = NOW - timedelta(days=1)
+    send(item(5, "message_sent", "e-6", **chat | {"timestamp": day_before}))
+    assert counted(NOW) == (0, 0, {})
+    assert counted(day_before) == (1, 1, {"signup": 1, "purchase": 1})
+
+
+def test_writers_crediting_one_chat_at_once_count_it_once(db: Database) -> None:
+    """Two transactions credit the same chat with the same goal, under two attributions, at once (two
+    services side by side): the second waits for the first to commit, then reads its marks, so the chat
+    is counted once as converting and once for the goal. On PostgreSQL the first holds the chat's row
+    (`rollups._marks_before`); on SQLite, the write lock."""
+    workspace = shop(db)
+    chat = {"conversation_id": "c-1", "flow_id": "sales", "source": Source.WIDGET}
+    with db.transaction() as session:
+        ingest(
+            session, Batch(workspace.id, [item(0, "conversation_started", "e-1", **chat)], NOW), GoalIndex()
+        )
+
+    def in_chat() -> None:
+        with db.transaction() as session:
+            batch = Batch(workspace.id, [item(2, "purchase", "e-3", contact_id=None, **chat)], NOW)
+            (outcome,) = ingest(session, batch, GoalIndex()).results[0].outcomes
+            assert outcome.attribution == "conversation"
+
+    second = threading.Thread(target=in_chat)
+    with db.transaction() as session:
+        # The day after: no rollup row is shared with the other, which would make it wait there.
+        later = item(1, "purchase", "e-2", timestamp=NOW + timedelta(days=1))
+        answer = ingest(session, Batch(workspace.id, [later], NOW), GoalIndex())
+        assert [o.attribution for o in answer.results[0].outcomes] == ["window"]
+        second.start()
+        second.join(timeout=1.0)
+        assert second.is_alive()  # waiting for this transaction
+    second.join(timeout=30)
+    assert not second.is_alive()
+    with db.transaction() as session:
+        summary = reports.summary(session, workspace, ReportQuery(NOW.date(), NOW.date()))
+    assert summary.totals.converting_conversations == 1
+    assert [(row.goal, row.conversations) for row in summary.by_goal] == [("purchase", 1)]

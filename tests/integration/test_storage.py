@@ -16,14 +16,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from comerix.auth.service import principal_of
 from comerix.conversions.attribution import AttributionKind
+from comerix.conversions.models import Outcome
 from comerix.db import Database
-from comerix.db.bulk import SQLITE_ROWS_A_STATEMENT, codec_for, insert_returning, insert_rows
+from comerix.db.bulk import SQLITE_ROWS_A_STATEMENT, codec_for, insert_rows
 from comerix.db.constraints import violated_constraint
 from comerix.db.engine import Checkpointer
 from comerix.db.migrate import alembic_config, current_revision, head_revision, is_current, upgrade
@@ -253,7 +254,7 @@ def test_stopping_the_checkpointer_finishes_what_was_requested(own: Database) ->
 def test_bulk_inserts_store_every_kind_of_value_and_count_what_they_wrote(session: Session) -> None:
     """`db.bulk`, which ingestion writes with (SQLite: executemany; PostgreSQL: unnest of arrays):
     UUIDs, times, JSON, decimals and columns holding only NULLs come back as the ORM reads them, and
-    ON CONFLICT DO NOTHING counts, or returns, only the rows it wrote."""
+    ON CONFLICT DO NOTHING counts only the rows it wrote."""
     workspace = make_workspace(session, NOW)
     connection = session.connection()
     codec = codec_for(connection.dialect.name)
@@ -303,22 +304,6 @@ def test_bulk_inserts_store_every_kind_of_value_and_count_what_they_wrote(sessio
         (None, "ann"),
         (None, "ann"),
     ]
-
-    marks = ("workspace_id", "conversation_id", "goal_id", "attribution")
-    mark_tail = "ON CONFLICT DO NOTHING RETURNING conversation_id"
-    first = [
-        (codec.id(workspace.id), "chat-1", "g", "window"),
-        (codec.id(workspace.id), "chat-2", "g", "window"),
-    ]
-    assert insert_returning(connection, codec, "conversation_marks", marks, first, tail=mark_tail) == [
-        ("chat-1",),
-        ("chat-2",),
-    ]
-    second = [*first[1:], (codec.id(workspace.id), "chat-3", "g", "window")]
-    assert insert_returning(connection, codec, "conversation_marks", marks, second, tail=mark_tail) == [
-        ("chat-3",)
-    ]
-    assert insert_returning(connection, codec, "conversation_marks", marks, [], tail=mark_tail) == []
 
 
 @pytest.mark.parametrize("count", [1, SQLITE_ROWS_A_STATEMENT, 2 * SQLITE_ROWS_A_STATEMENT + 3])
@@ -449,3 +434,89 @@ def test_revision_0007_keeps_the_outcomes_it_copies(tmp_path: Path) -> None:
     assert stored() == [tuple(row.values())]
     assert "kind IN ('conversion', 'engagement', 'custom')" in schema()
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of each backend, for a test that migrates it step by step."""
+    from tests.conftest import _POSTGRES_PROBLEM, _postgres_database
+
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        yield engine
+        engine.dispose()
+        return
+    if _POSTGRES_PROBLEM is not None:
+        pytest.skip(f"PostgreSQL not reachable: {_POSTGRES_PROBLEM}")
+    name = f"comerix_migration_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(_postgres_database(name, create=True))
+    yield engine
+    engine.dispose()
+    _postgres_database(name, create=False)
+
+
+def test_revision_0008_keeps_only_each_chats_own_marks_and_gives_back_the_rest(blank: Engine) -> None:
+    """Upgrading keeps a conversation's own marks (goal and attribution), each knowing from the stored
+    outcomes whether a conversion lay behind it, and drops the rows for any goal or attribution;
+    downgrading writes those back from the own marks."""
+    config = alembic_config(blank)
+    command.upgrade(config, "0007")
+    with Session(blank) as session, session.begin():
+        workspace = make_workspace(session, NOW)
+        actor = principal_of(make_user(session, workspace, NOW))
+        buy = make_goal(session, actor, NOW, code="buy", kind="conversion", trigger_event="buy")
+        signup = make_goal(session, actor, NOW, code="signup", kind="engagement", trigger_event="signup")
+        outcomes = [("c-1", buy, "window"), ("c-1", signup, "conversation"), ("c-2", signup, "window")]
+        for chat, goal, attribution in outcomes:
+            session.execute(
+                insert(Outcome).values(
+                    workspace_id=workspace.id,
+                    id=uuid.uuid4(),
+                    goal_id=goal.id,
+                    goal_code=goal.code,
+                    kind=goal.kind.value,
+                    event_ref=uuid.uuid4(),
+                    occurred_at=NOW,
+                    recorded_at=NOW,
+                    attribution=attribution,
+                    conversation_id=chat,
+                    source="server",
+                )
+            )
+        b, s = buy.id.hex, signup.id.hex
+        old = {
+            ("c-1", b, "window"),
+            ("c-1", b, ""),
+            ("c-1", "", "window"),
+            ("c-1", "", ""),
+            ("c-1", s, "conversation"),
+            ("c-1", s, ""),
+            ("c-2", s, "window"),
+            ("c-2", s, ""),
+        }
+        for mark in old:
+            session.execute(
+                text(
+                    "INSERT INTO conversation_marks (workspace_id, conversation_id, goal_id, attribution) "
+                    "VALUES (:workspace, :chat, :goal, :attribution)"
+                ),
+                {
+                    "workspace": codec_for(blank.dialect.name).id(workspace.id),
+                    "chat": mark[0],
+                    "goal": mark[1],
+                    "attribution": mark[2],
+                },
+            )
+
+    def marks(*columns: str) -> set[tuple[object, ...]]:
+        with blank.connect() as connection:
+            found = connection.execute(text(f"SELECT {', '.join(columns)} FROM conversation_marks"))  # noqa: S608
+            return {tuple(row) for row in found}
+
+    command.upgrade(config, "0008")
+    assert {
+        (chat, goal, attribution, bool(flag))
+        for chat, goal, attribution, flag in marks("conversation_id", "goal_id", "attribution", "conversion")
+    } == {("c-1", b, "window", True), ("c-1", s, "conversation", False), ("c-2", s, "window", False)}
+    command.downgrade(config, "0007")
+    assert marks("conversation_id", "goal_id", "attribution") == old

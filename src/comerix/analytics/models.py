@@ -11,10 +11,12 @@ and summed by the database itself on both backends.
 - `outcome_month_rollups`, `outcome_day_series`: the same outcomes by local month, and by day with only
   kind and base currency, so that a 90-day report reads a few hundred rows whatever the volume.
 - `conversation_rollups`: conversations by the day they started and their flow.
-- `conversation_marks`: which conversation has been credited with which goal ('' = any goal of kind
-  conversion) under which attribution ('' = any): one row each, so a conversation counts once.
-- `conversation_goal_rollups`: those marks counted by the conversation's start day and flow, for
-  "converting conversations" and the per-goal "conversations" of the reports.
+- `conversation_marks`: which conversation has been credited with which goal under which attribution,
+  and whether any of those outcomes was of kind conversion (a goal's kind can change): one row each.
+- `conversation_goal_rollups`: conversations counted once by the day they started, their flow, the
+  goal ('' = any goal of kind conversion) and the attribution ('' = any), for "converting
+  conversations" and the per-goal "conversations" of the reports. Ingestion works out from a
+  conversation's marks which of these it enters for the first time (`rollups.entered`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base
@@ -87,12 +89,16 @@ class ConversationRollup(Base):
 
 
 class ConversationMark(Base):
+    """A conversation credited with a goal under an attribution (never '': the rows for any goal and
+    any attribution are worked out from these, `rollups.entered`)."""
+
     __tablename__ = "conversation_marks"
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
     goal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     attribution: Mapped[str] = mapped_column(String(16), primary_key=True)
+    conversion: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class ConversationGoalRollup(Base):

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from comerix.analytics.models import (
@@ -29,7 +29,7 @@ from comerix.analytics.models import (
     OutcomeRollup,
 )
 from comerix.conversions.models import Outcome
-from comerix.db.bulk import Codec, codec_for, insert_returning, insert_rows
+from comerix.db.bulk import Codec, codec_for, insert_rows
 from comerix.goals.models import GoalKind
 from comerix.money import to_micros
 from comerix.telemetry.models import Conversation
@@ -90,19 +90,39 @@ def count_conversations(
 def _move_marks(
     connection: Connection, codec: Codec, workspace_id: uuid.UUID, moved: dict[str, ConversationMove]
 ) -> None:
-    """A conversation counted under another day or flow now: its marks follow it."""
-    marks = connection.execute(
-        select(
-            ConversationMark.conversation_id, ConversationMark.goal_id, ConversationMark.attribution
-        ).where(ConversationMark.workspace_id == workspace_id, ConversationMark.conversation_id.in_(moved))
-    ).all()
+    """A conversation counted under another day or flow now: what it counts for follows it."""
     deltas: Counter[tuple[Any, ...]] = Counter()
-    for conversation_id, goal_id, attribution in marks:
+    for conversation_id, marks in _stored_marks(connection, workspace_id, moved.keys()).items():
         move = moved[conversation_id]
         assert move.before is not None
-        deltas[(codec.day(move.after.day), move.after.flow, goal_id, attribution)] += 1
-        deltas[(codec.day(move.before.day), move.before.flow, goal_id, attribution)] -= 1
+        for goal, attribution in credits(marks):
+            deltas[(codec.day(move.after.day), move.after.flow, goal, attribution)] += 1
+            deltas[(codec.day(move.before.day), move.before.flow, goal, attribution)] -= 1
     _add_credited(connection, codec, workspace_id, deltas)
+
+
+Marks = Mapping[tuple[str, str], bool]
+"""A conversation's marks: (goal id, attribution) → whether any outcome behind it was a conversion."""
+
+
+def credits(marks: Marks) -> set[tuple[str, str]]:
+    """The (goal, attribution) rows of `conversation_goal_rollups` a conversation with `marks` counts in:
+    each mark's own, its goal under any attribution, and for conversions any goal (of kind conversion)
+    under the mark's attribution and under any."""
+    rows: set[tuple[str, str]] = set()
+    for (goal, attribution), conversion in marks.items():
+        rows.update({(goal, attribution), (goal, ANY)})
+        if conversion:
+            rows.update({(ANY, attribution), (ANY, ANY)})
+    return rows
+
+
+def merged(stored: Marks, wanted: Marks) -> dict[tuple[str, str], bool]:
+    """`stored` marks with `wanted` ones added: a mark is a conversion once any of its outcomes was."""
+    marks = dict(stored)
+    for key, conversion in wanted.items():
+        marks[key] = marks.get(key, False) or conversion
+    return marks
 
 
 def count_outcomes(
@@ -144,71 +164,93 @@ def _mark(
     conversation_keys: dict[str, ConversationKey],
     created: frozenset[str],
 ) -> None:
-    wanted: set[tuple[str, str, str]] = set()
+    """Mark the conversations the outcomes credit, and count each in the rows it enters (`credits` of
+    its marks after, less those before)."""
+    wanted: dict[str, dict[tuple[str, str], bool]] = {}
     for o in outcomes:
         chat, attribution = o["conversation_id"], o["attribution"].value
         if chat is None or attribution not in CREDITED or chat not in conversation_keys:
             continue
-        goal = o["goal_id"].hex
-        wanted.update({(chat, goal, attribution), (chat, goal, ANY)})
-        if o["kind"] is GoalKind.CONVERSION:
-            wanted.update({(chat, ANY, attribution), (chat, ANY, ANY)})
+        marks = wanted.setdefault(chat, {})
+        key = (o["goal_id"].hex, attribution)
+        marks[key] = marks.get(key, False) or o["kind"] is GoalKind.CONVERSION
     if not wanted:
         return
-    new = _new_marks(connection, codec, workspace_id, wanted, created)
+    stored = _marks_before(connection, workspace_id, wanted.keys() - created)
+    workspace = codec.id(workspace_id)
+    new: list[tuple[Any, ...]] = []
+    now_conversions: list[dict[str, Any]] = []
     deltas: Counter[tuple[Any, ...]] = Counter()
-    for chat, goal, attribution in new:
-        key = conversation_keys[chat]
-        deltas[(codec.day(key.day), key.flow, goal, attribution)] += 1
+    for chat, marks in wanted.items():
+        before = stored.get(chat, {})
+        after = merged(before, marks)
+        for key, conversion in marks.items():
+            if key not in before:
+                new.append((workspace, chat, *key, after[key]))
+            elif conversion and not before[key]:
+                now_conversions.append({"mark_chat": chat, "mark_goal": key[0], "mark_attribution": key[1]})
+        day, flow = conversation_keys[chat].day, conversation_keys[chat].flow
+        for goal, attribution in credits(after) - credits(before):
+            deltas[(codec.day(day), flow, goal, attribution)] += 1
+    insert_rows(connection, codec, "conversation_marks", MARK_COLUMNS, sorted(new))
+    if now_conversions:  # a goal whose kind was changed to conversion: rare
+        connection.execute(
+            _NOW_A_CONVERSION.where(ConversationMark.workspace_id == workspace_id), now_conversions
+        )
     _add_credited(connection, codec, workspace_id, deltas)
 
 
-def _new_marks(
-    connection: Connection,
-    codec: Codec,
-    workspace_id: uuid.UUID,
-    wanted: set[tuple[str, str, str]],
-    created: frozenset[str],
-) -> list[tuple[Any, ...]]:
-    """Store the marks not stored yet; the ones this call stored.
-
-    PostgreSQL: one INSERT … ON CONFLICT DO NOTHING RETURNING, exact even with other writers. SQLite:
-    the transaction holds the only write lock, so reading what is there first is exact too, and cheaper;
-    the marks of conversations `created` in this transaction need no reading.
-    """
-    columns = ("workspace_id", "conversation_id", "goal_id", "attribution")
-    workspace = codec.id(workspace_id)
-    if codec.sqlite:
-        older = {chat for chat, _, _ in wanted} - created
-        stored = (
-            {
-                tuple(row)
-                for row in connection.execute(
-                    select(
-                        ConversationMark.conversation_id,
-                        ConversationMark.goal_id,
-                        ConversationMark.attribution,
-                    ).where(
-                        ConversationMark.workspace_id == workspace_id,
-                        ConversationMark.conversation_id.in_(older),
-                    )
-                )
-            }
-            if older
-            else set()
-        )
-        new = sorted(wanted - stored)
-        insert_rows(connection, codec, "conversation_marks", columns, [(workspace, *mark) for mark in new])
-        return new
-    return insert_returning(
-        connection,
-        codec,
-        "conversation_marks",
-        columns,
-        [(workspace, *mark) for mark in sorted(wanted)],
-        tail="ON CONFLICT (workspace_id, conversation_id, goal_id, attribution) DO NOTHING "
-        "RETURNING conversation_id, goal_id, attribution",
+MARK_COLUMNS = ("workspace_id", "conversation_id", "goal_id", "attribution", "conversion")
+_NOW_A_CONVERSION = (
+    update(ConversationMark)
+    .where(
+        ConversationMark.conversation_id == bindparam("mark_chat"),
+        ConversationMark.goal_id == bindparam("mark_goal"),
+        ConversationMark.attribution == bindparam("mark_attribution"),
     )
+    .values(conversion=True)
+)
+
+
+def _marks_before(
+    connection: Connection, workspace_id: uuid.UUID, chats: Collection[str]
+) -> dict[str, dict[tuple[str, str], bool]]:
+    """The stored marks of `chats`, which the caller's transaction is about to add to.
+
+    SQLite: the transaction holds the only write lock, so what it reads stays true until it commits.
+    PostgreSQL: another service's writer may be marking the same conversations; their rows are
+    locked first (in the order of their ids, as every writer takes them), so that one transaction
+    reads and adds at a time, and each reads what the one before it committed. The conversations the
+    caller's transaction created are not among `chats`: it holds them (it inserted them), and none
+    can have marks yet, since marks go with their conversation (`contacts.service.erase`) and
+    `rebuild` starts from none."""
+    if not chats:
+        return {}
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            select(Conversation.id)
+            .where(Conversation.workspace_id == workspace_id, Conversation.id.in_(sorted(chats)))
+            .order_by(Conversation.id)
+            .with_for_update()
+        )
+    return _stored_marks(connection, workspace_id, chats)
+
+
+def _stored_marks(
+    connection: Connection, workspace_id: uuid.UUID, chats: Collection[str]
+) -> dict[str, dict[tuple[str, str], bool]]:
+    found: dict[str, dict[tuple[str, str], bool]] = {}
+    rows = connection.execute(
+        select(
+            ConversationMark.conversation_id,
+            ConversationMark.goal_id,
+            ConversationMark.attribution,
+            ConversationMark.conversion,
+        ).where(ConversationMark.workspace_id == workspace_id, ConversationMark.conversation_id.in_(chats))
+    )
+    for chat, goal, attribution, conversion in rows:
+        found.setdefault(chat, {})[(goal, attribution)] = bool(conversion)
+    return found
 
 
 def _add_credited(

@@ -182,35 +182,3 @@ def _sqlite_insert(
 @cache
 def codec_for(dialect: str) -> Codec:
     return Codec(dialect)
-
-
-def insert_returning(
-    connection: Connection,
-    codec: Codec,
-    table: str,
-    columns: tuple[str, ...],
-    rows: Sequence[Sequence[Any]],
-    *,
-    tail: str,
-) -> list[tuple[Any, ...]]:
-    """INSERT `rows` as one statement whose `tail` ends in RETURNING; the returned rows.
-
-    For the few rows where knowing exactly which were written matters more than speed (with
-    ON CONFLICT DO NOTHING, concurrent writers in other processes may have written some first).
-    """
-    if not rows:
-        return []
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        if codec.sqlite:
-            cursor.execute(
-                _values_statement(table, columns, tail, len(rows)), [value for row in rows for value in row]
-            )
-        else:
-            cursor.execute(
-                _unnest_statement(connection.dialect, table, columns, frozenset(), tail),
-                _arrays(rows),
-            )
-        return [tuple(row) for row in cursor.fetchall()]
-    finally:
-        cursor.close()
