@@ -16,7 +16,7 @@ and summed by the database itself on both backends.
 - `conversation_goal_rollups`: conversations counted once by the day they started, their flow, the
   goal ('' = any goal of kind conversion) and the attribution ('' = any), for "converting
   conversations" and the per-goal "conversations" of the reports. Ingestion works out from a
-  conversation's marks which of these it enters for the first time (`rollups.entered`).
+  conversation's marks which of these it enters for the first time (`rollups.credits`).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class ConversationRollup(Base):
 
 class ConversationMark(Base):
     """A conversation credited with a goal under an attribution (never '': the rows for any goal and
-    any attribution are worked out from these, `rollups.entered`)."""
+    any attribution are worked out from these, `rollups.credits`)."""
 
     __tablename__ = "conversation_marks"
 
