@@ -32,6 +32,7 @@ from comerix.goals.models import Goal, GoalKind
 from comerix.models import metadata
 from comerix.telemetry.models import Event, EventNameDay
 from comerix.telemetry.pipeline import EVENT_COLUMNS, OUTCOME_COLUMNS
+from tests.conftest import _POSTGRES_PROBLEM, _postgres_database
 from tests.factories import make_goal, make_user, make_workspace
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -439,8 +440,6 @@ def test_revision_0007_keeps_the_outcomes_it_copies(tmp_path: Path) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database of each backend, for a test that migrates it step by step."""
-    from tests.conftest import _POSTGRES_PROBLEM, _postgres_database
-
     if request.param == "sqlite":
         engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
         yield engine

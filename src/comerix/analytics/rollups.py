@@ -176,7 +176,7 @@ def _mark(
         marks[key] = marks.get(key, False) or o["kind"] is GoalKind.CONVERSION
     if not wanted:
         return
-    stored = _marks_before(connection, workspace_id, wanted.keys() - created)
+    stored = _marks_before(connection, codec, workspace_id, wanted.keys() - created)
     workspace = codec.id(workspace_id)
     new: list[tuple[Any, ...]] = []
     now_conversions: list[dict[str, Any]] = []
@@ -213,7 +213,7 @@ _NOW_A_CONVERSION = (
 
 
 def _marks_before(
-    connection: Connection, workspace_id: uuid.UUID, chats: Collection[str]
+    connection: Connection, codec: Codec, workspace_id: uuid.UUID, chats: Collection[str]
 ) -> dict[str, dict[tuple[str, str], bool]]:
     """The stored marks of `chats`, which the caller's transaction is about to add to.
 
@@ -226,7 +226,7 @@ def _marks_before(
     `rebuild` starts from none."""
     if not chats:
         return {}
-    if connection.dialect.name == "postgresql":
+    if not codec.sqlite:
         connection.execute(
             select(Conversation.id)
             .where(Conversation.workspace_id == workspace_id, Conversation.id.in_(sorted(chats)))
