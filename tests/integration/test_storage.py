@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -519,3 +519,127 @@ def test_revision_0008_keeps_only_each_chats_own_marks_and_gives_back_the_rest(b
     } == {("c-1", b, "window", True), ("c-1", s, "conversation", False), ("c-2", s, "window", False)}
     command.downgrade(config, "0007")
     assert marks("conversation_id", "goal_id", "attribution") == old
+
+
+def test_revision_0009_splits_every_money_sum_into_limbs_and_joins_them_back(blank: Engine) -> None:
+    """Upgrading splits each sum of millionths exactly into high * 10^18 + low (0 ≤ low < 10^18), the
+    64-bit extremes and negative sums included; downgrading gives back the very same sums, and refuses,
+    changing nothing, once a sum no longer fits in 64 bits."""
+    config = alembic_config(blank)
+    command.upgrade(config, "0008")
+    codec = codec_for(blank.dialect.name)
+    sums = [0, 1, -1, 10**18, -(10**18), 2**63 - 1, -(2**63), 9_300_000_000_000_000_000 - 2**63, -12_345_678]
+    with Session(blank) as session, session.begin():
+        workspace = make_workspace(session, NOW)
+        dimensions = ("goal", "conversion", "", "none", "EUR", "EUR")
+        for n, micros in enumerate(sums):
+            row = {
+                "w": codec.id(workspace.id),
+                "day": date(2026, 11, 1 + n),
+                "v": micros,
+                "b": ~micros,
+            }  # ~: every 64-bit integer to another
+            for table in ("outcome_rollups", "outcome_month_rollups"):
+                session.execute(
+                    text(
+                        f"INSERT INTO {table} VALUES (:w, :day, :goal, :kind, :flow, :attribution, "  # noqa: S608
+                        ":currency, :base_currency, 1, :v, :b)"
+                    ),
+                    row
+                    | dict(
+                        zip(
+                            ("goal", "kind", "flow", "attribution", "currency", "base_currency"),
+                            dimensions,
+                            strict=True,
+                        )
+                    ),
+                )
+            session.execute(
+                text("INSERT INTO outcome_day_series VALUES (:w, :day, 'conversion', 'EUR', 1, :b)"), row
+            )
+
+    def stored(table: str, *columns: str) -> list[tuple[int, ...]]:
+        first = "month" if table == "outcome_month_rollups" else "day"
+        with blank.connect() as connection:
+            found = connection.execute(text(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {first}"))  # noqa: S608
+            return [tuple(int(value) for value in row) for row in found]
+
+    command.upgrade(config, "0009")
+    for table in ("outcome_rollups", "outcome_month_rollups"):
+        assert stored(table, "value_high", "value_low", "base_value_high", "base_value_low") == [
+            (*divmod(micros, 10**18), *divmod(~micros, 10**18)) for micros in sums
+        ]
+    assert stored("outcome_day_series", "base_value_high", "base_value_low") == [
+        divmod(~m, 10**18) for m in sums
+    ]
+    command.downgrade(config, "0008")
+    for table in ("outcome_rollups", "outcome_month_rollups"):
+        assert stored(table, "value_micros", "base_value_micros") == [(m, ~m) for m in sums]
+    assert stored("outcome_day_series", "base_value_micros") == [(~m,) for m in sums]
+    command.upgrade(config, "0009")
+    with blank.begin() as connection:
+        connection.execute(
+            text("UPDATE outcome_rollups SET value_high = value_high + 1 WHERE value_high = 9")
+        )
+    with pytest.raises(RuntimeError, match="1 rows of outcome_rollups hold sums beyond 64-bit millionths"):
+        command.downgrade(config, "0008")
+    assert stored("outcome_day_series", "base_value_high", "base_value_low") == [
+        divmod(~m, 10**18) for m in sums
+    ]
+
+
+def test_revision_0009_counts_again_the_money_that_sqlite_had_turned_into_floats(tmp_path: Path) -> None:
+    """On SQLite an overflowing `+` in the old upsert stored a float (18446744073707999232 for twice
+    9,223,372,036,854 units): the workspace's money rollups are counted again from its outcomes."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "0008")
+    at = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)  # 1 December in Berlin
+    with Session(engine) as session, session.begin():
+        workspace = make_workspace(session, NOW, timezone="Europe/Berlin")
+        actor = principal_of(make_user(session, workspace, NOW))
+        goal = make_goal(session, actor, NOW, code="buy", kind="conversion", trigger_event="buy")
+        for value in ("9223372036854", "9223372036854", "0.0000015"):
+            session.execute(
+                insert(Outcome).values(
+                    workspace_id=workspace.id,
+                    id=uuid.uuid4(),
+                    goal_id=goal.id,
+                    goal_code=goal.code,
+                    kind="conversion",
+                    event_ref=uuid.uuid4(),
+                    occurred_at=at,
+                    recorded_at=at,
+                    value=Decimal(value),
+                    currency="IDR",
+                    base_value=Decimal(value),
+                    base_currency="EUR",
+                    attribution="none",
+                    source="server",
+                )
+            )
+        cell = {"w": workspace.id.hex, "goal": goal.id.hex, "v": float(2 * 9223372036854 * 10**6)}
+        for table, first in (("outcome_rollups", "2026-12-01"), ("outcome_month_rollups", "2026-12-01")):
+            session.execute(
+                text(
+                    f"INSERT INTO {table} VALUES (:w, :first, :goal, 'conversion', '', 'none', "  # noqa: S608
+                    "'IDR', 'EUR', 3, :v, :v)"
+                ),
+                cell | {"first": first},
+            )
+        session.execute(
+            text("INSERT INTO outcome_day_series VALUES (:w, '2026-12-01', 'conversion', 'EUR', 3, 5)"), cell
+        )
+    command.upgrade(config, "0009")
+    exact = divmod(2 * 9223372036854 * 10**6 + 2, 10**18)
+    with engine.connect() as connection:
+        for table in ("outcome_rollups", "outcome_month_rollups"):
+            found = connection.execute(
+                text(f"SELECT outcomes, value_high, value_low, base_value_high, base_value_low FROM {table}")  # noqa: S608
+            )
+            assert [tuple(row) for row in found] == [(3, *exact, *exact)]
+        series = connection.execute(
+            text("SELECT day, outcomes, base_value_high, base_value_low FROM outcome_day_series")
+        )
+        assert [tuple(row) for row in series] == [("2026-12-01", 3, *exact)]
+    engine.dispose()

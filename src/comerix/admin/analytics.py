@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 from urllib.parse import urlencode
 
@@ -171,8 +171,16 @@ def _flow_options(flows: list[str], chosen: str) -> list[tuple[str, str]]:
 
 
 def money(amounts: list[Money]) -> list[str]:
-    """Each amount in its currency, exactly (no rounding away of digits the sum has)."""
-    return [format_currency(a.value, a.currency, locale=LOCALE, decimal_quantization=False) for a in amounts]
+    """Each amount in its currency, exactly (no rounding away of digits the sum has). Babel quantizes in
+    the current context: a sum of many amounts near SPEC §2's limit has more than its 28 digits."""
+    with localcontext(prec=MONEY_DIGITS):
+        return [
+            format_currency(a.value, a.currency, locale=LOCALE, decimal_quantization=False) for a in amounts
+        ]
+
+
+MONEY_DIGITS = 60
+"""More digits than any sum of the rollups has (below 2^63 * 10^18 millionths: 37 digits)."""
 
 
 def count(value: int) -> str:

@@ -4,7 +4,8 @@ Every rollup is keyed by the workspace's *local* day (its reporting time zone), 
 workspace's day, daylight-saving changes included. Missing dimensions are stored as '' (not NULL) so
 they can be part of a primary key. Money is summed in millionths of the currency unit (`comerix.money.
 to_micros`): exact for every amount with at most 6 decimal places (every real currency has at most 4),
-and summed by the database itself on both backends.
+and summed by the database itself on both backends. A sum of millionths is kept as two 64-bit limbs,
+`*_high` * 10^18 + `*_low` (`comerix.money.LIMB`), so that no sum of SPEC §2's amounts overflows.
 
 - `outcome_rollups`: outcomes by day (of the outcome), goal, kind, flow, attribution, currency and base
   currency: the count, the sum of values and the sum of base values.
@@ -45,8 +46,10 @@ class _OutcomeSums:
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     base_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     outcomes: Mapped[int] = mapped_column(BigInteger)
-    value_micros: Mapped[int] = mapped_column(BigInteger)
-    base_value_micros: Mapped[int] = mapped_column(BigInteger)
+    value_high: Mapped[int] = mapped_column(BigInteger)
+    value_low: Mapped[int] = mapped_column(BigInteger)
+    base_value_high: Mapped[int] = mapped_column(BigInteger)
+    base_value_low: Mapped[int] = mapped_column(BigInteger)
 
 
 class OutcomeRollup(_OutcomeSums, Base):
@@ -76,7 +79,8 @@ class OutcomeDaySeries(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     base_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     outcomes: Mapped[int] = mapped_column(BigInteger)
-    base_value_micros: Mapped[int] = mapped_column(BigInteger)
+    base_value_high: Mapped[int] = mapped_column(BigInteger)
+    base_value_low: Mapped[int] = mapped_column(BigInteger)
 
 
 class ConversationRollup(Base):

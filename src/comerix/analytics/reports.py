@@ -11,7 +11,8 @@ Definitions (held by tests/integration/test_reports.py against a naive recomputa
   base currency; chat-driven: base revenue of outcomes attributed `conversation` or `window`;
   unattributed: of outcomes attributed `none`.
 Outcomes of paused and archived goals count like any other. Money is summed exactly, by the database,
-in millionths of the currency unit, and shown with at least the currency's minor digits.
+in millionths of the currency unit (as limbs: `money.LIMB`), and shown with at least the currency's
+minor digits.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from comerix.analytics.schemas import (
 from comerix.conversions.attribution import AttributionKind
 from comerix.errors import FieldProblem, Invalid
 from comerix.goals.models import Goal, GoalKind, GoalStatus
-from comerix.money import from_micros
+from comerix.money import LOW_HALF, from_limbs, from_micros
 from comerix.workspaces.models import Workspace
 
 MAX_DAYS = 3660
@@ -345,18 +346,27 @@ def _outcome_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery)
             select(
                 *dimensions,
                 func.sum(table.outcomes),
-                func.sum(table.value_micros),
-                func.sum(table.base_value_micros),
+                *_micros(table.value_high, table.value_low),
+                *_micros(table.base_value_high, table.base_value_low),
             )
             .where(table.workspace_id == workspace_id, period >= low, period <= high)
             .group_by(*dimensions)
         )
-        for *key, outcomes, value, base_value in session.execute(_filtered(statement, table, query)):
-            row = merged.setdefault(tuple(key), _Breakdown(*key))
-            row.outcomes += int(outcomes)
-            row.value += int(value)
-            row.base_value += int(base_value)
+        for found in session.execute(_filtered(statement, table, query)):
+            key = tuple(found[: len(BREAKDOWN)])
+            row = merged.setdefault(key, _Breakdown(*key))
+            outcomes, *money = map(int, found[len(BREAKDOWN) :])
+            row.outcomes += outcomes
+            row.value += from_limbs(*money[:3])
+            row.base_value += from_limbs(*money[3:])
     return list(merged.values())
+
+
+def _micros(high: Any, low: Any) -> tuple[Any, Any, Any]:
+    """The sums that `money.from_limbs` turns into the millionths of rollup rows. `low` is summed in two
+    halves below 10^9 each, so that SQLite's 64-bit SUM cannot overflow (PostgreSQL's SUM of bigint is
+    a numeric, exact at any size)."""
+    return func.sum(high), func.sum(low // LOW_HALF), func.sum(low % LOW_HALF)
 
 
 def _whole_months(start: date, end: date) -> tuple[date, date] | None:
@@ -376,11 +386,14 @@ def _daily_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -
         table = OutcomeDaySeries
     dimensions = (table.day, table.kind, table.base_currency)
     statement = (
-        select(*dimensions, func.sum(table.outcomes), func.sum(table.base_value_micros))
+        select(*dimensions, func.sum(table.outcomes), *_micros(table.base_value_high, table.base_value_low))
         .where(table.workspace_id == workspace_id, table.day >= query.start, table.day <= query.end)
         .group_by(*dimensions)
     )
-    return [tuple(row) for row in session.execute(_filtered(statement, table, query))]
+    return [
+        (day, kind, base_currency, outcomes, from_limbs(*map(int, money)))
+        for day, kind, base_currency, outcomes, *money in session.execute(_filtered(statement, table, query))
+    ]
 
 
 def _conversations_by_flow(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> dict[str, int]:

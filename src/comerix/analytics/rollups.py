@@ -1,8 +1,8 @@
 """Keeping the rollups (see `analytics.models`) up to date, from ingestion and erasure.
 
 Called inside the ingestion transaction, with values in the driver's terms (`db.bulk.Codec`).
-Counts and money (in millionths, see `analytics.models`) are added with SQL arithmetic, so concurrent
-writers never lose an update.
+Counts and money (in millionths, as two limbs: see `analytics.models`) are added with SQL arithmetic,
+so concurrent writers never lose an update.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from comerix.analytics.models import (
 from comerix.conversions.models import Outcome
 from comerix.db.bulk import Codec, codec_for, insert_rows
 from comerix.goals.models import GoalKind
-from comerix.money import to_micros
+from comerix.money import LIMB, to_micros
 from comerix.telemetry.models import Conversation
 
 CREDITED = ("conversation", "window")
@@ -322,20 +322,46 @@ def _add_sums(
     workspace_id: uuid.UUID,
     sums: dict[tuple[Any, ...], list[int]],
 ) -> None:
-    """Upsert sums keyed by `dimensions` (a date first); the measures follow the table's columns."""
-    measures = ("outcomes", "value_micros", "base_value_micros")[: len(next(iter(sums.values())))]
-    if table == "outcome_day_series":
-        measures = ("outcomes", "base_value_micros")
+    """Upsert sums keyed by `dimensions` (a date first): the count, then the millionths of each money
+    measure of the table, written as limbs (`money.LIMB`)."""
     workspace = codec.id(workspace_id)
-    insert_rows(
-        connection,
-        codec,
-        table,
-        ("workspace_id", *dimensions, *measures),
-        [(workspace, codec.day(key[0]), *key[1:], *values) for key, values in sums.items()],
-        tail=f"ON CONFLICT (workspace_id, {', '.join(dimensions)}) DO UPDATE SET "
-        + ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures),
-    )
+    if len(_MONEY[table]) == 2:
+        rows = [
+            (workspace, codec.day(key[0]), *key[1:], n, *divmod(value, LIMB), *divmod(base, LIMB))
+            for key, (n, value, base) in sums.items()
+        ]
+    else:
+        rows = [
+            (workspace, codec.day(key[0]), *key[1:], n, *divmod(base, LIMB))
+            for key, (n, base) in sums.items()
+        ]
+    columns, upsert = _money_statement(table, dimensions)
+    insert_rows(connection, codec, table, columns, rows, tail=upsert)
+
+
+_MONEY = {
+    "outcome_rollups": ("value", "base_value"),
+    "outcome_month_rollups": ("value", "base_value"),
+    "outcome_day_series": ("base_value",),
+}
+
+
+@cache
+def _money_statement(table: str, dimensions: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+    """The columns of an upsert of sums, and its ON CONFLICT … DO UPDATE that adds counts and limbs.
+    Two low limbs add up to less than 2 * LIMB, which no 64-bit integer overflows; past LIMB, one LIMB
+    is carried into the high limb, so low stays in [0, LIMB). Every right-hand side reads the row as
+    it was (SQL's UPDATE), so high sees the old low. No `%` operator: psycopg would read it as a
+    placeholder."""
+    limbs_of = tuple(f"{m}_{limb}" for m in _MONEY[table] for limb in ("high", "low"))
+    sets = [f"outcomes = {table}.outcomes + excluded.outcomes"]
+    for m in _MONEY[table]:
+        low = f"{table}.{m}_low + excluded.{m}_low"
+        sets.append(f"{m}_low = CASE WHEN {low} >= {LIMB} THEN {low} - {LIMB} ELSE {low} END")
+        carry = f"CASE WHEN {low} >= {LIMB} THEN 1 ELSE 0 END"
+        sets.append(f"{m}_high = {table}.{m}_high + excluded.{m}_high + {carry}")
+    upsert = f"ON CONFLICT (workspace_id, {', '.join(dimensions)}) DO UPDATE SET {', '.join(sets)}"
+    return ("workspace_id", *dimensions, "outcomes", *limbs_of), upsert
 
 
 def conversation_keys(

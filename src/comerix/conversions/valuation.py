@@ -7,6 +7,10 @@
   case); else the goal's currency; else the workspace base currency.
 - base_value: the event's base value property when numeric; else the display value.
 - base_currency: the event's base currency property when valid; else the workspace base currency.
+- An amount (value or base value) outside the range of `money.in_range`, or with more decimal places
+  than `money.MAX_DECIMALS`: no value, and a `value_error` that names the limit, never a silent zero
+  nor an amount the rollups cannot sum exactly or a database cannot store. An amount is kept as
+  `money.kept_amount` writes it, so that both backends store the same.
 """
 
 from __future__ import annotations
@@ -18,9 +22,7 @@ from typing import Any
 
 from comerix.goals.matching import MISSING, read_path
 from comerix.goals.models import ValueMode
-from comerix.money import normalize_currency
-
-MAX_ABS_VALUE = Decimal("1e18")
+from comerix.money import AMOUNT_RANGE, MAX_DECIMALS, in_range, kept_amount, normalize_currency
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,7 @@ def to_decimal(raw: Any) -> Decimal | None:
         )
     except InvalidOperation:
         return None
-    if not number.is_finite() or abs(number) >= MAX_ABS_VALUE:
-        return None
-    return number
+    return number if number.is_finite() else None
 
 
 def _currency_at(properties: Mapping[str, Any], path: str | None) -> str | None:
@@ -71,7 +71,9 @@ def _currency_at(properties: Mapping[str, Any], path: str | None) -> str | None:
 def value_of(rule: ValueRule, properties: Mapping[str, Any]) -> tuple[Decimal | None, str | None]:
     """The display value and, when there is none but there should be, why."""
     if rule.value_mode is ValueMode.FIXED:
-        return rule.fixed_value, None
+        if rule.fixed_value is None:
+            return None, None
+        return _amount(rule.fixed_value, None)
     if rule.value_mode is ValueMode.NONE or rule.value_property is None:
         return None, None
     raw = read_path(properties, rule.value_property)
@@ -79,9 +81,30 @@ def value_of(rule: ValueRule, properties: Mapping[str, Any]) -> tuple[Decimal | 
         return None, f"property {rule.value_property!r} is missing"
     number = to_decimal(raw)
     if number is None:
-        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
-        return None, f"property {rule.value_property!r} is not a number (got {shown})"
-    return number, None
+        return None, f"property {rule.value_property!r} is not a number (got {_shown(raw, repr)})"
+    return _amount(number, rule.value_property)
+
+
+def _amount(number: Decimal, path: str | None) -> tuple[Decimal | None, str | None]:
+    """`number` as the outcome keeps it, or why it cannot be an amount: the number at property `path`,
+    or (None) the goal's fixed value (checked at save; one stored before must not stop ingestion)."""
+    if not in_range(number):
+        problem = _OUTSIDE
+    elif (kept := kept_amount(number)) is None:
+        problem = f"written with more than {MAX_DECIMALS} decimal places"
+    else:
+        return kept, None
+    if path is None:
+        return None, f"fixed_value {_shown(number)} is {problem}"
+    return None, f"property {path!r} is {_shown(number)}, {problem}"
+
+
+_OUTSIDE = f"outside the accepted range {AMOUNT_RANGE}"
+
+
+def _shown(value: Any, text: Any = str) -> str:
+    shown = str(text(value))
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def valuate(rule: ValueRule, properties: Mapping[str, Any], base_currency: str) -> Valuation:
@@ -93,6 +116,10 @@ def valuate(rule: ValueRule, properties: Mapping[str, Any], base_currency: str) 
     if rule.base_value_property is not None:
         raw = read_path(properties, rule.base_value_property)
         base_value = to_decimal(raw) if raw is not MISSING else None
+        if base_value is not None:
+            base_value, error = _amount(base_value, rule.base_value_property)
+            if base_value is None:
+                return Valuation(value_error=error)
     return Valuation(
         value=value,
         currency=_currency_at(properties, rule.currency_property) or rule.currency or base_currency,

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from comerix.errors import FieldProblem
 from comerix.goals.models import GoalKind, GoalStatus, RevisionAction, ValueMode
+from comerix.money import AMOUNT_RANGE, MAX_DECIMALS, in_range, kept_amount
 from comerix.text import no_nul
 from comerix.workspaces.schemas import CurrencyCode
 
@@ -67,7 +68,13 @@ def check_scalar(value: Any) -> Any:
 def check_fixed_value(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("must be a finite number")
-    return value
+    if not in_range(value):
+        raise ValueError(f"must be in the accepted range {AMOUNT_RANGE}")
+    # `decimal_places` does not count trailing zeros, which PostgreSQL refuses beyond 16,383 places.
+    kept = kept_amount(value)
+    if kept is None:
+        raise ValueError(f"must have at most {MAX_DECIMALS} decimal places")
+    return kept
 
 
 GoalCode = Annotated[str, AfterValidator(check_code)]
@@ -79,7 +86,7 @@ EventName = Annotated[str, StringConstraints(min_length=1, max_length=128), Afte
 PropertyPath = Annotated[str, AfterValidator(check_property_path)]
 Scalar = Annotated[Any, AfterValidator(check_scalar)]
 MatchConditions = Annotated[dict[PropertyPath, Scalar], Field(max_length=MAX_MATCH_CONDITIONS)]
-FixedValue = Annotated[Decimal, Field(max_digits=24, decimal_places=6), AfterValidator(check_fixed_value)]
+FixedValue = Annotated[Decimal, Field(decimal_places=6), AfterValidator(check_fixed_value)]
 WindowHours = Annotated[int, Field(ge=1, le=8760)]
 
 
