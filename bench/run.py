@@ -2,7 +2,7 @@
 a baseline measured in the same run.
 
     .venv/bin/python bench/run.py [--quick] [--backend sqlite|postgresql|all]
-                                  [--only ingest|explorer|attribution ...]
+                                  [--only ingest|explorer|attribution|summary|odata ...]
     make bench BENCH_ARGS="--quick --backend sqlite"
 
 - ingest: `comerix serve` over loopback HTTP, 100-event batches, 10 and 1,000 active goals: peak
@@ -12,6 +12,8 @@ a baseline measured in the same run.
 - attribution: `pipeline._candidates` with 1,000,000 conversations stored. Baseline: SELECT 1.
 - summary: a 90-day Analytics Hub summary over 1,000,000 and 10,000,000 events (100,000 and 1,000,000
   outcomes). Baseline: SELECT 1, and the small volume against the large one (flatness).
+- odata: GET /odata/v4/Outcomes with a 1,000-item `in` list (ids, contacts) and a 1,000-term `or` chain,
+  over 100,000 outcomes. Baseline: the same request with one item.
 
 PostgreSQL is found at COMERIX_BENCH_POSTGRES_URL (else COMERIX_TEST_POSTGRES_URL, else the local
 server's `test` database); the bench creates databases named `comerix_bench_<pid>_*` there and drops
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import ingest
+import odata
 import orjson
 import queries
 import summary
@@ -48,7 +51,7 @@ from harness import (
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-SECTIONS = ("ingest", "explorer", "attribution", "summary")
+SECTIONS = ("ingest", "explorer", "attribution", "summary", "odata")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -90,6 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.events = args.events or (100_000 if quick else 1_000_000)
     args.conversations = args.conversations or (100_000 if quick else 1_000_000)
     args.summary_events = (100_000, 1_000_000) if quick else (1_000_000, 10_000_000)
+    args.odata_outcomes = 20_000 if quick else 100_000
     args.sections = set(args.only or SECTIONS)
     return args
 
@@ -146,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
                 if "summary" in args.sections:
                     small, large = args.summary_events
                     figures += summary.run(databases, summary.Options(small=small, large=large, calls=25))
+                if "odata" in args.sections:
+                    figures += odata.run(
+                        databases, workdir, odata.Options(outcomes=args.odata_outcomes, calls=15)
+                    )
             finally:
                 databases.cleanup()
     finally:

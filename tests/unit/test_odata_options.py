@@ -107,6 +107,14 @@ def test_nesting_counts_a_chain_of_one_operator_as_one_level() -> None:
     assert filters.nesting(tree(" or ".join(["a eq 1"] * 50))) == 3
     assert filters.nesting(tree("not (not (a eq 1))")) == 4
     assert filters.nesting(tree("a eq 1 and (b eq 2 or c eq 3)")) == 4
+    # A chain of more than CHAIN conditions is sent in groups of CHAIN: one level more per level of
+    # groups. Equalities of an `or` chain on one property are one condition (an IN).
+    assert filters.nesting(tree(" or ".join(f"a eq {n}" for n in range(5000)))) == 3
+    assert filters.nesting(tree(" and ".join(f"a eq {n}" for n in range(filters.CHAIN)))) == 3
+    assert filters.nesting(tree(" and ".join(f"a eq {n}" for n in range(filters.CHAIN + 1)))) == 4
+    texts = [f"endswith(a, '{n}')" for n in range(filters.CHAIN**2 + 1)]
+    assert filters.nesting(tree(" or ".join(texts[:-1]))) == 4  # in CHAIN groups of CHAIN
+    assert filters.nesting(tree(" or ".join(texts))) == 5  # in 2 groups of groups
 
 
 @pytest.mark.parametrize("text", ["a eq", "value eq 1.2.3", "goal eq 'x' and", "contains(goal)"])

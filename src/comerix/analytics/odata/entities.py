@@ -31,7 +31,7 @@ from enum import Enum, StrEnum
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, Numeric, String, Uuid, cast, func, type_coerce
+from sqlalchemy import JSON, Boolean, Integer, Numeric, String, Uuid, cast, func, literal_column, type_coerce
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -154,12 +154,15 @@ def _uuid_text(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     if dialect != "sqlite":
         return cast(column, String())
     # SQLite keeps 32 hex digits: put the hyphens back, as in 0191e3a4-5b6c-7d8e-9f00-112233445566.
+    # The constants are written into the SQL, not bound: a filter naming the id thousands of times
+    # would otherwise pass SQLite's limit of 32,766 parameters.
     parts = [
-        func.substr(column, start, length) for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+        func.substr(column, literal_column(str(start)), literal_column(str(length)))
+        for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
     ]
     text: ColumnElement[Any] = parts[0]
     for part in parts[1:]:
-        text = text.concat("-").concat(part)
+        text = text.concat(literal_column("'-'")).concat(part)
     return type_coerce(text, String())
 
 

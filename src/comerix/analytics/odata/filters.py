@@ -13,15 +13,28 @@ what the feed answers the same way on SQLite and PostgreSQL, and refuses the res
 - OData's two-valued logic: `null` compares as a value (`currency eq null`, `currency ne 'EUR'` includes
   outcomes without a currency), so `not` of a comparison is its exact complement.
 
-Arithmetic, lambda operators, navigation paths and other functions are refused, and so is an expression
-nested more than `MAX_NESTING` levels deep (it would exhaust Python's stack here or in SQLAlchemy's
-compiler); a long chain of one operator (`a or b or c …`, as Power BI writes a list) is one level.
+Arithmetic, lambda operators, navigation paths and other functions are refused.
+
+Size: Power BI writes a list of keys as `Id in ('a', 'b', …)` or `Id eq 'a' or Id eq 'b' or …`, often
+hundreds or thousands of them. A `$filter` may hold up to `MAX_VALUES` values (list items and compared
+values together) and `MAX_TOKENS` tokens; the lexer is stopped at the first one beyond, so a longer text
+costs no more than that, and the answer is a 400 naming the limit. Within them every expression runs on
+both backends:
+- the equalities of an `or` chain on one property, and an `in` list, become one SQL `IN (…)`, which
+  the index answers, rather than thousands of `OR` terms that every row is tested against;
+- SQLite parses `a OR b OR c …` into a tree one level deeper per term and refuses 1,000 levels, so a
+  chain of more than `CHAIN` conditions is sent in parenthesised groups of `CHAIN` (`_balanced`);
+- SQLite's parser also overflows its stack at about 30 nested parentheses, and Python's stack
+  bounds SQLAlchemy's compiler: an expression whose SQL would nest more than `MAX_NESTING` levels is
+  refused (`nesting`: a chain of one operator is one level, and one more for each level of groups);
+- each value is at most one bound parameter (the constants of the SQL written here are inlined), so
+  a query stays below SQLite's 32,766 parameters and PostgreSQL's 65,535.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -31,11 +44,12 @@ from odata_query import ast
 from odata_query import exceptions as odata_errors
 from odata_query.grammar import ODataLexer, ODataParser
 from odata_query.sqlalchemy.core import AstToSqlAlchemyCoreVisitor
-from sqlalchemy import and_, false, func, literal, or_, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Integer, String, and_, false, func, literal, literal_column, or_, true
+from sqlalchemy.sql.elements import ColumnElement, Grouping
 
 from comerix.analytics.odata.entities import Edm, EntitySet, Property, Storage
 from comerix.analytics.odata.errors import ODataQueryError
+from comerix.money import AMOUNT_RANGE, MAX_DECIMALS, in_range, kept_amount
 
 Comparator = Callable[[Any, Any], ColumnElement[bool]]
 MIRRORED = {
@@ -56,7 +70,26 @@ LITERALS_OF: dict[Edm, tuple[type[ast._Literal], ...]] = {
     Edm.DATE_TIME_OFFSET: (ast.DateTime, ast.Date),
 }
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-MAX_NESTING = 64
+MAX_NESTING = 24  # the worst shapes tried overflowed SQLite's parser from 30 on; the rest is margin
+MAX_VALUES = 10_000
+MAX_TOKENS = 100_000
+# The lexer's token types that are values. Whitespace counts as nothing.
+VALUE_TOKENS = frozenset(
+    {
+        "NULL",
+        "STRING",
+        "GEOGRAPHY",
+        "GUID",
+        "DATETIME",
+        "DATE",
+        "TIME",
+        "DURATION",
+        "DECIMAL",
+        "INTEGER",
+        "BOOLEAN",
+    }
+)
+CHAIN = 16  # terms of a chain sent as they are; a longer one goes in parenthesised groups
 EXAMPLES = {
     Edm.STRING: "'text'",
     Edm.BOOLEAN: "true",
@@ -69,7 +102,7 @@ EXAMPLES = {
 def condition(entity_set: EntitySet, text: str, dialect: str) -> ColumnElement[bool]:
     """The SQL condition of a `$filter` expression on `entity_set`, or `ODataQueryError`."""
     try:
-        tree = ODataParser().parse(ODataLexer().tokenize(text))
+        tree = ODataParser().parse(_within_limits(ODataLexer().tokenize(text)))
         if nesting(tree) > MAX_NESTING:
             raise ODataQueryError(f"$filter: nested more than {MAX_NESTING} levels deep", "$filter")
         return FilterVisitor(entity_set, dialect).condition(tree)
@@ -77,24 +110,110 @@ def condition(entity_set: EntitySet, text: str, dialect: str) -> ColumnElement[b
         raise ODataQueryError(f"$filter: {_plain(exc)}", "$filter") from None
 
 
+def _within_limits(tokens: Iterator[Any]) -> Iterator[Any]:
+    """The lexer's tokens, stopped by an `ODataQueryError` past `MAX_VALUES` values or `MAX_TOKENS`
+    tokens: the text beyond is never read, however long it is."""
+    values = count = 0
+    for token in tokens:
+        if token.type != "WS":
+            count += 1
+            if token.type in VALUE_TOKENS:
+                values += 1
+            if values > MAX_VALUES:
+                raise ODataQueryError(
+                    f"$filter: more than {MAX_VALUES:,} values (list items and compared values together); "
+                    "split it over several requests",
+                    "$filter",
+                )
+            if count > MAX_TOKENS:
+                raise ODataQueryError(
+                    f"$filter: longer than {MAX_TOKENS:,} names, values, operators and brackets", "$filter"
+                )
+        yield token
+
+
 def nesting(tree: ast._Node) -> int:
-    """How deep `tree` nests, counting a chain of one boolean operator as one level. Iterative."""
+    """How deep the SQL of `tree` nests: a chain of one boolean operator is one level, plus one for
+    each level of parenthesised groups it is sent in (`_balanced`). Iterative."""
     deepest, pending = 0, [(tree, 1)]
     while pending:
         node, depth = pending.pop()
         deepest = max(deepest, depth)
-        for child in _children(node):
-            chained = isinstance(node, ast.BoolOp) and _same_operator(node, child)
-            pending.append((child, depth if chained else depth + 1))
+        if isinstance(node, ast.BoolOp):
+            operands = _chain(node)
+            below = depth + 1 + _grouping_levels(_sql_terms(node, operands))
+            pending += [(operand, below) for operand in operands]
+        else:
+            pending += [(child, depth + 1) for child in _children(node)]
     return deepest
 
 
+def _chain(node: ast.BoolOp) -> list[ast._Node]:
+    """The operands of the chain of `node`'s operator that `node` heads, in order (`a or b or c`
+    parses as `(a or b) or c`). Iterative."""
+    operands: list[ast._Node] = []
+    pending: list[ast._Node] = [node]
+    while pending:
+        current = pending.pop()
+        if _same_operator(node, current):
+            assert isinstance(current, ast.BoolOp)
+            pending += [current.right, current.left]
+        else:
+            operands.append(current)
+    return operands
+
+
+def _listed(node: ast._Node) -> tuple[ast.Identifier, list[ast._Node]] | None:
+    """`property eq value`, `value eq property` or `property in (values)` as the property and its
+    values: what an `or` chain gathers into one `IN`. None for any other condition."""
+    if not isinstance(node, ast.Compare):
+        return None
+    left, right = node.left, node.right
+    if isinstance(left, ast._Literal) and isinstance(right, ast.Identifier):
+        left, right = right, left
+    if not isinstance(left, ast.Identifier) or left.namespace:
+        return None
+    if (
+        isinstance(node.comparator, ast.Eq)
+        and isinstance(right, ast._Literal)
+        and not isinstance(right, ast.List)
+    ):
+        return left, [right]
+    if isinstance(node.comparator, ast.In) and isinstance(right, ast.List):
+        return left, list(right.val)
+    return None
+
+
+def _sql_terms(node: ast.BoolOp, operands: list[ast._Node]) -> int:
+    """How many conditions the chain's SQL holds: an `or` chain's equalities on one property are one."""
+    if isinstance(node.op, ast.And):
+        return len(operands)
+    listed = [_listed(operand) for operand in operands]
+    properties = {found[0].name for found in listed if found is not None}
+    return listed.count(None) + len(properties)
+
+
+def _grouping_levels(terms: int) -> int:
+    """The levels of parenthesised groups `_balanced` sends a chain of `terms` conditions in."""
+    levels = 0
+    while terms > CHAIN:
+        terms, levels = -(-terms // CHAIN), levels + 1
+    return levels
+
+
 def _children(node: ast._Node) -> Iterator[ast._Node]:
-    for field in fields(node):
-        value = getattr(node, field.name)
+    kind = type(node)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:  # `fields` costs more than a list of thousands of values should
+        names = _FIELD_NAMES[kind] = tuple(field.name for field in fields(node))
+    for name in names:
+        value = getattr(node, name)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, ast._Node):
                 yield item
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _same_operator(node: ast.BoolOp, other: ast._Node) -> bool:
@@ -133,6 +252,7 @@ class FilterVisitor(AstToSqlAlchemyCoreVisitor):
         # The base class reads columns from a table; `visit_Identifier` below reads properties instead.
         self.entity_set = entity_set
         self.dialect = dialect
+        self._properties: dict[str, _Operand] = {}  # by name: a long chain names one property often
 
     def condition(self, node: ast._Node) -> ColumnElement[bool]:
         """`node` as a condition: a comparison, a text test, a boolean property or a combination."""
@@ -151,7 +271,12 @@ class FilterVisitor(AstToSqlAlchemyCoreVisitor):
     def operand(self, node: ast._Node) -> _Operand:
         if isinstance(node, ast.Identifier):
             prop = self._property(node)
-            return _Operand(prop.filter_expression(self.dialect), prop, bare=True)
+            known = self._properties.get(prop.name)
+            if known is None:
+                known = self._properties[prop.name] = _Operand(
+                    prop.filter_expression(self.dialect), prop, bare=True
+                )
+            return known
         if isinstance(node, ast.Call) and node.func.name in TEXT_FUNCTIONS and len(node.args) == 1:
             inner = self.operand(node.args[0])
             if inner.edm is not Edm.STRING:
@@ -174,17 +299,29 @@ class FilterVisitor(AstToSqlAlchemyCoreVisitor):
         return self.operand(node).expression
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ColumnElement[bool]:  # type: ignore[override]
-        """A chain `a or b or c …` as one flat SQL `OR` (the parser nests it one level per operator)."""
-        operands: list[ast._Node] = []
-        pending: list[ast._Node] = [node]
-        while pending:
-            current = pending.pop()
-            if isinstance(current, ast.BoolOp) and _same_operator(node, current):
-                pending += [current.right, current.left]
-            else:
-                operands.append(current)
-        combine = and_ if isinstance(node.op, ast.And) else or_
-        return combine(*(self.condition(operand) for operand in operands))
+        """A chain `a or b or c …` as one SQL chain (the parser nests it one level per operator), its
+        equalities on one property as one `IN` when the operator is `or`."""
+        operands = _chain(node)
+        if isinstance(node.op, ast.And):
+            return _balanced(and_, [self.condition(operand) for operand in operands])
+        return _balanced(or_, self._alternatives(operands))
+
+    def _alternatives(self, operands: list[ast._Node]) -> list[ColumnElement[bool]]:
+        """The conditions of an `or` chain, the values compared for equality with one property (by
+        `eq` or `in`) gathered into one list, where the first of them stood."""
+        lists: dict[str, tuple[_Operand, list[ast._Node]]] = {}
+        conditions: list[ColumnElement[bool] | str] = []
+        for operand in operands:
+            listed = _listed(operand)
+            if listed is None:
+                conditions.append(self.condition(operand))
+                continue
+            identifier, values = listed
+            if identifier.name not in lists:
+                lists[identifier.name] = (self.operand(identifier), [])
+                conditions.append(identifier.name)
+            lists[identifier.name][1].extend(values)
+        return [self._in(*lists[c]) if isinstance(c, str) else c for c in conditions]
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ColumnElement[bool]:
         if not isinstance(node.op, ast.Not):
@@ -199,6 +336,12 @@ class FilterVisitor(AstToSqlAlchemyCoreVisitor):
         if isinstance(left, ast._Literal):
             raise ODataQueryError("$filter: compare a property with a value, not two values", "$filter")
         operand = self.operand(left)
+        if isinstance(comparator, ast.In):
+            if not isinstance(right, ast.List):
+                raise ODataQueryError(
+                    "$filter: `in` needs a list, like kind in ('conversion','custom')", "$filter"
+                )
+            return self._in(operand, right.val)
         if isinstance(right, ast._Literal):
             return self._compare(comparator, operand, right)
         return self._compare_properties(comparator, operand, self.operand(right))
@@ -215,14 +358,14 @@ class FilterVisitor(AstToSqlAlchemyCoreVisitor):
 
     def _compare(self, comparator: ast._Node, operand: _Operand, value: ast._Literal) -> ColumnElement[bool]:
         column = operand.expression
-        if isinstance(comparator, ast.In):
-            return self._in(operand, value)
         if isinstance(value, ast.Null):
             if isinstance(comparator, ast.Eq):
                 return column.is_(None)
             if isinstance(comparator, ast.NotEq):
                 return column.is_not(None)
             return false()  # OData: any other comparison with null is false
+        if isinstance(comparator, ast.Eq) and operand.bare and not isinstance(value, ast.List):
+            return self._in(operand, [value])  # a one-item list: the same SQL, and the same hint
         native = self._native_id(comparator, operand, value)
         if native is not None:
             return native
@@ -263,16 +406,32 @@ class FilterVisitor(AstToSqlAlchemyCoreVisitor):
             return or_(column.is_(None), compared)
         return and_(column.is_not(None), compared)
 
-    def _in(self, operand: _Operand, values: ast._Literal) -> ColumnElement[bool]:
-        if not isinstance(values, ast.List):
-            raise ODataQueryError(
-                "$filter: `in` needs a list, like kind in ('conversion','custom')", "$filter"
-            )
-        present = [value for value in values.val if not isinstance(value, ast.Null)]
-        matches = [self._compare(ast.Eq(), operand, value) for value in present]
-        if len(present) < len(values.val):
-            matches.append(operand.expression.is_(None))
-        return or_(false(), *matches)
+    def _in(self, operand: _Operand, values: Sequence[ast._Node]) -> ColumnElement[bool]:
+        """`operand in (values)` as one SQL `IN` (a list does not deepen the expression, and the index
+        answers it), or'ed with `IS NULL` when null is listed."""
+        present = [value for value in values if not isinstance(value, ast.Null)]
+        column: ColumnElement[Any] = operand.expression
+        wanted: list[Any]
+        if (
+            operand.bare
+            and operand.prop.storage is Storage.UUID
+            and all(isinstance(value, ast.String) for value in present)
+        ):
+            wanted = [found for found in map(_exact_uuid, present) if found is not None]
+            column = operand.prop.column.expression  # the stored UUID, as `_native_id` compares it
+        else:
+            wanted = [self._coerce(operand, value) for value in present]
+        wanted = list(dict.fromkeys(wanted))  # once each: Power BI may repeat a value
+        listed: ColumnElement[bool] = column.in_(wanted)
+        if self.dialect == "sqlite":
+            # Without statistics (the service never runs ANALYZE) SQLite walks the key's index to give
+            # the rows in key order and tests every row; told that a list selects few rows, it looks
+            # them up in the property's index (contact_id's, the key's) and sorts those instead. Where
+            # no index serves the property (currency, kind, goal…) the plan is the same either way;
+            # a contact holding a large share of the outcomes is sorted whole (slower, not unbounded).
+            listed = func.unlikely(listed)  # untyped: a Boolean would be sent as `unlikely(…) = 1`
+        match = self._two_valued(ast.Eq(), listed, column, operand.prop.nullable) if wanted else false()
+        return or_(match, operand.expression.is_(None)) if len(present) < len(values) else match
 
     @staticmethod
     def _native_id(
@@ -287,16 +446,13 @@ class FilterVisitor(AstToSqlAlchemyCoreVisitor):
             and isinstance(comparator, ast.Eq | ast.NotEq)
         ):
             return None
-        try:
-            wanted = uuid.UUID(value.py_val)
-        except ValueError:
-            wanted = None
-        if wanted is None or str(wanted) != value.py_val:  # only the exact text the feed shows matches
+        wanted = _exact_uuid(value)
+        if wanted is None:
             return false() if equal else true()
         column = operand.prop.column
         return column == wanted if equal else column != wanted
 
-    def _coerce(self, operand: _Operand, value: ast._Literal) -> Any:
+    def _coerce(self, operand: _Operand, value: ast._Node) -> Any:
         """The literal as a Python value of the property's type, or `ODataQueryError`."""
         edm = operand.edm
         if not isinstance(value, LITERALS_OF[edm]):
@@ -324,6 +480,43 @@ class FilterVisitor(AstToSqlAlchemyCoreVisitor):
         return and_(column.is_not(None), test) if operand.prop.nullable else test
 
 
+def _exact_uuid(value: ast._Node) -> uuid.UUID | None:
+    """The UUID written as the feed shows ids (lowercase, hyphenated), or None: no other text matches."""
+    assert isinstance(value, ast.String)
+    try:
+        wanted = uuid.UUID(value.py_val)
+    except ValueError:
+        return None
+    return wanted if str(wanted) == value.py_val else None
+
+
+class _Parenthesised(Grouping[bool]):
+    """A chain in parentheses that SQLAlchemy keeps: it merges a plain `Grouping` of an `or_` into the
+    `or_` around it (a Grouping passes on its content's `operator`), which would undo `_balanced`."""
+
+    operator = None
+    inherit_cache = True
+
+
+def _balanced(
+    combine: Callable[..., ColumnElement[bool]], conditions: list[ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """`combine(*conditions)`, in parenthesised groups of `CHAIN` when longer: SQLite's parser nests a
+    chain one level a term and refuses 1,000 levels. Groups of groups keep both the depth (`CHAIN` a
+    level of groups) and the parentheses (whose nesting SQLite also limits) small."""
+    while len(conditions) > CHAIN:
+        conditions = [
+            _Parenthesised(combine(*conditions[start : start + CHAIN]))
+            for start in range(0, len(conditions), CHAIN)
+        ]
+    return combine(*conditions)
+
+
+def _number(value: int) -> ColumnElement[Any]:
+    """A whole number written into the SQL rather than bound: each costs no parameter."""
+    return literal_column(str(int(value)), Integer())
+
+
 def _text_match(name: str, column: ColumnElement[Any], text: str) -> ColumnElement[bool]:
     """A case-sensitive text test written with `substr`, `length` and `replace`, which both backends
     have and treat alike; LIKE would be case-insensitive on SQLite and take `%` and `_` as wildcards."""
@@ -331,21 +524,19 @@ def _text_match(name: str, column: ColumnElement[Any], text: str) -> ColumnEleme
     if size == 0:
         return true()
     if name == "startswith":
-        return func.substr(column, 1, size) == text
+        return func.substr(column, _number(1), _number(size)) == text
     if name == "endswith":
         # A string shorter than the text gives a shorter substring, which cannot equal it.
-        return func.substr(column, func.length(column) - size + 1) == text
-    return func.length(func.replace(column, text, "")) < func.length(column)
+        return func.substr(column, func.length(column) - _number(size - 1)) == text
+    empty = literal_column("''", String())
+    return func.length(func.replace(column, text, empty)) < func.length(column)
 
 
 def _python_value(edm: Edm, value: ast._Literal) -> Any:
     """The literal's value; ValueError when it is not a value of the type (the caller says so)."""
     if edm is Edm.DECIMAL:
         assert isinstance(value, ast.Integer | ast.Float)
-        number = Decimal(value.val)
-        if not number.is_finite():
-            raise ValueError(value.val)
-        return number
+        return _decimal(value.val)
     if edm is Edm.INT32:
         assert isinstance(value, ast.Integer)
         whole = int(value.val)
@@ -361,6 +552,20 @@ def _python_value(edm: Edm, value: ast._Literal) -> Any:
     if edm is Edm.STRING:
         return checked_text(value.py_val)
     return value.py_val
+
+
+def _decimal(text: str) -> Decimal:
+    """A decimal literal, which every decimal property compares with, as an amount: PostgreSQL refuses
+    one with more than 16,383 decimal places (1e-20000) and any number beyond 131,072 digits."""
+    number = Decimal(text)
+    kept = kept_amount(number) if number.is_finite() and in_range(number) else None
+    if kept is None:
+        raise ODataQueryError(
+            f"$filter: {text[:40]} is not an amount: amounts lie from {AMOUNT_RANGE}, with at most "
+            f"{MAX_DECIMALS} decimal places",
+            "$filter",
+        )
+    return kept
 
 
 def checked_text(text: str) -> str:
