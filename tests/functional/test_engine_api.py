@@ -272,13 +272,13 @@ def test_big_integers_and_nul_characters_never_fail(shop: Shop) -> None:
     assert shop.client.post("/events", content=big, headers=headers).status_code == 202
     (stored,) = shop.client.get("/api/v1/events", headers=shop.admin.headers).json()["events"]
     assert stored["properties"] == {"n": 123456789012345678901234567890, "m": 2**64}  # exact, not floats
-    for deep in (
-        b"[" * 100_000 + b"]" * 100_000,
-        b'{"name": "x", "properties": {"n": [' * 3000 + b"1" + b"]}}" * 3000,
+    for deep, field in (
+        (b"[" * 100_000 + b"]" * 100_000, "body"),
+        (b'{"name": "x", "properties": {"n": [' * 3000 + b"1" + b"]}}" * 3000, "properties"),
     ):
         answer = shop.client.post("/events", content=deep, headers=headers)
-        assert answer.status_code == 400, answer.text  # not a 500 from the parser's recursion
-        assert answer.json()["error"]["code"] == "malformed_json"
+        assert answer.status_code == 422, answer.text  # not a 500 from the parser's recursion
+        assert answer.json()["error"]["details"][0]["field"] == field
     nul = shop.client.post(
         "/events", json={"name": "x\u0000", "properties": {"k\u0000": "v\u0000"}}, headers=headers
     )
@@ -423,3 +423,160 @@ def test_the_explorer_needs_the_telemetry_permission(shop: Shop, db: Database, c
     assert shop.client.get("/api/v1/events", headers=viewer.headers).status_code == 403
     assert shop.client.get("/api/v1/events/names", headers=viewer.headers).status_code == 403
     assert shop.client.get("/api/v1/events", headers=analyst.headers).status_code == 200
+
+
+# Hostile input (issue 21, items 4 to 6): a 422 naming the field, and nothing of the batch stored.
+
+
+def stored_events(shop: Shop) -> list[dict[str, Any]]:
+    answer = shop.client.get("/api/v1/events", headers=shop.admin.headers)
+    return list(answer.json()["events"])
+
+
+def post_raw(shop: Shop, path: str, body: bytes) -> Any:
+    """Post bytes as they are: the JSON escapes and depths below are not what a client library writes."""
+    key = shop.public if path == "/events" else shop.secret
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    return shop.client.post(path, content=body, headers=headers)
+
+
+def refused_fields(response: Any) -> list[tuple[int | None, str]]:
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_failed"
+    return [(d.get("index"), d["field"]) for d in response.json()["error"]["details"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "item"),
+    [
+        ("/events", {"name": "x", "timestamp": "0001-01-01T00:00:00+01:00"}),
+        ("/conversions", {"goal": "lead", "timestamp": "0001-01-01T00:00:00+01:00"}),
+        ("/conversions", {"event": "purchase", "contact_id": "ann", "timestamp": "0001-01-01T00:00:00Z"}),
+        ("/events", {"name": "purchase", "contact_id": "ann", "timestamp": "0001-01-01T00:00:00Z"}),
+        ("/events", {"name": "x", "timestamp": "1999-12-31T23:59:59Z"}),
+        (
+            "/conversions",
+            {"event": "purchase", "contact_id": "ann", "timestamp": "9999-12-31T23:59:59-23:59"},
+        ),
+    ],
+)
+def test_timestamps_outside_the_accepted_range_are_refused(
+    shop: Shop, path: str, item: dict[str, Any]
+) -> None:
+    shop.goal(code="lead", name="Lead", kind="conversion", trigger_event="purchase")
+    batch = {path.strip("/"): [{**item, "timestamp": "2026-11-01T10:00:00Z"}, item]}
+    answer = shop.send(path, batch, expect=422)
+    assert [(d["index"], d["field"]) for d in answer["error"]["details"]] == [(1, "timestamp")]
+    if item["timestamp"] < "2000":
+        assert "2000-01-01T00:00:00Z" in answer["error"]["details"][0]["message"]
+    assert stored_events(shop) == []
+
+
+def test_the_first_accepted_moment_is_stored_and_credited(shop: Shop) -> None:
+    shop.goal(code="lead", name="Lead", kind="conversion", trigger_event="purchase")
+    chat = {"conversation_id": "c1", "contact_id": "ann"}
+    shop.send("/events", {"name": "conversation_started", "timestamp": "2000-01-01T01:00:00+01:00", **chat})
+    first = {"event": "purchase", "contact_id": "ann", "timestamp": "2000-01-01T00:00:00Z"}
+    (outcome,) = shop.send("/conversions", first)["results"][0]["outcomes"]
+    assert (outcome["occurred_at"], outcome["attribution"]) == ("2000-01-01T00:00:00Z", "window")
+    assert len(stored_events(shop)) == 2
+
+
+SURROGATE_ESCAPE = b"\\udfff"  # as a client writes it in JSON; a lone surrogate is no Unicode character
+
+
+@pytest.mark.parametrize("path", ["/events", "/conversions"])
+@pytest.mark.parametrize(
+    "properties",
+    [
+        b'{"' + SURROGATE_ESCAPE + b'": 1}',
+        b'{"a": "' + SURROGATE_ESCAPE + b'"}',
+        b'{"a": [1, {"b": {"c": ["x", "' + SURROGATE_ESCAPE + b'"]}}]}',
+        b'{"a": {"b": {"k' + SURROGATE_ESCAPE + b'": null}}}',
+        b'{"n": 123456789012345678901234567890, "a": "\\ud800"}',
+    ],
+)
+def test_a_lone_surrogate_in_the_properties_is_refused(shop: Shop, path: str, properties: bytes) -> None:
+    name = b'"name": "x"' if path == "/events" else b'"event": "x"'
+    plural = path.strip("/").encode()
+    body = b'{"%s": [{%s}, {%s, "properties": %s}]}' % (plural, name, name, properties)
+    assert refused_fields(post_raw(shop, path, body)) == [(1, "properties")]
+    assert stored_events(shop) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/events", "name"),
+        ("/events", "event_id"),
+        ("/events", "conversation_id"),
+        ("/events", "contact_id"),
+        ("/events", "flow_id"),
+        ("/events", "timestamp"),
+        ("/conversions", "event"),
+        ("/conversions", "goal"),
+        ("/conversions", "contact_id"),
+    ],
+)
+def test_a_lone_surrogate_in_any_other_field_is_refused(shop: Shop, path: str, field: str) -> None:
+    name = b'"name": "x"' if path == "/events" else b'"event": "x"'
+    if field in {"name", "event", "goal"}:
+        name = b'"name": "y"' if path == "/events" else b""
+    body = b'{%s%s"%s": "a%s"}' % (name, b", " if name else b"", field.encode(), SURROGATE_ESCAPE)
+    assert refused_fields(post_raw(shop, path, body)) == [(0, field)]
+
+
+def nested_properties(levels: int, kind: str) -> bytes:
+    """A properties object nesting `levels` deep, itself the first level, as JSON text."""
+    if kind == "objects":
+        return b'{"a": ' * (levels - 1) + b"{}" + b"}" * (levels - 1)
+    return b'{"l": ' + b"[" * (levels - 1) + b"]" * (levels - 1) + b"}"
+
+
+@pytest.mark.parametrize("kind", ["objects", "lists"])
+@pytest.mark.parametrize("levels", [9, 100, 950, 1000, 1023, 1030, 5000, 100_000])
+def test_properties_nested_beyond_eight_levels_are_refused_at_any_depth(
+    shop: Shop, levels: int, kind: str
+) -> None:
+    properties = nested_properties(levels, kind)
+    single = b'{"name": "x", "properties": %s}' % properties
+    assert refused_fields(post_raw(shop, "/events", single)) == [(0, "properties")]
+    batch = b'{"conversions": [{"goal": "x"}, {"event": "x", "properties": %s}]}' % properties
+    assert refused_fields(post_raw(shop, "/conversions", batch)) == [(1, "properties")]
+    # an integer beyond 64 bits sends the body to the standard library's parser
+    big = b'{"events": [{"name": "x", "properties": {"n": 123456789012345678901}}, {"name": "y", '
+    big += b'"properties": '
+    assert refused_fields(post_raw(shop, "/events", big + properties + b"}]}")) == [(1, "properties")]
+    assert stored_events(shop) == []
+
+
+def test_eight_levels_of_properties_are_stored(shop: Shop) -> None:
+    for kind in ("objects", "lists"):
+        assert (
+            post_raw(
+                shop, "/events", b'{"name": "x", "properties": %s}' % nested_properties(8, kind)
+            ).status_code
+            == 202
+        )
+    assert len(stored_events(shop)) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "body"),
+        (b'{"name": ' + b"[" * 5000 + b"]" * 5000 + b"}", "name"),
+        (b'{"events": [{"name": "x"}, ' + b"[" * 5000 + b"]" * 5000 + b"]}", "events"),
+        (b'{"name": "x", "extra": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3001, "extra"),
+        (
+            b'{"events": [{"name": "x", "properties": {}}, {"name": "x", "properties": {"l": '
+            + b"[" * 3000
+            + b"]" * 3000
+            + b"}}]}",
+            "properties",
+        ),
+    ],
+)
+def test_any_other_deep_nesting_is_refused_where_it_is(shop: Shop, body: bytes, field: str) -> None:
+    (problem,) = refused_fields(post_raw(shop, "/events", body))
+    assert problem[1] == field

@@ -10,6 +10,7 @@ from comerix.conversions.attribution import (
     Candidate,
     attribute,
     choose,
+    window_start,
 )
 
 OUTCOME = datetime(2026, 11, 12, 12, 0, tzinfo=UTC)
@@ -83,3 +84,12 @@ def test_ties_on_start_are_broken_by_conversation_id() -> None:
     a, b = chat("a", 5 * HOUR, HOUR), chat("b", 5 * HOUR, HOUR)
     assert choose([a, b], OUTCOME, 168) == b
     assert choose([b, a], OUTCOME, 168) == b
+
+
+def test_a_window_reaching_before_year_one_is_no_overflow() -> None:
+    """Defence in depth: the API refuses such times (SPEC §4), but the arithmetic must not fail on them."""
+    dawn = datetime(1, 1, 1, tzinfo=UTC)
+    first = Candidate("first", "f", dawn, dawn + HOUR)
+    assert choose([first], dawn + HOUR, 8760) == first
+    assert window_start(dawn, timedelta(hours=8760)) == dawn
+    assert window_start(OUTCOME, 2 * HOUR) == OUTCOME - 2 * HOUR

@@ -32,7 +32,14 @@ from comerix.errors import (
 from comerix.goals.errors import GoalCodeImmutable, GoalCodeTaken, GoalNotFound
 from comerix.money import normalize_currency
 from comerix.settings import Settings, SettingsError, load_settings
-from comerix.text import _may_hold_long_number, json_bytes, json_loads, json_text
+from comerix.text import (
+    NestedTooDeep,
+    _may_hold_long_number,
+    json_bytes,
+    json_loads,
+    json_text,
+    path_deeper_than,
+)
 from comerix.workspaces.schemas import AnalyticsSettings
 
 
@@ -200,10 +207,12 @@ def test_json_text_keeps_integers_of_any_size(document: dict[str, object]) -> No
     assert json_text(document, indent=True).startswith('{\n  "')
 
 
-@given(st.lists(st.sampled_from([b"0", b"7", b"9", b"1" * 19, b"x", b".", b"\xd9\xa3", b'"']), max_size=40))
+@given(
+    st.lists(st.sampled_from([b"0", b"7", b"9", b"1" * 19, b"-", b"x", b".", b"\xd9\xa3", b'"']), max_size=40)
+)
 def test_the_search_for_long_numbers_finds_exactly_the_runs_of_twenty_digits(parts: list[bytes]) -> None:
     document = b"".join(parts)
-    expected = re.search(rb"[0-9]{20}", document) is not None
+    expected = re.search(rb"[0-9]{20}|-[0-9]{19}", document) is not None
     assert _may_hold_long_number(document) is expected
     assert _may_hold_long_number(bytearray(document)) is expected
     assert _may_hold_long_number(document.decode(errors="replace")) is expected
@@ -215,14 +224,55 @@ def test_a_long_integer_in_a_body_is_read_exactly() -> None:
         "near": 12345678901234567890.5,
     }
     assert json_loads(b'{"n": 1234567890123456789}') == {"n": 1234567890123456789}
+    # below -2**63, orjson would read a float: -9223372036854775808 is the last integer it keeps
+    for n in (-(2**63), -(2**63) - 1, -(10**19) + 1, 2**64 - 1, 2**64):
+        assert json_loads(f'{{"n": {n}}}'.encode()) == {"n": n}
+        assert type(json_loads(f"[{n}]".encode())[0]) is int
 
 
 def test_json_loads_refuses_what_is_not_json() -> None:
     for text in ("NaN", '{"x": Infinity}', "{'single': 1}", "[1,", "12345678901234567890 x"):
         with pytest.raises(ValueError, match=r"JSON|Expecting|Extra data|property name"):
             json_loads(text)
-    with pytest.raises(RecursionError):
-        json_loads("[" * 100_000 + "]" * 100_000)
+    for deep in (
+        "[" * 100_000 + "]" * 100_000,
+        b'{"n": 12345678901234567890, "l": ' + b"[" * 990 + b"]" * 991,
+    ):
+        with pytest.raises(NestedTooDeep, match="nests arrays or objects too deeply"):
+            json_loads(deep)  # a ValueError, not the parser's RecursionError
+
+
+@pytest.mark.parametrize(
+    "text", ["1e400", "-1e400", '{"n": [1e999]}', '{"n": 1e400, "id": 12345678901234567890}']
+)
+def test_json_loads_refuses_numbers_beyond_the_range_of_a_double(text: str) -> None:
+    with pytest.raises(ValueError, match="number"):
+        json_loads(text)  # rather than read as infinity, which would be stored as null
+
+
+def test_json_loads_reads_tiny_and_negative_zero_numbers() -> None:
+    assert json_loads("[1e-400, -0, -0.0, 1e308, 2e-308]") == [0.0, 0, -0.0, 1e308, 2e-308]
+
+
+@pytest.mark.parametrize(
+    ("document", "limit", "path"),
+    [
+        (
+            '{"events": [{"name": "x"}, {"properties": {"a": [[[[]]]]}}]}',
+            5,
+            ["events", 1, "properties", "a", 0],
+        ),
+        ('{"s": "[[[[[{{{{", "t": [[1]]}', 2, ["t", 0]),
+        ('{"a\\"b": {"\\u00e9\\"": [[]]}}', 3, ['a"b', '\u00e9"', 0]),
+        ("[[1, 2], [3, [4, [5]]]]", 3, [1, 1, 1]),
+        ("[[1, 2], [3, [4, [5]]]]", 4, None),
+        ("[]", 0, []),
+        ('"[[["', 0, None),
+    ],
+)
+def test_the_path_to_the_first_value_nested_too_deep(document: str, limit: int, path: object) -> None:
+    assert path_deeper_than(document, limit) == path
+    assert path_deeper_than(document.encode(), limit) == path
 
 
 def test_the_sqlite_codec_writes_each_moment_as_naive_utc_text_whatever_its_zone() -> None:

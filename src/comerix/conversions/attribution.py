@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -41,8 +41,17 @@ class Attribution:
 NOT_ATTRIBUTED = Attribution(AttributionKind.NONE)
 
 
+def window_start(at: datetime, window: timedelta) -> datetime:
+    """`window` before `at`; the earliest time there is when that would be before year 1. The API
+    refuses such times (SPEC §4), but the arithmetic must not fail on one that gets this far."""
+    try:
+        return at - window
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC if at.tzinfo is not None else None)
+
+
 def is_candidate(candidate: Candidate, at: datetime, window: timedelta) -> bool:
-    return candidate.started_at <= at and candidate.last_activity_at >= at - window
+    return candidate.started_at <= at and candidate.last_activity_at >= window_start(at, window)
 
 
 def choose(candidates: Iterable[Candidate], at: datetime, window_hours: int) -> Candidate | None:

@@ -506,7 +506,7 @@ def _candidates(
             "workspace": workspace_id,
             "contact": contact_id,
             "at": at,
-            "window_start": at - timedelta(hours=window_hours),
+            "window_start": attribution.window_start(at, timedelta(hours=window_hours)),
         },
     )
     return [Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -19,12 +19,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from comerix.errors import FieldProblem, Invalid, problems_from_pydantic
 from comerix.goals.models import GoalKind
 from comerix.telemetry.models import CLIENT_ID_LENGTH, Source
-from comerix.text import json_bytes, no_nul, nul_free_json
+from comerix.text import json_bytes, no_nul, nul_free_json, path_deeper_than, valid_unicode
 
 MAX_BATCH = 500
 MAX_PROPERTIES_BYTES = 16 * 1024
 MAX_NESTING = 8
+LONE_SURROGATE = "must not contain a lone surrogate (\\ud800 to \\udfff without its pair): it is no character"
 MAX_FUTURE = timedelta(minutes=5)
+# The earliest time accepted (SPEC §4): no chat platform's event is older, and with it every time stored,
+# and every attribution window reaching back from one, stays far inside what each backend represents.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 ClientId = Annotated[
@@ -108,12 +112,30 @@ def _timestamp(raw: str | None, now: datetime, index: int, problems: list[FieldP
         return now
     if moment - now > MAX_FUTURE:
         problems.append(FieldProblem("timestamp", "is more than 5 minutes in the future", index))
+        return now
+    if moment < EARLIEST:
+        problems.append(
+            FieldProblem("timestamp", "is before 2000-01-01T00:00:00Z, the earliest accepted", index)
+        )
+        return now
     return moment
 
 
 def _properties(properties: dict[str, Any], index: int, problems: list[FieldProblem]) -> str:
-    """The properties serialised (what is stored), after checking size, nesting and NUL characters."""
-    serialised = json_bytes(properties)
+    """The properties serialised (what is stored), after checking size, nesting and characters."""
+    try:
+        serialised = orjson.dumps(properties)
+    except orjson.JSONEncodeError:
+        # orjson refuses an integer beyond 64 bits (written exactly by the standard library, below), more
+        # than 255 levels (which the standard library would follow until its recursion limit, so the
+        # bounded walk decides first) and a lone surrogate, which is no character (and no UTF-8).
+        if _deeper_than(properties, MAX_NESTING):
+            problems.append(FieldProblem("properties", f"nests deeper than {MAX_NESTING} levels", index))
+            return ""
+        if not valid_unicode(properties):
+            problems.append(FieldProblem("properties", LONE_SURROGATE, index))
+            return ""
+        serialised = json_bytes(properties)
     size = len(serialised)
     if size > MAX_PROPERTIES_BYTES:
         problems.append(FieldProblem("properties", f"is {size} bytes serialized; at most 16 KiB", index))
@@ -188,6 +210,30 @@ def _name_of(fields: _ItemFields, index: int, problems: list[FieldProblem]) -> t
     if fields.goal is not None:
         return f"goal:{fields.goal}", fields.goal
     return str(fields.event), None
+
+
+# The deepest a body the API accepts can nest: `{"events": [{"properties": ...}]}` around the properties.
+_DEEPEST_BODY = 3 + MAX_NESTING
+
+
+def nested_too_deep(body: bytes | bytearray, plural: str) -> Invalid:
+    """The refusal of a body nested deeper than the JSON parsers follow (a thousand levels or so): the
+    item and field where it first nests deeper than any body the API accepts, as parsing would say."""
+    path = path_deeper_than(body, _DEEPEST_BODY) or []
+    index = 0
+    if len(path) > 2 and path[0] == plural and isinstance(path[1], int):  # a batch: on by item and field
+        index, field = path[1], path[2]
+        if isinstance(field, int):
+            return Invalid.of([FieldProblem(plural, "each item must be an object", index)])
+    elif path and isinstance(path[0], str):
+        field = path[0]
+    else:  # the body is an array
+        return Invalid.of([FieldProblem("body", f'must be one object or {{"{plural}": [...]}}', None)])
+    if field == "properties":
+        return Invalid.of([FieldProblem(field, f"nests deeper than {MAX_NESTING} levels", index)])
+    # Any other field holds no array or object at all; the name is the client's, told back only as text.
+    name = field.encode(errors="replace").decode()[:CLIENT_ID_LENGTH]
+    return Invalid.of([FieldProblem(name, "nests arrays or objects where none belong", index)])
 
 
 def parse_events(raw: Any, now: datetime) -> list[Item]:

@@ -25,10 +25,11 @@ from comerix.telemetry.schemas import (
     EventBatch,
     EventIn,
     IngestResult,
+    nested_too_deep,
     parse_conversions,
     parse_events,
 )
-from comerix.text import json_loads
+from comerix.text import NestedTooDeep, NumberOutOfRange, json_loads
 
 MAX_BODY = 1024 * 1024
 
@@ -54,8 +55,9 @@ async def engine_client(request: Request) -> EngineClient:
     return client
 
 
-async def json_body(request: Request) -> Any:
-    """The decoded body: at most 1 MiB, valid JSON (no NaN or Infinity)."""
+async def json_body(request: Request, plural: str) -> Any:
+    """The decoded body: at most 1 MiB, valid JSON (no NaN or Infinity). One nested deeper than the
+    parsers follow is JSON all the same, and nothing the API accepts nests so: a 422 that says where."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise PayloadTooLarge("the body is larger than 1 MiB")
@@ -66,10 +68,12 @@ async def json_body(request: Request) -> Any:
             raise PayloadTooLarge("the body is larger than 1 MiB")
     try:
         return json_loads(body)
+    except NestedTooDeep:
+        raise nested_too_deep(body, plural) from None
+    except NumberOutOfRange as exc:
+        raise MalformedJson(f"the request body cannot be read: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise MalformedJson("the request body is not valid JSON") from None
-    except RecursionError:  # thousands of nested arrays or objects: nothing the API accepts nests so
-        raise MalformedJson("the request body nests too deeply to be read") from None
 
 
 def _accepted(body: bytes) -> Response:
@@ -89,7 +93,7 @@ async def post_events(
     request: Request, client: Annotated[EngineClient, Depends(engine_client)], now: Now
 ) -> Response:
     """Telemetry from the chat widget or the agent's flows (public or secret key)."""
-    items = parse_events(await json_body(request), now)
+    items = parse_events(await json_body(request, "events"), now)
     return _accepted(await request.app.state.writer.submit(Batch(client.workspace_id, items, now)))
 
 
@@ -105,7 +109,7 @@ async def post_conversions(
     """Server-side outcomes, such as a sale completed after the chat (secret key only)."""
     if client.kind is not EngineKeyKind.SECRET:
         raise KeyNotAllowed("a public key may only send events; send conversions with a secret key")
-    items = parse_conversions(await json_body(request), now)
+    items = parse_conversions(await json_body(request, "conversions"), now)
     return _accepted(await request.app.state.writer.submit(Batch(client.workspace_id, items, now)))
 
 
