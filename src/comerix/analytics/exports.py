@@ -2,6 +2,13 @@
 
 Rows are read in chunks from a session of the export's own (the request's session is gone once the
 answer starts), so memory stays constant whatever the size.
+
+Formula injection: contact, conversation and flow ids arrive through the public key every widget
+ships, and goal names are typed by designers, so a spreadsheet that opens the file must not take any
+text cell for a formula. Every text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+return gets a leading `'` (OWASP's CSV-injection guidance). The two amount columns, `value` and
+`base_value`, are written by the service from a Decimal and are never touched, so `-12.50` stays a
+number; in a text column `-12` is an id and becomes `'-12`.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import io
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -39,6 +47,7 @@ COLUMNS = (
     "source",
 )
 CHUNK = 1000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def file_name(query: ReportQuery) -> str:
@@ -85,18 +94,18 @@ def rows(database: Database, workspace_id: uuid.UUID, timezone: str, query: Repo
                     outcome.id,
                     outcome.occurred_at.isoformat().replace("+00:00", "Z"),
                     outcome.occurred_at.astimezone(tz).date().isoformat(),
-                    outcome.goal_code,
-                    goal_name,
+                    safe_text(outcome.goal_code),
+                    safe_text(goal_name),
                     outcome.kind.value,
-                    _text(outcome.value),
-                    outcome.currency or "",
-                    _text(outcome.base_value),
-                    outcome.base_currency or "",
-                    outcome.value_error or "",
+                    _number(outcome.value),
+                    safe_text(outcome.currency),
+                    _number(outcome.base_value),
+                    safe_text(outcome.base_currency),
+                    safe_text(outcome.value_error),
                     outcome.attribution.value,
-                    outcome.conversation_id or "",
-                    outcome.flow_id or "",
-                    outcome.contact_id or "",
+                    safe_text(outcome.conversation_id),
+                    safe_text(outcome.flow_id),
+                    safe_text(outcome.contact_id),
                     outcome.source.value,
                 )
             )
@@ -105,7 +114,15 @@ def rows(database: Database, workspace_id: uuid.UUID, timezone: str, query: Repo
     yield _drain(buffer)
 
 
-def _text(value: object) -> str:
+def safe_text(text: str | None) -> str:
+    """A text cell a spreadsheet shows as text: a leading `'` when it would start a formula."""
+    if text is None:
+        return ""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _number(value: Decimal | None) -> str:
+    """An amount, written as it is stored: a spreadsheet reads `-12.50` as the number it is."""
     return "" if value is None else str(value)
 
 
