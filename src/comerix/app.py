@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from comerix import __version__, admin
+from comerix import __version__, admin, api_docs
 from comerix.admin.pages import error_page
 from comerix.analytics.odata.views import PREFIX as ODATA_PREFIX
 from comerix.analytics.odata.views import router as odata_router
@@ -18,13 +19,13 @@ from comerix.clock import Clock, SystemClock
 from comerix.contacts.views import router as contacts_router
 from comerix.db import Database
 from comerix.db.migrate import is_current
-from comerix.errors import error_body
+from comerix.errors import Unavailable, error_body
 from comerix.goals.index import GoalIndex
 from comerix.goals.views import router as goals_router
-from comerix.http import RejectNulCharacters, install_error_handlers
+from comerix.http import RejectNulCharacters, install_error_handlers, unavailable_headers
 from comerix.settings import Settings
 from comerix.telemetry.engine_auth import EngineKeyCache
-from comerix.telemetry.views import engine_router, explorer_router
+from comerix.telemetry.views import ENGINE_SCHEMAS, engine_router, explorer_router
 from comerix.telemetry.writer import IngestWriter
 from comerix.workspaces.views import router as settings_router
 
@@ -58,6 +59,8 @@ def create_app(
         version=__version__,
         description="Goals, conversions and analytics for AI chat.",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs, from the package
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = db
@@ -74,6 +77,8 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
     )
     app.add_middleware(RejectNulCharacters, answers_itself=(ODATA_PREFIX + "/",))
+    if settings.trusted_proxies:  # outermost: every part of the app sees the client's own address
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.include_router(engine_router)
     app.include_router(contacts_router)
     app.include_router(analytics_router)
@@ -82,6 +87,7 @@ def create_app(
     app.include_router(explorer_router)
     app.include_router(settings_router)
     admin.install(app)
+    api_docs.install(app, schemas=ENGINE_SCHEMAS)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -90,16 +96,22 @@ def create_app(
 
     schema_checked = False
 
-    @app.get("/healthz", tags=["service"])
+    @app.get("/healthz", tags=["service"], responses=api_docs.errors(400, 503))
     def healthz(request: Request) -> JSONResponse:
-        """200 when the database answers and its schema is current; 503 otherwise."""
+        """200 when the database answers, its schema is current and it takes writes; 503 with
+        `Retry-After` otherwise. Whether it takes writes: `db.availability.StorageHealth`."""
         nonlocal schema_checked
         database: Database = request.app.state.database
         if database.is_ready():
             # Migrations run before the service starts and never go backwards: once current, always.
             schema_checked = schema_checked or is_current(database.engine)
             if schema_checked:
-                return JSONResponse({"status": "ok"})
-        return JSONResponse(error_body("not_ready", "the database is not reachable or not migrated"), 503)
+                failure = request.app.state.writer.health.check(database)
+                if failure is None:
+                    return JSONResponse({"status": "ok"})
+                body = error_body(failure.code, failure.message, failure.details)
+                return JSONResponse(body, 503, headers=unavailable_headers(failure.retry_after))
+        body = error_body("not_ready", "the database is not reachable or not migrated")
+        return JSONResponse(body, 503, headers=unavailable_headers(Unavailable.retry_after))
 
     return app

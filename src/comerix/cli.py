@@ -124,6 +124,7 @@ def serve(
     """Migrate the database if needed, then serve the web app, the admin API and the Engine API."""
     import uvicorn
 
+    from comerix import server
     from comerix.app import create_app
 
     settings = _settings(json_output)
@@ -141,7 +142,7 @@ def serve(
         )
     web_app = create_app(settings, database=database, writer_process=True)
     tune_garbage_collector()
-    uvicorn.run(web_app, host=host, port=port, log_level="info")
+    uvicorn.Server(server.config(web_app, settings, host=host, port=port)).run()
 
 
 @app.command()

@@ -91,6 +91,17 @@ class TooManyRequests(DomainError):
         self.retry_after = retry_after
 
 
+class Unavailable(DomainError):
+    """The service cannot do this now, through no fault of the request, and did not apply it;
+    `retry_after` says, in seconds, when to try again."""
+
+    code = "unavailable"
+    retry_after: int = 5
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, details or [{"retry_after": self.retry_after}])
+
+
 _STATUS_BY_CATEGORY: dict[type[DomainError], int] = {
     Malformed: 400,
     TooLarge: 413,
@@ -100,6 +111,7 @@ _STATUS_BY_CATEGORY: dict[type[DomainError], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
     TooManyRequests: 429,
+    Unavailable: 503,
 }
 
 

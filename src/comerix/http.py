@@ -9,16 +9,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from comerix.db import Database
+from comerix.db.availability import DATABASE_ERRORS, unavailable
 from comerix.errors import DomainError, FieldProblem, error_body, problems_from_pydantic, status_for
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,13 @@ DbSession = Annotated[Session, Depends(_db_session, scope="function")]
 Now = Annotated[datetime, Depends(_now)]
 
 
+def unavailable_headers(retry_after: int) -> dict[str, str]:
+    """The headers of a 503: when to try again, and that this connection ends here. A server error
+    that leaves a keep-alive connection open is followed by uvicorn closing it without a word, and the
+    client's next request on it fails with a reset: it could not tell what became of that one."""
+    return {"Retry-After": str(retry_after), "Connection": "close"}
+
+
 def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = status_for(exc)
@@ -94,15 +104,61 @@ def _invalid(problems: list[FieldProblem]) -> JSONResponse:
     return JSONResponse(error_body("validation_failed", message, details), 422)
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     code = codes.get(exc.status_code, "http_error")
-    return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+    return JSONResponse(
+        error_body(code, str(exc.detail)), exc.status_code, headers=_http_headers(request, exc)
+    )
+
+
+def _http_headers(request: Request, exc: StarletteHTTPException) -> dict[str, str]:
+    """The headers of an HTTP error; a 405's `Allow` names every method of the resource (RFC 9110).
+    Starlette names only those of the first route that matched: `GET /api/v1/goals`, hiding its POST.
+    The resource is the path template that matched first, as in routing: `/api/v1/goals/preview`
+    (POST), not `/api/v1/goals/{goal_id}` (GET, PATCH), which its address also fits."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        path = request.url.path  # the routes' own paths: the service is not mounted under a root path
+        template: str | None = None
+        methods: set[str] = set()
+        for route in iter_route_contexts(request.app.router.routes):
+            regex = getattr(route, "path_regex", None)
+            refuses = getattr(route.endpoint, "refuses_methods", False)
+            if not route.methods or regex is None or refuses or not regex.match(path):
+                continue
+            template = template or route.path
+            if route.path == template:
+                methods |= route.methods
+        if methods:
+            headers["Allow"] = ", ".join(sorted(methods))
+    return headers
+
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+
+def refuses_methods(endpoint: EndpointT) -> EndpointT:
+    """Marks an endpoint that only answers 405 for its methods (the read-only OData feed, in its own
+    error shape): a router's 405 on the same path must not name those methods in `Allow`."""
+    endpoint.refuses_methods = True  # type: ignore[attr-defined]
+    return endpoint
 
 
 def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("internal_error", "the server failed; the request was not applied"), 500)
+
+
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A storage failure (`db.availability`) is a 503 to try again; any other database error a 500."""
+    storage = unavailable(exc)
+    return _domain_error(request, storage) if storage is not None else _unexpected_error(request, exc)
+
+
+def _client_gone(_request: Request, _exc: Exception) -> Response:
+    """The client hung up, or was cut off (`server`), before its body was in: nobody hears an answer."""
+    return Response(status_code=400)
 
 
 def install_error_handlers(app: FastAPI, pages: PageRenderer | None = None) -> None:
@@ -116,10 +172,18 @@ def install_error_handlers(app: FastAPI, pages: PageRenderer | None = None) -> N
         unexpected: bool = False,
     ) -> Callable[[Request, Exception], Response]:
         def handle(request: Request, exc: Exception) -> Response:
-            if unexpected:
+            if isinstance(exc, DATABASE_ERRORS):
+                exc = unavailable(exc) or exc
+            code = status(exc)
+            if unexpected or code == 500:
                 log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-            page = pages(request, exc, status(exc)) if pages is not None else None
-            return page if page is not None else json_handler(request, exc)
+            page = pages(request, exc, code) if pages is not None else None
+            if page is not None and isinstance(exc, StarletteHTTPException):
+                page.headers.update(_http_headers(request, exc))  # a page's 405 says `Allow` too
+            response = page if page is not None else json_handler(request, exc)
+            if code >= 500:  # see `unavailable_headers`
+                response.headers["Connection"] = "close"
+            return response
 
         return handle
 
@@ -130,6 +194,9 @@ def install_error_handlers(app: FastAPI, pages: PageRenderer | None = None) -> N
         return exc.status_code if isinstance(exc, StarletteHTTPException) else 500
 
     app.add_exception_handler(DomainError, handler(_domain_error, domain_status))
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, handler(_database_error, domain_status))
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, handler(_validation_error, lambda _exc: 422))
     app.add_exception_handler(StarletteHTTPException, handler(_http_error, http_status))
     app.add_exception_handler(Exception, handler(_unexpected_error, lambda _exc: 500, unexpected=True))

@@ -1,5 +1,6 @@
 """Every table of the service, gathered so Alembic and the tests see the whole schema."""
 
+from comerix.admin.models import SignInAttempt
 from comerix.analytics.models import (
     ConversationGoalRollup,
     ConversationMark,
@@ -10,6 +11,7 @@ from comerix.analytics.models import (
 )
 from comerix.auth.models import AdminSession, EngineKey, PersonalAccessToken, User
 from comerix.conversions.models import Outcome
+from comerix.db.availability import StorageProbe
 from comerix.db.base import Base
 from comerix.goals.models import Goal, GoalRevision
 from comerix.telemetry.models import Contact, Conversation, Event, EventNameDay, EventPropertyKey
@@ -35,6 +37,8 @@ __all__ = [
     "OutcomeMonthRollup",
     "OutcomeRollup",
     "PersonalAccessToken",
+    "SignInAttempt",
+    "StorageProbe",
     "User",
     "Workspace",
     "metadata",

@@ -6,10 +6,12 @@ variable, instead of failing later in some request.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -39,6 +41,42 @@ class Settings(BaseSettings):
         description="Mark the admin session cookie Secure (sent over HTTPS only; browsers make an "
         "exception for 127.0.0.1 and localhost). Turn off only to serve plain HTTP on a trusted network.",
     )
+
+    headers_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request's headers (from the connection, or the "
+        "request's first byte) before the connection is answered 408 and closed.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a client has to send a request's whole body once its headers are in, "
+        "before the request is answered 408 and the connection closed.",
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Addresses or networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) of the reverse "
+        "proxies whose X-Forwarded-For and X-Forwarded-Proto headers are believed. Default: none, so the "
+        "client address is the connection's own.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address or network") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -185,7 +185,7 @@ def test_engine_keys_do_not_open_the_admin_api(
 
 
 @pytest.mark.parametrize(
-    ("role", "goals", "settings"),
+    ("role", "goals", "settings_status"),
     [
         (Role.ADMIN, 200, 200),
         (Role.DESIGNER, 200, 403),
@@ -194,7 +194,13 @@ def test_engine_keys_do_not_open_the_admin_api(
     ],
 )
 def test_roles_decide_what_each_route_allows(
-    client: TestClient, admin: Member, db: Database, clock: FixedClock, role: Role, goals: int, settings: int
+    client: TestClient,
+    admin: Member,
+    db: Database,
+    clock: FixedClock,
+    role: Role,
+    goals: int,
+    settings_status: int,
 ) -> None:
     goal = create(client, admin)
     who = member(db, clock, role, of=admin)
@@ -215,6 +221,6 @@ def test_roles_decide_what_each_route_allows(
             headers=who.headers,
         ),
     ]
-    assert {call.status_code for call in settings_calls} == {settings}
+    assert {call.status_code for call in settings_calls} == {settings_status}
     if goals == 403:
         assert goal_calls[0].json()["error"]["details"] == [{"permission": "comerix.insights.goals.manage"}]

@@ -1,13 +1,16 @@
 """The Engine API with the pipeline in a writer process of its own, as `comerix serve` runs it, on each
 backend: answers, refusals and duplicates cross the process boundary intact, a writer process that dies
-is replaced, and a writer (thread or process) that fails unexpectedly answers 500 and goes on."""
+or hangs is replaced (the batches it held answered 503, to send again), and a writer (thread or process)
+that fails unexpectedly answers 500 and goes on; both close the connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pickle
 import select
+import signal
 import sqlite3
 import threading
 import time
@@ -17,6 +20,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from comerix.app import create_app
 from comerix.auth.service import principal_of
@@ -68,29 +72,29 @@ def test_outcomes_duplicates_and_refusals_come_back_from_the_writer_process(shop
 
 def test_a_writer_process_that_dies_is_replaced(shop: Shop, db: Database) -> None:
     """Dead while idle, it is replaced at once, before the next batch; dead while it holds a batch, that
-    batch is answered 500 (nothing of it is known to be stored) and its retry goes to the successor."""
+    batch is answered 503 storage_unavailable, with Retry-After and Connection: close (nothing of it is
+    known to be stored), and its retry goes to the successor."""
     headers = {"Authorization": f"Bearer {shop.public}"}
     shop.send("/events", {"name": "first", "event_id": "e-1"})
     idle = shop.client.app.state.writer._child._process  # type: ignore[attr-defined]
-    idle.kill()
+    os.kill(idle.pid, signal.SIGKILL)
     idle.join()
     assert shop.send("/events", {"name": "next", "event_id": "e-2"})["accepted"] == 1
 
-    answers: list[int] = []
+    answers: list[Response] = []
     with writes_blocked(db):
         holding = threading.Thread(
             target=lambda: answers.append(
-                shop.client.post(
-                    "/events", json={"name": "lost", "event_id": "e-3"}, headers=headers
-                ).status_code
+                shop.client.post("/events", json={"name": "lost", "event_id": "e-3"}, headers=headers)
             )
         )
         holding.start()
         time.sleep(1.0)  # by then the process has the batch, and waits for the lock
         busy = shop.client.app.state.writer._child._process  # type: ignore[attr-defined]
-        busy.kill()
+        os.kill(busy.pid, signal.SIGKILL)
         holding.join(timeout=10)
-    assert answers == [500]  # not known to be stored: the client retries with the same event_id
+    (lost,) = answers
+    assert_unavailable(lost)  # not known to be stored: the client retries with the same event_id
     retried = shop.send("/events", {"name": "lost", "event_id": "e-3"})
     assert retried["results"][0]["status"] == "accepted"
     names = shop.client.get("/api/v1/events", headers=shop.admin.headers).json()["events"]
@@ -113,8 +117,17 @@ def test_the_writer_survives_an_unexpected_failure(
             "/events", json={"name": "x"}, headers={"Authorization": f"Bearer {shop.public}"}
         )
         assert failed.status_code == 500
+        assert failed.headers["connection"] == "close"  # the client opens a new connection, not a dead one
         monkeypatch.undo()
         assert shop.send("/events", {"name": "x"})["accepted"] == 1
+
+
+def assert_unavailable(response: Response) -> None:
+    """A 503 in the one error shape that says when to try again and ends the connection."""
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "storage_unavailable"
+    assert int(response.headers["retry-after"]) > 0
+    assert response.headers["connection"] == "close"
 
 
 @contextlib.contextmanager
@@ -138,7 +151,7 @@ def writes_blocked(db: Database) -> Iterator[None]:
 def test_a_writer_process_that_hangs_is_replaced(
     shop: Shop, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A group that takes longer than `WRITE_TIMEOUT` is answered 500, its process killed (which rolls
+    """A group that takes longer than `WRITE_TIMEOUT` is answered 503, its process killed (which rolls
     its transaction back) and a new one started."""
     from comerix.telemetry import writer
 
@@ -147,7 +160,7 @@ def test_a_writer_process_that_hangs_is_replaced(
     with writes_blocked(db):
         started = time.monotonic()
         stuck = shop.client.post("/events", json={"name": "stuck", "event_id": "e-1"}, headers=headers)
-        assert stuck.status_code == 500  # not known to be stored: the client retries with the same id
+        assert_unavailable(stuck)  # not known to be stored: the client retries with the same id
         assert time.monotonic() - started < 5  # the timeout, not SQLite's own 10 s wait for the lock
     # The successor may take longer than a second to start on a busy machine: the retry gets the usual time.
     monkeypatch.setattr(writer, "WRITE_TIMEOUT", 60.0)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from comerix.db.availability import StorageUnavailable
 from comerix.goals.index import GoalIndex
 from comerix.telemetry import writer
 from comerix.telemetry.pipeline import Batch, Recorded, answer
@@ -74,7 +75,7 @@ def body(n: int) -> bytes:
 async def _wait_for(future: asyncio.Future[bytes]) -> Any:
     try:
         return await asyncio.wait_for(future, WAIT)
-    except writer.WriterProcessFailed as exc:
+    except (writer.WriterProcessFailed, StorageUnavailable) as exc:
         return exc
 
 
@@ -168,8 +169,8 @@ def test_a_failed_process_fails_every_group_it_holds_and_the_next_one_goes_to_it
         await asyncio.to_thread(child.next_sent)
 
         child.say(None)  # died or timed out: `_Child.receive` has already started a new one
-        assert isinstance(await _wait_for(answer_first), writer.WriterProcessFailed)
-        assert isinstance(await _wait_for(answer_second), writer.WriterProcessFailed)
+        assert isinstance(await _wait_for(answer_first), StorageUnavailable)
+        assert isinstance(await _wait_for(answer_second), StorageUnavailable)
 
         answer_third = asyncio.ensure_future(ingest.submit(third))
         assert await asyncio.to_thread(child.next_sent) == [third]
@@ -186,7 +187,7 @@ def test_an_unexpected_error_replaces_the_process_so_no_stale_answer_can_arrive(
         answer = asyncio.ensure_future(ingest.submit(batch()))
         await asyncio.to_thread(child.next_sent)
         child.say([said(1), said(2)])  # two answers to a group of one batch: settling it fails
-        assert isinstance(await _wait_for(answer), writer.WriterProcessFailed)
+        assert isinstance(await _wait_for(answer), StorageUnavailable)
         assert len(child.replaced) == 1
 
     run(scenario, monkeypatch)
@@ -203,7 +204,7 @@ def test_a_silent_process_is_replaced_in_time_however_many_batches_are_queued(
         monkeypatch.setattr(Preparing, "delay", 0.05)  # 40 batches: 2 s of preparing, queue never empty
         started = time.monotonic()
         later = [asyncio.ensure_future(ingest.submit(batch())) for _ in range(40)]
-        assert isinstance(await _wait_for(held), writer.WriterProcessFailed)
+        assert isinstance(await _wait_for(held), StorageUnavailable)
         assert time.monotonic() - started < 1.5  # the timeout, not the end of the queue
         assert [type(why) for why in child.replaced] == [TimeoutError]
         for pending in later:

@@ -19,7 +19,7 @@ from comerix.admin.throttle import LoginThrottle
 
 def install(app: FastAPI) -> None:
     """Mount the pages, their static assets and the sign-in throttle on `app`."""
-    app.state.login_throttle = LoginThrottle()
+    app.state.login_throttle = LoginThrottle(app.state.database)
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin_static")
     for module in (account, goals, events, analytics, contacts, settings, credentials):
         app.include_router(module.router)

@@ -105,7 +105,7 @@ def login(
         )
     throttle: LoginThrottle = request.app.state.login_throttle
     address = request.client.host if request.client else "unknown"
-    throttle.attempt(email, address, now)
+    attempt = throttle.attempt(email, address, now)
     user = sessions.authenticate_password(session, email, password) if email and password else None
     if user is None:
         return _login_form(
@@ -115,7 +115,7 @@ def login(
             error="The email or the password is wrong.",
             status=401,
         )
-    throttle.succeeded(email, address, now)
+    throttle.succeeded(attempt)
     cookie = sessions.open_session(session, user, now=now)
     response = redirect(safe_next(next_path) or home_path(principal_of(user)))
     settings: Settings = request.app.state.settings

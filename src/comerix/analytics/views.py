@@ -9,13 +9,14 @@ from fastapi.responses import StreamingResponse
 
 from comerix.analytics import exports, reports
 from comerix.analytics.schemas import Summary
+from comerix.api_docs import errors
 from comerix.auth.dependencies import require
 from comerix.auth.roles import Permission
 from comerix.auth.service import Principal
 from comerix.http import DbSession
 from comerix.workspaces import service as workspaces
 
-router = APIRouter(prefix="/api/v1/reports", tags=["analytics"])
+router = APIRouter(prefix="/api/v1/reports", tags=["analytics"], responses=errors(400, 401, 403, 422))
 Analyst = Annotated[Principal, Depends(require(Permission.ANALYTICS_VIEW))]
 Param = Annotated[str | None, Query()]
 
@@ -59,7 +60,13 @@ def get_summary(
     return reports.summary(session, workspaces.get_or_raise(session, principal.workspace_id), query)
 
 
-@router.get("/outcomes.csv", response_class=StreamingResponse)
+@router.get(
+    "/outcomes.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "One row per outcome", "content": {"text/csv": {"schema": {"type": "string"}}}}
+    },
+)
 def get_outcomes_csv(
     request: Request,
     session: DbSession,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from comerix.api_docs import errors
 from comerix.auth.dependencies import require
 from comerix.auth.roles import Permission
 from comerix.auth.service import Principal
@@ -13,7 +14,7 @@ from comerix.contacts import service
 from comerix.contacts.schemas import ContactProfile, ErasureResult
 from comerix.http import DbSession
 
-router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
+router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], responses=errors(400, 401, 403, 404, 422))
 ContactsManager = Annotated[Principal, Depends(require(Permission.CONTACTS_MANAGE))]
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from comerix.api_docs import errors
 from comerix.auth.dependencies import require
 from comerix.auth.roles import Permission
 from comerix.auth.service import Principal
@@ -27,7 +28,7 @@ from comerix.http import DbSession, Now
 from comerix.telemetry.explorer import Range
 from comerix.workspaces import service as workspaces
 
-router = APIRouter(prefix="/api/v1/goals", tags=["goals"])
+router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=errors(400, 401, 403, 422))
 GoalsManager = Annotated[Principal, Depends(require(Permission.GOALS_MANAGE))]
 
 
@@ -39,7 +40,7 @@ def list_goals(
     return GoalList(goals=[GoalRead.of(goal) for goal in goals])
 
 
-@router.post("", status_code=201, response_model=GoalRead)
+@router.post("", status_code=201, response_model=GoalRead, responses=errors(409))
 def create_goal(data: GoalCreate, session: DbSession, principal: GoalsManager, now: Now) -> GoalRead:
     return GoalRead.of(service.create(session, principal.workspace_id, data, actor=principal, now=now))
 
@@ -60,12 +61,12 @@ def preview_goal(
     )
 
 
-@router.get("/{goal_id}", response_model=GoalRead)
+@router.get("/{goal_id}", response_model=GoalRead, responses=errors(404))
 def get_goal(goal_id: str, session: DbSession, principal: GoalsManager) -> GoalRead:
     return GoalRead.of(service.get_or_raise(session, principal.workspace_id, goal_id))
 
 
-@router.patch("/{goal_id}", response_model=GoalRead)
+@router.patch("/{goal_id}", response_model=GoalRead, responses=errors(404))
 def update_goal(
     goal_id: str, data: GoalUpdate, session: DbSession, principal: GoalsManager, now: Now
 ) -> GoalRead:
@@ -73,7 +74,7 @@ def update_goal(
     return GoalRead.of(service.update(session, goal, data, actor=principal, now=now))
 
 
-@router.post("/{goal_id}/status", response_model=GoalRead)
+@router.post("/{goal_id}/status", response_model=GoalRead, responses=errors(404))
 def change_status(
     goal_id: str, data: StatusChange, session: DbSession, principal: GoalsManager, now: Now
 ) -> GoalRead:
@@ -81,7 +82,7 @@ def change_status(
     return GoalRead.of(service.set_status(session, goal, data.status, actor=principal, now=now))
 
 
-@router.get("/{goal_id}/history", response_model=GoalHistory)
+@router.get("/{goal_id}/history", response_model=GoalHistory, responses=errors(404))
 def goal_history(goal_id: str, session: DbSession, principal: GoalsManager) -> GoalHistory:
     goal = service.get_or_raise(session, principal.workspace_id, goal_id)
     revisions = service.history(session, goal)

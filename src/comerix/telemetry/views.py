@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic.json_schema import models_json_schema
 
+from comerix.api_docs import errors
 from comerix.auth.dependencies import bearer_credential, require
 from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Permission
@@ -34,7 +36,9 @@ from comerix.text import NestedTooDeep, NumberOutOfRange, json_loads
 MAX_BODY = 1024 * 1024
 
 engine_router = APIRouter(tags=["engine"])
-explorer_router = APIRouter(prefix="/api/v1/events", tags=["event explorer"])
+explorer_router = APIRouter(
+    prefix="/api/v1/events", tags=["event explorer"], responses=errors(400, 401, 403, 422)
+)
 Telemetry = Annotated[Principal, Depends(require(Permission.TELEMETRY))]
 
 
@@ -81,13 +85,26 @@ def _accepted(body: bytes) -> Response:
     return Response(body, status_code=202, media_type="application/json")
 
 
+_BODIES, _DEFINITIONS = models_json_schema(
+    [(model, "validation") for model in (EventIn, EventBatch, ConversionIn, ConversionBatch)],
+    ref_template="#/components/schemas/{model}",
+)
+ENGINE_SCHEMAS: dict[str, dict[str, Any]] = _DEFINITIONS["$defs"]
+"""The Engine API's request bodies, for the OpenAPI document's components (where their `$ref`s point):
+the views read their bodies themselves, so FastAPI does not know these models."""
+
+
 def _schema(*models: type[Any]) -> dict[str, Any]:
-    body = {"oneOf": [model.model_json_schema() for model in models]}
+    body = {"oneOf": [_BODIES[(model, "validation")] for model in models]}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}
 
 
 @engine_router.post(
-    "/events", status_code=202, response_model=IngestResult, openapi_extra=_schema(EventIn, EventBatch)
+    "/events",
+    status_code=202,
+    response_model=IngestResult,
+    openapi_extra=_schema(EventIn, EventBatch),
+    responses=errors(400, 401, 413, 422, 503),
 )
 async def post_events(
     request: Request, client: Annotated[EngineClient, Depends(engine_client)], now: Now
@@ -102,6 +119,7 @@ async def post_events(
     status_code=202,
     response_model=IngestResult,
     openapi_extra=_schema(ConversionIn, ConversionBatch),
+    responses=errors(400, 401, 403, 413, 422, 503),
 )
 async def post_conversions(
     request: Request, client: Annotated[EngineClient, Depends(engine_client)], now: Now

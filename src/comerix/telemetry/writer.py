@@ -26,11 +26,18 @@ Where the pipeline runs:
   serving process waits on the child's pipe and on its own queue at once (`select`), so a batch never
   waits for an answer to come first, and a child that dies while idle is replaced at once. The child
   starts with the service and stops with it; if it dies, or is silent for `WRITE_TIMEOUT` while it
-  holds a group (then it is killed, which rolls its transaction back), the groups in flight fail (500)
+  holds a group (then it is killed, which rolls its transaction back), the groups in flight fail (503)
   and a new child takes the next group. On SQLite the child checkpoints the write-ahead log itself,
   after each commit, on a thread of its own
   (`db.engine.Checkpointer`), while it takes the next group through the pipeline: batches neither
   queue behind a checkpoint run inside some commit nor wait for one between groups (docs/decisions.md).
+
+When storage cannot take the writes (a full disk, a lost connection, a read-only database:
+`db.availability`), or the writer process dies or hangs while it holds a group, each batch of the group
+is answered `StorageUnavailable` (503, `Retry-After`): not stored, or (the process died as it
+committed) not known to be, so the client sends it again with the same `event_id` values, and what was
+stored comes back a duplicate. A group that fails on storage is not tried again batch by batch, as
+another failure is: no batch caused it. `health` keeps the latest outcome for `/healthz`.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Literal
 
 from comerix.db import Database
+from comerix.db.availability import StorageHealth, StorageUnavailable, unavailable
 from comerix.db.engine import Checkpointer
 from comerix.errors import DomainError
 from comerix.goals.index import GoalIndex, WorkspaceGoals
@@ -100,6 +108,7 @@ class IngestWriter:
         # which a byte wakes when a batch (or the word to stop) is queued while it waits (`_asleep`).
         self._wakeup: tuple[int, int] | None = None
         self._asleep = False
+        self.health = StorageHealth()
 
     def start(self) -> None:
         if self._thread is None:
@@ -168,8 +177,28 @@ class IngestWriter:
                 answers = write_group(self._database, self._index, [job.batch for job in group])
             except Exception as exc:  # never let this thread die: every later request would wait forever
                 log.exception("the ingestion writer failed on a group of %d batches", len(group))
-                answers = [exc] * len(group)
-            _settle_group(group, answers)
+                answers = [unavailable(exc) or exc] * len(group)
+            self._settle(group, answers)
+
+    def _settle(self, group: list[_Job], answers: list[Answer]) -> None:
+        """`_settle_group`, noting in `health` whether the group was stored or failed on storage."""
+        failure = next((answer for answer in answers if isinstance(answer, StorageUnavailable)), None)
+        if failure is not None:
+            self.health.failed(failure)
+        elif any(isinstance(answer, Recorded) for answer in answers):
+            self.health.succeeded()
+        _settle_group(group, answers)
+
+    def _fail(self, in_flight: deque[list[_Job]]) -> None:
+        """Answer every group in flight: its writer process died, hung, or failed to take it (and
+        was replaced), so nothing of it is known to be stored."""
+        failure = StorageUnavailable(
+            "the ingestion writer stopped while it held this batch, which is not known to be stored; "
+            "send it again with the same event_id values"
+        )
+        while in_flight:
+            group = in_flight.popleft()
+            self._settle(group, [failure] * len(group))
 
     def _run_child(self, child: _Child) -> None:
         """Batches to the writer process, in groups, one or two groups at a time.
@@ -202,7 +231,7 @@ class IngestWriter:
                     ready, heard = False, time.monotonic()
                     preparer.next_group()
                     if not child.send([job.pickled or job.batch for job in group]):
-                        _fail(in_flight)
+                        self._fail(in_flight)
                         ready = True
                     continue
                 # Asleep from before the queue is looked at: a batch queued after that look wakes the
@@ -223,12 +252,12 @@ class IngestWriter:
                     heard = time.monotonic()
                     message = child.receive()
                     if message is None:
-                        _fail(in_flight)
+                        self._fail(in_flight)
                         ready = True
                     elif isinstance(message, str):  # _READY
                         ready = True
                     elif in_flight:
-                        _settle_group(in_flight[0], message)  # if that raises, the group fails below
+                        self._settle(in_flight[0], message)  # if that raises, the group fails below
                         in_flight.popleft()
                         ready = ready or not in_flight
                     else:
@@ -236,7 +265,7 @@ class IngestWriter:
                     continue
                 if in_flight and time.monotonic() >= deadline:  # however busy the queue
                     child.replace(TimeoutError(f"no answer within {WRITE_TIMEOUT:g} s"))
-                    _fail(in_flight)
+                    self._fail(in_flight)
                     ready = True
                     continue
                 if ready:  # the batches queued go at once, from the top
@@ -249,7 +278,7 @@ class IngestWriter:
                         waiting.append(preparer.prepare(job))
             except Exception as exc:  # never let this thread die: every later request would wait forever
                 child.replace(exc)  # so that no answer to a group failed here can come back later
-                _fail(in_flight)
+                self._fail(in_flight)
                 ready = True
 
 
@@ -310,14 +339,6 @@ class _Preparer:
             return job
 
 
-def _fail(in_flight: deque[list[_Job]]) -> None:
-    """Answer every group in flight with `WriterProcessFailed` (its process was replaced)."""
-    failure = WriterProcessFailed("the ingestion writer failed while writing this batch")
-    while in_flight:
-        group = in_flight.popleft()
-        _settle_group(group, [failure] * len(group))
-
-
 def write_group(
     database: Database,
     index: GoalIndex,
@@ -332,6 +353,10 @@ def write_group(
             if committing is not None:
                 committing()
     except Exception as exc:
+        storage = unavailable(exc)
+        if storage is not None:
+            log.error("storage cannot take a group of %d batches: %s", len(batches), exc)
+            return [storage] * len(batches)
         if len(batches) > 1:
             return [answer for batch in batches for answer in write_group(database, index, [batch])]
         log.exception("ingestion failed for a batch of %d items", len(batches[0].items))

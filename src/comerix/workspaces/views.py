@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from comerix.api_docs import errors
 from comerix.auth.dependencies import require
 from comerix.auth.roles import Permission
 from comerix.auth.service import Principal
@@ -13,7 +14,7 @@ from comerix.http import DbSession
 from comerix.workspaces import service
 from comerix.workspaces.schemas import AnalyticsSettings
 
-router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
+router = APIRouter(prefix="/api/v1/settings", tags=["settings"], responses=errors(400, 401, 403))
 SettingsManager = Annotated[Principal, Depends(require(Permission.SETTINGS_MANAGE))]
 
 
@@ -23,7 +24,7 @@ def get_analytics_settings(session: DbSession, principal: SettingsManager) -> An
     return service.get_analytics_settings(workspace)
 
 
-@router.put("/analytics", response_model=AnalyticsSettings)
+@router.put("/analytics", response_model=AnalyticsSettings, responses=errors(422))
 def put_analytics_settings(
     data: AnalyticsSettings, session: DbSession, principal: SettingsManager
 ) -> AnalyticsSettings:

@@ -9,8 +9,8 @@ included, needs it. The `@odata.nextLink` of a page keeps the request's query, s
 stays in every link that follows.
 
 Every answer carries `OData-Version: 4.0`; every error, whatever raised it (authentication, a bad query,
-an unknown set or key), leaves in the OData error shape, through the routes' own error handling
-(`ODataRoute`) rather than the service-wide JSON error handler.
+an unknown set or key, unavailable storage: 503 with `Retry-After`), leaves in the OData error shape,
+through the routes' own error handling (`ODataRoute`) rather than the service-wide JSON error handler.
 """
 
 from __future__ import annotations
@@ -24,16 +24,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from comerix.analytics.odata import metadata, payload, query, service
 from comerix.analytics.odata.entities import BY_NAME, EntitySet
 from comerix.analytics.odata.errors import EntityNotFound, EntitySetNotFound, ODataQueryError
+from comerix.api_docs import response
 from comerix.auth.errors import InvalidCredential
 from comerix.auth.roles import Permission
 from comerix.auth.service import Principal, authenticate_token
-from comerix.errors import DomainError, status_for
-from comerix.http import DbSession
+from comerix.db.availability import DATABASE_ERRORS, unavailable
+from comerix.errors import DomainError, Unavailable, status_for
+from comerix.http import DbSession, refuses_methods, unavailable_headers
 
 PREFIX = "/odata/v4"
 CHALLENGE = 'Bearer realm="Comerix Insights", Basic realm="Comerix Insights"'
@@ -56,9 +59,13 @@ class ODataRoute(APIRoute):
         async def odata_handler(request: Request) -> Response:
             try:
                 response = await handler(request)
+            except DATABASE_ERRORS as exc:
+                storage = unavailable(exc)
+                if storage is None:
+                    raise  # a 500, from the service-wide handler
+                response = _domain_error(storage)
             except DomainError as exc:
-                target = exc.option if isinstance(exc, ODataQueryError) else None
-                response = error_response(status_for(exc), exc.code, exc.message, target)
+                response = _domain_error(exc)
             except RequestValidationError:
                 response = error_response(400, "bad_request", "the request cannot be read")
             except StarletteHTTPException as exc:
@@ -70,7 +77,43 @@ class ODataRoute(APIRoute):
         return odata_handler
 
 
-router = APIRouter(prefix=PREFIX, tags=["odata"], route_class=ODataRoute)
+def _domain_error(exc: DomainError) -> Response:
+    target = exc.option if isinstance(exc, ODataQueryError) else None
+    response = error_response(status_for(exc), exc.code, exc.message, target)
+    if isinstance(exc, Unavailable):  # storage (`db.availability`): when to try again, on a new connection
+        response.headers.update(unavailable_headers(exc.retry_after))
+    return response
+
+
+class ODataErrorDetail(BaseModel):
+    code: str
+    message: str
+    target: str | None = None
+
+
+class ODataError(BaseModel):
+    """The OData error shape (JSON format §21), which every error of the feed answers in."""
+
+    error: ODataErrorDetail
+
+
+def _answers(media_type: str, description: str, schema: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """The documented answers of a feed operation: what it sends on success, and its errors."""
+    failures = {
+        400: "The query cannot be read (a bad `$filter`, `$orderby`, ...)",
+        401: "No valid personal access token (Bearer, Basic's password, or `?apikey=`)",
+        403: "The token's user may not view analytics",
+        404: "No such entity set or entity",
+        503: "Storage is unavailable now: try again after `Retry-After` seconds",
+    }
+    errors: dict[int | str, dict[str, Any]] = {
+        status: response(status, ODataError, text) for status, text in failures.items()
+    }
+    return {200: {"description": description, "content": {media_type: {"schema": schema}}}, **errors}
+
+
+_OBJECT = {"type": "object"}
+router = APIRouter(prefix=PREFIX, tags=["odata"], route_class=ODataRoute, default_response_class=Response)
 
 
 def _credential(request: Request) -> str:
@@ -142,24 +185,40 @@ def _key(entity_set: EntitySet, text: str) -> str:
 
 
 @router.get("", include_in_schema=False)
-@router.get("/", summary="The OData service document: the entity sets")
+@router.get(
+    "/",
+    summary="The OData service document: the entity sets",
+    responses=_answers("application/json", "The entity sets", _OBJECT),
+)
 def service_document(request: Request, _principal: Viewer) -> Response:
     return _json(payload.service_document(_root(request)))
 
 
-@router.get("/$metadata", summary="The OData metadata document (CSDL XML)")
+@router.get(
+    "/$metadata",
+    summary="The OData metadata document (CSDL XML)",
+    responses=_answers(metadata.MEDIA_TYPE, "The CSDL document", {"type": "string"}),
+)
 def metadata_document(_principal: Viewer) -> Response:
     return Response(metadata.document(), media_type=metadata.MEDIA_TYPE)
 
 
-@router.get("/{name}/$count", summary="How many entities match $filter, as plain text")
+@router.get(
+    "/{name}/$count",
+    summary="How many entities match $filter, as plain text",
+    responses=_answers("text/plain", "The count", {"type": "string", "pattern": "^[0-9]+$"}),
+)
 def count(name: str, request: Request, session: DbSession, principal: Viewer) -> Response:
     entity_set = _entity_set(name)
     total = service.count(session, principal.workspace_id, entity_set, _options(request, entity_set))
     return Response(str(total), media_type="text/plain")
 
 
-@router.get("/{resource:path}", summary="An entity set (paged), or one entity by key: Outcomes('…')")
+@router.get(
+    "/{resource:path}",
+    summary="An entity set (paged), or one entity by key: Outcomes('…')",
+    responses=_answers("application/json", "A page of the set, or the entity", _OBJECT),
+)
 def read(resource: str, request: Request, session: DbSession, principal: Viewer) -> Response:
     match = RESOURCE.match(resource)
     if match is None:
@@ -182,5 +241,8 @@ def read(resource: str, request: Request, session: DbSession, principal: Viewer)
 
 
 @router.api_route("/{resource:path}", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@refuses_methods
 def read_only(resource: str) -> Response:
-    return error_response(405, "method_not_allowed", "the OData feed is read-only")
+    answer = error_response(405, "method_not_allowed", "the OData feed is read-only")
+    answer.headers["Allow"] = "GET"
+    return answer
