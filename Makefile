@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench screenshots clean
+.PHONY: install run test lint typecheck bench fuzz screenshots clean
 
 install: $(STAMP) ## Create .venv and install the project (the `comerix` command lands in .venv/bin)
 
@@ -33,6 +33,10 @@ test: lint typecheck ## Lint, type-check and run the whole suite (SQLite, and Po
 
 bench: install ## Benchmarks of the issue (a script, not a test); e.g. make bench BENCH_ARGS="--quick --backend sqlite"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+fuzz: install ## Hostile input: Schemathesis over a real service (~3 min), then random bodies at the Engine API on both databases; e.g. make fuzz FUZZ_ARGS="--seed 1"
+	$(BIN)/python tests/fuzz/run_schemathesis.py $(FUZZ_ARGS)
+	COMERIX_TEST_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q -p no:cacheprovider -m fuzz tests/functional
 
 screenshots: install ## Refresh docs/screenshots from the browser tests, on the full demo
 	COMERIX_SCREENSHOTS_DIR=docs/screenshots COMERIX_TEST_DEMO_SCALE=1 $(BIN)/pytest -q -p no:cacheprovider tests/functional/browser
