@@ -78,6 +78,18 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def timed(calls: int, action: Any, warmup: int = 2) -> list[float]:
+    """Milliseconds per call of `action`, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        action()
+    timings = []
+    for _ in range(calls):
+        started = time.perf_counter_ns()
+        action()
+        timings.append((time.perf_counter_ns() - started) / 1e6)
+    return timings
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100), linear between the closest ranks."""
     if not values:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from harness import Backends, Figure, Target, console, make_tenant, median, migrated, progress, rng_for
+from harness import Backends, Figure, Target, console, make_tenant, median, migrated, progress, rng_for, timed
 from sqlalchemy import select, text
 
 from comerix.app import create_app
@@ -161,8 +161,8 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
                 baseline: list[float] = []
                 # Interleaved in rounds, so drift on a shared machine touches the list and its baseline alike.
                 for _ in range(5):
-                    timings += _timed(max(1, options.calls // 5), lambda e=expression: get(e))
-                    baseline += _timed(max(1, options.calls // 5), lambda o=one: get(o))
+                    timings += timed(max(1, options.calls // 5), lambda e=expression: get(e))
+                    baseline += timed(max(1, options.calls // 5), lambda o=one: get(o))
                 console.print(
                     f"  {label}: median {median(timings):.1f} ms (one item: {median(baseline):.1f} ms)"
                 )
@@ -181,15 +181,3 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
                 )
     backends.cleanup()
     return figures
-
-
-def _timed(calls: int, action: Any) -> list[float]:
-    """Milliseconds per call of `action`, after 2 untimed calls."""
-    for _ in range(2):
-        action()
-    timings = []
-    for _ in range(calls):
-        started = time.perf_counter_ns()
-        action()
-        timings.append((time.perf_counter_ns() - started) / 1e6)
-    return timings

@@ -18,9 +18,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from harness import Backends, Figure, Target, console, make_tenant, migrated, progress, rng_for
+from harness import Backends, Figure, Target, console, make_tenant, migrated, progress, rng_for, timed
 from sqlalchemy import select, text
 
 from comerix.analytics import reports, rollups
@@ -155,17 +154,6 @@ def _seed(database: Database, workspace_id: uuid.UUID, events: int, now: datetim
     return time.perf_counter() - began
 
 
-def _timed(calls: int, action: Any) -> list[float]:
-    for _ in range(3):
-        action()
-    timings = []
-    for _ in range(calls):
-        started = time.perf_counter_ns()
-        action()
-        timings.append((time.perf_counter_ns() - started) / 1e6)
-    return timings
-
-
 def _measure(
     database: Database, workspace_id: uuid.UUID, now: datetime, calls: int
 ) -> tuple[list[float], list[float]]:
@@ -190,8 +178,8 @@ def _measure(
 
     timings, baseline = [], []
     for _ in range(5):
-        timings += _timed(max(1, calls // 5), summary)
-        baseline += _timed(max(1, calls // 5), select_one)
+        timings += timed(max(1, calls // 5), summary, warmup=3)
+        baseline += timed(max(1, calls // 5), select_one, warmup=3)
     return timings, baseline
 
 
