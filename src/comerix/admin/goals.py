@@ -123,7 +123,7 @@ def _raw(values: Mapping[str, str]) -> tuple[dict[str, Any], list[FieldProblem]]
     if text:
         try:
             conditions = json_loads(text)
-        except (ValueError, RecursionError):
+        except ValueError:  # json_loads reports any nesting too deep to read as a ValueError too
             conditions = None
         if isinstance(conditions, dict):
             raw["match_conditions"] = conditions
@@ -164,7 +164,7 @@ def prefilled(trigger_event: str, conditions: str) -> dict[str, str]:
     if conditions:
         try:
             parsed = json_loads(conditions)
-        except (ValueError, RecursionError):
+        except ValueError:  # json_loads reports any nesting too deep to read as a ValueError too
             parsed = None
         values["match_conditions"] = to_pretty_json(parsed) if isinstance(parsed, dict) else conditions
     return values
