@@ -35,8 +35,8 @@ from comerix.auth.schemas import EngineKeyCreate, UserCreate
 from comerix.db import Database
 from comerix.db.migrate import upgrade
 from comerix.goals import service as goals_service
-from comerix.goals.models import GoalKind, ValueMode
 from comerix.goals.schemas import GoalCreate
+from comerix.vocabulary import GoalKind, ValueMode
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.schemas import WorkspaceCreate
 

@@ -44,7 +44,8 @@ from sqlalchemy.orm import Session
 
 from comerix.db import Database, new_id
 from comerix.telemetry import explorer, pipeline
-from comerix.telemetry.models import Conversation, Event, Source
+from comerix.telemetry.models import Conversation, Event
+from comerix.vocabulary import Source
 
 CHUNK = 10_000
 EVENT_SPAN = timedelta(days=60)

@@ -21,7 +21,8 @@ from comerix.db import Database
 from comerix.goals import service as goals
 from comerix.goals.models import Goal
 from comerix.goals.schemas import GoalCreate
-from comerix.telemetry.models import Event, Source
+from comerix.telemetry.models import Event
+from comerix.vocabulary import Source
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.models import Workspace
 from comerix.workspaces.schemas import WorkspaceCreate

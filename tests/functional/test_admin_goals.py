@@ -15,7 +15,8 @@ from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
 from comerix.goals import service as goals
-from comerix.goals.models import Goal, GoalStatus
+from comerix.goals.models import Goal
+from comerix.vocabulary import GoalStatus
 from tests.factories import Member, make_engine_key, make_goal, make_member
 from tests.pages import csrf_of, post_form, sign_in
 

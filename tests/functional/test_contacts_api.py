@@ -19,7 +19,8 @@ from comerix.conversions.attribution import AttributionKind
 from comerix.conversions.models import Outcome
 from comerix.db import Database
 from comerix.goals.models import Goal
-from comerix.telemetry.models import Contact, Conversation, Event, Source
+from comerix.telemetry.models import Contact, Conversation, Event
+from comerix.vocabulary import Source
 from tests.factories import Member, make_goal, make_member
 
 HOUR = timedelta(hours=1)

@@ -29,9 +29,10 @@ from comerix.db import Database
 from comerix.goals.index import GoalIndex
 from comerix.settings import Settings
 from comerix.telemetry import writer
-from comerix.telemetry.models import Event, Source
+from comerix.telemetry.models import Event
 from comerix.telemetry.pipeline import Batch, Recorded
 from comerix.telemetry.schemas import Item
+from comerix.vocabulary import Source
 from tests.factories import Shop, make_goal, make_user, make_workspace
 
 

@@ -18,7 +18,8 @@ from comerix.contacts.errors import ContactNotFound
 from comerix.conversions.attribution import AttributionKind
 from comerix.conversions.models import Outcome
 from comerix.goals.models import Goal
-from comerix.telemetry.models import Contact, Conversation, Event, Source
+from comerix.telemetry.models import Contact, Conversation, Event
+from comerix.vocabulary import Source
 from tests.factories import add_event, make_goal, make_user, make_workspace
 from tests.plans import query_plan
 

@@ -13,8 +13,9 @@ from comerix.clock import FixedClock
 from comerix.errors import Invalid
 from comerix.goals import service
 from comerix.goals.errors import GoalCodeImmutable, GoalCodeTaken, GoalNotFound
-from comerix.goals.models import GoalStatus, RevisionAction, ValueMode
+from comerix.goals.models import RevisionAction
 from comerix.goals.schemas import GoalRead, GoalUpdate
+from comerix.vocabulary import GoalStatus, ValueMode
 from tests.factories import make_goal, make_user, make_workspace
 
 

@@ -22,11 +22,12 @@ from comerix.db import Database
 from comerix.errors import Invalid
 from comerix.goals import service as goals_service
 from comerix.goals.index import GoalIndex
-from comerix.goals.models import Goal, GoalStatus
+from comerix.goals.models import Goal
 from comerix.goals.schemas import GoalUpdate
-from comerix.telemetry.models import Event, Source
+from comerix.telemetry.models import Event
 from comerix.telemetry.pipeline import Batch, ingest, ingest_group, prepare
 from comerix.telemetry.schemas import IngestResult, Item
+from comerix.vocabulary import GoalStatus, Source
 from comerix.workspaces.models import Workspace
 from tests.factories import make_goal, make_user, make_workspace
 

@@ -23,9 +23,9 @@ from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
 from comerix.money import MAX_AMOUNT, MIN_AMOUNT, to_micros
-from comerix.telemetry.models import Source
 from comerix.telemetry.pipeline import Batch, ingest, ingest_group
 from comerix.telemetry.schemas import Item
+from comerix.vocabulary import Source
 from comerix.workspaces.models import Workspace
 from tests.factories import make_user, make_workspace
 

@@ -29,9 +29,10 @@ from comerix.db import Database
 from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
-from comerix.telemetry.models import Conversation, Source
+from comerix.telemetry.models import Conversation
 from comerix.telemetry.pipeline import Batch, ingest, ingest_group
 from comerix.telemetry.schemas import Item
+from comerix.vocabulary import Source
 from comerix.workspaces.models import Workspace
 from tests.factories import make_user, make_workspace
 

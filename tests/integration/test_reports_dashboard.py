@@ -11,9 +11,9 @@ from comerix.analytics.reports import ReportQuery
 from comerix.auth.service import principal_of
 from comerix.db import Database
 from comerix.goals.index import GoalIndex
-from comerix.telemetry.models import Source
 from comerix.telemetry.pipeline import Batch, ingest
 from comerix.telemetry.schemas import Item
+from comerix.vocabulary import Source
 from comerix.workspaces.models import Workspace
 from tests.factories import make_goal, make_user, make_workspace
 

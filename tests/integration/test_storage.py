@@ -28,10 +28,11 @@ from comerix.db.bulk import SQLITE_ROWS_A_STATEMENT, codec_for, insert_rows
 from comerix.db.constraints import violated_constraint
 from comerix.db.engine import Checkpointer
 from comerix.db.migrate import alembic_config, current_revision, head_revision, is_current, upgrade
-from comerix.goals.models import Goal, GoalKind
+from comerix.goals.models import Goal
 from comerix.models import metadata
 from comerix.telemetry.models import Event, EventNameDay
 from comerix.telemetry.pipeline import EVENT_COLUMNS, OUTCOME_COLUMNS
+from comerix.vocabulary import GoalKind
 from tests.conftest import _POSTGRES_PROBLEM, _postgres_database
 from tests.factories import make_goal, make_user, make_workspace
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from comerix.analytics.rollups import ANY, credits, merged
+from comerix.analytics.credits import ANY, credits, merged
 
 
 def test_a_mark_counts_for_its_goal_and_attribution_and_under_any_attribution() -> None:

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from comerix.demo.traffic import DAYS, FLOWS, traffic
-from comerix.telemetry.models import Source
+from comerix.vocabulary import Source
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from comerix.errors import problems_from_pydantic
-from comerix.goals.models import GoalKind, ValueMode
 from comerix.goals.schemas import GoalCreate, GoalDefinition, GoalUpdate, value_mode_problems
+from comerix.vocabulary import GoalKind, ValueMode
 from tests.factories import goal_body
 
 

@@ -9,9 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from comerix.goals.models import GoalKind
-from comerix.telemetry.models import Source
 from comerix.telemetry.schemas import IngestResult, ItemResult, OutcomeRead
+from comerix.vocabulary import GoalKind, Source
 
 PYDANTIC = TypeAdapter(IngestResult)
 text = st.none() | st.text(max_size=8)

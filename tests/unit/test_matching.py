@@ -20,7 +20,7 @@ from comerix.goals.matching import (
     read_path,
     scalar_key,
 )
-from comerix.goals.models import GoalKind, GoalStatus, ValueMode
+from comerix.vocabulary import GoalKind, GoalStatus, ValueMode
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from comerix.conversions.valuation import Valuation, ValueRule, to_decimal, valuate
-from comerix.goals.models import ValueMode
+from comerix.vocabulary import ValueMode
 
 FROM_TOTAL = ValueRule(ValueMode.FROM_PROPERTY, value_property="total")
 

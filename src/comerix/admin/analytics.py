@@ -31,8 +31,9 @@ from comerix.analytics.rollups import local_day
 from comerix.analytics.schemas import Money, Summary
 from comerix.errors import FieldProblem, Invalid
 from comerix.goals import service as goals
-from comerix.goals.models import Goal, GoalStatus
+from comerix.goals.models import Goal
 from comerix.http import DbSession, Now
+from comerix.vocabulary import GoalStatus
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.models import Workspace
 

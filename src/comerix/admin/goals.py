@@ -28,7 +28,7 @@ from comerix.auth.sessions import SignedIn, set_flash
 from comerix.errors import FieldProblem, Invalid, validated
 from comerix.goals import preview, service
 from comerix.goals.errors import GoalCodeTaken
-from comerix.goals.models import Goal, GoalStatus, ValueMode
+from comerix.goals.models import Goal
 from comerix.goals.schemas import (
     CODE_PATTERN,
     DEFAULT_WINDOW_HOURS,
@@ -44,6 +44,7 @@ from comerix.http import DbSession, Now
 from comerix.telemetry import explorer
 from comerix.telemetry.explorer import Range
 from comerix.text import json_loads, json_text
+from comerix.vocabulary import GoalStatus, ValueMode
 from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

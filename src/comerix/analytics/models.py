@@ -17,7 +17,7 @@ and summed by the database itself on both backends. A sum of millionths is kept 
 - `conversation_goal_rollups`: conversations counted once by the day they started, their flow, the
   goal ('' = any goal of kind conversion) and the attribution ('' = any), for "converting
   conversations" and the per-goal "conversations" of the reports. Ingestion works out from a
-  conversation's marks which of these it enters for the first time (`rollups.credits`).
+  conversation's marks which of these it enters for the first time (`credits.credits`).
 """
 
 from __future__ import annotations
@@ -29,10 +29,7 @@ from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base
-from comerix.telemetry.models import CLIENT_ID_LENGTH
-
-ANY = ""
-"""The key of a dimension that is missing (no flow, no currency) or summed over (any goal)."""
+from comerix.vocabulary import CLIENT_ID_LENGTH
 
 
 class _OutcomeSums:
@@ -94,7 +91,7 @@ class ConversationRollup(Base):
 
 class ConversationMark(Base):
     """A conversation credited with a goal under an attribution (never '': the rows for any goal and
-    any attribution are worked out from these, `rollups.credits`)."""
+    any attribution are worked out from these, `credits.credits`)."""
 
     __tablename__ = "conversation_marks"
 

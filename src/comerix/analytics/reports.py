@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
+from comerix.analytics.credits import ANY
 from comerix.analytics.models import (
-    ANY,
     ConversationGoalRollup,
     ConversationRollup,
     OutcomeDaySeries,
@@ -47,8 +47,9 @@ from comerix.analytics.schemas import (
 )
 from comerix.conversions.attribution import AttributionKind
 from comerix.errors import FieldProblem, Invalid
-from comerix.goals.models import Goal, GoalKind, GoalStatus
+from comerix.goals.models import Goal
 from comerix.money import LOW_HALF, from_limbs, from_micros
+from comerix.vocabulary import GoalKind, GoalStatus
 from comerix.workspaces.models import Workspace
 
 MAX_DAYS = 3660

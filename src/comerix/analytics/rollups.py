@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from comerix.analytics.credits import ANY, credits, is_chat_driven, merged
 from comerix.analytics.models import (
-    ANY,
     ConversationGoalRollup,
     ConversationMark,
     ConversationRollup,
@@ -30,11 +30,9 @@ from comerix.analytics.models import (
 )
 from comerix.conversions.models import Outcome
 from comerix.db.bulk import Codec, codec_for, insert_rows
-from comerix.goals.models import GoalKind
 from comerix.money import LIMB, to_micros
 from comerix.telemetry.models import Conversation
-
-CREDITED = ("conversation", "window")
+from comerix.vocabulary import GoalKind
 
 
 @cache
@@ -101,30 +99,6 @@ def _move_marks(
     _add_credited(connection, codec, workspace_id, deltas)
 
 
-Marks = Mapping[tuple[str, str], bool]
-"""A conversation's marks: (goal id, attribution) → whether any outcome behind it was a conversion."""
-
-
-def credits(marks: Marks) -> set[tuple[str, str]]:
-    """The (goal, attribution) rows of `conversation_goal_rollups` a conversation with `marks` counts in:
-    each mark's own, its goal under any attribution, and for conversions any goal (of kind conversion)
-    under the mark's attribution and under any."""
-    rows: set[tuple[str, str]] = set()
-    for (goal, attribution), conversion in marks.items():
-        rows.update({(goal, attribution), (goal, ANY)})
-        if conversion:
-            rows.update({(ANY, attribution), (ANY, ANY)})
-    return rows
-
-
-def merged(stored: Marks, wanted: Marks) -> dict[tuple[str, str], bool]:
-    """`stored` marks with `wanted` ones added: a mark is a conversion once any of its outcomes was."""
-    marks = dict(stored)
-    for key, conversion in wanted.items():
-        marks[key] = marks.get(key, False) or conversion
-    return marks
-
-
 def count_outcomes(
     connection: Connection,
     codec: Codec,
@@ -169,7 +143,7 @@ def _mark(
     wanted: dict[str, dict[tuple[str, str], bool]] = {}
     for o in outcomes:
         chat, attribution = o["conversation_id"], o["attribution"].value
-        if chat is None or attribution not in CREDITED or chat not in conversation_keys:
+        if chat is None or not is_chat_driven(attribution) or chat not in conversation_keys:
             continue
         marks = wanted.setdefault(chat, {})
         key = (o["goal_id"].hex, attribution)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from comerix.goals.models import GoalKind
+from comerix.vocabulary import GoalKind
 
 
 class Amount(BaseModel):

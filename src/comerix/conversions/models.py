@@ -12,8 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from comerix.conversions.attribution import AttributionKind
 from comerix.db.base import Base, WorkspaceScoped
 from comerix.db.types import ExactDecimal, UTCDateTime, one_of, text_enum
-from comerix.goals.models import GoalKind
-from comerix.telemetry.models import CLIENT_ID_LENGTH, Source
+from comerix.vocabulary import CLIENT_ID_LENGTH, GoalKind, Source
 
 
 class Outcome(WorkspaceScoped, Base):

@@ -21,8 +21,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from comerix.goals.matching import MISSING, read_path
-from comerix.goals.models import ValueMode
 from comerix.money import AMOUNT_RANGE, MAX_DECIMALS, in_range, kept_amount, normalize_currency
+from comerix.vocabulary import ValueMode
 
 
 @dataclass(frozen=True)

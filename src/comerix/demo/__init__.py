@@ -22,10 +22,10 @@ from comerix.db import Database
 from comerix.demo.traffic import traffic
 from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
-from comerix.goals.models import GoalKind, GoalStatus, ValueMode
 from comerix.goals.schemas import GoalCreate
 from comerix.telemetry.pipeline import Batch, ingest
 from comerix.telemetry.schemas import IngestResult, Item
+from comerix.vocabulary import GoalKind, GoalStatus, ValueMode
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.schemas import WorkspaceCreate
 

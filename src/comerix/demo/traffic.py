@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from comerix.telemetry.models import Source
 from comerix.telemetry.schemas import Item
+from comerix.vocabulary import Source
 
 DAYS = 90
 FLOWS = ("sales-assistant", "support-bot", "onboarding-guide", "returns-helper")

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from comerix.conversions.valuation import ValueRule
 from comerix.goals.matching import ConditionIndex
-from comerix.goals.models import Goal, GoalKind, GoalStatus
+from comerix.goals.models import Goal
+from comerix.vocabulary import GoalKind, GoalStatus
 from comerix.workspaces.models import Workspace
 
 

@@ -1,4 +1,4 @@
-"""The `goals` table, its closed sets, and the `goal_revisions` audit trail (which lets go of a
+"""The `goals` table and the `goal_revisions` audit trail (which lets go of a
 removed user's id by itself: `_forget_removed_actors`)."""
 
 from __future__ import annotations
@@ -15,24 +15,7 @@ from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 from comerix.auth.models import User
 from comerix.db.base import Base, WorkspaceScoped
 from comerix.db.types import ExactDecimal, JSONDocument, UTCDateTime, text_enum
-
-
-class GoalKind(StrEnum):
-    CONVERSION = "conversion"
-    ENGAGEMENT = "engagement"
-    CUSTOM = "custom"
-
-
-class GoalStatus(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    ARCHIVED = "archived"
-
-
-class ValueMode(StrEnum):
-    NONE = "none"
-    FIXED = "fixed"
-    FROM_PROPERTY = "from_property"
+from comerix.vocabulary import GoalKind, GoalStatus, ValueMode
 
 
 class RevisionAction(StrEnum):

@@ -15,9 +15,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from comerix.errors import FieldProblem
-from comerix.goals.models import GoalKind, GoalStatus, RevisionAction, ValueMode
+from comerix.goals.models import RevisionAction
 from comerix.money import AMOUNT_RANGE, MAX_DECIMALS, in_range, kept_amount
 from comerix.text import no_nul
+from comerix.vocabulary import GoalKind, GoalStatus, ValueMode
 from comerix.workspaces.schemas import CurrencyCode
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -17,7 +17,7 @@ from comerix.db.constraints import insert
 from comerix.errors import FieldProblem, Invalid, validated
 from comerix.goals.errors import GoalCodeImmutable, GoalCodeTaken, GoalNotFound
 from comerix.goals.index import bump_revision
-from comerix.goals.models import Goal, GoalRevision, GoalStatus, RevisionAction
+from comerix.goals.models import Goal, GoalRevision, RevisionAction
 from comerix.goals.schemas import (
     MODE_FIELDS,
     GoalCreate,
@@ -26,6 +26,7 @@ from comerix.goals.schemas import (
     GoalUpdate,
     value_mode_problems,
 )
+from comerix.vocabulary import GoalStatus
 
 _CODE_UNIQUE = "uq_goals_workspace_id_code"
 

@@ -11,7 +11,6 @@ from comerix.auth.dependencies import require
 from comerix.auth.roles import Permission
 from comerix.auth.service import Principal
 from comerix.goals import preview, service
-from comerix.goals.models import GoalStatus
 from comerix.goals.preview import GoalPreview
 from comerix.goals.schemas import (
     Actor,
@@ -26,6 +25,7 @@ from comerix.goals.schemas import (
 )
 from comerix.http import DbSession, Now
 from comerix.telemetry.explorer import Range
+from comerix.vocabulary import GoalStatus
 from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=errors(400, 401, 403, 422))

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from comerix.errors import NotFound
 from comerix.goals.matching import MISSING, json_equal, read_path
 from comerix.goals.schemas import MAX_MATCH_CONDITIONS, check_property_path, check_scalar
-from comerix.telemetry.models import Event, EventNameDay, EventPropertyKey, Source
+from comerix.telemetry.models import Event, EventNameDay, EventPropertyKey
+from comerix.vocabulary import Source
 
 NEWEST_LIMIT = 100
 

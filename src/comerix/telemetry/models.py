@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
@@ -12,13 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base, WorkspaceScoped
 from comerix.db.types import JSONDocument, UTCDateTime, text_enum
-
-CLIENT_ID_LENGTH = 128
-
-
-class Source(StrEnum):
-    WIDGET = "widget"  # POST /events
-    SERVER = "server"  # POST /conversions
+from comerix.vocabulary import CLIENT_ID_LENGTH, Source
 
 
 class Event(WorkspaceScoped, Base):

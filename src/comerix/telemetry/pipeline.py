@@ -44,7 +44,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from comerix.analytics import rollups
-from comerix.analytics.models import ANY
+from comerix.analytics.credits import ANY
 from comerix.conversions import attribution
 from comerix.conversions.attribution import Attribution, Candidate
 from comerix.conversions.valuation import Valuation, valuate
@@ -52,9 +52,9 @@ from comerix.db.bulk import Codec, insert_rows
 from comerix.db.types import new_id
 from comerix.errors import DomainError, FieldProblem, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
-from comerix.goals.models import GoalKind, GoalStatus
-from comerix.telemetry.models import Conversation, Event, Source
+from comerix.telemetry.models import Conversation, Event
 from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
+from comerix.vocabulary import GoalKind, GoalStatus, Source
 from comerix.workspaces.models import Workspace
 
 # The pipeline's reads, built once: Core statements on the tables, executed on the session's connection

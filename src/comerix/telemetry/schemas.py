@@ -17,9 +17,8 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from comerix.errors import FieldProblem, Invalid, problems_from_pydantic
-from comerix.goals.models import GoalKind
-from comerix.telemetry.models import CLIENT_ID_LENGTH, Source
 from comerix.text import json_bytes, no_nul, nul_free_json, path_deeper_than, valid_unicode
+from comerix.vocabulary import CLIENT_ID_LENGTH, GoalKind, Source
 
 MAX_BATCH = 500
 MAX_PROPERTIES_BYTES = 16 * 1024

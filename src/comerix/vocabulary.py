@@ -1,0 +1,39 @@
+"""The closed sets and sizes that several packages name: a goal's kind, status and value mode, where an
+event came from, how long a client's id may be.
+
+They sit at the bottom of the dependency order (docs/architecture.md), with no import of their own, so
+that pure modules (valuation, the outcome record) and every package above can use them without loading
+the database layer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+CLIENT_ID_LENGTH = 128
+"""The longest id a client may send: event, conversation, contact and flow ids."""
+
+
+class GoalKind(StrEnum):
+    CONVERSION = "conversion"
+    ENGAGEMENT = "engagement"
+    CUSTOM = "custom"
+
+
+class GoalStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+class ValueMode(StrEnum):
+    NONE = "none"
+    FIXED = "fixed"
+    FROM_PROPERTY = "from_property"
+
+
+class Source(StrEnum):
+    """Which Engine API route an event came through."""
+
+    WIDGET = "widget"  # POST /events
+    SERVER = "server"  # POST /conversions
