@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from comerix.analytics.reports import _whole_months
+from comerix.analytics.queries import whole_months
 
 
 @pytest.mark.parametrize(
@@ -22,4 +22,4 @@ from comerix.analytics.reports import _whole_months
 )
 def test_whole_months_inside_a_range(start: str, end: str, months: tuple[str, str] | None) -> None:
     expected = None if months is None else (date.fromisoformat(months[0]), date.fromisoformat(months[1]))
-    assert _whole_months(date.fromisoformat(start), date.fromisoformat(end)) == expected
+    assert whole_months(date.fromisoformat(start), date.fromisoformat(end)) == expected
