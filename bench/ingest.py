@@ -7,9 +7,9 @@ the ratios between them stay fair.
 
 - peak: closed loop, `concurrency` connections (48 unless told) each posting a 100-event body and
   waiting for the 202, for `duration` seconds; events/s counts the batches answered within the window.
-  Group commit needs batches waiting to make its groups: with 12 connections the writer process sat
-  idle between groups, so the closed loop measured the client's pace more than the server's
-  (docs/decisions.md, 2026-12-03).
+  Group commit needs batches waiting to make its groups: with too few connections the writer process
+  sits idle between groups, and the closed loop measures the client's pace more than the server's
+  (docs/benchmarks.md, "The load and the method").
 - latency: open loop at half of that configuration's median peak, one batch every 1/rate seconds
   whatever the answers do; a batch's latency runs from its scheduled send time to the end of its
   answer, so a stalled server cannot hide its queue (no coordinated omission).
@@ -17,13 +17,12 @@ the ratios between them stay fair.
   connection, `SELECT 1`, the schema check) with the same concurrency, and paced at the same rate.
 
 Bodies are serialised before the clock starts: 64 templates of 100 events whose event, conversation and
-contact ids hold a 12-character placeholder, replaced per request by a unique token (a bytes.replace of
-~30 kB costs microseconds), so every event is new and every request creates 10 conversations and
-10 contacts, as fresh chats from the widget would. Their timestamps hold a placeholder for the second
-too, set per request to the one before the clock's: a body is the last second of ten live chats, as a
-collector forwarding the widgets' events would send it (timestamps spread over the hour before the
-run, as they were until 2026-12-03, put each new outcome and contact on an index page of its own and
-cost the writer a fifth more; docs/decisions.md).
+contact ids hold a 12-character placeholder, replaced per request by a unique token (a bytes.replace,
+cheap beside the request), so every event is new and every request creates 10 conversations and 10
+contacts, as fresh chats from the widget would. Their timestamps hold a placeholder for the second too,
+set per request to the one before the clock's: a body is the last second of ten live chats, as a
+collector forwarding the widgets' events would send it (timestamps that never advance would put each new
+outcome and contact on an index page of its own: docs/benchmarks.md, "The load and the method").
 """
 
 from __future__ import annotations
@@ -433,10 +432,9 @@ R = TypeVar("R")
 
 def _collector_paused(run: Callable[P, R]) -> Callable[P, R]:
     """Run a load with this process's garbage collector paused (after a collection, before the clock
-    starts). This process has the whole service imported: a full collection here took about 100 ms,
-    during which no connection read its answer or sent its next request, and every request in
-    flight showed the pause as the server's latency (2026-12-03: a burst at the same moment of each
-    first latency run, traced to the client's collector by its callbacks)."""
+    starts). This process has the whole service imported, so a full collection here is long, and
+    while it runs no connection reads its answer or sends its next request: every request in flight
+    would show the pause as the server's latency."""
 
     @functools.wraps(run)
     def paused(*args: P.args, **kwargs: P.kwargs) -> R:

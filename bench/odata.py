@@ -29,11 +29,11 @@ from comerix.app import create_app
 from comerix.auth import service as auth
 from comerix.auth.models import User
 from comerix.auth.schemas import TokenCreate
+from comerix.conversions.records import COLUMNS as OUTCOME_COLUMNS
 from comerix.db import Database
 from comerix.db.bulk import codec_for, insert_rows
 from comerix.goals.models import Goal
 from comerix.settings import Settings
-from comerix.telemetry.pipeline import OUTCOME_COLUMNS
 
 CHUNK = 20_000
 DAYS = 90

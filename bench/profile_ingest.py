@@ -9,7 +9,8 @@ The server spends a request's CPU in two threads, which cProfile (per thread) se
    the key check (cached), reading and parsing the body, `parse_events`, and validating. The
    group-commit writer is replaced by a stub that hands back answers serialised beforehand, so this
    part measures only the request's own work;
-2. the writer (a process of its own under `comerix serve`): `pipeline.ingest_group` for groups of
+2. the writer (a process of its own under `comerix serve`): `pipeline.ingest_group` (the stages of
+   `comerix.ingestion.STAGES`) for groups of
    `--group` batches in one transaction and its commit, as `IngestWriter` runs them under load. The
    batches come prepared (`pipeline.prepare`: goals matched, property paths listed), as the serving
    process prepares those that arrive while the writer is busy, which at peak is nearly all of them;
@@ -41,6 +42,7 @@ from sqlalchemy.engine import make_url
 
 from comerix.app import create_app
 from comerix.goals.index import GoalIndex
+from comerix.ingestion import STAGES
 from comerix.runtime import tune_garbage_collector
 from comerix.settings import Settings
 from comerix.telemetry.pipeline import Batch, ingest_group, prepare
@@ -150,13 +152,13 @@ def main() -> None:
                     done: list[IngestResult] = []
                     for low in range(0, len(batches), args.group):
                         with database.transaction() as session:
-                            group = ingest_group(session, batches[low : low + args.group], index)
+                            group = ingest_group(session, batches[low : low + args.group], index, STAGES)
                         done += [answer for answer in group if isinstance(answer, IngestResult)]
                     return done
 
                 write([batch() for _ in range(args.group)])  # warm the goal index and statement caches
                 # The collector as the writer process and `comerix serve` run it: untuned, its full
-                # collections (80 ms each over the 1,000 goals' index) landed in whatever was running.
+                # collections over the 1,000 goals' index landed in whatever was running.
                 tune_garbage_collector()
                 if args.backend == "postgresql":
                     write([batch() for _ in range(args.batches)])  # some volume, then statistics, as

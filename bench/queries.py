@@ -7,7 +7,7 @@ events spread over the last 60 days in time order, as ingestion would append the
 many contacts, a few each, over the last 90 days. PostgreSQL then gets an ANALYZE, as autovacuum would
 have done on a live database; SQLite is left as the service leaves it (it never runs ANALYZE).
 
-Each timed call is the real function (`explorer.newest`, `pipeline._candidates`), with a warm-up first.
+Each timed call is the real function (`explorer.newest`, `stages.contact_candidates`), with a warm-up first.
 The baseline is a `SELECT 1` round trip made the same way: in a fresh session for the Explorer (a
 request opens one), in the open session for the look-up (ingestion's transaction is already open).
 """
@@ -43,7 +43,7 @@ from sqlalchemy import event, insert, text
 from sqlalchemy.orm import Session
 
 from comerix.db import Database, new_id
-from comerix.telemetry import explorer, pipeline
+from comerix.telemetry import explorer, stages
 from comerix.telemetry.models import Conversation, Event
 from comerix.vocabulary import Source
 
@@ -354,7 +354,11 @@ def _attribution(
         def lookup(i: int) -> None:
             sample = picks[i % len(picks)]
             found.append(
-                len(pipeline._candidates(session, workspace_id, sample.contact_id, sample.at, WINDOW_HOURS))
+                len(
+                    stages.contact_candidates(
+                        session, workspace_id, sample.contact_id, sample.at, WINDOW_HOURS
+                    )
+                )
             )
 
         def baseline(_i: int) -> None:
@@ -369,9 +373,11 @@ def _attribution(
         sample = picks[0]
         plan, driver_ms = query_plan(
             database,
-            lambda: pipeline._candidates(session, workspace_id, sample.contact_id, sample.at, WINDOW_HOURS),
+            lambda: stages.contact_candidates(
+                session, workspace_id, sample.contact_id, sample.at, WINDOW_HOURS
+            ),
         )
-    label = "attribution look-up (_candidates)"
+    label = "attribution look-up (contact_candidates)"
     console.print(
         f"  {label}: median {median(timings):.3f} ms (the statement alone: {driver_ms:.3f} ms; "
         f"SELECT 1: {median(base):.3f} ms), "

@@ -9,7 +9,7 @@ a baseline measured in the same run.
   events/s (closed loop), then p50/p99 batch latency at half that peak (open loop). Baseline: GET /healthz.
 - explorer: `explorer.newest` over 1,000,000 stored events, with and without a name filter.
   Baseline: SELECT 1.
-- attribution: `pipeline._candidates` with 1,000,000 conversations stored. Baseline: SELECT 1.
+- attribution: `stages.contact_candidates` with 1,000,000 conversations stored. Baseline: SELECT 1.
 - summary: a 90-day Analytics Hub summary over 1,000,000 and 10,000,000 events (100,000 and 1,000,000
   outcomes). Baseline: SELECT 1, and the small volume against the large one (flatness).
 - odata: GET /odata/v4/Outcomes with a 1,000-item `in` list (ids, contacts) and a 1,000-term `or` chain,

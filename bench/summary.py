@@ -23,10 +23,11 @@ from harness import Backends, Figure, Target, console, make_tenant, migrated, pr
 from sqlalchemy import select, text
 
 from comerix.analytics import reports, rollups
+from comerix.conversions.records import COLUMNS as OUTCOME_COLUMNS
 from comerix.db import Database, new_id
 from comerix.db.bulk import codec_for, insert_rows
 from comerix.goals.models import Goal
-from comerix.telemetry.pipeline import EVENT_COLUMNS, OUTCOME_COLUMNS
+from comerix.telemetry.pipeline import EVENT_COLUMNS
 from comerix.workspaces.models import Workspace
 
 DAYS = 90

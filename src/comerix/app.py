@@ -15,6 +15,7 @@ from comerix.admin.pages import error_page
 from comerix.analytics.odata.views import PREFIX as ODATA_PREFIX
 from comerix.analytics.odata.views import router as odata_router
 from comerix.analytics.views import router as analytics_router
+from comerix.analytics.views import settings_router
 from comerix.clock import Clock, SystemClock
 from comerix.contacts.views import router as contacts_router
 from comerix.db import Database
@@ -23,11 +24,11 @@ from comerix.errors import Unavailable, error_body
 from comerix.goals.index import GoalIndex
 from comerix.goals.views import router as goals_router
 from comerix.http import RejectNulCharacters, install_error_handlers, unavailable_headers
+from comerix.ingestion import STAGES
 from comerix.settings import Settings
 from comerix.telemetry.engine_auth import EngineKeyCache
-from comerix.telemetry.views import ENGINE_SCHEMAS, engine_router, explorer_router
+from comerix.telemetry.views import ENGINE_SCHEMAS, engine_router, explorer_router, goal_preview_router
 from comerix.telemetry.writer import IngestWriter
-from comerix.workspaces.views import router as settings_router
 
 
 def create_app(
@@ -42,7 +43,7 @@ def create_app(
     owned = database is None
     db = database or Database(settings.database)
 
-    writer = IngestWriter(db, GoalIndex(), process=writer_process)
+    writer = IngestWriter(db, GoalIndex(), STAGES, process=writer_process)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(contacts_router)
     app.include_router(analytics_router)
     app.include_router(odata_router)
+    app.include_router(goal_preview_router)  # first: its `/preview` also fits `/{goal_id}`
     app.include_router(goals_router)
     app.include_router(explorer_router)
     app.include_router(settings_router)

@@ -84,7 +84,8 @@ LIMB = 10**18
 One in-range amount is below 10^21 millionths in magnitude, so it adds at most 1,000 to `high`, and
 `high` overflows only after about 9.2e15 amounts at the limit in one cell (its count, a 64-bit
 integer too, after 9.2e18). The writer adds `low`s with a carry, so `low` stays below LIMB and
-two of them never overflow; a report sums `low` in halves (`LOW_HALF`). Details: docs/decisions.md."""
+two of them never overflow; a report sums `low` in halves (`LOW_HALF`). Why two limbs:
+docs/decisions.md, "Rollup money is two 64-bit limbs"."""
 
 LOW_HALF = 10**9
 """A report sums `low // LOW_HALF` and `low % LOW_HALF` (each below 10^9) instead of `low` (below 10^18),

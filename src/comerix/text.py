@@ -70,8 +70,8 @@ _MINUS_NINETEEN_ZEROS = b"-" + b"0" * 19
 
 def _may_hold_long_number(document: bytes | bytearray | str) -> bool:
     """True when `document` has a run of 20 ASCII digits, or a minus sign and 19. Bytes (every request
-    body) are searched with each digit turned into 0 first: passes in C over the body, some 15 times
-    faster than the regular expression, which tries its pattern at every position."""
+    body) are searched with each digit turned into 0 first: passes in C over the body, cheaper than the
+    regular expression, which tries its pattern at every position."""
     if isinstance(document, str):
         return _LONG_NUMBER.search(document) is not None
     zeros = document.translate(_DIGITS_TO_ZERO)

@@ -1,5 +1,6 @@
 """The closed sets and sizes that several packages name: a goal's kind, status and value mode, where an
-event came from, how long a client's id may be.
+event came from, how long a client's id may be, the ranges of recent days the Event Explorer and the
+goal preview look back over.
 
 They sit at the bottom of the dependency order (docs/architecture.md), with no import of their own, so
 that pure modules (valuation, the outcome record) and every package above can use them without loading
@@ -8,6 +9,7 @@ the database layer.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
 CLIENT_ID_LENGTH = 128
@@ -37,3 +39,15 @@ class Source(StrEnum):
 
     WIDGET = "widget"  # POST /events
     SERVER = "server"  # POST /conversions
+
+
+# How far back from now the Event Explorer and the goal preview look, by arrival. (No docstring: it
+# would become the description of the `Range` schema in the OpenAPI document.)
+class Range(StrEnum):
+    D7 = "7d"
+    D30 = "30d"
+    D90 = "90d"
+
+    @property
+    def span(self) -> timedelta:
+        return timedelta(days=int(self.value.removesuffix("d")))

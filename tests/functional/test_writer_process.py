@@ -1,11 +1,11 @@
 """The Engine API with the pipeline in a writer process of its own, as `comerix serve` runs it, on each
 backend: answers, refusals and duplicates cross the process boundary intact, a writer process that dies
-or hangs is replaced (the batches it held answered 503, to send again), and a writer (thread or process)
-that fails unexpectedly answers 500 and goes on; both close the connection."""
+or hangs is replaced (the batches it held answered 503, to send again), so is one whose dispatching loop
+fails (503 too), and a writer (thread or process) that fails unexpectedly answers 500 and goes on; all
+close the connection."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import pickle
@@ -27,10 +27,12 @@ from comerix.auth.service import principal_of
 from comerix.clock import FixedClock
 from comerix.db import Database
 from comerix.goals.index import GoalIndex
+from comerix.ingestion import STAGES
 from comerix.settings import Settings
-from comerix.telemetry import writer
+from comerix.telemetry import dispatch, writer, writer_process
+from comerix.telemetry.dispatch import Answers, Committing, Group, Result, to_wire
 from comerix.telemetry.models import Event
-from comerix.telemetry.pipeline import Batch, Recorded
+from comerix.telemetry.pipeline import NOT_PREPARED, Batch, Recorded, answer
 from comerix.telemetry.schemas import Item
 from comerix.vocabulary import Source
 from tests.factories import Shop, make_goal, make_user, make_workspace
@@ -77,7 +79,7 @@ def test_a_writer_process_that_dies_is_replaced(shop: Shop, db: Database) -> Non
     known to be stored), and its retry goes to the successor."""
     headers = {"Authorization": f"Bearer {shop.public}"}
     shop.send("/events", {"name": "first", "event_id": "e-1"})
-    idle = shop.client.app.state.writer._child._process  # type: ignore[attr-defined]
+    idle = shop.client.app.state.writer.process  # type: ignore[attr-defined]
     os.kill(idle.pid, signal.SIGKILL)
     idle.join()
     assert shop.send("/events", {"name": "next", "event_id": "e-2"})["accepted"] == 1
@@ -91,7 +93,7 @@ def test_a_writer_process_that_dies_is_replaced(shop: Shop, db: Database) -> Non
         )
         holding.start()
         time.sleep(1.0)  # by then the process has the batch, and waits for the lock
-        busy = shop.client.app.state.writer._child._process  # type: ignore[attr-defined]
+        busy = shop.client.app.state.writer.process  # type: ignore[attr-defined]
         os.kill(busy.pid, signal.SIGKILL)
         holding.join(timeout=10)
     (lost,) = answers
@@ -108,7 +110,7 @@ def test_the_writer_survives_an_unexpected_failure(
     """A failure outside the pipeline's own handling answers 500 for that group; the writer goes on."""
     from comerix.telemetry import writer
 
-    def broken(*_args: object) -> list[writer.Answer]:
+    def broken(*_args: object) -> list[writer_process.Answer]:
         raise RuntimeError("disk on fire")
 
     with TestClient(create_app(settings, clock=clock, database=db), raise_server_exceptions=False) as client:
@@ -171,10 +173,20 @@ def test_a_writer_process_that_hangs_is_replaced(
     assert [event["event_id"] for event in names] == ["e-1"]
 
 
-def next_word(child: writer._Child) -> Any:
+def next_word(child: writer_process.WriterProcess) -> Committing | Answers:
     """What the process says next, as the dispatcher reads it: once its pipe is readable (30 s at most)."""
     assert select.select([child.fileno()], [], [], 30)[0], "the writer process said nothing for 30 s"
     return child.receive()
+
+
+def on_the_wire(batches: list[Batch]) -> Group:
+    return Group(tuple(to_wire(batch) for batch in batches))
+
+
+def goals_achieved(batch: Batch, result: Result) -> list[str]:
+    """The codes of the goals the batch's items achieved, by the 202 answer written from `result`."""
+    assert isinstance(result, Recorded), result
+    return [outcome.goal for item in answer(batch, result).results for outcome in item.outcomes]
 
 
 def test_large_groups_cross_the_pipe_both_ways_at_once(db: Database, clock: FixedClock) -> None:
@@ -211,26 +223,25 @@ def test_large_groups_cross_the_pipe_both_ways_at_once(db: Database, clock: Fixe
             for b in range(30)
         ]
 
-    child = writer._Child(db)
+    first_group, second_group = group("a"), group("b")
+    child = writer_process.WriterProcess(db, STAGES)
     child.start()
     try:
-        assert child.send(group("a"))
-        assert next_word(child) == writer._READY
-        sending = threading.Thread(target=child.send, args=(group("b"),), daemon=True)
+        child.send(on_the_wire(first_group))
+        assert next_word(child) == Committing()
+        sending = threading.Thread(target=child.send, args=(on_the_wire(second_group),), daemon=True)
         sending.start()
         sending.join(timeout=30)
         assert not sending.is_alive(), "the next group could not be sent while the last one's answers were"
         first = next_word(child)
-        assert isinstance(first, list)
-        assert len(first) == 30
-        assert all(
-            isinstance(answer, Recorded) and [outcome[2] for outcome in answer.outcomes] == ["sale"] * 100
-            for answer in first
-        )
-        assert next_word(child) == writer._READY
+        assert isinstance(first, Answers)
+        assert len(first.results) == 30
+        for batch, result in zip(first_group, first.results, strict=True):
+            assert goals_achieved(batch, result) == ["sale"] * 100
+        assert next_word(child) == Committing()
         second = next_word(child)
-        assert isinstance(second, list)
-        assert all(isinstance(answer, Recorded) for answer in second)
+        assert isinstance(second, Answers)
+        assert all(isinstance(result, Recorded) for result in second.results)
     finally:
         child.stop(kill=True)  # at once: a pipe stuck both ways would never take the word to stop
     with db.transaction() as session:
@@ -240,8 +251,8 @@ def test_large_groups_cross_the_pipe_both_ways_at_once(db: Database, clock: Fixe
 def test_batches_pickled_as_they_are_prepared_reach_the_writer_process_intact(
     db: Database, clock: FixedClock
 ) -> None:
-    """The serving process pickles each batch it prepares at once (`_Preparer`), while the writer process
-    is busy; a group may mix such batches with batches that go as they are."""
+    """The serving process prepares a batch (`Preparer`) and pickles it at once, while the writer process
+    is busy; the process records it as it was prepared, in a group with a batch that was not."""
     now = clock.now()
     with db.transaction() as session:
         workspace = make_workspace(session, now)
@@ -252,25 +263,46 @@ def test_batches_pickled_as_they_are_prepared_reach_the_writer_process_intact(
         item = Item(0, Source.SERVER, "purchase", now, event_id, None, "ann", None, {"grand_total": 5})
         return Batch(workspace.id, [item], now)
 
-    loop = asyncio.new_event_loop()
-    try:
-        job = writer._Job(sale("prepared"), loop, loop.create_future())
-        prepared = writer._Preparer(db, GoalIndex()).prepare(job)
-    finally:
-        loop.close()
-    assert prepared.batch.prepared is not None
-    assert prepared.pickled is not None
-    assert pickle.loads(prepared.pickled) == prepared.batch  # noqa: S301 - pickled just above
+    prepared, plain = writer.Preparer(db, GoalIndex()).prepare(sale("prepared")), sale("plain")
+    assert prepared.prepared is not NOT_PREPARED
+    pickled = to_wire(prepared)
+    assert pickle.loads(pickled) == prepared  # noqa: S301 - pickled just above
 
-    child = writer._Child(db)
+    child = writer_process.WriterProcess(db, STAGES)
     child.start()
     try:
-        assert child.send([prepared.pickled, sale("plain")])
-        assert next_word(child) == writer._READY
+        child.send(Group((pickled, to_wire(plain))))
+        assert next_word(child) == Committing()
         answers = next_word(child)
     finally:
         child.stop()
-    assert [[outcome[2] for outcome in answer.outcomes] for answer in answers] == [["sale"], ["sale"]]
+    assert isinstance(answers, Answers)
+    assert [goals_achieved(*sent) for sent in zip([prepared, plain], answers.results, strict=True)] == [
+        ["sale"],
+        ["sale"],
+    ]
     with db.transaction() as session:
         stored = session.query(Event.event_id).filter_by(workspace_id=workspace.id).all()
     assert sorted(event_id for (event_id,) in stored) == ["plain", "prepared"]
+
+
+def test_a_failure_in_the_dispatching_loop_fails_its_group_and_replaces_the_process(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error in the serving process's loop (here, as it reads the answers to a group) answers
+    503 for the group (it was stored, but the serving process cannot tell), replaces the writer process,
+    so that no answer meant for a failed group can come later, and the loop goes on."""
+    ingest = shop.client.app.state.writer  # type: ignore[attr-defined]
+    first = ingest.process
+
+    def unreadable(_result: Result) -> Any:
+        raise RuntimeError("an answer nobody can read")
+
+    monkeypatch.setattr(dispatch, "answer_of", unreadable)
+    headers = {"Authorization": f"Bearer {shop.public}"}
+    assert_unavailable(shop.client.post("/events", json={"name": "x", "event_id": "e-1"}, headers=headers))
+    monkeypatch.undo()
+    retried = shop.send("/events", {"name": "x", "event_id": "e-1"})
+    assert retried["results"][0]["status"] == "duplicate"  # stored: it was committed, then failed
+    assert ingest.process is not first
+    assert not first.is_alive()

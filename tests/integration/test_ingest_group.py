@@ -24,6 +24,7 @@ from comerix.goals import service as goals_service
 from comerix.goals.index import GoalIndex
 from comerix.goals.models import Goal
 from comerix.goals.schemas import GoalUpdate
+from comerix.ingestion import STAGES
 from comerix.telemetry.models import Event
 from comerix.telemetry.pipeline import Batch, ingest, ingest_group, prepare
 from comerix.telemetry.schemas import IngestResult, Item
@@ -79,7 +80,7 @@ def test_each_batch_of_a_group_gets_its_own_answer(db: Database) -> None:
     later = Batch(workspace.id, [item(0, "purchase", "o-1"), item(1, "purchase", "o-3")], NOW)
 
     with db.transaction() as session:
-        answers = ingest_group(session, [first, refused, later], GoalIndex())
+        answers = ingest_group(session, [first, refused, later], GoalIndex(), STAGES)
 
     assert statuses(answers[0]) == ["accepted", "duplicate"]  # the same id twice in one batch
     assert isinstance(answers[1], Invalid)  # refused whole: its purchase o-2 is not stored
@@ -105,6 +106,7 @@ def test_ids_stored_by_an_earlier_transaction_are_duplicates_beside_new_ones(db:
             session,
             Batch(workspace.id, [item(0, "purchase", "o-1"), item(1, "purchase", "o-2")], NOW),
             GoalIndex(),
+            STAGES,
         )
 
     retry = Batch(
@@ -114,7 +116,7 @@ def test_ids_stored_by_an_earlier_transaction_are_duplicates_beside_new_ones(db:
     )
     again = Batch(workspace.id, [item(0, "purchase", "o-1"), item(1, "purchase", None)], NOW)
     with db.transaction() as session:
-        answers = ingest_group(session, [retry, again], GoalIndex())
+        answers = ingest_group(session, [retry, again], GoalIndex(), STAGES)
 
     assert statuses(answers[0]) == ["duplicate", "accepted", "accepted"]
     assert statuses(answers[1]) == ["duplicate", "accepted"]
@@ -137,7 +139,7 @@ def test_a_group_spanning_workspaces_keeps_each_batch_in_its_own(db: Database) -
         Batch(one.id, [item(0, "purchase", "o-2")], NOW),
     ]
     with db.transaction() as session:
-        answers = ingest_group(session, batches, GoalIndex())
+        answers = ingest_group(session, batches, GoalIndex(), STAGES)
 
     assert [statuses(answer) for answer in answers] == [["accepted"], ["accepted", "accepted"], ["accepted"]]
     with db.sessions() as session:
@@ -159,11 +161,11 @@ def test_a_group_answers_as_its_batches_would_one_by_one(db: Database) -> None:
         ]
 
     with db.transaction() as session:
-        together = ingest_group(session, batches(grouped), GoalIndex())
+        together = ingest_group(session, batches(grouped), GoalIndex(), STAGES)
     one_by_one = []
     for batch in batches(alone):
         with db.transaction() as session:
-            one_by_one.append(ingest(session, batch, GoalIndex()))
+            one_by_one.append(ingest(session, batch, GoalIndex(), STAGES))
 
     def comparable(answer: IngestResult | Exception) -> list[Any]:
         assert isinstance(answer, IngestResult)
@@ -212,15 +214,15 @@ def test_prepared_batches_are_answered_and_catalogued_as_unprepared_ones(db: Dat
         goals = GoalIndex().current(session, prepared_shop.id)
     assert goals is not None
     prepared = [prepare(batch, goals, db.backend) for batch in batches(prepared_shop)]
-    assert prepared[0].prepared is not None
+    assert prepared[0].prepared.revision == goals.revision
     assert prepared[0].prepared.achieved == {0: ("purchase",)}
     assert prepared[0].prepared.names["viewed"] == (1, frozenset({"total", "order.plan", "order.lines"}))
-    assert prepared[1].prepared is not None
+    assert prepared[1].prepared.revision == goals.revision
     assert prepared[1].prepared.names["purchase"][0] == 2  # the duplicate too: the writer counts again
     with db.transaction() as session:
-        answers = ingest_group(session, prepared, GoalIndex())
+        answers = ingest_group(session, prepared, GoalIndex(), STAGES)
     with db.transaction() as session:
-        expected = ingest_group(session, batches(plain_shop), GoalIndex())
+        expected = ingest_group(session, batches(plain_shop), GoalIndex(), STAGES)
 
     def comparable(answer: IngestResult | Exception) -> list[Any]:
         assert isinstance(answer, IngestResult)
@@ -244,10 +246,10 @@ def test_a_batch_prepared_before_its_goals_changed_is_matched_again(db: Database
     assert goals is not None
     # Prepared as of this revision: the writer takes its word, even for an item the goal would not match.
     trusted = prepare(Batch(workspace.id, [item(0, "purchase", "e-1")], NOW), goals, db.backend)
-    assert trusted.prepared is not None
+    assert trusted.prepared.revision == goals.revision
     trusted.prepared.achieved.pop(0)
     with db.transaction() as session:
-        assert statuses(answer := ingest(session, trusted, GoalIndex())) == ["accepted"]
+        assert statuses(answer := ingest(session, trusted, GoalIndex(), STAGES)) == ["accepted"]
         assert answer.results[0].outcomes == []
 
     def set_status(status: GoalStatus) -> None:
@@ -259,17 +261,17 @@ def test_a_batch_prepared_before_its_goals_changed_is_matched_again(db: Database
     stale = prepare(Batch(workspace.id, [item(0, "purchase", "e-2")], NOW), goals, db.backend)
     set_status(GoalStatus.PAUSED)
     with db.transaction() as session:
-        answer = ingest(session, stale, GoalIndex())
+        answer = ingest(session, stale, GoalIndex(), STAGES)
         paused_goals = GoalIndex().current(session, workspace.id)
     assert answer.results[0].outcomes == []  # paused since it was prepared: nothing recorded
 
     assert paused_goals is not None
     while_paused = prepare(Batch(workspace.id, [item(0, "purchase", "e-3")], NOW), paused_goals, db.backend)
-    assert while_paused.prepared is not None
+    assert while_paused.prepared.revision == paused_goals.revision
     assert while_paused.prepared.achieved == {}
     set_status(GoalStatus.ACTIVE)
     with db.transaction() as session:
-        answer = ingest(session, while_paused, GoalIndex())
+        answer = ingest(session, while_paused, GoalIndex(), STAGES)
     assert [o.goal for o in answer.results[0].outcomes] == ["purchase"]  # active again since: recorded
 
 
@@ -282,7 +284,7 @@ def test_a_chat_counts_once_and_afresh_when_its_id_returns_after_erasure(db: Dat
 
     def send(*items: Item) -> IngestResult:
         with db.transaction() as session:
-            return ingest(session, Batch(workspace.id, list(items), NOW), GoalIndex())
+            return ingest(session, Batch(workspace.id, list(items), NOW), GoalIndex(), STAGES)
 
     def counted() -> tuple[int, int]:
         with db.transaction() as session:
@@ -314,7 +316,7 @@ def test_a_chat_converts_once_when_its_goal_becomes_a_conversion(db: Database) -
 
     def send(*items: Item) -> None:
         with db.transaction() as session:
-            ingest(session, Batch(workspace.id, list(items), NOW), GoalIndex())
+            ingest(session, Batch(workspace.id, list(items), NOW), GoalIndex(), STAGES)
 
     def counted(day: datetime) -> tuple[int, int, dict[str, int]]:
         with db.transaction() as session:
@@ -346,20 +348,23 @@ def test_writers_crediting_one_chat_at_once_count_it_once(db: Database) -> None:
     chat = {"conversation_id": "c-1", "flow_id": "sales", "source": Source.WIDGET}
     with db.transaction() as session:
         ingest(
-            session, Batch(workspace.id, [item(0, "conversation_started", "e-1", **chat)], NOW), GoalIndex()
+            session,
+            Batch(workspace.id, [item(0, "conversation_started", "e-1", **chat)], NOW),
+            GoalIndex(),
+            STAGES,
         )
 
     def in_chat() -> None:
         with db.transaction() as session:
             batch = Batch(workspace.id, [item(2, "purchase", "e-3", contact_id=None, **chat)], NOW)
-            (outcome,) = ingest(session, batch, GoalIndex()).results[0].outcomes
+            (outcome,) = ingest(session, batch, GoalIndex(), STAGES).results[0].outcomes
             assert outcome.attribution == "conversation"
 
     second = threading.Thread(target=in_chat)
     with db.transaction() as session:
         # The day after: no rollup row is shared with the other, which would make it wait there.
         later = item(1, "purchase", "e-2", timestamp=NOW + timedelta(days=1))
-        answer = ingest(session, Batch(workspace.id, [later], NOW), GoalIndex())
+        answer = ingest(session, Batch(workspace.id, [later], NOW), GoalIndex(), STAGES)
         assert [o.attribution for o in answer.results[0].outcomes] == ["window"]
         second.start()
         second.join(timeout=1.0)

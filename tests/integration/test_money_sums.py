@@ -22,6 +22,7 @@ from comerix.db.bulk import codec_for
 from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
+from comerix.ingestion import STAGES
 from comerix.money import MAX_AMOUNT, MIN_AMOUNT, to_micros
 from comerix.telemetry.pipeline import Batch, ingest, ingest_group
 from comerix.telemetry.schemas import Item
@@ -136,11 +137,11 @@ def test_sums_at_the_limits_equal_the_exact_decimal_sums(
     ]
     if grouped:
         with db.transaction() as session:
-            ingest_group(session, batches, GoalIndex())
+            ingest_group(session, batches, GoalIndex(), STAGES)
     else:
         for batch in batches:
             with db.transaction() as session:
-                ingest(session, batch, GoalIndex())
+                ingest(session, batch, GoalIndex(), STAGES)
     first = FIRST.date()
     with db.transaction() as session:
         for start, end in ((0, 32), (1, 30), (0, 0), (2, 31)):  # months, days, and both around a month

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from comerix.analytics import reports
+from comerix.analytics import reports, rollups
 from comerix.analytics.reports import ReportQuery
 from comerix.analytics.rollups import local_day
 from comerix.auth.service import principal_of
@@ -29,6 +29,7 @@ from comerix.db import Database
 from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
+from comerix.ingestion import STAGES
 from comerix.telemetry.models import Conversation
 from comerix.telemetry.pipeline import Batch, ingest, ingest_group
 from comerix.telemetry.schemas import Item
@@ -351,11 +352,11 @@ def test_rollups_agree_with_raw_rows(
     ]
     if grouped:  # as the group-commit writer does: every batch in one transaction, through the steps together
         with fresh.transaction() as session:
-            ingest_group(session, batches, index)
+            ingest_group(session, batches, index, STAGES)
     else:
         for batch in batches:
             with fresh.transaction() as session:
-                ingest(session, batch, index)
+                ingest(session, batch, index, STAGES)
     with fresh.transaction() as session:
         before_erasure = None
         if erase:
@@ -404,13 +405,19 @@ def test_changing_the_time_zone_recomputes_the_days(db: Database) -> None:
     ]
     with db.transaction() as session:
         ingest(
-            session, Batch(workspace.id, [to_item(spec, i) for i, spec in enumerate(specs)], NOW), GoalIndex()
+            session,
+            Batch(workspace.id, [to_item(spec, i) for i, spec in enumerate(specs)], NOW),
+            GoalIndex(),
+            STAGES,
         )
     with db.transaction() as session:
         stored = session.get(Workspace, workspace.id)
         assert stored is not None
         workspaces.update_analytics_settings(
-            session, stored, AnalyticsSettings(base_currency="EUR", timezone="Pacific/Auckland")
+            session,
+            stored,
+            AnalyticsSettings(base_currency="EUR", timezone="Pacific/Auckland"),
+            rebuild_rollups=rollups.rebuild,
         )
     with db.transaction() as session:
         stored = session.get(Workspace, workspace.id)

@@ -11,6 +11,7 @@ from comerix.analytics.reports import ReportQuery
 from comerix.auth.service import principal_of
 from comerix.db import Database
 from comerix.goals.index import GoalIndex
+from comerix.ingestion import STAGES
 from comerix.telemetry.pipeline import Batch, ingest
 from comerix.telemetry.schemas import Item
 from comerix.vocabulary import Source
@@ -49,7 +50,7 @@ def shop(db: Database, items: list[Item]) -> Workspace:
             currency_property="currency",
         )
     with db.transaction() as session:
-        ingest(session, Batch(workspace.id, items, NOW), GoalIndex())
+        ingest(session, Batch(workspace.id, items, NOW), GoalIndex(), STAGES)
     return workspace
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from comerix.auth.service import principal_of
 from comerix.conversions.attribution import AttributionKind
 from comerix.conversions.models import Outcome
+from comerix.conversions.records import COLUMNS as OUTCOME_COLUMNS
 from comerix.db import Database
 from comerix.db.bulk import SQLITE_ROWS_A_STATEMENT, codec_for, insert_rows
 from comerix.db.constraints import violated_constraint
@@ -31,7 +32,7 @@ from comerix.db.migrate import alembic_config, current_revision, head_revision, 
 from comerix.goals.models import Goal
 from comerix.models import metadata
 from comerix.telemetry.models import Event, EventNameDay
-from comerix.telemetry.pipeline import EVENT_COLUMNS, OUTCOME_COLUMNS
+from comerix.telemetry.pipeline import EVENT_COLUMNS
 from comerix.vocabulary import GoalKind
 from tests.conftest import _POSTGRES_PROBLEM, _postgres_database
 from tests.factories import make_goal, make_user, make_workspace

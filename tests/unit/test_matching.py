@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from comerix.conversions.valuation import ValueRule
 from comerix.goals.index import GoalSpec, WorkspaceGoals
 from comerix.goals.matching import (
     MISSING,
@@ -20,6 +19,7 @@ from comerix.goals.matching import (
     read_path,
     scalar_key,
 )
+from comerix.goals.rules import ValueRule
 from comerix.vocabulary import GoalKind, GoalStatus, ValueMode
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from comerix.conversions.valuation import Valuation, ValueRule, to_decimal, valuate
+from comerix.conversions.valuation import Valuation, to_decimal, valuate
+from comerix.goals.rules import ValueRule
 from comerix.vocabulary import ValueMode
 
 FROM_TOTAL = ValueRule(ValueMode.FROM_PROPERTY, value_property="total")

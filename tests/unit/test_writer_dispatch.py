@@ -1,232 +1,333 @@
-"""How the serving process hands groups to the writer process (`IngestWriter._run_child`): the next group
-goes as soon as the process says the last one is committing, answers settle the requests of the group
-they belong to, in order, and a process that fails takes every group it holds down with it.
+"""How the serving process hands groups to the writer process (`telemetry.dispatch.Dispatcher`): events
+in, actions out, the time passed in. A group goes at once to a free process and as soon as a busy one
+says it is committing; batches that come meanwhile are prepared one by one; answers settle the groups
+in the order they went; a process that dies, hangs or says what it should not takes every group it
+holds down with it, and is replaced. And what crosses the pipe comes back as it went.
 
-The process is scripted here, so that each step can be watched in between; the real one, with the same
-protocol, is tried in tests/functional/test_writer_process.py."""
+The real process, with the real loop around the machine, is tried in
+tests/functional/test_writer_process.py."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import queue
-import threading
-import time
+import pickle
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
-import pytest
+from comerix.errors import FieldProblem, Invalid
+from comerix.telemetry.dispatch import (
+    Answers,
+    Committing,
+    Dispatcher,
+    Fail,
+    Failed,
+    Group,
+    Prepare,
+    Refused,
+    Replace,
+    Send,
+    Settle,
+    WriterProcessFailed,
+    answer_of,
+    result_of,
+    to_wire,
+)
+from comerix.telemetry.pipeline import Batch
 
-from comerix.db.availability import StorageUnavailable
-from comerix.goals.index import GoalIndex
-from comerix.telemetry import writer
-from comerix.telemetry.pipeline import Batch, Recorded, answer
-
-WAIT = 5.0
-
-
-class ScriptedChild:
-    """Stands in for `writer._Child`: records what it is sent, and says what the test tells it to (each
-    word also puts a byte in a pipe, which the dispatcher waits on as it does on the real one)."""
-
-    def __init__(self) -> None:
-        self.sent: queue.Queue[list[Batch]] = queue.Queue()
-        self.words: queue.Queue[Any] = queue.Queue()
-        self.replaced: list[BaseException] = []
-        self._reading, self._writing = os.pipe()
-
-    def say(self, word: Any) -> None:
-        self.words.put(word)
-        os.write(self._writing, b"w")
-
-    def send(self, batches: list[Batch]) -> bool:
-        self.sent.put(batches)
-        return True
-
-    def fileno(self) -> int:
-        return self._reading
-
-    def receive(self) -> Any:
-        os.read(self._reading, 1)
-        return self.words.get(timeout=WAIT)
-
-    def replace(self, why: BaseException) -> None:
-        self.replaced.append(why)
-
-    def next_sent(self) -> list[Batch]:
-        return self.sent.get(timeout=WAIT)
+TIMEOUT = 60.0
 
 
-def batch() -> Batch:
-    return Batch(uuid.uuid4(), [], datetime(2026, 11, 22, tzinfo=UTC))
+@dataclass(frozen=True)
+class Job:
+    """A batch as the machine sees it: told apart by name; `prepared` once it went through `Prepare`."""
+
+    name: str
+    size: int = 1
+    prepared: bool = False
 
 
-def said(n: int) -> Recorded:
-    """What the process might say it recorded of a batch, told apart by its number of duplicates."""
-    return Recorded(frozenset(range(n)), {}, ())
+def jobs(names: str, size: int = 1) -> list[Job]:
+    return [Job(name, size) for name in names]
 
 
-def body(n: int) -> bytes:
-    """The 202 body the serving process writes from `said(n)` for a batch (of no items)."""
-    return answer(batch(), said(n)).to_json()
+a, b, c, d = jobs("abcd")
 
 
-async def _wait_for(future: asyncio.Future[bytes]) -> Any:
-    try:
-        return await asyncio.wait_for(future, WAIT)
-    except (writer.WriterProcessFailed, StorageUnavailable) as exc:
-        return exc
+def ready(job: Job) -> Job:
+    return Job(job.name, job.size, prepared=True)
 
 
-class Preparing:
-    """Stands in for `writer._Preparer` (no database here): notes each batch it prepares."""
-
-    prepared: list[Batch]
-    delay = 0.0  # seconds each batch takes
-
-    def __init__(self, _database: Any, _index: Any) -> None:
-        Preparing.prepared = []
-
-    def next_group(self) -> None:
-        pass
-
-    def prepare(self, job: Any) -> Any:
-        time.sleep(self.delay)
-        Preparing.prepared.append(job.batch)
-        return job
+def said(*texts: str) -> Answers:
+    """The process's answer to a group, one result per batch (any result does: the machine passes them
+    on to be settled)."""
+    return Answers(tuple(Failed(text) for text in texts))
 
 
-def run(scenario: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run the dispatcher on a thread against a scripted child while `scenario(writer, child)` plays."""
-    monkeypatch.setattr(writer, "_Preparer", Preparing)
-    ingest = writer.IngestWriter(database=None, index=GoalIndex())  # type: ignore[arg-type]
-    ingest._wakeup = writer._wakeup_pipe()
-    child = ScriptedChild()
-    dispatcher = threading.Thread(target=ingest._run_child, args=(child,), daemon=True)
-    dispatcher.start()
-    try:
-        asyncio.run(scenario(ingest, child))
-    finally:
-        ingest._queue.put(None)
-        ingest._wake(always=True)
-        dispatcher.join(WAIT)
-    assert not dispatcher.is_alive()
+def busy_with(*groups: list[Job], max_group_items: int = 100) -> Dispatcher[Job]:
+    """A machine whose process was sent `groups` at time 0, in turn (each after the last one's commit
+    began), and holds them all."""
+    machine: Dispatcher[Job] = Dispatcher(max_group_items)
+    for number, group in enumerate(groups):
+        if number:
+            assert machine.heard(Committing(), now=0.0) == []
+        assert machine.queued(group, now=0.0) == [Send(tuple(group))]
+    return machine
 
 
-def test_the_next_group_goes_while_the_last_one_commits_and_answers_come_back_in_order(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
-        first, second = batch(), batch()
-        answer_first = asyncio.ensure_future(ingest.submit(first))
-        assert await asyncio.to_thread(child.next_sent) == [first]
-        answer_second = asyncio.ensure_future(ingest.submit(second))
-        await asyncio.sleep(0.2)
-        assert child.sent.empty()  # the process holds a group and has not said it is committing
-
-        child.say(writer._READY)
-        assert await asyncio.to_thread(child.next_sent) == [second]  # before the first group's answer
-        assert not answer_first.done()
-        assert Preparing.prepared == [second]  # it came while the process was busy; the first did not
-
-        child.say([said(1)])
-        assert await _wait_for(answer_first) == body(1)
-        assert not answer_second.done()
-        child.say(writer._READY)
-        child.say([said(2)])
-        assert await _wait_for(answer_second) == body(2)
-
-    run(scenario, monkeypatch)
+def prepare_all(machine: Dispatcher[Job], now: float) -> list[Job]:
+    """Play the loop while the machine has batches to prepare: the jobs it asked to prepare, in order."""
+    asked = []
+    while machine.wait(now, TIMEOUT) == 0.0:
+        (action,) = machine.quiet(now, TIMEOUT)
+        assert isinstance(action, Prepare)
+        asked.append(action.job)
+        machine.prepared(ready(action.job))
+    return asked
 
 
-def test_batches_queued_meanwhile_go_together_as_one_group(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
-        first, *later = batch(), batch(), batch()
-        answers = [asyncio.ensure_future(ingest.submit(first))]
-        await asyncio.to_thread(child.next_sent)
-        answers += [asyncio.ensure_future(ingest.submit(b)) for b in later]
-        await asyncio.sleep(0.1)
-        child.say(writer._READY)
-        assert await asyncio.to_thread(child.next_sent) == later
-        child.say([said(1)])
-        child.say([said(2), said(3)])  # no READY: the group failed before its commit, each alone
-        assert [await _wait_for(a) for a in answers] == [body(1), body(2), body(3)]
-
-    run(scenario, monkeypatch)
+# --- a free process -----------------------------------------------------------------------------------
 
 
-def test_a_failed_process_fails_every_group_it_holds_and_the_next_one_goes_to_its_successor(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
-        first, second, third = batch(), batch(), batch()
-        answer_first = asyncio.ensure_future(ingest.submit(first))
-        await asyncio.to_thread(child.next_sent)
-        answer_second = asyncio.ensure_future(ingest.submit(second))
-        await asyncio.sleep(0.1)  # queued before the word comes (later, it would wait for the answers)
-        child.say(writer._READY)
-        await asyncio.to_thread(child.next_sent)
-
-        child.say(None)  # died or timed out: `_Child.receive` has already started a new one
-        assert isinstance(await _wait_for(answer_first), StorageUnavailable)
-        assert isinstance(await _wait_for(answer_second), StorageUnavailable)
-
-        answer_third = asyncio.ensure_future(ingest.submit(third))
-        assert await asyncio.to_thread(child.next_sent) == [third]
-        child.say([said(3)])
-        assert await _wait_for(answer_third) == body(3)
-
-    run(scenario, monkeypatch)
+def test_a_batch_that_comes_while_the_process_is_free_goes_at_once() -> None:
+    machine: Dispatcher[Job] = Dispatcher(max_group_items=100)
+    assert machine.wait(now=0.0, timeout=TIMEOUT) is None  # nothing held: wait for as long as it takes
+    assert machine.quiet(now=0.0, timeout=TIMEOUT) == []
+    assert machine.queued([a], now=0.0) == [Send((a,))]
 
 
-def test_an_unexpected_error_replaces_the_process_so_no_stale_answer_can_arrive(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
-        answer = asyncio.ensure_future(ingest.submit(batch()))
-        await asyncio.to_thread(child.next_sent)
-        child.say([said(1), said(2)])  # two answers to a group of one batch: settling it fails
-        assert isinstance(await _wait_for(answer), StorageUnavailable)
-        assert len(child.replaced) == 1
-
-    run(scenario, monkeypatch)
+def test_what_is_queued_when_the_process_is_free_goes_as_one_group() -> None:
+    machine: Dispatcher[Job] = Dispatcher(max_group_items=100)
+    assert machine.queued([], now=0.0) == []
+    assert machine.queued([a, b, c], now=0.0) == [Send((a, b, c))]
 
 
-def test_a_silent_process_is_replaced_in_time_however_many_batches_are_queued(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(writer, "WRITE_TIMEOUT", 0.5)
-
-    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
-        held = asyncio.ensure_future(ingest.submit(batch()))
-        await asyncio.to_thread(child.next_sent)
-        monkeypatch.setattr(Preparing, "delay", 0.05)  # 40 batches: 2 s of preparing, queue never empty
-        started = time.monotonic()
-        later = [asyncio.ensure_future(ingest.submit(batch())) for _ in range(40)]
-        assert isinstance(await _wait_for(held), StorageUnavailable)
-        assert time.monotonic() - started < 1.5  # the timeout, not the end of the queue
-        assert [type(why) for why in child.replaced] == [TimeoutError]
-        for pending in later:
-            pending.cancel()
-
-    run(scenario, monkeypatch)
+def test_a_group_holds_at_most_max_group_items_and_at_least_one_batch() -> None:
+    small, middle, large, last = Job("small", 4), Job("middle", 5), Job("large", 50), Job("last", 2)
+    machine = busy_with([a], max_group_items=10)
+    assert machine.queued([small, middle, large, last], now=1.0) == []
+    assert machine.heard(Committing(), now=2.0) == []
+    assert machine.queued([], now=2.0) == [Send((small, middle))]  # 9 items: the next would make 59
+    assert machine.heard(said("a"), now=3.0) == [Settle((a,), said("a").results)]
+    assert machine.heard(Committing(), now=4.0) == []
+    assert machine.queued([], now=4.0) == [Send((large,))]  # alone, over the limit: it goes all the same
+    assert machine.heard(said("s", "m"), now=5.0) == [Settle((small, middle), said("s", "m").results)]
+    assert machine.heard(Committing(), now=6.0) == []
+    assert machine.queued([], now=6.0) == [Send((last,))]
 
 
-def test_batches_not_prepared_yet_go_with_the_group_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def scenario(ingest: writer.IngestWriter, child: ScriptedChild) -> None:
-        first, second, third = batch(), batch(), batch()
-        answers = [asyncio.ensure_future(ingest.submit(first))]
-        await asyncio.to_thread(child.next_sent)
-        monkeypatch.setattr(Preparing, "delay", 0.3)
-        answers += [asyncio.ensure_future(ingest.submit(b)) for b in (second, third)]
-        await asyncio.sleep(0.1)  # the second is being prepared
-        child.say(writer._READY)
-        assert await asyncio.to_thread(child.next_sent) == [second, third]
-        assert Preparing.prepared == [second]  # the third did not wait for its turn
-        child.say([said(1)])
-        child.say(writer._READY)
-        child.say([said(2), said(3)])
-        assert [await _wait_for(a) for a in answers] == [body(1), body(2), body(3)]
+# --- a busy process -----------------------------------------------------------------------------------
 
-    run(scenario, monkeypatch)
+
+def test_batches_that_come_while_the_process_is_busy_wait_and_are_prepared_one_by_one() -> None:
+    machine = busy_with([a])
+    assert machine.queued([b, c], now=1.0) == []  # the process holds a group, not committing yet
+    assert machine.wait(now=1.0, timeout=TIMEOUT) == 0.0  # a word from the process first, if any
+    assert machine.quiet(now=1.0, timeout=TIMEOUT) == [Prepare(b)]
+    machine.prepared(ready(b))
+    assert machine.wait(now=1.0, timeout=TIMEOUT) == 0.0
+    assert machine.quiet(now=1.0, timeout=TIMEOUT) == [Prepare(c)]
+    machine.prepared(ready(c))
+    assert machine.wait(now=1.0, timeout=TIMEOUT) == TIMEOUT - 1.0  # nothing to do but wait for it
+    assert machine.quiet(now=2.0, timeout=TIMEOUT) == []
+    assert machine.heard(Committing(), now=3.0) == []
+    assert machine.wait(now=3.0, timeout=TIMEOUT) == 0.0  # a group may go: no waiting for the answer
+    assert machine.queued([], now=3.0) == [Send((ready(b), ready(c)))]
+
+
+def test_the_next_group_goes_while_the_last_one_commits_and_answers_come_back_in_order() -> None:
+    machine = busy_with([a])
+    assert machine.queued([b], now=1.0) == []
+    assert prepare_all(machine, now=1.0) == [b]  # it came while the process was busy; `a` did not
+    assert machine.heard(Committing(), now=2.0) == []
+    assert machine.queued([c], now=2.0) == [Send((ready(b), c))]  # before the first group's answer
+    assert machine.heard(said("a"), now=3.0) == [Settle((a,), said("a").results)]
+    assert machine.heard(Committing(), now=4.0) == []
+    assert machine.heard(said("b", "c"), now=5.0) == [Settle((ready(b), c), said("b", "c").results)]
+
+
+def test_at_most_two_groups_are_in_flight() -> None:
+    machine = busy_with([a], [b])
+    assert machine.queued([c], now=1.0) == []
+    assert machine.heard(said("a"), now=2.0) == [Settle((a,), said("a").results)]
+    assert machine.queued([d], now=2.0) == []  # answered one, holds one: not free until it commits
+    prepare_all(machine, now=2.0)
+    assert machine.heard(Committing(), now=3.0) == []
+    assert machine.queued([], now=3.0) == [Send((ready(c), ready(d)))]
+
+
+def test_batches_not_prepared_yet_go_with_the_group_as_they_are() -> None:
+    machine = busy_with([a])
+    assert machine.queued([b, c], now=1.0) == []
+    assert machine.quiet(now=1.0, timeout=TIMEOUT) == [Prepare(b)]
+    machine.prepared(ready(b))
+    assert machine.heard(Committing(), now=2.0) == []  # before `c` had its turn
+    assert machine.queued([d], now=2.0) == [Send((ready(b), c, d))]
+
+
+def test_a_group_answered_without_committing_frees_the_process() -> None:
+    """A group that failed before its commit is tried batch by batch, then answered, with no word
+    that it commits: the process is free once it has answered."""
+    machine = busy_with([a, b])
+    assert machine.queued([c], now=1.0) == []
+    assert machine.heard(said("a", "b"), now=2.0) == [Settle((a, b), said("a", "b").results)]
+    assert machine.queued([d], now=2.0) == [Send((c, d))]
+
+
+def test_what_the_process_answers_is_settled_as_it_said() -> None:
+    refused = Refused(Invalid, "goal: no such goal", [{"field": "goal", "message": "no such goal"}])
+    machine = busy_with([a, b])
+    assert machine.heard(Answers((refused, Failed("b"))), now=1.0) == [Settle((a, b), (refused, Failed("b")))]
+
+
+# --- a process lost -----------------------------------------------------------------------------------
+
+
+def test_a_silent_process_is_replaced_after_the_timeout_and_its_group_fails() -> None:
+    machine = busy_with([a])
+    assert machine.wait(now=10.0, timeout=TIMEOUT) == TIMEOUT - 10.0
+    assert machine.quiet(now=TIMEOUT - 0.1, timeout=TIMEOUT) == []
+    assert machine.wait(now=TIMEOUT + 5, timeout=TIMEOUT) == 0.0  # late already: no wait
+    assert machine.quiet(now=TIMEOUT, timeout=TIMEOUT) == [Replace("no answer within 60 s"), Fail(((a,),))]
+    assert machine.queued([b], now=TIMEOUT) == [Send((b,))]  # to its successor
+
+
+def test_the_timeout_counts_from_the_last_word_of_the_process() -> None:
+    machine = busy_with([a])
+    assert machine.heard(Committing(), now=50.0) == []
+    assert machine.wait(now=60.0, timeout=TIMEOUT) == 50.0
+    assert machine.quiet(now=109.0, timeout=TIMEOUT) == []
+    assert machine.quiet(now=110.0, timeout=TIMEOUT) == [Replace("no answer within 60 s"), Fail(((a,),))]
+
+
+def test_a_silent_process_is_replaced_in_time_however_many_batches_are_queued() -> None:
+    machine = busy_with([a])
+    queued = jobs("0123456789" * 4)
+    assert machine.queued(queued, now=1.0) == []
+    now, prepared = 1.0, 0
+    while (actions := machine.quiet(now, TIMEOUT)) and isinstance(actions[0], Prepare):
+        machine.prepared(ready(actions[0].job))
+        now, prepared = now + 5.0, prepared + 1  # each batch takes 5 s to prepare: 200 s for all
+    assert actions == [Replace("no answer within 60 s"), Fail(((a,),))]
+    assert (now, prepared) == (61.0, 12)  # the timeout, not the end of the queue
+    assert machine.queued([], now=now) == [Send(tuple(map(ready, queued[:12])) + tuple(queued[12:]))]
+
+
+def test_a_process_that_dies_while_idle_is_replaced_and_no_request_fails() -> None:
+    machine: Dispatcher[Job] = Dispatcher(max_group_items=100)
+    assert machine.lost("its pipe closed (EOFError)") == [Replace("its pipe closed (EOFError)")]
+    assert machine.queued([a], now=1.0) == [Send((a,))]
+
+
+def test_a_process_that_dies_holding_two_groups_fails_both_and_the_next_goes_to_its_successor() -> None:
+    machine = busy_with([a], [b])
+    assert machine.queued([c], now=1.0) == []
+    assert machine.lost("its pipe closed (EOFError)") == [
+        Replace("its pipe closed (EOFError)"),  # first: nothing it held can commit after the answers
+        Fail(((a,), (b,))),  # oldest first
+    ]
+    assert machine.wait(now=2.0, timeout=TIMEOUT) == 0.0  # its successor is free: `c` may go
+    assert machine.queued([d], now=2.0) == [Send((c, d))]
+    assert machine.heard(said("c", "d"), now=3.0) == [Settle((c, d), said("c", "d").results)]
+
+
+def test_an_answer_that_does_not_fit_its_group_replaces_the_process_and_fails_what_it_holds() -> None:
+    """Settling would fail; and the process, which is out of step, could answer a later group with a
+    stale answer: it is replaced."""
+    machine = busy_with([a], [b])
+    assert machine.heard(said("1", "2"), now=1.0) == [
+        Replace("2 answers to a group of 1 batches"),
+        Fail(((a,), (b,))),
+    ]
+
+
+def test_an_answer_to_no_group_replaces_the_process() -> None:
+    machine: Dispatcher[Job] = Dispatcher(max_group_items=100)
+    assert machine.heard(said("x"), now=1.0) == [
+        Replace("the writer process answered a group it was not sent")
+    ]
+
+
+def test_a_failure_of_the_loop_fails_the_groups_in_flight_and_replaces_the_process() -> None:
+    """What the loop reports when it raised (`IngestWriter` performs it): after it, nothing held by
+    the process can still be answered."""
+    machine = busy_with([a])
+    assert machine.queued([b], now=1.0) == []
+    assert machine.lost("RuntimeError: boom") == [Replace("RuntimeError: boom"), Fail(((a,),))]
+    assert machine.queued([], now=1.0) == [Send((b,))]  # what waited was not held: it goes on
+
+
+# --- stopping -----------------------------------------------------------------------------------------
+
+
+def test_stop_with_nothing_held_finishes_at_once() -> None:
+    machine: Dispatcher[Job] = Dispatcher(max_group_items=100)
+    assert not machine.finished
+    machine.stop()
+    assert machine.stopping
+    assert machine.finished
+
+
+def test_stop_writes_what_was_queued_first() -> None:
+    machine = busy_with([a])
+    assert machine.queued([b, c], now=1.0) == []
+    machine.stop()
+    assert prepare_all(machine, now=1.0) == [b, c]
+    assert not machine.finished
+    assert machine.heard(Committing(), now=2.0) == []
+    assert machine.queued([], now=2.0) == [Send((ready(b), ready(c)))]
+    assert machine.heard(said("a"), now=3.0) == [Settle((a,), said("a").results)]
+    assert not machine.finished
+    assert machine.heard(said("b", "c"), now=4.0) == [Settle((ready(b), ready(c)), said("b", "c").results)]
+    assert machine.finished
+
+
+def test_stop_waits_for_the_rest_of_a_split_group() -> None:
+    machine = busy_with([a], max_group_items=2)
+    assert machine.queued(jobs("xyz", size=1), now=1.0) == []
+    machine.stop()
+    prepare_all(machine, now=1.0)
+    machine.heard(Committing(), now=2.0)
+    assert machine.queued([], now=2.0) == [Send((ready(Job("x")), ready(Job("y"))))]
+    machine.heard(said("a"), now=3.0)
+    machine.heard(Committing(), now=4.0)
+    assert machine.queued([], now=4.0) == [Send((ready(Job("z")),))]
+    machine.heard(said("x", "y"), now=5.0)
+    assert not machine.finished
+    machine.heard(said("z"), now=6.0)
+    assert machine.finished
+
+
+# --- on the pipe --------------------------------------------------------------------------------------
+
+
+T = TypeVar("T")
+
+
+def crossed(message: T) -> T:
+    """`message` as the other process reads it."""
+    copy: T = pickle.loads(pickle.dumps(message))  # noqa: S301 - pickled just here
+    return copy
+
+
+def test_a_refused_batch_crosses_with_its_error_class_and_details() -> None:
+    error = Invalid.of([FieldProblem("goal", "no goal 'x' in this workspace", index=0)])
+    (refused,) = crossed(Answers((result_of(error),))).results
+    again = answer_of(refused)
+    assert type(again) is Invalid
+    assert (again.message, again.details) == (error.message, error.details)
+    assert again.details == [{"index": 0, "field": "goal", "message": "no goal 'x' in this workspace"}]
+
+
+def test_a_failed_batch_crosses_as_its_error_in_words() -> None:
+    (failed,) = crossed(Answers((result_of(RuntimeError("disk on fire")),))).results
+    again = answer_of(failed)
+    assert type(again) is WriterProcessFailed
+    assert str(again) == "RuntimeError: disk on fire"
+
+
+def test_a_group_crosses_as_its_batches_pickled_one_by_one() -> None:
+    batches = [Batch(uuid.uuid4(), [], datetime(2026, 11, 22, tzinfo=UTC)) for _ in range(3)]
+    group = crossed(Group(tuple(to_wire(batch) for batch in batches)))
+    assert group.batches() == batches
+    assert crossed(Committing()) == Committing()

@@ -22,7 +22,8 @@ from comerix.admin.pages import page, workspace_timezone
 from comerix.auth.roles import Permission
 from comerix.http import DbSession, Now
 from comerix.telemetry import explorer
-from comerix.telemetry.explorer import EventRead, Range
+from comerix.telemetry.explorer import EventRead
+from comerix.vocabulary import Range
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

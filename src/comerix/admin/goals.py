@@ -6,7 +6,7 @@ the value mode lacks), so the form shows them all inline. A blank field means "n
 default applies, and on the edit page an optional field left blank is cleared.
 
 Try it posts the same fields as a JSON object of texts (the unsaved form) and answers the preview of
-`goals.preview`, exactly as `POST /api/v1/goals/preview` does, plus each sample's and miss's time as
+`telemetry.preview`, exactly as `POST /api/v1/goals/preview` does, plus each sample's and miss's time as
 the pages show times (`pages.local_time`), so the page's script formats none itself.
 """
 
@@ -26,7 +26,7 @@ from comerix.admin.forms import errors_by_field, parse_form
 from comerix.admin.pages import local_time, page, redirect, to_pretty_json
 from comerix.auth.sessions import SignedIn, set_flash
 from comerix.errors import FieldProblem, Invalid, validated
-from comerix.goals import preview, service
+from comerix.goals import service
 from comerix.goals.errors import GoalCodeTaken
 from comerix.goals.models import Goal
 from comerix.goals.schemas import (
@@ -41,10 +41,9 @@ from comerix.goals.schemas import (
     value_mode_problems,
 )
 from comerix.http import DbSession, Now
-from comerix.telemetry import explorer
-from comerix.telemetry.explorer import Range
+from comerix.telemetry import explorer, preview
 from comerix.text import json_loads, json_text
-from comerix.vocabulary import GoalStatus, ValueMode
+from comerix.vocabulary import GoalStatus, Range, ValueMode
 from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from comerix.admin.dependencies import SettingsPage
 from comerix.admin.forms import errors_by_field, parse_form
 from comerix.admin.pages import page, redirect, workspace_timezone
+from comerix.analytics import rollups
 from comerix.auth import service as auth
 from comerix.auth import sessions
 from comerix.auth.errors import OwnAccountProtected, UserEmailTaken
@@ -146,7 +147,7 @@ def save_analytics_settings(
         return _analytics_page(request, session, signed_in, now, values, errors_by_field(invalid), 422)
     workspace = workspaces.get_or_raise(session, signed_in.principal.workspace_id)
     before = workspaces.get_analytics_settings(workspace)
-    workspaces.update_analytics_settings(session, workspace, data)
+    workspaces.update_analytics_settings(session, workspace, data, rebuild_rollups=rollups.rebuild)
     sessions.set_flash(signed_in.row, _saved_message(before, data))
     return redirect(ANALYTICS_PATH)
 

@@ -17,14 +17,16 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from comerix.analytics.reports import ReportQuery
 from comerix.analytics.rollups import zone
+from comerix.conversions import records
 from comerix.conversions.models import Outcome
+from comerix.conversions.records import OutcomeRecord
 from comerix.db import Database
 from comerix.goals.models import Goal
 
@@ -46,6 +48,8 @@ COLUMNS = (
     "contact_id",
     "source",
 )
+"""The file's columns: the outcome's as the API names them (`OutcomeRead`), with its local date and
+the goal's name."""
 CHUNK = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -72,7 +76,7 @@ def rows(database: Database, workspace_id: uuid.UUID, timezone: str, query: Repo
     yield _drain(buffer)
     start, end = utc_bounds(query, timezone)
     statement = (
-        select(Outcome, Goal.name)
+        select(*(Outcome.__table__.columns[name] for name in records.COLUMNS), Goal.name.label("goal_name"))
         .join(Goal, (Goal.workspace_id == Outcome.workspace_id) & (Goal.id == Outcome.goal_id))
         .where(Outcome.workspace_id == workspace_id, Outcome.occurred_at >= start, Outcome.occurred_at < end)
         .order_by(Outcome.occurred_at, Outcome.id)
@@ -88,30 +92,33 @@ def rows(database: Database, workspace_id: uuid.UUID, timezone: str, query: Repo
         statement = statement.where(Outcome.attribution == query.attribution)
     tz = zone(timezone)
     with database.sessions() as session:
-        for count, (outcome, goal_name) in enumerate(session.execute(statement), start=1):
-            writer.writerow(
-                (
-                    outcome.id,
-                    outcome.occurred_at.isoformat().replace("+00:00", "Z"),
-                    outcome.occurred_at.astimezone(tz).date().isoformat(),
-                    safe_text(outcome.goal_code),
-                    safe_text(goal_name),
-                    outcome.kind.value,
-                    _number(outcome.value),
-                    safe_text(outcome.currency),
-                    _number(outcome.base_value),
-                    safe_text(outcome.base_currency),
-                    safe_text(outcome.value_error),
-                    outcome.attribution.value,
-                    safe_text(outcome.conversation_id),
-                    safe_text(outcome.flow_id),
-                    safe_text(outcome.contact_id),
-                    outcome.source.value,
-                )
-            )
+        for count, row in enumerate(session.execute(statement).mappings(), start=1):
+            writer.writerow(cells(OutcomeRecord.of_row(row), row["goal_name"], tz))
             if count % CHUNK == 0:
                 yield _drain(buffer)
     yield _drain(buffer)
+
+
+def cells(outcome: OutcomeRecord, goal_name: str, tz: tzinfo) -> tuple[str, ...]:
+    """One outcome's row of the file, in the order of `COLUMNS`."""
+    return (
+        str(outcome.id),
+        outcome.occurred_at.isoformat().replace("+00:00", "Z"),
+        outcome.occurred_at.astimezone(tz).date().isoformat(),
+        safe_text(outcome.goal_code),
+        safe_text(goal_name),
+        outcome.kind.value,
+        _number(outcome.value),
+        safe_text(outcome.currency),
+        _number(outcome.base_value),
+        safe_text(outcome.base_currency),
+        safe_text(outcome.value_error),
+        outcome.attribution.value,
+        safe_text(outcome.conversation_id),
+        safe_text(outcome.flow_id),
+        safe_text(outcome.contact_id),
+        outcome.source.value,
+    )
 
 
 def safe_text(text: str | None) -> str:

@@ -1,15 +1,17 @@
 """Keeping the rollups (see `analytics.models`) up to date, from ingestion and erasure.
 
-Called inside the ingestion transaction, with values in the driver's terms (`db.bulk.Codec`).
-Counts and money (in millionths, as two limbs: see `analytics.models`) are added with SQL arithmetic,
-so concurrent writers never lose an update.
+Ingestion's last stage (`count`) takes what the group changed, as telemetry's stages typed it (the
+conversations it created or moved, the outcomes it recorded), and adds it to the rollups inside the
+ingestion transaction, with values in the driver's terms (`db.bulk.Codec`). Counts and money (in
+millionths, as two limbs: see `analytics.models`) are added with SQL arithmetic, so concurrent
+writers never lose an update.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -28,10 +30,14 @@ from comerix.analytics.models import (
     OutcomeMonthRollup,
     OutcomeRollup,
 )
+from comerix.conversions import records
 from comerix.conversions.models import Outcome
+from comerix.conversions.records import OutcomeRecord
 from comerix.db.bulk import Codec, codec_for, insert_rows
 from comerix.money import LIMB, to_micros
 from comerix.telemetry.models import Conversation
+from comerix.telemetry.pipeline import ConversationChange, Group, Place
+from comerix.telemetry.stages import read_conversations
 from comerix.vocabulary import GoalKind
 
 
@@ -60,6 +66,48 @@ class ConversationMove:
     conversation_id: str
     before: ConversationKey | None
     after: ConversationKey
+
+
+def count(group: Group) -> Group:
+    """Ingestion's stage: the conversations the group created or moved, and the outcomes it recorded,
+    into the rollups."""
+    connection, codec, terms = group.session.connection(), group.codec, group.terms
+    count_conversations(connection, codec, terms.workspace_id, moves(group.chats.changes, terms.timezone))
+    if group.outcomes:
+        keys = _credited_keys(group)
+        count_outcomes(
+            connection, codec, terms.workspace_id, terms.timezone, group.outcomes, keys, group.chats.created
+        )
+    return group
+
+
+def moves(changes: Iterable[ConversationChange], timezone: str) -> list[ConversationMove]:
+    """The changes that count a conversation under another row: new ones, and those whose local start
+    day or flow changed."""
+    found = []
+    for change in changes:
+        before = None if change.before is None else _key(change.before, timezone)
+        after = _key(change.after, timezone)
+        if before != after:
+            found.append(ConversationMove(change.conversation_id, before, after))
+    return found
+
+
+def _key(place: Place, timezone: str) -> ConversationKey:
+    return ConversationKey(local_day(place.started_at, timezone), place.flow_id or ANY)
+
+
+def _credited_keys(group: Group) -> dict[str, ConversationKey]:
+    """Where each conversation the group's outcomes credit is counted: those its events name as they
+    now stand, others (a contact's earlier chat, by its window) as stored."""
+    credited = {o.conversation_id for o in group.outcomes if o.conversation_id is not None}
+    standing = group.chats.standing
+    found = [standing[chat] for chat in credited if chat in standing]
+    if others := credited - standing.keys():
+        found += read_conversations(group, others).values()
+    return conversation_keys(
+        ((c.conversation_id, c.started_at, c.flow_id) for c in found), group.terms.timezone
+    )
 
 
 def count_conversations(
@@ -104,28 +152,28 @@ def count_outcomes(
     codec: Codec,
     workspace_id: uuid.UUID,
     timezone: str,
-    outcomes: list[dict[str, Any]],
+    outcomes: Sequence[OutcomeRecord],
     conversation_keys: dict[str, ConversationKey],
     created: frozenset[str] = frozenset(),
 ) -> None:
-    """Add `outcomes` (the pipeline's outcome rows) to the outcome rollups and the conversation marks.
+    """Add `outcomes` to the outcome rollups and the conversation marks.
     `created`: conversations made in this transaction, before these outcomes: no mark is stored for
     them yet (marks go with their conversation, `contacts.service.erase`), so none is looked for."""
     sums: dict[tuple[Any, ...], list[Any]] = {}
     for o in outcomes:
         key = (
-            local_day(o["occurred_at"], timezone),
-            o["goal_id"].hex,
-            o["kind"].value,
-            o["flow_id"] or ANY,
-            o["attribution"].value,
-            o["currency"] or ANY,
-            o["base_currency"] or ANY,
+            local_day(o.occurred_at, timezone),
+            o.goal_id.hex,
+            o.kind.value,
+            o.flow_id or ANY,
+            o.attribution.value,
+            o.currency or ANY,
+            o.base_currency or ANY,
         )
         entry = sums.setdefault(key, [0, 0, 0])
         entry[0] += 1
-        entry[1] += to_micros(o["value"]) if o["value"] is not None else 0
-        entry[2] += to_micros(o["base_value"]) if o["base_value"] is not None else 0
+        entry[1] += to_micros(o.value) if o.value is not None else 0
+        entry[2] += to_micros(o.base_value) if o.base_value is not None else 0
     _add_money(connection, codec, workspace_id, sums)
     _mark(connection, codec, workspace_id, outcomes, conversation_keys, created)
 
@@ -134,7 +182,7 @@ def _mark(
     connection: Connection,
     codec: Codec,
     workspace_id: uuid.UUID,
-    outcomes: list[dict[str, Any]],
+    outcomes: Sequence[OutcomeRecord],
     conversation_keys: dict[str, ConversationKey],
     created: frozenset[str],
 ) -> None:
@@ -142,12 +190,12 @@ def _mark(
     its marks after, less those before)."""
     wanted: dict[str, dict[tuple[str, str], bool]] = {}
     for o in outcomes:
-        chat, attribution = o["conversation_id"], o["attribution"].value
+        chat, attribution = o.conversation_id, o.attribution.value
         if chat is None or not is_chat_driven(attribution) or chat not in conversation_keys:
             continue
         marks = wanted.setdefault(chat, {})
-        key = (o["goal_id"].hex, attribution)
-        marks[key] = marks.get(key, False) or o["kind"] is GoalKind.CONVERSION
+        key = (o.goal_id.hex, attribution)
+        marks[key] = marks.get(key, False) or o.kind is GoalKind.CONVERSION
     if not wanted:
         return
     stored = _marks_before(connection, codec, workspace_id, wanted.keys() - created)
@@ -368,28 +416,15 @@ def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
     count_conversations(
         connection, codec, workspace_id, [ConversationMove(chat, None, key) for chat, key in keys.items()]
     )
-    columns = [c for c in Outcome.__table__.columns if c.key in OUTCOME_FIELDS]
-    batch: list[dict[str, Any]] = []
+    columns = [Outcome.__table__.columns[name] for name in records.COLUMNS]
+    batch: list[OutcomeRecord] = []
     for row in session.execute(select(*columns).where(Outcome.workspace_id == workspace_id)).mappings():
-        batch.append(dict(row))
-        if len(batch) == 5000:
+        batch.append(OutcomeRecord.of_row(row))
+        if len(batch) == REBUILD_CHUNK:
             count_outcomes(connection, codec, workspace_id, timezone, batch, keys)
             batch = []
     if batch:
         count_outcomes(connection, codec, workspace_id, timezone, batch, keys)
 
 
-OUTCOME_FIELDS = frozenset(
-    {
-        "occurred_at",
-        "goal_id",
-        "kind",
-        "flow_id",
-        "attribution",
-        "currency",
-        "base_currency",
-        "value",
-        "base_value",
-        "conversation_id",
-    }
-)
+REBUILD_CHUNK = 5000

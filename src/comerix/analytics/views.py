@@ -1,4 +1,5 @@
-"""The Analytics Hub's JSON API: the summary report and the CSV export (SPEC §6)."""
+"""The Analytics Hub's JSON API: the summary report and the CSV export (SPEC §6), and Settings →
+Analytics (`/api/v1/settings/analytics`, §5), whose time zone change recomputes the rollups."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from comerix.analytics import exports, reports
+from comerix.analytics import exports, reports, rollups
 from comerix.analytics.schemas import Summary
 from comerix.api_docs import errors
 from comerix.auth.dependencies import require
@@ -15,9 +16,12 @@ from comerix.auth.roles import Permission
 from comerix.auth.service import Principal
 from comerix.http import DbSession
 from comerix.workspaces import service as workspaces
+from comerix.workspaces.schemas import AnalyticsSettings
 
 router = APIRouter(prefix="/api/v1/reports", tags=["analytics"], responses=errors(400, 401, 403, 422))
+settings_router = APIRouter(prefix="/api/v1/settings", tags=["settings"], responses=errors(400, 401, 403))
 Analyst = Annotated[Principal, Depends(require(Permission.ANALYTICS_VIEW))]
+SettingsManager = Annotated[Principal, Depends(require(Permission.SETTINGS_MANAGE))]
 Param = Annotated[str | None, Query()]
 
 
@@ -89,3 +93,17 @@ def get_outcomes_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@settings_router.get("/analytics", response_model=AnalyticsSettings)
+def get_analytics_settings(session: DbSession, principal: SettingsManager) -> AnalyticsSettings:
+    workspace = workspaces.get_or_raise(session, principal.workspace_id)
+    return workspaces.get_analytics_settings(workspace)
+
+
+@settings_router.put("/analytics", response_model=AnalyticsSettings, responses=errors(422))
+def put_analytics_settings(
+    data: AnalyticsSettings, session: DbSession, principal: SettingsManager
+) -> AnalyticsSettings:
+    workspace = workspaces.get_or_raise(session, principal.workspace_id)
+    return workspaces.update_analytics_settings(session, workspace, data, rebuild_rollups=rollups.rebuild)

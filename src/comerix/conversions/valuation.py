@@ -21,21 +21,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from comerix.goals.matching import MISSING, read_path
+from comerix.goals.rules import ValueRule
 from comerix.money import AMOUNT_RANGE, MAX_DECIMALS, in_range, kept_amount, normalize_currency
 from comerix.vocabulary import ValueMode
-
-
-@dataclass(frozen=True)
-class ValueRule:
-    """The part of a goal that decides an outcome's value."""
-
-    value_mode: ValueMode
-    fixed_value: Decimal | None = None
-    value_property: str | None = None
-    currency: str | None = None
-    currency_property: str | None = None
-    base_value_property: str | None = None
-    base_currency_property: str | None = None
 
 
 @dataclass(frozen=True)

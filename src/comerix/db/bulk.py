@@ -6,13 +6,12 @@ sends one statement per table and group. Everything else in the service goes thr
 
 - SQLite: INSERTs of 50 rows each (`SQLITE_ROWS_A_STATEMENT`), and one `executemany` of a one-row
   INSERT for the rest. Every execution of a writing statement inside a transaction opens and closes a
-  statement savepoint in SQLite (about a tenth of the writer's instructions when each row was one
-  execution of an `executemany`); 50 rows share one. The text of each is always the same, so the
+  statement savepoint in SQLite; 50 rows share one. The text of each is always the same, so the
   driver compiles it once and caches it.
 - PostgreSQL: `INSERT … SELECT … FROM unnest(…)` with one array per column, sent in binary: the same
   short text for any number of rows, which psycopg converts once and caches. A multi-row VALUES
-  statement is new text for every row count, too long for psycopg's cache: it was parsed again on
-  every call, half of the writer's time (`bench/profile_ingest.py --backend postgresql`).
+  statement is new text for every row count, too long for psycopg's cache, so psycopg would parse it
+  again on every call.
 
 The storage formats match what SQLAlchemy's own types write, so the ORM reads these rows back as usual:
 on SQLite a UUID is 32 hex digits and a timestamp the text "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC);
@@ -92,8 +91,9 @@ class Codec:
         return json_text(value)
 
 
-# SQLite: rows a multi-row INSERT carries (see `insert_rows`). 16 to 100 measure alike; a fixed
-# number keeps the statement's text, and so its compiled form in the driver's cache, the same.
+# SQLite: rows a multi-row INSERT carries (see `insert_rows`): enough for many rows to share one
+# statement savepoint, and the exact number matters little (docs/benchmarks.md, "SQLite storage"); a
+# fixed number keeps the statement's text, and so its compiled form in the driver's cache, the same.
 SQLITE_ROWS_A_STATEMENT = 50
 
 
@@ -111,8 +111,8 @@ def _unnest_statement(
 ) -> str:
     """PostgreSQL: one INSERT … SELECT FROM unnest() with an array per column, whatever the number of
     rows. The text stays short and the same, so psycopg converts it once and caches it; a multi-row
-    VALUES statement is new text for every row count, and psycopg re-parsed it on every call (half
-    the writer's time on PostgreSQL)."""
+    VALUES statement is new text for every row count, and psycopg would parse it again on every
+    call."""
     columns_of = Base.metadata.tables[table].columns
     arrays = ", ".join(
         "CAST(%b AS TEXT[])"

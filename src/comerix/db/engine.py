@@ -97,8 +97,8 @@ class Checkpointer:
     `request()` after a commit starts a checkpoint (`Database.checkpoint`, on a pooled connection of
     its own) while the owner goes on preparing its next transaction; the engine's next commit waits
     until that checkpoint is done. The checkpoint's I/O thus overlaps the owner's work in Python (the
-    sqlite3 module lets go of the interpreter while SQLite works) but never the commit itself: a
-    checkpoint running free beside the commits made them wait on its fsync of the database file.
+    sqlite3 module lets go of the interpreter while SQLite works) but never the commit itself, which
+    would otherwise wait on the checkpoint's fsync of the database file.
     A checkpoint that fails is logged, and the next request tries again.
     """
 

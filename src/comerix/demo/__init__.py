@@ -23,6 +23,7 @@ from comerix.demo.traffic import traffic
 from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
+from comerix.ingestion import STAGES
 from comerix.telemetry.pipeline import Batch, ingest
 from comerix.telemetry.schemas import IngestResult, Item
 from comerix.vocabulary import GoalKind, GoalStatus, ValueMode
@@ -173,7 +174,7 @@ def load_traffic(
         if batch and (item is None or len(batch) == TRAFFIC_BATCH):
             with database.transaction() as session:
                 arrived = max(item.timestamp for item in batch)
-                result = ingest(session, Batch(workspace_id, batch, arrived), index)
+                result = ingest(session, Batch(workspace_id, batch, arrived), index, STAGES)
             totals.add(result)
             progress(len(batch))
             batch = []

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from comerix.conversions.valuation import ValueRule
 from comerix.goals.matching import ConditionIndex
 from comerix.goals.models import Goal
+from comerix.goals.rules import ValueRule
 from comerix.vocabulary import GoalKind, GoalStatus
 from comerix.workspaces.models import Workspace
 
@@ -46,15 +46,7 @@ class GoalSpec:
             status=goal.status,
             trigger_event=goal.trigger_event,
             match_conditions=dict(goal.match_conditions),
-            value_rule=ValueRule(
-                value_mode=goal.value_mode,
-                fixed_value=goal.fixed_value,
-                value_property=goal.value_property,
-                currency=goal.currency,
-                currency_property=goal.currency_property,
-                base_value_property=goal.base_value_property,
-                base_currency_property=goal.base_currency_property,
-            ),
+            value_rule=ValueRule.of(goal),
             attribution_window_hours=goal.attribution_window_hours,
         )
 

@@ -1,4 +1,7 @@
-"""The goals JSON API: `/api/v1/goals` (SPEC §5). Thin: parse, call the service, shape the answer."""
+"""The goals JSON API: `/api/v1/goals` (SPEC §5). Thin: parse, call the service, shape the answer.
+
+`POST /api/v1/goals/preview` reads stored events: it is served by `telemetry.views`, above goals.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +13,19 @@ from comerix.api_docs import errors
 from comerix.auth.dependencies import require
 from comerix.auth.roles import Permission
 from comerix.auth.service import Principal
-from comerix.goals import preview, service
-from comerix.goals.preview import GoalPreview
+from comerix.goals import service
 from comerix.goals.schemas import (
     Actor,
     GoalCreate,
     GoalHistory,
     GoalList,
-    GoalPreviewRequest,
     GoalRead,
     GoalRevisionRead,
     GoalUpdate,
     StatusChange,
 )
 from comerix.http import DbSession, Now
-from comerix.telemetry.explorer import Range
 from comerix.vocabulary import GoalStatus
-from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=errors(400, 401, 403, 422))
 GoalsManager = Annotated[Principal, Depends(require(Permission.GOALS_MANAGE))]
@@ -43,22 +42,6 @@ def list_goals(
 @router.post("", status_code=201, response_model=GoalRead, responses=errors(409))
 def create_goal(data: GoalCreate, session: DbSession, principal: GoalsManager, now: Now) -> GoalRead:
     return GoalRead.of(service.create(session, principal.workspace_id, data, actor=principal, now=now))
-
-
-@router.post("/preview", response_model=GoalPreview)
-def preview_goal(
-    data: GoalPreviewRequest,
-    session: DbSession,
-    principal: GoalsManager,
-    now: Now,
-    range: Annotated[Range, Query()] = Range.D30,
-) -> GoalPreview:
-    """Try an unsaved goal against the stored events of the range (default 30d); nothing is saved."""
-    definition = service.check_definition(data)
-    workspace = workspaces.get_or_raise(session, principal.workspace_id)
-    return preview.preview(
-        session, principal.workspace_id, definition, range, base_currency=workspace.base_currency, now=now
-    )
 
 
 @router.get("/{goal_id}", response_model=GoalRead, responses=errors(404))

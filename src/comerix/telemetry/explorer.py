@@ -15,8 +15,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -27,7 +26,7 @@ from comerix.errors import NotFound
 from comerix.goals.matching import MISSING, json_equal, read_path
 from comerix.goals.schemas import MAX_MATCH_CONDITIONS, check_property_path, check_scalar
 from comerix.telemetry.models import Event, EventNameDay, EventPropertyKey
-from comerix.vocabulary import Source
+from comerix.vocabulary import Range, Source
 
 NEWEST_LIMIT = 100
 
@@ -37,16 +36,6 @@ class EventNotFound(NotFound):
 
     def __init__(self, event_id: str) -> None:
         super().__init__(f"no event {event_id!r} is stored in this workspace (it may have been erased)")
-
-
-class Range(StrEnum):
-    D7 = "7d"
-    D30 = "30d"
-    D90 = "90d"
-
-    @property
-    def span(self) -> timedelta:
-        return timedelta(days=int(self.value.removesuffix("d")))
 
 
 class EventRead(BaseModel):

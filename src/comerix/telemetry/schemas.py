@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from comerix.conversions.records import OutcomeRecord
 from comerix.errors import FieldProblem, Invalid, problems_from_pydantic
 from comerix.text import json_bytes, no_nul, nul_free_json, path_deeper_than, valid_unicode
 from comerix.vocabulary import CLIENT_ID_LENGTH, GoalKind, Source
@@ -246,12 +247,14 @@ def parse_conversions(raw: Any, now: datetime) -> list[Item]:
 
 
 # The 202 answer. Plain dataclasses rather than pydantic models: the writer builds one per item of every
-# batch, from values it made itself, so there is nothing to validate; `IngestResult.to_json` writes
-# exactly what pydantic would (a test holds it to that), several times faster.
+# batch, from values it made itself, so there is nothing to validate and no reason to pay for it on every
+# item; `IngestResult.to_json` writes exactly what pydantic would (a test holds it to that).
 
 
 @dataclass(slots=True)
 class OutcomeRead:
+    """An outcome as the API shows it: the public part of `OutcomeRecord`, the goal by its code."""
+
     id: str
     goal: str
     kind: GoalKind
@@ -266,6 +269,25 @@ class OutcomeRead:
     flow_id: str | None
     contact_id: str | None
     source: Source
+
+    @classmethod
+    def of(cls, outcome: OutcomeRecord) -> OutcomeRead:
+        return cls(
+            id=str(outcome.id),
+            goal=outcome.goal_code,
+            kind=outcome.kind,
+            occurred_at=outcome.occurred_at,
+            value=outcome.value,
+            currency=outcome.currency,
+            base_value=outcome.base_value,
+            base_currency=outcome.base_currency,
+            value_error=outcome.value_error,
+            attribution=outcome.attribution.value,
+            conversation_id=outcome.conversation_id,
+            flow_id=outcome.flow_id,
+            contact_id=outcome.contact_id,
+            source=outcome.source,
+        )
 
 
 @dataclass(slots=True)

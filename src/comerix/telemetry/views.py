@@ -1,4 +1,5 @@
-"""The Engine API (`POST /events`, `POST /conversions`, SPEC §4) and the Event Explorer API (§5).
+"""The Engine API (`POST /events`, `POST /conversions`, SPEC §4), the Event Explorer API and the goal
+preview (`POST /api/v1/goals/preview`, §5), which tries an unsaved goal on the stored events.
 
 The Engine API views read the body themselves: to refuse more than 1 MiB before reading it all, to
 tell malformed JSON (400) from invalid fields (422), and to hand validated items to the group-commit
@@ -18,8 +19,11 @@ from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Permission
 from comerix.auth.service import EngineClient, Principal
 from comerix.errors import Forbidden, Malformed, TooLarge
+from comerix.goals import service as goals
+from comerix.goals.schemas import GoalPreviewRequest
+from comerix.goals.views import GoalsManager
 from comerix.http import DbSession, Now
-from comerix.telemetry import explorer
+from comerix.telemetry import explorer, preview
 from comerix.telemetry.pipeline import Batch
 from comerix.telemetry.schemas import (
     ConversionBatch,
@@ -32,6 +36,8 @@ from comerix.telemetry.schemas import (
     parse_events,
 )
 from comerix.text import NestedTooDeep, NumberOutOfRange, json_loads
+from comerix.vocabulary import Range
+from comerix.workspaces import service as workspaces
 
 MAX_BODY = 1024 * 1024
 
@@ -39,6 +45,9 @@ engine_router = APIRouter(tags=["engine"])
 explorer_router = APIRouter(
     prefix="/api/v1/events", tags=["event explorer"], responses=errors(400, 401, 403, 422)
 )
+# Under the goals' prefix and tag, as one API with them; included before `goals.views.router`, whose
+# `/{goal_id}` the address `/preview` also fits (routing and a 405's `Allow` take the first match).
+goal_preview_router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=errors(400, 401, 403, 422))
 Telemetry = Annotated[Principal, Depends(require(Permission.TELEMETRY))]
 
 
@@ -136,7 +145,7 @@ def list_events(
     session: DbSession,
     principal: Telemetry,
     now: Now,
-    range: Annotated[explorer.Range, Query()] = explorer.Range.D30,
+    range: Annotated[Range, Query()] = Range.D30,
     name: Annotated[str | None, Query(max_length=133)] = None,
 ) -> explorer.EventList:
     """The 100 events that arrived last in the range (by `received_at`), the latest first, with their
@@ -149,7 +158,23 @@ def list_event_names(
     session: DbSession,
     principal: Telemetry,
     now: Now,
-    range: Annotated[explorer.Range, Query()] = explorer.Range.D30,
+    range: Annotated[Range, Query()] = Range.D30,
 ) -> explorer.EventNameList:
     """Each event name seen in the range, with its count, last sighting and property paths."""
     return explorer.names(session, principal.workspace_id, range, now=now)
+
+
+@goal_preview_router.post("/preview", response_model=preview.GoalPreview)
+def preview_goal(
+    data: GoalPreviewRequest,
+    session: DbSession,
+    principal: GoalsManager,
+    now: Now,
+    range: Annotated[Range, Query()] = Range.D30,
+) -> preview.GoalPreview:
+    """Try an unsaved goal against the stored events of the range (default 30d); nothing is saved."""
+    definition = goals.check_definition(data)
+    workspace = workspaces.get_or_raise(session, principal.workspace_id)
+    return preview.preview(
+        session, principal.workspace_id, definition, range, base_currency=workspace.base_currency, now=now
+    )

@@ -1,36 +1,22 @@
-"""Group commit: batches that arrive together share one transaction (and go through the pipeline's steps
-together, `pipeline.ingest_group`), and each request is answered only after the transaction holding its
-batch has committed.
+"""Group commit: batches that arrive together share one transaction (and go through the pipeline's stages
+together), and each request is answered only once the transaction holding its batch has committed.
 
-A 202 therefore always means the items are durably stored, and the cost of a commit (an fsync) is paid
-once per group instead of once per request. If a group fails as a whole, each of its batches is tried
-again alone, so one bad batch cannot take others down with it.
+So a 202 always means the items are durably stored, and the cost of a commit (an fsync) is paid once
+per group rather than once per request. If a group fails as a whole, each of its batches is tried
+again alone, so that one bad batch cannot take the others down with it.
 
-Where the pipeline runs:
-
-- in a thread of the serving process (`IngestWriter(database, index)`: tests, and any embedding);
-- in a process of its own (`process=True`: what `comerix serve` runs). Python runs one thread at a
-  time per process, so in one process the requests' parsing and validation and the pipeline take
-  turns on one core; with the pipeline in a child process they use both. The serving process sends
-  each group's validated batches over a pipe (pickled: about 2 µs an event each way) and gets back
-  what was recorded of each batch (`pipeline.Recorded`: duplicates, ignored items, outcomes), from
-  which it writes the 202 bodies itself, on its spare core (`_settle_group`). The two overlap: once
-  a group has run through the pipeline and its commit begins, the child says so (`_READY`) and the
-  serving process sends the next group, which crosses the pipe while that commit runs; the child
-  takes it up the moment it has sent what it recorded (so at most two groups are in flight,
-  answered in the order they went). Batches that arrive while the child is busy are prepared
-  meanwhile (`pipeline.prepare`: goals matched, property paths listed, rows of `events` written), on
-  the serving process's spare core, so the child, which sets the pace, does less; and pickled there
-  and then, so that when the child says it is committing, the next group is bytes ready to go: the
-  group crosses the pipe within the commit, instead of being pickled while the child waited. The
-  serving process waits on the child's pipe and on its own queue at once (`select`), so a batch never
-  waits for an answer to come first, and a child that dies while idle is replaced at once. The child
-  starts with the service and stops with it; if it dies, or is silent for `WRITE_TIMEOUT` while it
-  holds a group (then it is killed, which rolls its transaction back), the groups in flight fail (503)
-  and a new child takes the next group. On SQLite the child checkpoints the write-ahead log itself,
-  after each commit, on a thread of its own
-  (`db.engine.Checkpointer`), while it takes the next group through the pipeline: batches neither
-  queue behind a checkpoint run inside some commit nor wait for one between groups (docs/decisions.md).
+The pipeline runs in a thread of the serving process (`IngestWriter(database, index, stages)`: tests,
+any embedding), or in a writer process of its own (`process=True`: what `comerix serve` runs), so that
+the requests' parsing and validation and the pipeline each have a core: Python runs one thread at a
+time per process. Groups of batches then cross a pipe, and what was recorded of each batch comes back
+(`pipeline.Recorded`), from which the serving process writes the 202 bodies itself. `dispatch` says
+when a group goes: the next one crosses the pipe while the last one commits, and the batches that
+come meanwhile are prepared and pickled in the serving process, so that the writer process, which sets
+the pace, does less. The serving process waits on the pipe and on its queue at once (`select`), so that
+a batch never waits for an answer first, and a writer process that dies is replaced at once; so is one
+silent for `WRITE_TIMEOUT` while it holds a group (it is killed, which rolls its transaction back). On
+SQLite the writer process checkpoints the write-ahead log after each commit on a thread of its own
+(`db.engine.Checkpointer`), while it takes the next group through the pipeline (docs/decisions.md).
 
 When storage cannot take the writes (a full disk, a lost connection, a read-only database:
 `db.availability`), or the writer process dies or hangs while it holds a group, each batch of the group
@@ -45,27 +31,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
-import pickle
 import queue
 import select
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
-from typing import Any, Literal
+from multiprocessing.process import BaseProcess
 
 from comerix.db import Database
 from comerix.db.availability import StorageHealth, StorageUnavailable, unavailable
-from comerix.db.engine import Checkpointer
-from comerix.errors import DomainError
 from comerix.goals.index import GoalIndex, WorkspaceGoals
-from comerix.runtime import tune_garbage_collector
-from comerix.telemetry.pipeline import Batch, Recorded, answer, prepare, record_group
+from comerix.telemetry import dispatch
+from comerix.telemetry.pipeline import Batch, Recorded, Stage, answer, prepare
+from comerix.telemetry.writer_process import Answer, WriterProcess, write_group
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +55,6 @@ MAX_GROUP_ITEMS = 5000
 # A group takes well under a second; one that takes this long is presumed stuck (a lock never released,
 # a disk that stopped answering): its process is killed, which rolls the transaction back.
 WRITE_TIMEOUT = 60.0
-
-# What the writer hands back for one batch: what it recorded (from which the serving process writes the
-# 202 body, `pipeline.answer`), or why the batch was refused or failed.
-Answer = Recorded | BaseException
-# What the writer process says when the group it holds has run through the pipeline and is committing.
-_READY: Literal["ready"] = "ready"
 
 
 @dataclass(frozen=True)
@@ -88,27 +64,42 @@ class _Job:
     future: asyncio.Future[bytes]
     pickled: bytes | None = None  # the batch as it crosses to the writer process, once prepared
 
+    @property
+    def size(self) -> int:
+        return len(self.batch.items)
+
+    def wire(self) -> bytes:
+        return dispatch.to_wire(self.batch) if self.pickled is None else self.pickled
+
 
 class IngestWriter:
     def __init__(
         self,
         database: Database,
         index: GoalIndex,
+        stages: Sequence[Stage],
         max_group_items: int = MAX_GROUP_ITEMS,
         *,
         process: bool = False,
     ) -> None:
         self._database = database
         self._index = index
+        self._stages = tuple(stages)
         self._max_group_items = max_group_items
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._child: _Child | None = _Child(database) if process else None
+        self._child = WriterProcess(database, self._stages) if process else None
+        self._preparer = Preparer(database, index)
         # With a writer process, the dispatching thread waits on the process's pipe and on this one,
         # which a byte wakes when a batch (or the word to stop) is queued while it waits (`_asleep`).
         self._wakeup: tuple[int, int] | None = None
         self._asleep = False
         self.health = StorageHealth()
+
+    @property
+    def process(self) -> BaseProcess | None:
+        """The writer process running now, if the pipeline runs in one."""
+        return None if self._child is None else self._child.process
 
     def start(self) -> None:
         if self._thread is None:
@@ -142,7 +133,7 @@ class IngestWriter:
         return await future
 
     def _wake(self, *, always: bool = False) -> None:
-        """Wake the dispatching thread if it waits, or may be about to (see `_run_child`); a batch that
+        """Wake the dispatching thread if it waits, or may be about to (see `_wait`); a batch that
         comes while it is awake costs no system call. Called after the job was queued."""
         if self._wakeup is not None and (self._asleep or always):
             with contextlib.suppress(BlockingIOError):  # full: the thread has plenty of wake-ups to read
@@ -161,7 +152,7 @@ class IngestWriter:
             if job is None:
                 return group, True
             group.append(job)
-            size += len(job.batch.items)
+            size += job.size
         return group, False
 
     def _run(self) -> None:
@@ -174,13 +165,14 @@ class IngestWriter:
             if not group:
                 continue
             try:
-                answers = write_group(self._database, self._index, [job.batch for job in group])
+                batches = [job.batch for job in group]
+                answers = write_group(self._database, self._index, batches, self._stages)
             except Exception as exc:  # never let this thread die: every later request would wait forever
                 log.exception("the ingestion writer failed on a group of %d batches", len(group))
                 answers = [unavailable(exc) or exc] * len(group)
             self._settle(group, answers)
 
-    def _settle(self, group: list[_Job], answers: list[Answer]) -> None:
+    def _settle(self, group: Sequence[_Job], answers: Sequence[Answer]) -> None:
         """`_settle_group`, noting in `health` whether the group was stored or failed on storage."""
         failure = next((answer for answer in answers if isinstance(answer, StorageUnavailable)), None)
         if failure is not None:
@@ -189,97 +181,96 @@ class IngestWriter:
             self.health.succeeded()
         _settle_group(group, answers)
 
-    def _fail(self, in_flight: deque[list[_Job]]) -> None:
-        """Answer every group in flight: its writer process died, hung, or failed to take it (and
-        was replaced), so nothing of it is known to be stored."""
+    def _fail(self, groups: Iterable[Sequence[_Job]]) -> None:
+        """Answer each request of `groups`: their writer process died, hung, or failed to take them (and
+        was replaced), so nothing of them is known to be stored."""
         failure = StorageUnavailable(
             "the ingestion writer stopped while it held this batch, which is not known to be stored; "
             "send it again with the same event_id values"
         )
-        while in_flight:
-            group = in_flight.popleft()
+        for group in groups:
             self._settle(group, [failure] * len(group))
 
-    def _run_child(self, child: _Child) -> None:
-        """Batches to the writer process, in groups, one or two groups at a time.
+    # --- with a writer process: the loop around its `Dispatcher` ---------------------------------------
 
-        While the process is busy, the batches that come are prepared one by one (`pipeline.prepare`:
-        goals matched and property paths listed, against the goals as stored, read once a group), which
-        takes that work off the process. As soon as the process says the last group is committing, the
-        batches waiting go as one group, with those not prepared yet as they are (a batch never waits
-        for its preparation), so the group crosses the pipe while that commit runs and the process
-        takes it up the moment it has answered. A batch that comes while the process is free goes at
-        once. Answers come back in the order the groups went."""
-        assert self._wakeup is not None
-        wakeup = self._wakeup[0]
-        preparer = _Preparer(self._database, self._index)
-        in_flight: deque[list[_Job]] = deque()
-        waiting: list[_Job] = []  # for the next group (prepared if they came while the process was busy)
-        ready = True  # the process may take another group
-        stopping = False
-        heard = time.monotonic()  # when the process last said something, or was sent a group
-        while in_flight or waiting or not stopping:
+    def _run_child(self, child: WriterProcess) -> None:
+        """Tell the dispatcher what happens (the queue, the process, the time), and do what it says."""
+        machine: dispatch.Dispatcher[_Job] = dispatch.Dispatcher(self._max_group_items)
+        while not machine.finished:
             try:
-                if ready and not stopping:  # what is still queued goes too, as it is: nothing waits
-                    late, stopping = self._take_group(wait=False)
-                    waiting += late
-                    if stopping:
-                        continue  # the loop's condition says whether anything is left to do
-                if ready and waiting:
-                    group, waiting = _split(waiting, self._max_group_items)
-                    in_flight.append(group)
-                    ready, heard = False, time.monotonic()
-                    preparer.next_group()
-                    if not child.send([job.pickled or job.batch for job in group]):
-                        self._fail(in_flight)
-                        ready = True
-                    continue
-                # Asleep from before the queue is looked at: a batch queued after that look wakes the
-                # thread (`_wake` sees the flag), one queued before it is seen here.
-                self._asleep = True
-                queued = not stopping and not self._queue.empty()
-                deadline = heard + WRITE_TIMEOUT
-                wait = 0.0 if queued else max(0.0, deadline - time.monotonic()) if in_flight else None
-                spoken = child.fileno()
-                try:
-                    readable = select.select([spoken, wakeup], [], [], wait)[0]
-                finally:
-                    self._asleep = False
-                if wakeup in readable:
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(wakeup, 4096)
-                if spoken in readable:  # the process spoke, or died
-                    heard = time.monotonic()
-                    message = child.receive()
-                    if message is None:
-                        self._fail(in_flight)
-                        ready = True
-                    elif isinstance(message, str):  # _READY
-                        ready = True
-                    elif in_flight:
-                        self._settle(in_flight[0], message)  # if that raises, the group fails below
-                        in_flight.popleft()
-                        ready = ready or not in_flight
-                    else:
-                        raise RuntimeError("the writer process answered a group it was not sent")
-                    continue
-                if in_flight and time.monotonic() >= deadline:  # however busy the queue
-                    child.replace(TimeoutError(f"no answer within {WRITE_TIMEOUT:g} s"))
-                    self._fail(in_flight)
-                    ready = True
-                    continue
-                if ready:  # the batches queued go at once, from the top
-                    continue
-                with contextlib.suppress(queue.Empty):  # the process is busy: prepare the next batch
-                    job = self._queue.get_nowait()
-                    if job is None:
-                        stopping = True
-                    else:
-                        waiting.append(preparer.prepare(job))
+                self._turn(machine, child)
             except Exception as exc:  # never let this thread die: every later request would wait forever
-                child.replace(exc)  # so that no answer to a group failed here can come back later
-                self._fail(in_flight)
-                ready = True
+                log.exception("dispatching to the ingestion writer process failed")
+                self._perform(machine, child, machine.lost(f"{type(exc).__name__}: {exc}"))
+
+    def _turn(self, machine: dispatch.Dispatcher[_Job], child: WriterProcess) -> None:
+        """A wait for the process, a batch or the time, and what came of it; then a look at the queue.
+        After a word from the process, the queue waits for the next turn: a group goes only after a
+        look at the pipe made since the last answer, and so not to a process seen dead by then."""
+        if child.fileno() in self._wait(machine, child):  # the process spoke, or died
+            self._perform(machine, child, self._hear(machine, child))
+            return
+        self._perform(machine, child, machine.quiet(time.monotonic(), WRITE_TIMEOUT))
+        jobs, stop = ([], False) if machine.stopping else self._take_group(wait=False)
+        if stop:
+            machine.stop()
+        self._perform(machine, child, machine.queued(jobs, time.monotonic()))
+
+    def _hear(self, machine: dispatch.Dispatcher[_Job], child: WriterProcess) -> list[dispatch.Action[_Job]]:
+        try:
+            word = child.receive()
+        except (EOFError, OSError) as exc:
+            return machine.lost(f"its pipe closed ({type(exc).__name__})")
+        return machine.heard(word, time.monotonic())
+
+    def _wait(self, machine: dispatch.Dispatcher[_Job], child: WriterProcess) -> list[int]:
+        """Wait for the process to speak, a batch, or the time the dispatcher gives; what is readable."""
+        assert self._wakeup is not None
+        # Asleep from before the queue is looked at: a batch queued after that look wakes the thread
+        # (`_wake` sees the flag), one queued before it is seen here.
+        self._asleep = True
+        try:
+            queued = not machine.stopping and not self._queue.empty()
+            wait = 0.0 if queued else machine.wait(time.monotonic(), WRITE_TIMEOUT)
+            readable: list[int] = select.select([child.fileno(), self._wakeup[0]], [], [], wait)[0]
+        finally:
+            self._asleep = False
+        if self._wakeup[0] in readable:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wakeup[0], 4096)
+        return readable
+
+    def _perform(
+        self, machine: dispatch.Dispatcher[_Job], child: WriterProcess, actions: list[dispatch.Action[_Job]]
+    ) -> None:
+        """Do what the dispatcher says, telling it what came of it (a batch prepared, a process gone)."""
+        pending = deque(actions)
+        while pending:
+            match pending.popleft():
+                case dispatch.Send(group=group):
+                    self._preparer.next_group()
+                    try:
+                        child.send(dispatch.Group(tuple(job.wire() for job in group)))
+                    except OSError as exc:  # the process is gone
+                        pending.extend(machine.lost(f"it could not be sent a group ({exc})"))
+                case dispatch.Settle(group=group, results=results):
+                    self._settle_or_fail(group, results)
+                case dispatch.Fail(groups=groups):
+                    self._fail(groups)
+                case dispatch.Replace(why=why):
+                    child.replace(why)
+                case dispatch.Prepare(job=job):  # pickled now too, while the process is busy
+                    batch = self._preparer.prepare(job.batch)
+                    machine.prepared(replace(job, batch=batch, pickled=dispatch.to_wire(batch)))
+
+    def _settle_or_fail(self, group: Sequence[_Job], results: Sequence[dispatch.Result]) -> None:
+        """`_settle` the group from the process's results; should that fail, the group fails (and the
+        loop, which the error reaches, replaces the process)."""
+        try:
+            self._settle(group, [dispatch.answer_of(result) for result in results])
+        except Exception:
+            self._fail([group])
+            raise
 
 
 def _wakeup_pipe() -> tuple[int, int]:
@@ -290,23 +281,13 @@ def _wakeup_pipe() -> tuple[int, int]:
     return ends
 
 
-def _split(jobs: list[_Job], max_items: int) -> tuple[list[_Job], list[_Job]]:
-    """The first jobs, up to `max_items` items (at least one job), and the rest."""
-    size = 0
-    for count, job in enumerate(jobs):
-        size += len(job.batch.items)
-        if size > max_items and count > 0:
-            return jobs[:count], jobs[count:]
-    return jobs, []
-
-
-class _Preparer:
+class Preparer:
     """The serving process's part of the pipeline: each batch prepared (`pipeline.prepare`) against its
     workspace's goals as stored, whose revision is read again for a group once `REREAD_SECONDS` have
-    passed since the last reading (at peak a group goes every few hundredths of a second, and each
-    reading is a transaction of its own). Goals changed meanwhile cost no correctness: the writer
-    process matches again each batch prepared against another revision than its transaction reads.
-    Should preparing fail, the batch goes as it is, and the writer process does all of its steps."""
+    passed since the last reading (at peak, groups follow each other closely, and each reading is a
+    transaction of its own). Goals changed meanwhile cost no correctness: the writer process matches
+    again each batch prepared against another revision than its transaction reads. Should preparing
+    fail, the batch goes as it is, and the writer process works it all out."""
 
     REREAD_SECONDS = 0.5
 
@@ -322,49 +303,20 @@ class _Preparer:
             self._goals.clear()
             self._read_at = time.monotonic()
 
-    def prepare(self, job: _Job) -> _Job:
-        workspace_id = job.batch.workspace_id
+    def prepare(self, batch: Batch) -> Batch:
+        """`batch` prepared, or as it is if it cannot be."""
         try:
-            if workspace_id not in self._goals:
+            if batch.workspace_id not in self._goals:
                 with self._database.transaction() as session:
-                    self._goals[workspace_id] = self._index.current(session, workspace_id)
-            goals = self._goals[workspace_id]
-            if goals is None:
-                return job
-            batch = prepare(job.batch, goals, self._database.backend)
-            # pickled now, while the writer process is busy, rather than when the group goes
-            return replace(job, batch=batch, pickled=_to_wire(batch))
+                    self._goals[batch.workspace_id] = self._index.current(session, batch.workspace_id)
+            goals = self._goals[batch.workspace_id]
+            return batch if goals is None else prepare(batch, goals, self._database.backend)
         except Exception:
             log.exception("preparing a batch failed; the writer process does all of its steps")
-            return job
+            return batch
 
 
-def write_group(
-    database: Database,
-    index: GoalIndex,
-    batches: list[Batch],
-    committing: Callable[[], None] | None = None,
-) -> list[Answer]:
-    """Run `batches` through the pipeline in one transaction; if that fails as a whole, each alone.
-    `committing` is called once the pipeline's statements have run, just before the commit."""
-    try:
-        with database.transaction() as session:
-            results: list[Answer] = list(record_group(session, batches, index))
-            if committing is not None:
-                committing()
-    except Exception as exc:
-        storage = unavailable(exc)
-        if storage is not None:
-            log.error("storage cannot take a group of %d batches: %s", len(batches), exc)
-            return [storage] * len(batches)
-        if len(batches) > 1:
-            return [answer for batch in batches for answer in write_group(database, index, [batch])]
-        log.exception("ingestion failed for a batch of %d items", len(batches[0].items))
-        return [exc]
-    return results
-
-
-def _settle_group(group: list[_Job], answers: list[Answer]) -> None:
+def _settle_group(group: Sequence[_Job], answers: Sequence[Answer]) -> None:
     """Answer each request of `group`: the 202 body written from what was recorded of its batch (here,
     in the serving process), or the batch's error."""
     if len(answers) != len(group):  # checked first: no request of the group is answered then
@@ -383,169 +335,9 @@ def _settle_group(group: list[_Job], answers: list[Answer]) -> None:
 
 
 def _settle(future: asyncio.Future[bytes], body: bytes | BaseException) -> None:
-    if future.cancelled():
+    if future.done():  # cancelled, or (a group whose settling failed half-way) failed already
         return
     if isinstance(body, BaseException):
         future.set_exception(body)
     else:
         future.set_result(body)
-
-
-# --- the writer process -------------------------------------------------------------------------------
-
-
-class WriterProcessFailed(RuntimeError):
-    """The writer process failed or died while it held the batch: nothing of it is known to be stored."""
-
-
-class _Child:
-    """The writer process, seen from the serving process: one group at a time over a pipe."""
-
-    def __init__(self, database: Database) -> None:
-        self._url = database.url.render_as_string(hide_password=False)
-        self._process: Any = None
-        self._pipe: Connection | None = None
-
-    def start(self) -> None:
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or sockets copied
-        ours, theirs = context.Pipe()
-        self._process = context.Process(
-            target=_serve, args=(theirs, self._url), name="comerix-ingest-writer", daemon=True
-        )
-        self._process.start()
-        theirs.close()
-        self._pipe = ours
-
-    def stop(self, *, kill: bool = False) -> None:
-        """Stop the process: when it has written what it holds, or at once (`kill`)."""
-        if self._pipe is not None:
-            if not kill:
-                with contextlib.suppress(OSError):  # the process may be gone already
-                    self._pipe.send(None)
-            self._pipe.close()
-            self._pipe = None
-        if self._process is not None:
-            self._process.join(timeout=0 if kill else 30)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-            self._process = None
-
-    def send(self, batches: list[Batch | bytes]) -> bool:
-        """Hand a group to the process, each batch as it is or pickled already; False if the process is
-        gone (a new one is started)."""
-        assert self._pipe is not None
-        pickled = [b if isinstance(b, bytes) else _to_wire(b) for b in batches]
-        try:
-            self._pipe.send(pickled)
-        except OSError as exc:
-            self.replace(exc)
-            return False
-        return True
-
-    def fileno(self) -> int:
-        """The pipe's end, to wait on (`select`)."""
-        assert self._pipe is not None
-        return self._pipe.fileno()
-
-    def receive(self) -> Literal["ready"] | list[Answer] | None:
-        """The process's next word, once its pipe is readable: `_READY` (the group it holds is
-        committing), the answers to the oldest group it was sent, or None when it died (a new one is
-        started). How long it may stay silent is the dispatcher's to judge (`WRITE_TIMEOUT`)."""
-        assert self._pipe is not None
-        try:
-            message: Any = self._pipe.recv()
-        except (EOFError, OSError) as exc:
-            self.replace(exc)
-            return None
-        if message == _READY:
-            return _READY
-        return [_answer_of(reply) for reply in message]
-
-    def replace(self, why: BaseException) -> None:
-        log.error("the ingestion writer process failed (%s); starting a new one", why)
-        self.stop(kill=True)
-        self.start()
-
-
-def _reply_of(answer: Answer) -> tuple[Any, ...]:
-    """An answer in terms any pickle can carry (a `DomainError` by class, message and details)."""
-    if isinstance(answer, Recorded):
-        return ("ok", answer)
-    if isinstance(answer, DomainError):
-        return ("refused", type(answer), answer.message, answer.details)
-    return ("failed", f"{type(answer).__name__}: {answer}")
-
-
-def _answer_of(reply: tuple[Any, ...]) -> Answer:
-    kind, *rest = reply
-    if kind == "ok":
-        recorded: Recorded = rest[0]
-        return recorded
-    if kind == "refused":
-        error_type, message, details = rest
-        error: DomainError = error_type(message, details)
-        return error
-    return WriterProcessFailed(rest[0])
-
-
-def _serve(pipe: Connection, url: str) -> None:
-    """The writer process: groups in, answers out, until told to stop (None) or the pipe closes.
-
-    Ctrl-C and a service manager's SIGTERM reach every process of the group; the writer ignores them
-    and stops when the serving process, which drains its queue first, says so (or dies: the pipe
-    closes)."""
-    import signal
-
-    from sqlalchemy.engine import make_url
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-    database = Database(make_url(url), autocheckpoint=False)
-    index = GoalIndex()
-    tune_garbage_collector()
-    # SQLite: after each commit, the log is copied back into the database file on a thread of its own
-    # while this one takes the next group through the pipeline; the next commit waits for it.
-    checkpointer = Checkpointer(database) if database.backend == "sqlite" else None
-    if checkpointer is not None:
-        checkpointer.start()
-    # The pipe is read on a thread of its own, always: the serving process may send the next group
-    # while this one sends the last group's answers, and if neither read, both would wait forever once
-    # the two messages outgrew the pipe's buffers.
-    inbox: queue.Queue[list[Batch] | None] = queue.Queue()
-    threading.Thread(target=_receive, args=(pipe, inbox), name="comerix-ingest-inbox", daemon=True).start()
-    try:
-        while (batches := inbox.get()) is not None:
-            answers = write_group(database, index, batches, committing=lambda: pipe.send(_READY))
-            if checkpointer is not None:
-                checkpointer.request()
-            pipe.send([_reply_of(answer) for answer in answers])
-    finally:
-        if checkpointer is not None:
-            checkpointer.stop()
-        database.dispose()
-
-
-def _to_wire(batch: Batch) -> bytes:
-    """A batch as it crosses to the writer process (`_from_wire` reads it there)."""
-    return pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
-
-
-def _from_wire(data: bytes) -> Batch:
-    # pickled by the serving process (`_to_wire`), the only writer to this pipe
-    batch: Batch = pickle.loads(data)  # noqa: S301
-    return batch
-
-
-def _receive(pipe: Connection, inbox: queue.Queue[list[Batch] | None]) -> None:
-    """The writer process's reading end: each group into `inbox` as it arrives; None at the end."""
-    while True:
-        try:
-            message: list[bytes] | None = pipe.recv()
-        except (EOFError, OSError):
-            message = None
-        batches = None if message is None else [_from_wire(batch) for batch in message]
-        inbox.put(batches)
-        if batches is None:
-            return

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from comerix.analytics import rollups
 from comerix.workspaces.errors import WorkspaceAmbiguous, WorkspaceNotFound
 from comerix.workspaces.models import Workspace
 from comerix.workspaces.schemas import AnalyticsSettings, WorkspaceCreate
+
+RebuildRollups = Callable[[Session, uuid.UUID, str], None]
+"""Recomputes a workspace's rollups in the days of a time zone: `analytics.rollups.rebuild`, which the
+caller passes in because analytics sits above workspaces in the dependency order."""
 
 
 def create(session: Session, data: WorkspaceCreate, *, now: datetime) -> Workspace:
@@ -55,14 +59,14 @@ def get_analytics_settings(workspace: Workspace) -> AnalyticsSettings:
 
 
 def update_analytics_settings(
-    session: Session, workspace: Workspace, data: AnalyticsSettings
+    session: Session, workspace: Workspace, data: AnalyticsSettings, *, rebuild_rollups: RebuildRollups
 ) -> AnalyticsSettings:
     """Change the base currency (for outcomes recorded from now on) and the reporting time zone (the
-    rollups are recomputed in the new zone's days, in this transaction)."""
+    rollups are recomputed in the new zone's days by `rebuild_rollups`, in this transaction)."""
     zone_changed = workspace.timezone != data.timezone
     workspace.base_currency = data.base_currency
     workspace.timezone = data.timezone
     if zone_changed:
         session.flush()
-        rollups.rebuild(session, workspace.id, data.timezone)
+        rebuild_rollups(session, workspace.id, data.timezone)
     return get_analytics_settings(workspace)

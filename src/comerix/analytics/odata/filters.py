@@ -70,7 +70,7 @@ LITERALS_OF: dict[Edm, tuple[type[ast._Literal], ...]] = {
     Edm.DATE_TIME_OFFSET: (ast.DateTime, ast.Date),
 }
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-MAX_NESTING = 24  # the worst shapes tried overflowed SQLite's parser from 30 on; the rest is margin
+MAX_NESTING = 24  # under the depth at which SQLite's parser overflows (see above), with a margin
 MAX_VALUES = 10_000
 MAX_TOKENS = 100_000
 # The lexer's token types that are values. Whitespace counts as nothing.

@@ -4,9 +4,8 @@ The Event Explorer and the goal preview list events as they arrived, newest firs
 timestamp comes from the client: widgets' clocks are off, queued events are sent late and a shop's
 backend reports a sale days after it happened. So new events landed all over an index on `timestamp`,
 and every one of them rewrote a page of each of the two: on SQLite, ingestion's commit grew with the
-database (3.2 pages of log an event at 432,000 stored). New `received_at` values land at the end of
-the index, a few pages a commit, whatever the volume. `id` (time-ordered) orders the events of one
-request, so neither database sorts.
+database. New `received_at` values land at the end of the index, a few pages a commit, whatever the
+volume. `id` (time-ordered) orders the events of one request, so neither database sorts.
 
 Revision ID: 0006
 Revises: 0005

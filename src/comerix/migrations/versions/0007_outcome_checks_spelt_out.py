@@ -2,9 +2,9 @@
 
 Both say the same. But SQLite checks an IN list of more than two constants through an ephemeral index
 that it builds again at every execution of the statement, and ingestion inserts outcomes with one
-`executemany`, one execution a row: two such indexes an outcome, 8 % of the writer's instructions
-(`db.types.one_of`). SQLite cannot alter a constraint, so there the table is copied (batch mode);
-PostgreSQL drops and adds the two constraints.
+`executemany`, one execution a row: two such indexes an outcome (`db.types.one_of`). SQLite cannot
+alter a constraint, so there the table is copied (batch mode); PostgreSQL drops and adds the two
+constraints.
 
 Revision ID: 0007
 Revises: 0006

@@ -4,6 +4,8 @@ and the closest misses with the conditions that failed.
 Matching here is the very function ingestion uses (`goals.matching`), run over the events of the
 trigger name that arrived in the range, the latest first (an index range scan), so a preview can
 never disagree with ingestion. At most `SCAN_LIMIT` events are read; `truncated` says when there were more.
+
+It reads stored events, so it lives with telemetry, above goals and conversions whose rules it applies.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from comerix.conversions.valuation import ValueRule, valuate
+from comerix.conversions.valuation import valuate
 from comerix.goals.matching import MISSING, failures, read_path
+from comerix.goals.rules import ValueRule
 from comerix.goals.schemas import GoalDefinition
-from comerix.telemetry.explorer import Range, arrivals
+from comerix.telemetry.explorer import arrivals
 from comerix.telemetry.models import Event, EventNameDay
+from comerix.vocabulary import Range
 
 SCAN_LIMIT = 50_000
 SAMPLES = 10
@@ -82,15 +86,7 @@ def preview(
     rows = session.scalars(query).all()
     truncated = len(rows) > SCAN_LIMIT
     rows = rows[:SCAN_LIMIT]
-    rule = ValueRule(
-        goal.value_mode,
-        goal.fixed_value,
-        goal.value_property,
-        goal.currency,
-        goal.currency_property,
-        goal.base_value_property,
-        goal.base_currency_property,
-    )
+    rule = ValueRule.of(goal)
     matched = 0
     samples: list[PreviewMatch] = []
     misses: list[tuple[int, Event, list[str]]] = []

@@ -1,0 +1,408 @@
+"""Telemetry's stages of ingestion (see `telemetry.pipeline` for the group they work on):
+
+- validate: the pure checks ran in the request (`telemetry.schemas`); here, explicit goal codes are
+  checked against the workspace's goals (an unknown code refuses its whole batch, before any write),
+  and items for a paused or archived goal are rejected, storing nothing.
+- dedupe: the events are inserted with ON CONFLICT DO NOTHING on (workspace_id, event_id): the unique
+  constraint alone decides, so concurrent retries can never both win. When fewer rows are written than
+  sent (a retry, or another writer stored an id first), one indexed query for the rows' own ids tells
+  which are ours; the other items are duplicates. New events, the usual case, cost no read at all.
+- conversation: conversations and contacts named by the new events are created or updated; one read
+  of the stored ones tells how each now stands, which the later stages take instead of reading again.
+- match: the active goals listening to each event's name whose conditions hold (pure).
+- value: value, currency, base value and base currency of each match (pure, `conversions.valuation`).
+- attribute: `conversation`, `window` or `none`, per goal and its own window (the choice is pure,
+  `conversions.attribution`; a contact's candidate conversations are one indexed look-up).
+- record: each match, valued and credited, as an `OutcomeRecord`.
+- persist: the outcomes.
+- catalogue (`telemetry.catalogue`): the event names and property paths, for goal authors.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from comerix.conversions import attribution, records
+from comerix.conversions.attribution import Attribution, Candidate
+from comerix.conversions.records import OutcomeRecord
+from comerix.conversions.valuation import valuate
+from comerix.db.bulk import insert_rows
+from comerix.db.types import new_id
+from comerix.errors import FieldProblem, Invalid
+from comerix.goals.index import GoalSpec
+from comerix.telemetry.catalogue import catalogue
+from comerix.telemetry.models import Conversation, Event
+from comerix.telemetry.pipeline import (
+    EVENT_COLUMNS,
+    Chats,
+    ConversationChange,
+    Group,
+    ItemRef,
+    Match,
+    Place,
+    Rejection,
+    Stage,
+    StoredEvent,
+)
+from comerix.telemetry.schemas import Item
+from comerix.vocabulary import GoalStatus
+
+CONVERSATION_STARTED = "conversation_started"
+CONVERSATION_ENDED = "conversation_ended"
+CANDIDATES_PER_CONTACT = 50
+
+_events, _conversations = Event.__table__, Conversation.__table__
+_STORED_ROW_IDS = select(_events.c.id).where(
+    _events.c.workspace_id == bindparam("workspace"), _events.c.id.in_(bindparam("ids", expanding=True))
+)
+_CANDIDATE_COLUMNS = (
+    _conversations.c.id,
+    _conversations.c.flow_id,
+    _conversations.c.started_at,
+    _conversations.c.last_activity_at,
+)
+_CONVERSATIONS = select(*_CANDIDATE_COLUMNS).where(
+    _conversations.c.workspace_id == bindparam("workspace"),
+    _conversations.c.id.in_(bindparam("ids", expanding=True)),
+)
+_CANDIDATES = (
+    select(*_CANDIDATE_COLUMNS)
+    .where(
+        _conversations.c.workspace_id == bindparam("workspace"),
+        _conversations.c.contact_id == bindparam("contact"),
+        _conversations.c.started_at <= bindparam("at"),
+        _conversations.c.last_activity_at >= bindparam("window_start"),
+    )
+    .order_by(_conversations.c.started_at.desc(), _conversations.c.id.desc())
+    .limit(CANDIDATES_PER_CONTACT)
+)
+
+
+def validate(group: Group) -> Group:
+    """Refuse each batch that names an unknown goal; reject the items that name a goal not active."""
+    refused: dict[int, Invalid] = {}
+    explicit: dict[ItemRef, GoalSpec] = {}
+    rejected: dict[ItemRef, Rejection] = {}
+    for position, batch in enumerate(group.batches):
+        problems = []
+        for item in batch.items:
+            if item.goal_code is None:
+                continue
+            goal = group.goals.by_code.get(item.goal_code)
+            if goal is None:
+                problems.append(
+                    FieldProblem("goal", f"no goal {item.goal_code!r} in this workspace", item.index)
+                )
+            elif goal.status is GoalStatus.ACTIVE:
+                explicit[(position, item.index)] = goal
+            else:
+                paused = goal.status is GoalStatus.PAUSED
+                rejected[(position, item.index)] = (
+                    Rejection.GOAL_PAUSED if paused else Rejection.GOAL_ARCHIVED
+                )
+        if problems:
+            refused[position] = Invalid.of(problems)
+    rejected = {ref: reason for ref, reason in rejected.items() if ref[0] not in refused}
+    return group.add(refused=refused, explicit=explicit, rejected=rejected)
+
+
+def dedupe(group: Group) -> Group:
+    """Store the events not seen before; reject the rest as duplicates."""
+    rejected = dict(group.rejected)
+    candidates: list[tuple[StoredEvent, tuple[Any, ...]]] = []
+    seen: set[str] = set()
+    for position, batch in group.accepted():
+        rows = batch.prepared.event_rows(batch, group.codec)
+        for item, row in zip(batch.items, rows, strict=True):
+            if (position, item.index) in rejected:
+                continue
+            if item.event_id is not None:
+                if item.event_id in seen:
+                    rejected[(position, item.index)] = Rejection.DUPLICATE
+                    continue
+                seen.add(item.event_id)
+            candidates.append((StoredEvent(item, position, row[1]), row))
+    written = _insert_events(group, [row for _, row in candidates])
+    fresh = [event for event, _ in candidates]
+    if written < len(candidates):
+        # The unique constraint kept some out: ids stored before (a retry), or by another writer meanwhile.
+        ours = _stored_row_ids(group, [event.row_id for event in fresh])
+        for event in fresh:
+            if event.row_id not in ours:
+                rejected[(event.batch, event.item.index)] = Rejection.DUPLICATE
+        fresh = [event for event in fresh if event.row_id in ours]
+    return group.add(rejected=rejected, stored=tuple(fresh))
+
+
+def _insert_events(group: Group, rows: list[tuple[Any, ...]]) -> int:
+    return insert_rows(
+        group.session.connection(),
+        group.codec,
+        "events",
+        EVENT_COLUMNS,
+        rows,
+        json_columns=frozenset({"properties"}),
+        tail="ON CONFLICT (workspace_id, event_id) DO NOTHING",
+    )
+
+
+def _stored_row_ids(group: Group, row_ids: list[Any]) -> set[Any]:
+    """Which of `row_ids` (in the codec's terms) are stored, in those terms."""
+    codec = group.codec
+    found = group.session.connection().execute(
+        _STORED_ROW_IDS,
+        {"workspace": group.terms.workspace_id, "ids": [codec.id_back(row_id) for row_id in row_ids]},
+    )
+    return {codec.id(row_id) for row_id in found.scalars()}
+
+
+class _Named:
+    """What the group's events say of one conversation: when first and last active, when it ended,
+    and the first contact and flow named."""
+
+    __slots__ = ("contact_id", "ended_at", "first", "flow_id", "last")
+
+    def __init__(self, at: datetime) -> None:
+        self.first = self.last = at
+        self.ended_at: datetime | None = None
+        self.contact_id: str | None = None
+        self.flow_id: str | None = None
+
+    def saw(self, item: Item) -> None:
+        self.last = item.timestamp
+        self.contact_id = self.contact_id or item.contact_id
+        self.flow_id = self.flow_id or item.flow_id
+        if item.name == CONVERSATION_ENDED:
+            self.ended_at = item.timestamp
+
+
+def conversation(group: Group) -> Group:
+    """Create or update the conversations and contacts the new events name; how those conversations
+    now stand."""
+    chats: dict[str, _Named] = {}
+    people: dict[str, list[datetime]] = {}
+    for event in sorted(group.stored, key=lambda e: e.item.timestamp):
+        item = event.item
+        if item.conversation_id is not None:
+            chats.setdefault(item.conversation_id, _Named(item.timestamp)).saw(item)
+        if item.contact_id is not None:
+            people.setdefault(item.contact_id, [item.timestamp, item.timestamp])[1] = item.timestamp
+    stand = _stand(group, chats) if chats else Chats()
+    if chats:
+        _upsert_conversations(group, chats)
+    if people:
+        _upsert_contacts(group, people)
+    return group.add(chats=stand)
+
+
+def _stand(group: Group, chats: dict[str, _Named]) -> Chats:
+    """How the conversations named by the group stand once its upsert has merged them with what is
+    stored, as that upsert merges them; and those that are new, or whose start or flow it changes."""
+    stored = _read_conversations(group.session, group.terms.workspace_id, chats.keys())
+    standing: dict[str, Candidate] = {}
+    changes = []
+    for chat_id, named in chats.items():
+        old = stored.get(chat_id)
+        started, last, flow = named.first, named.last, named.flow_id
+        before = None
+        if old is not None:
+            before = Place(old.started_at, old.flow_id)
+            started, last = min(started, old.started_at), max(last, old.last_activity_at)
+            flow = old.flow_id or flow
+        after = Place(started, flow)
+        if before != after:
+            changes.append(ConversationChange(chat_id, before, after))
+        standing[chat_id] = Candidate(chat_id, flow, started, last)
+    return Chats(standing, frozenset(chats.keys() - stored.keys()), tuple(changes))
+
+
+def _upsert_conversations(group: Group, chats: dict[str, _Named]) -> None:
+    codec = group.codec
+    workspace, least, greatest = codec.id(group.terms.workspace_id), codec.least, codec.greatest
+    insert_rows(
+        group.session.connection(),
+        codec,
+        "conversations",
+        ("workspace_id", "id", "started_at", "last_activity_at", "ended_at", "contact_id", "flow_id"),
+        [
+            (
+                workspace,
+                chat_id,
+                codec.time(c.first),
+                codec.time(c.last),
+                codec.time(c.ended_at),
+                c.contact_id,
+                c.flow_id,
+            )
+            for chat_id, c in chats.items()
+        ],
+        tail=(
+            "ON CONFLICT (workspace_id, id) DO UPDATE SET "
+            f"started_at = {least}(conversations.started_at, excluded.started_at), "
+            f"last_activity_at = {greatest}(conversations.last_activity_at, excluded.last_activity_at), "
+            # SQLite's max(a, NULL) is NULL, so the later of two possibly-missing ends is spelt out
+            f"ended_at = {greatest}(coalesce(conversations.ended_at, excluded.ended_at), "
+            "coalesce(excluded.ended_at, conversations.ended_at)), "
+            "contact_id = coalesce(conversations.contact_id, excluded.contact_id), "
+            "flow_id = coalesce(conversations.flow_id, excluded.flow_id)"
+        ),
+    )
+
+
+def _upsert_contacts(group: Group, people: dict[str, list[datetime]]) -> None:
+    codec = group.codec
+    workspace = codec.id(group.terms.workspace_id)
+    insert_rows(
+        group.session.connection(),
+        codec,
+        "contacts",
+        ("workspace_id", "id", "first_seen_at", "last_seen_at"),
+        [(workspace, contact_id, codec.time(a), codec.time(b)) for contact_id, (a, b) in people.items()],
+        tail=(
+            "ON CONFLICT (workspace_id, id) DO UPDATE SET "
+            f"first_seen_at = {codec.least}(contacts.first_seen_at, excluded.first_seen_at), "
+            f"last_seen_at = {codec.greatest}(contacts.last_seen_at, excluded.last_seen_at)"
+        ),
+    )
+
+
+def _read_conversations(
+    session: Session, workspace_id: uuid.UUID, ids: Iterable[str]
+) -> dict[str, Candidate]:
+    rows = session.connection().execute(_CONVERSATIONS, {"workspace": workspace_id, "ids": list(ids)})
+    return {row.id: Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows}
+
+
+def match(group: Group) -> Group:
+    """The goals each new event achieves: the goal it names, or the active goals whose conditions hold
+    (as its batch's preparation found them, while still true)."""
+    matches = []
+    for event in group.stored:
+        item = event.item
+        if item.goal_code is not None:
+            matches.append(Match(event, group.explicit[(event.batch, item.index)]))
+        else:
+            batch = group.batches[event.batch]
+            matches.extend(Match(event, goal) for goal in batch.prepared.goals_for(item, group.goals))
+    return group.add(matches=tuple(matches))
+
+
+def value(group: Group) -> Group:
+    """What each match is worth, in its currency and the base currency."""
+    base = group.terms.base_currency
+    return group.add(
+        valuations=tuple(valuate(m.goal.value_rule, m.event.item.properties, base) for m in group.matches)
+    )
+
+
+def attribute(group: Group) -> Group:
+    """The chat each match credits: the event's own conversation, or one of its contact's within the
+    goal's window. The contact's candidates are read once per event, for its widest window."""
+    credits: list[Attribution] = []
+    candidates: dict[ItemRef, list[Candidate]] = {}
+    widest = _widest_windows(group.matches)
+    for m in group.matches:
+        item, ref = m.event.item, (m.event.batch, m.event.item.index)
+        own = group.chats.standing.get(item.conversation_id) if item.conversation_id is not None else None
+        if own is None and item.contact_id is not None and ref not in candidates:
+            candidates[ref] = contact_candidates(
+                group.session, group.terms.workspace_id, item.contact_id, item.timestamp, widest[ref]
+            )
+        credits.append(
+            attribution.attribute(
+                conversation=own,
+                contact_candidates=candidates.get(ref, ()),
+                at=item.timestamp,
+                window_hours=m.goal.attribution_window_hours,
+            )
+        )
+    return group.add(credits=tuple(credits))
+
+
+def _widest_windows(matches: Iterable[Match]) -> dict[ItemRef, int]:
+    """The widest attribution window of the goals each event achieves."""
+    widest: dict[ItemRef, int] = {}
+    for m in matches:
+        ref = (m.event.batch, m.event.item.index)
+        widest[ref] = max(widest.get(ref, 0), m.goal.attribution_window_hours)
+    return widest
+
+
+def contact_candidates(
+    session: Session, workspace_id: uuid.UUID, contact_id: str, at: datetime, window_hours: int
+) -> list[Candidate]:
+    """The contact's conversations that may take the credit for an outcome at `at` (indexed look-up)."""
+    rows = session.connection().execute(
+        _CANDIDATES,
+        {
+            "workspace": workspace_id,
+            "contact": contact_id,
+            "at": at,
+            "window_start": attribution.window_start(at, timedelta(hours=window_hours)),
+        },
+    )
+    return [Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows]
+
+
+def record(group: Group) -> Group:
+    """Each match, valued and credited, as the outcome it records."""
+    workspace_id, codec = group.terms.workspace_id, group.codec
+    outcomes = []
+    for m, worth, credit in zip(group.matches, group.valuations, group.credits, strict=True):
+        item, goal = m.event.item, m.goal
+        outcomes.append(
+            OutcomeRecord(
+                workspace_id=workspace_id,
+                id=new_id(),
+                goal_id=goal.id,
+                goal_code=goal.code,
+                kind=goal.kind,
+                event_ref=codec.id_back(m.event.row_id),
+                occurred_at=item.timestamp,
+                recorded_at=group.batches[m.event.batch].received_at,
+                value=worth.value,
+                currency=worth.currency,
+                base_value=worth.base_value,
+                base_currency=worth.base_currency,
+                value_error=worth.value_error,
+                attribution=credit.kind,
+                conversation_id=credit.conversation_id,
+                flow_id=credit.flow_id,
+                contact_id=item.contact_id,
+                source=item.source,
+            )
+        )
+    return group.add(outcomes=tuple(outcomes))
+
+
+def persist(group: Group) -> Group:
+    """Store the outcomes."""
+    if group.outcomes:
+        rows = records.rows(group.outcomes, group.codec)
+        insert_rows(group.session.connection(), group.codec, "outcomes", records.COLUMNS, rows)
+    return group
+
+
+def read_conversations(group: Group, ids: Iterable[str]) -> dict[str, Candidate]:
+    """Conversations of the group's workspace by id, as the stages see them."""
+    return _read_conversations(group.session, group.terms.workspace_id, ids)
+
+
+STAGES: tuple[Stage, ...] = (
+    validate,
+    dedupe,
+    conversation,
+    match,
+    value,
+    attribute,
+    record,
+    persist,
+    catalogue,
+)
+"""Telemetry's stages, in order; `comerix.ingestion.STAGES` adds those of the packages above."""
