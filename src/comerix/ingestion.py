@@ -1,11 +1,32 @@
-"""The ingestion pipeline as the service runs it: telemetry's stages, then those of the packages above
-telemetry, which it must not import (docs/architecture.md). To add a stage, write its function in the
-package that owns its rows and put it here, in its place."""
+"""The ingestion pipeline as the service runs it: the stages of every package that owns rows, in order
+(`telemetry.pipeline` says what a stage is). Telemetry must not import the packages above it, so their
+stages join the list here. To add a stage, write its function in the package that owns its rows and
+put it here, in its place.
+
+The order is also the order in which a group takes its locks, the same in every writer, which keeps
+writers of several services on one PostgreSQL database from waiting on each other in a circle:
+`events`, `conversation_rollups`, `conversations`, `contacts`, `outcomes`, the outcome rollups, the
+credited conversations (in the order of their ids) and their marks, and the event-name catalogue, the
+rows every group of a workspace shares, last.
+"""
 
 from __future__ import annotations
 
 from comerix.analytics import rollups
-from comerix.telemetry import stages
+from comerix.telemetry import catalogue, stages
 from comerix.telemetry.pipeline import Stage
 
-STAGES: tuple[Stage, ...] = (*stages.STAGES, rollups.count)
+STAGES: tuple[Stage, ...] = (
+    stages.validate,
+    stages.dedupe,
+    stages.conversation,
+    rollups.count_conversation_changes,
+    stages.store_conversations,
+    stages.match,
+    stages.value,
+    stages.attribute,
+    stages.record,
+    stages.persist,
+    rollups.count_outcome_records,
+    catalogue.catalogue,
+)

@@ -30,7 +30,7 @@ from comerix.goals.index import GoalIndex
 from comerix.ingestion import STAGES
 from comerix.settings import Settings
 from comerix.telemetry import dispatch, writer, writer_process
-from comerix.telemetry.dispatch import Answers, Committing, Group, Result, to_wire
+from comerix.telemetry.dispatch import Answers, Committing, Handover, Result, to_wire
 from comerix.telemetry.models import Event
 from comerix.telemetry.pipeline import NOT_PREPARED, Batch, Recorded, answer
 from comerix.telemetry.schemas import Item
@@ -179,8 +179,8 @@ def next_word(child: writer_process.WriterProcess) -> Committing | Answers:
     return child.receive()
 
 
-def on_the_wire(batches: list[Batch]) -> Group:
-    return Group(tuple(to_wire(batch) for batch in batches))
+def on_the_wire(batches: list[Batch]) -> Handover:
+    return Handover(tuple(to_wire(batch) for batch in batches))
 
 
 def goals_achieved(batch: Batch, result: Result) -> list[str]:
@@ -271,7 +271,7 @@ def test_batches_pickled_as_they_are_prepared_reach_the_writer_process_intact(
     child = writer_process.WriterProcess(db, STAGES)
     child.start()
     try:
-        child.send(Group((pickled, to_wire(plain))))
+        child.send(Handover((pickled, to_wire(plain))))
         assert next_word(child) == Committing()
         answers = next_word(child)
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pickle
 import uuid
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from comerix.analytics import rollups
@@ -18,6 +18,7 @@ from comerix.conversions.records import OutcomeRecord
 from comerix.db.bulk import Codec
 from comerix.goals.index import GoalSpec, WorkspaceGoals
 from comerix.goals.rules import ValueRule
+from comerix.ingestion import STAGES
 from comerix.telemetry.pipeline import (
     NOT_PREPARED,
     Batch,
@@ -113,9 +114,25 @@ def test_a_record_becomes_a_row_in_each_backends_terms() -> None:
     assert (row["id"], row["value"], row["occurred_at"]) == (uuid.UUID(int=2), None, NOW)
 
 
-def test_a_record_crosses_a_pipe_unchanged() -> None:
-    recorded = Recorded({1: Rejection.DUPLICATE}, {0: (outcome(),)})
-    assert pickle.loads(pickle.dumps(recorded)) == recorded  # noqa: S301 - pickled just above
+def test_what_was_recorded_crosses_a_pipe_unchanged() -> None:
+    berlin = datetime(2026, 12, 7, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    recorded = Recorded(
+        {1: Rejection.DUPLICATE}, {0: (outcome(), outcome(occurred_at=berlin, value=Decimal("1E+2")))}
+    )
+    back = pickle.loads(pickle.dumps(recorded))  # noqa: S301 - pickled just above
+    assert back == recorded
+    assert back.rejected[1] is Rejection.DUPLICATE
+    first, second = back.outcomes[0]
+    assert (type(first.kind), type(first.attribution), type(first.source)) == (
+        GoalKind,
+        AttributionKind,
+        Source,
+    )
+    assert (first.occurred_at.utcoffset(), second.occurred_at.utcoffset()) == (
+        timedelta(0),
+        timedelta(hours=1),
+    )
+    assert str(second.value) == "1E+2"
 
 
 def test_the_api_shows_the_public_fields_of_the_record() -> None:
@@ -189,4 +206,25 @@ def test_a_conversation_moves_in_the_rollups_only_to_another_local_day_or_flow()
             rollups.ConversationKey(start.date(), ""),
             rollups.ConversationKey(start.date(), "checkout"),
         ),
+    ]
+
+
+def test_the_stages_write_in_the_order_every_writer_locks_in() -> None:
+    """Writers of several services on one PostgreSQL take their locks in the order of the stages: the
+    rows of the conversation rollups before the conversations they count, the outcome rollups and the
+    marks after the outcomes, and the catalogue, which every group of a workspace shares, last."""
+    order = [f"{stage.__module__.rsplit('.', 1)[-1]}.{stage.__name__}" for stage in STAGES]
+    assert order == [
+        "stages.validate",
+        "stages.dedupe",
+        "stages.conversation",
+        "rollups.count_conversation_changes",
+        "stages.store_conversations",
+        "stages.match",
+        "stages.value",
+        "stages.attribute",
+        "stages.record",
+        "stages.persist",
+        "rollups.count_outcome_records",
+        "catalogue.catalogue",
     ]

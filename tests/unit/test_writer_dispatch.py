@@ -22,7 +22,7 @@ from comerix.telemetry.dispatch import (
     Dispatcher,
     Fail,
     Failed,
-    Group,
+    Handover,
     Prepare,
     Refused,
     Replace,
@@ -328,6 +328,6 @@ def test_a_failed_batch_crosses_as_its_error_in_words() -> None:
 
 def test_a_group_crosses_as_its_batches_pickled_one_by_one() -> None:
     batches = [Batch(uuid.uuid4(), [], datetime(2026, 11, 22, tzinfo=UTC)) for _ in range(3)]
-    group = crossed(Group(tuple(to_wire(batch) for batch in batches)))
+    group = crossed(Handover(tuple(to_wire(batch) for batch in batches)))
     assert group.batches() == batches
     assert crossed(Committing()) == Committing()

@@ -1,10 +1,11 @@
-"""Keeping the rollups (see `analytics.models`) up to date, from ingestion and erasure.
+"""Keeping the rollups (see `analytics.models`) up to date: from ingestion, and all over again for a new
+time zone (`rebuild`).
 
-Ingestion's last stage (`count`) takes what the group changed, as telemetry's stages typed it (the
-conversations it created or moved, the outcomes it recorded), and adds it to the rollups inside the
-ingestion transaction, with values in the driver's terms (`db.bulk.Codec`). Counts and money (in
-millionths, as two limbs: see `analytics.models`) are added with SQL arithmetic, so concurrent
-writers never lose an update.
+Ingestion's two stages of analytics (`count_conversation_changes`, `count_outcome_records`) take what
+the group changed, as telemetry's stages typed it (the conversations it creates or moves, the outcomes
+it recorded), and add it to the rollups inside the ingestion transaction, with values in the driver's
+terms (`db.bulk.Codec`). Counts and money (in millionths, as two limbs: see `analytics.models`) are
+added with SQL arithmetic, so concurrent writers never lose an update.
 """
 
 from __future__ import annotations
@@ -68,15 +69,24 @@ class ConversationMove:
     after: ConversationKey
 
 
-def count(group: Group) -> Group:
-    """Ingestion's stage: the conversations the group created or moved, and the outcomes it recorded,
-    into the rollups."""
-    connection, codec, terms = group.session.connection(), group.codec, group.terms
-    count_conversations(connection, codec, terms.workspace_id, moves(group.chats.changes, terms.timezone))
+def count_conversation_changes(group: Group) -> Group:
+    """Ingestion's stage: the conversations the group creates or moves, into the conversation rollups
+    (and what they count for, with them)."""
+    terms = group.terms
+    moved = moves(group.chats.changes, terms.timezone)
+    count_conversations(group.session.connection(), group.codec, terms.workspace_id, moved)
+    return group
+
+
+def count_outcome_records(group: Group) -> Group:
+    """Ingestion's stage: the outcomes the group recorded, into the outcome rollups, and the
+    conversations they credit, into the conversation marks."""
     if group.outcomes:
+        terms = group.terms
         keys = _credited_keys(group)
+        connection, created = group.session.connection(), group.chats.created
         count_outcomes(
-            connection, codec, terms.workspace_id, terms.timezone, group.outcomes, keys, group.chats.created
+            connection, group.codec, terms.workspace_id, terms.timezone, group.outcomes, keys, created
         )
     return group
 

@@ -36,7 +36,6 @@ from comerix.analytics.schemas import (
     Summary,
     Totals,
 )
-from comerix.conversions.attribution import AttributionKind
 from comerix.money import from_micros
 from comerix.vocabulary import GoalKind, GoalStatus
 
@@ -217,7 +216,9 @@ def _credited_by_goal(rows: Iterable[CreditedConversations]) -> dict[str, int]:
 
 
 def _converting(query: ReportQuery, credited: Mapping[str, int]) -> int:
-    if query.kind not in (None, GoalKind.CONVERSION) or query.attribution is AttributionKind.NONE:
+    if query.kind not in (None, GoalKind.CONVERSION) or (
+        query.attribution is not None and not is_chat_driven(query.attribution)
+    ):
         return 0
     if query.goal is not None:
         return credited.get(query.goal.id.hex, 0) if query.goal.kind is GoalKind.CONVERSION else 0

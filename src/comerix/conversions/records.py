@@ -82,13 +82,18 @@ def _converters(codec: Codec) -> tuple[Callable[[Any], Any], ...]:
 
 @cache
 def _field_kinds() -> tuple[str, ...]:
-    """Each field's kind of value, by its type."""
+    """Each field's kind of value, by its type; a type not provided for fails here, at the first write,
+    rather than reach the driver in the wrong terms."""
     hints = get_type_hints(OutcomeRecord)
-    kinds = {uuid.UUID: "id", datetime: "time", Decimal | None: "decimal"}
-    return tuple(
-        "enum" if isinstance(hint, type) and issubclass(hint, StrEnum) else kinds.get(hint, "same")
-        for hint in (hints[name] for name in COLUMNS)
-    )
+    kinds = {uuid.UUID: "id", datetime: "time", Decimal | None: "decimal", str: "same", str | None: "same"}
+    found = []
+    for name in COLUMNS:
+        hint = hints[name]
+        kind = "enum" if isinstance(hint, type) and issubclass(hint, StrEnum) else kinds.get(hint)
+        if kind is None:
+            raise TypeError(f"OutcomeRecord.{name}: no way to write a {hint} yet")
+        found.append(kind)
+    return tuple(found)
 
 
 def _same(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """The serving process's side of the writer process (`telemetry.writer`): what crosses the pipe between
 the two, and when a group of batches goes.
 
-On the pipe, the serving process sends a `Group` of pickled batches, or `Stop`. The writer process
+On the pipe, the serving process sends a `Handover` of pickled batches, or `Stop`. The writer process
 says `Committing` once the group it holds has run through the pipeline and its commit begins, then
 sends `Answers`: one `Result` per batch, in order.
 
@@ -47,7 +47,7 @@ def to_wire(batch: Batch) -> bytes:
 
 
 @dataclass(frozen=True)
-class Group:
+class Handover:
     """Batches for the writer process to record in one transaction. Each is pickled on its own
     (`to_wire`), often long before the group goes: while the process was busy, rather than as the
     group is sent, while it waits."""

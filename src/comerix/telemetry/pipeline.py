@@ -5,12 +5,13 @@ workspace, and each workspace's batches go through the stages together as one `G
 one INSERT per table and rollup deltas summed over the group, while each batch keeps its own answer
 (`Recorded`, then `answer`). A stage is a function from the group to the group with what it adds:
 
-    validate → dedupe → conversation → match → value → attribute → record → persist → catalogue
-    → rollups (analytics)
+    validate → dedupe → conversation → (conversation rollups) → store_conversations → match → value
+    → attribute → record → persist → (outcome rollups) → catalogue
 
-The list is `comerix.ingestion.STAGES`: telemetry's own stages (`telemetry.stages`) then those of the
-packages above it, which telemetry must not import (docs/architecture.md). To add a stage, give
-`Group` a field for what it adds, write the function, and put it in that list.
+The list is `comerix.ingestion.STAGES`: telemetry's stages (`telemetry.stages`, `telemetry.catalogue`)
+and, in their places, those of the packages above it, which telemetry must not import
+(docs/architecture.md). To add a stage, give `Group` a field for what it adds, write the function, and
+put it in that list.
 
 A batch refused whole (an unknown goal code: `Invalid`) stores nothing and leaves the others alone; an
 item that records nothing says why with a `Rejection`. Batches of one group are taken in the order
@@ -30,8 +31,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
+import msgspec
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -44,24 +46,28 @@ from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
 from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
 from comerix.workspaces.models import Workspace
 
+CONVERSATION_ENDED = "conversation_ended"  # the event that says when a conversation ended
 MAX_CATALOGUE_PATHS = 100  # per event: a huge properties object must not flood the catalogue
 MAX_PATH = 255
-EVENT_COLUMNS = (
-    "workspace_id",
-    "id",
-    "event_id",
-    "name",
-    "timestamp",
-    "received_at",
-    "conversation_id",
-    "contact_id",
-    "flow_id",
-    "source",
-    "properties",
-)
 
-EventRow = tuple[Any, ...]
-"""An item's row of `events`, in the order of `EVENT_COLUMNS` and a codec's terms."""
+
+class EventRow(NamedTuple):
+    """An item's row of `events`, in a codec's terms."""
+
+    workspace_id: Any
+    id: Any
+    event_id: str | None
+    name: str
+    timestamp: Any
+    received_at: Any
+    conversation_id: str | None
+    contact_id: str | None
+    flow_id: str | None
+    source: str
+    properties: str  # JSON text
+
+
+EVENT_COLUMNS: tuple[str, ...] = EventRow._fields
 Names = Mapping[str, tuple[int, frozenset[str]]]
 """For the event-name catalogue: each event name, how many items bear it, and their property paths."""
 
@@ -92,7 +98,7 @@ class Prepared:
     """
 
     revision: int | None = None
-    achieved: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    achieved: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # read-only to the stages
     names: Names | None = None
     dialect: str | None = None
     events: tuple[EventRow, ...] = ()
@@ -142,7 +148,7 @@ def event_rows(batch: Batch, codec: Codec) -> list[EventRow]:
     """Each item's row of `events` with a new row id, in `codec`'s terms."""
     workspace, received = codec.id(batch.workspace_id), codec.time(batch.received_at)
     return [
-        (
+        EventRow(
             workspace,
             codec.new_id(),
             item.event_id,
@@ -234,14 +240,37 @@ class ConversationChange:
     after: Place
 
 
+class ChatSeen:
+    """What the group's events say of one conversation: when first and last active, when it ended,
+    and the first contact and flow named."""
+
+    __slots__ = ("contact_id", "ended_at", "first", "flow_id", "last")
+
+    def __init__(self, at: datetime) -> None:
+        self.first = self.last = at
+        self.ended_at: datetime | None = None
+        self.contact_id: str | None = None
+        self.flow_id: str | None = None
+
+    def saw(self, item: Item) -> None:
+        self.last = item.timestamp
+        self.contact_id = self.contact_id or item.contact_id
+        self.flow_id = self.flow_id or item.flow_id
+        if item.name == CONVERSATION_ENDED:
+            self.ended_at = item.timestamp
+
+
 @dataclass(frozen=True)
 class Chats:
     """The conversations the group's events name, as they stand once it is stored (`standing`, by id),
-    those it created (`created`: no outcome has credited them yet), and those it moved (`changes`)."""
+    those it creates (`created`: no outcome has credited them yet), those it moves (`changes`), and
+    what its events say of them and of their contacts."""
 
     standing: Mapping[str, Candidate] = field(default_factory=dict)
     created: frozenset[str] = frozenset()
     changes: tuple[ConversationChange, ...] = ()
+    seen: Mapping[str, ChatSeen] = field(default_factory=dict)  # what to store of each
+    contacts: Mapping[str, tuple[datetime, datetime]] = field(default_factory=dict)  # first, last seen
 
 
 @dataclass(frozen=True)
@@ -271,10 +300,6 @@ class Group:
             (position, batch) for position, batch in enumerate(self.batches) if position not in self.refused
         ]
 
-    def add(self, **additions: Any) -> Group:
-        """The group with a stage's additions (names of its fields)."""
-        return replace(self, **additions)
-
 
 Stage = Callable[[Group], Group]
 """A stage: the group in, the group with what the stage adds out."""
@@ -286,14 +311,28 @@ Stage = Callable[[Group], Group]
 @dataclass(frozen=True)
 class Recorded:
     """What the stages stored of one batch: the group-commit writer process sends it back over its pipe,
-    and the serving process writes the answer from it and the batch (`answer`)."""
+    and the serving process writes the answer from it and the batch (`answer`).
 
-    rejected: Mapping[int, Rejection]  # by item index
-    outcomes: Mapping[int, tuple[OutcomeRecord, ...]]  # by item index, for the items that achieved any
+    It crosses the pipe as msgspec JSON (`__reduce__`): pickle writes each UUID, time and amount of each
+    outcome as an object to rebuild, several times the cost, in the writer process, which sets the pace."""
+
+    rejected: dict[int, Rejection]  # by item index
+    outcomes: dict[int, tuple[OutcomeRecord, ...]]  # by item index, for the items that achieved any
 
     @property
     def duplicates(self) -> int:
         return sum(reason is Rejection.DUPLICATE for reason in self.rejected.values())
+
+    def __reduce__(self) -> tuple[Callable[[bytes], Recorded], tuple[bytes]]:
+        return _recorded_from_wire, (_WIRE_ENCODER.encode(self),)
+
+
+def _recorded_from_wire(data: bytes) -> Recorded:
+    return _WIRE_DECODER.decode(data)
+
+
+_WIRE_ENCODER = msgspec.json.Encoder()
+_WIRE_DECODER = msgspec.json.Decoder(Recorded)
 
 
 _WORKSPACE = select(Workspace.base_currency, Workspace.timezone, Workspace.goals_revision).where(
@@ -332,7 +371,7 @@ def record_group(
         group = start(session, workspace_id, [batches[p] for p in positions], index)
         for stage in stages:
             group = stage(group)
-        answers.update(zip(positions, outcome_of(group), strict=True))
+        answers.update(zip(positions, results_of(group), strict=True))
     return [answers[position] for position in range(len(batches))]
 
 
@@ -350,7 +389,7 @@ def start(session: Session, workspace_id: uuid.UUID, batches: list[Batch], index
     )
 
 
-def outcome_of(group: Group) -> list[Recorded | DomainError]:
+def results_of(group: Group) -> list[Recorded | DomainError]:
     """For each batch of the group, in order: what was recorded of it, or why it was refused."""
     rejected: list[dict[int, Rejection]] = [{} for _ in group.batches]
     for (position, index), reason in group.rejected.items():

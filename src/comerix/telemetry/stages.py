@@ -7,8 +7,9 @@
   constraint alone decides, so concurrent retries can never both win. When fewer rows are written than
   sent (a retry, or another writer stored an id first), one indexed query for the rows' own ids tells
   which are ours; the other items are duplicates. New events, the usual case, cost no read at all.
-- conversation: conversations and contacts named by the new events are created or updated; one read
-  of the stored ones tells how each now stands, which the later stages take instead of reading again.
+- conversation: one read of the conversations the new events name tells how each will stand once
+  stored, which the later stages take instead of reading again (and which of them the rollups move).
+- store_conversations: those conversations and their contacts are created or updated.
 - match: the active goals listening to each event's name whose conditions hold (pure).
 - value: value, currency, base value and base currency of each match (pure, `conversions.valuation`).
 - attribute: `conversation`, `window` or `none`, per goal and its own window (the choice is pure,
@@ -21,7 +22,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,25 +38,22 @@ from comerix.db.bulk import insert_rows
 from comerix.db.types import new_id
 from comerix.errors import FieldProblem, Invalid
 from comerix.goals.index import GoalSpec
-from comerix.telemetry.catalogue import catalogue
 from comerix.telemetry.models import Conversation, Event
 from comerix.telemetry.pipeline import (
     EVENT_COLUMNS,
     Chats,
+    ChatSeen,
     ConversationChange,
+    EventRow,
     Group,
     ItemRef,
     Match,
     Place,
     Rejection,
-    Stage,
     StoredEvent,
 )
-from comerix.telemetry.schemas import Item
 from comerix.vocabulary import GoalStatus
 
-CONVERSATION_STARTED = "conversation_started"
-CONVERSATION_ENDED = "conversation_ended"
 CANDIDATES_PER_CONTACT = 50
 
 _events, _conversations = Event.__table__, Conversation.__table__
@@ -108,14 +107,14 @@ def validate(group: Group) -> Group:
                 )
         if problems:
             refused[position] = Invalid.of(problems)
-    rejected = {ref: reason for ref, reason in rejected.items() if ref[0] not in refused}
-    return group.add(refused=refused, explicit=explicit, rejected=rejected)
+    rejected = {(batch, index): why for (batch, index), why in rejected.items() if batch not in refused}
+    return replace(group, refused=refused, explicit=explicit, rejected=rejected)
 
 
 def dedupe(group: Group) -> Group:
     """Store the events not seen before; reject the rest as duplicates."""
     rejected = dict(group.rejected)
-    candidates: list[tuple[StoredEvent, tuple[Any, ...]]] = []
+    candidates: list[tuple[StoredEvent, EventRow]] = []
     seen: set[str] = set()
     for position, batch in group.accepted():
         rows = batch.prepared.event_rows(batch, group.codec)
@@ -127,7 +126,7 @@ def dedupe(group: Group) -> Group:
                     rejected[(position, item.index)] = Rejection.DUPLICATE
                     continue
                 seen.add(item.event_id)
-            candidates.append((StoredEvent(item, position, row[1]), row))
+            candidates.append((StoredEvent(item, position, row.id), row))
     written = _insert_events(group, [row for _, row in candidates])
     fresh = [event for event, _ in candidates]
     if written < len(candidates):
@@ -137,10 +136,10 @@ def dedupe(group: Group) -> Group:
             if event.row_id not in ours:
                 rejected[(event.batch, event.item.index)] = Rejection.DUPLICATE
         fresh = [event for event in fresh if event.row_id in ours]
-    return group.add(rejected=rejected, stored=tuple(fresh))
+    return replace(group, rejected=rejected, stored=tuple(fresh))
 
 
-def _insert_events(group: Group, rows: list[tuple[Any, ...]]) -> int:
+def _insert_events(group: Group, rows: list[EventRow]) -> int:
     return insert_rows(
         group.session.connection(),
         group.codec,
@@ -162,46 +161,31 @@ def _stored_row_ids(group: Group, row_ids: list[Any]) -> set[Any]:
     return {codec.id(row_id) for row_id in found.scalars()}
 
 
-class _Named:
-    """What the group's events say of one conversation: when first and last active, when it ended,
-    and the first contact and flow named."""
-
-    __slots__ = ("contact_id", "ended_at", "first", "flow_id", "last")
-
-    def __init__(self, at: datetime) -> None:
-        self.first = self.last = at
-        self.ended_at: datetime | None = None
-        self.contact_id: str | None = None
-        self.flow_id: str | None = None
-
-    def saw(self, item: Item) -> None:
-        self.last = item.timestamp
-        self.contact_id = self.contact_id or item.contact_id
-        self.flow_id = self.flow_id or item.flow_id
-        if item.name == CONVERSATION_ENDED:
-            self.ended_at = item.timestamp
-
-
 def conversation(group: Group) -> Group:
-    """Create or update the conversations and contacts the new events name; how those conversations
-    now stand."""
-    chats: dict[str, _Named] = {}
-    people: dict[str, list[datetime]] = {}
+    """How the conversations the new events name will stand once stored, and what to store of them and
+    of their contacts (`store_conversations` writes it)."""
+    chats: dict[str, ChatSeen] = {}
+    people: dict[str, tuple[datetime, datetime]] = {}
     for event in sorted(group.stored, key=lambda e: e.item.timestamp):
         item = event.item
         if item.conversation_id is not None:
-            chats.setdefault(item.conversation_id, _Named(item.timestamp)).saw(item)
+            chats.setdefault(item.conversation_id, ChatSeen(item.timestamp)).saw(item)
         if item.contact_id is not None:
-            people.setdefault(item.contact_id, [item.timestamp, item.timestamp])[1] = item.timestamp
+            people[item.contact_id] = (people.get(item.contact_id, (item.timestamp,))[0], item.timestamp)
     stand = _stand(group, chats) if chats else Chats()
-    if chats:
-        _upsert_conversations(group, chats)
-    if people:
-        _upsert_contacts(group, people)
-    return group.add(chats=stand)
+    return replace(group, chats=replace(stand, seen=chats, contacts=people))
 
 
-def _stand(group: Group, chats: dict[str, _Named]) -> Chats:
+def store_conversations(group: Group) -> Group:
+    """Create or update the conversations and contacts the new events name."""
+    if group.chats.seen:
+        _upsert_conversations(group, group.chats.seen)
+    if group.chats.contacts:
+        _upsert_contacts(group, group.chats.contacts)
+    return group
+
+
+def _stand(group: Group, chats: Mapping[str, ChatSeen]) -> Chats:
     """How the conversations named by the group stand once its upsert has merged them with what is
     stored, as that upsert merges them; and those that are new, or whose start or flow it changes."""
     stored = _read_conversations(group.session, group.terms.workspace_id, chats.keys())
@@ -222,7 +206,7 @@ def _stand(group: Group, chats: dict[str, _Named]) -> Chats:
     return Chats(standing, frozenset(chats.keys() - stored.keys()), tuple(changes))
 
 
-def _upsert_conversations(group: Group, chats: dict[str, _Named]) -> None:
+def _upsert_conversations(group: Group, chats: Mapping[str, ChatSeen]) -> None:
     codec = group.codec
     workspace, least, greatest = codec.id(group.terms.workspace_id), codec.least, codec.greatest
     insert_rows(
@@ -255,7 +239,7 @@ def _upsert_conversations(group: Group, chats: dict[str, _Named]) -> None:
     )
 
 
-def _upsert_contacts(group: Group, people: dict[str, list[datetime]]) -> None:
+def _upsert_contacts(group: Group, people: Mapping[str, tuple[datetime, datetime]]) -> None:
     codec = group.codec
     workspace = codec.id(group.terms.workspace_id)
     insert_rows(
@@ -290,14 +274,15 @@ def match(group: Group) -> Group:
         else:
             batch = group.batches[event.batch]
             matches.extend(Match(event, goal) for goal in batch.prepared.goals_for(item, group.goals))
-    return group.add(matches=tuple(matches))
+    return replace(group, matches=tuple(matches))
 
 
 def value(group: Group) -> Group:
     """What each match is worth, in its currency and the base currency."""
     base = group.terms.base_currency
-    return group.add(
-        valuations=tuple(valuate(m.goal.value_rule, m.event.item.properties, base) for m in group.matches)
+    return replace(
+        group,
+        valuations=tuple(valuate(m.goal.value_rule, m.event.item.properties, base) for m in group.matches),
     )
 
 
@@ -322,7 +307,7 @@ def attribute(group: Group) -> Group:
                 window_hours=m.goal.attribution_window_hours,
             )
         )
-    return group.add(credits=tuple(credits))
+    return replace(group, credits=tuple(credits))
 
 
 def _widest_windows(matches: Iterable[Match]) -> dict[ItemRef, int]:
@@ -378,7 +363,7 @@ def record(group: Group) -> Group:
                 source=item.source,
             )
         )
-    return group.add(outcomes=tuple(outcomes))
+    return replace(group, outcomes=tuple(outcomes))
 
 
 def persist(group: Group) -> Group:
@@ -392,17 +377,3 @@ def persist(group: Group) -> Group:
 def read_conversations(group: Group, ids: Iterable[str]) -> dict[str, Candidate]:
     """Conversations of the group's workspace by id, as the stages see them."""
     return _read_conversations(group.session, group.terms.workspace_id, ids)
-
-
-STAGES: tuple[Stage, ...] = (
-    validate,
-    dedupe,
-    conversation,
-    match,
-    value,
-    attribute,
-    record,
-    persist,
-    catalogue,
-)
-"""Telemetry's stages, in order; `comerix.ingestion.STAGES` adds those of the packages above."""

@@ -250,7 +250,7 @@ class IngestWriter:
                 case dispatch.Send(group=group):
                     self._preparer.next_group()
                     try:
-                        child.send(dispatch.Group(tuple(job.wire() for job in group)))
+                        child.send(dispatch.Handover(tuple(job.wire() for job in group)))
                     except OSError as exc:  # the process is gone
                         pending.extend(machine.lost(f"it could not be sent a group ({exc})"))
                 case dispatch.Settle(group=group, results=results):

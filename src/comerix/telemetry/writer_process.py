@@ -89,7 +89,7 @@ class WriterProcess:
                 self.process.join()
             self.process = None
 
-    def send(self, group: dispatch.Group) -> None:
+    def send(self, group: dispatch.Handover) -> None:
         """Hand a group to the process. Raises `OSError` if the process is gone."""
         assert self._pipe is not None
         self._pipe.send(group)
@@ -159,10 +159,10 @@ def _receive(pipe: Connection, inbox: queue.Queue[list[Batch] | None]) -> None:
     end (`Stop`, or the pipe closed)."""
     while True:
         try:
-            word: dispatch.Group | dispatch.Stop = pipe.recv()
+            word: dispatch.Handover | dispatch.Stop = pipe.recv()
         except (EOFError, OSError):
             word = dispatch.Stop()
-        batches = word.batches() if isinstance(word, dispatch.Group) else None
+        batches = word.batches() if isinstance(word, dispatch.Handover) else None
         inbox.put(batches)
         if batches is None:
             return

@@ -1,6 +1,6 @@
 """`conversation_marks` keeps a conversation's own marks only: (goal, attribution), and whether any
 outcome behind one was a conversion. The rows for any goal or any attribution ('') are worked out from
-those (`analytics.rollups.credits`), no longer stored: ingestion wrote four marks for most credited
+those (`analytics.credits.credits`), no longer stored: ingestion wrote four marks for most credited
 outcomes, and now writes one (docs/decisions.md).
 
 Upgrading sets `conversion` on each mark from its conversation's stored outcomes of that goal and
