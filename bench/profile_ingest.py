@@ -12,7 +12,7 @@ The server spends a request's CPU in two threads, which cProfile (per thread) se
 2. the writer (a process of its own under `comerix serve`): `pipeline.ingest_group` (the stages of
    `comerix.ingestion.STAGES`) for groups of
    `--group` batches in one transaction and its commit, as `IngestWriter` runs them under load. The
-   batches come prepared (`pipeline.prepare`: goals matched, property paths listed), as the serving
+   batches come prepared (`batches.prepare`: goals matched, property paths listed), as the serving
    process prepares those that arrive while the writer is busy, which at peak is nearly all of them;
    `--unprepared` hands them over as they are, so the writer does those steps too.
 
@@ -45,7 +45,8 @@ from comerix.goals.index import GoalIndex
 from comerix.ingestion import STAGES
 from comerix.runtime import tune_garbage_collector
 from comerix.settings import Settings
-from comerix.telemetry.pipeline import Batch, ingest_group, prepare
+from comerix.telemetry.batches import Batch, prepare
+from comerix.telemetry.pipeline import ingest_group
 from comerix.telemetry.schemas import IngestResult, parse_events
 
 

@@ -27,7 +27,7 @@ from comerix.conversions.records import COLUMNS as OUTCOME_COLUMNS
 from comerix.db import Database, new_id
 from comerix.db.bulk import codec_for, insert_rows
 from comerix.goals.models import Goal
-from comerix.telemetry.pipeline import EVENT_COLUMNS
+from comerix.telemetry.batches import EVENT_COLUMNS
 from comerix.workspaces.models import Workspace
 
 DAYS = 90

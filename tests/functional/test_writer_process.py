@@ -30,9 +30,10 @@ from comerix.goals.index import GoalIndex
 from comerix.ingestion import STAGES
 from comerix.settings import Settings
 from comerix.telemetry import dispatch, writer, writer_process
+from comerix.telemetry.batches import NOT_PREPARED, Batch
 from comerix.telemetry.dispatch import Answers, Committing, Handover, Result, to_wire
 from comerix.telemetry.models import Event
-from comerix.telemetry.pipeline import NOT_PREPARED, Batch, Recorded, answer
+from comerix.telemetry.pipeline import Recorded, answer
 from comerix.telemetry.schemas import Item
 from comerix.vocabulary import Source
 from tests.factories import Shop, make_goal, make_user, make_workspace

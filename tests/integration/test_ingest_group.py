@@ -25,8 +25,9 @@ from comerix.goals.index import GoalIndex
 from comerix.goals.models import Goal
 from comerix.goals.schemas import GoalUpdate
 from comerix.ingestion import STAGES
+from comerix.telemetry.batches import Batch, prepare
 from comerix.telemetry.models import Event
-from comerix.telemetry.pipeline import Batch, ingest, ingest_group, prepare
+from comerix.telemetry.pipeline import ingest, ingest_group
 from comerix.telemetry.schemas import IngestResult, Item
 from comerix.vocabulary import GoalStatus, Source
 from comerix.workspaces.models import Workspace

@@ -24,7 +24,8 @@ from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
 from comerix.ingestion import STAGES
 from comerix.money import MAX_AMOUNT, MIN_AMOUNT, to_micros
-from comerix.telemetry.pipeline import Batch, ingest, ingest_group
+from comerix.telemetry.batches import Batch
+from comerix.telemetry.pipeline import ingest, ingest_group
 from comerix.telemetry.schemas import Item
 from comerix.vocabulary import Source
 from comerix.workspaces.models import Workspace

@@ -30,8 +30,9 @@ from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
 from comerix.ingestion import STAGES
+from comerix.telemetry.batches import Batch
 from comerix.telemetry.models import Conversation
-from comerix.telemetry.pipeline import Batch, ingest, ingest_group
+from comerix.telemetry.pipeline import ingest, ingest_group
 from comerix.telemetry.schemas import Item
 from comerix.vocabulary import Source
 from comerix.workspaces.models import Workspace

@@ -12,7 +12,8 @@ from comerix.auth.service import principal_of
 from comerix.db import Database
 from comerix.goals.index import GoalIndex
 from comerix.ingestion import STAGES
-from comerix.telemetry.pipeline import Batch, ingest
+from comerix.telemetry.batches import Batch
+from comerix.telemetry.pipeline import ingest
 from comerix.telemetry.schemas import Item
 from comerix.vocabulary import Source
 from comerix.workspaces.models import Workspace

@@ -31,8 +31,8 @@ from comerix.db.engine import Checkpointer
 from comerix.db.migrate import alembic_config, current_revision, head_revision, is_current, upgrade
 from comerix.goals.models import Goal
 from comerix.models import metadata
+from comerix.telemetry.batches import EVENT_COLUMNS
 from comerix.telemetry.models import Event, EventNameDay
-from comerix.telemetry.pipeline import EVENT_COLUMNS
 from comerix.vocabulary import GoalKind
 from tests.conftest import _POSTGRES_PROBLEM, _postgres_database
 from tests.factories import make_goal, make_user, make_workspace

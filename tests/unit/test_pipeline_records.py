@@ -19,16 +19,8 @@ from comerix.db.bulk import Codec
 from comerix.goals.index import GoalSpec, WorkspaceGoals
 from comerix.goals.rules import ValueRule
 from comerix.ingestion import STAGES
-from comerix.telemetry.pipeline import (
-    NOT_PREPARED,
-    Batch,
-    ConversationChange,
-    Place,
-    Recorded,
-    Rejection,
-    answer,
-    prepare,
-)
+from comerix.telemetry.batches import NOT_PREPARED, Batch, prepare
+from comerix.telemetry.pipeline import ConversationChange, Place, Recorded, Rejection, answer
 from comerix.telemetry.schemas import Item, OutcomeRead
 from comerix.vocabulary import GoalKind, GoalStatus, Source, ValueMode
 

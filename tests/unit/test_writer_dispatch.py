@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from comerix.errors import FieldProblem, Invalid
+from comerix.telemetry.batches import Batch
 from comerix.telemetry.dispatch import (
     Answers,
     Committing,
@@ -33,7 +34,6 @@ from comerix.telemetry.dispatch import (
     result_of,
     to_wire,
 )
-from comerix.telemetry.pipeline import Batch
 
 TIMEOUT = 60.0
 

@@ -24,7 +24,8 @@ from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
 from comerix.ingestion import STAGES
-from comerix.telemetry.pipeline import Batch, ingest
+from comerix.telemetry.batches import Batch
+from comerix.telemetry.pipeline import ingest
 from comerix.telemetry.schemas import IngestResult, Item
 from comerix.vocabulary import GoalKind, GoalStatus, ValueMode
 from comerix.workspaces import service as workspaces

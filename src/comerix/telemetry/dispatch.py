@@ -11,7 +11,7 @@ returns. Its rules:
 
 - A batch that comes while the process is free goes at once, with whatever else is queued by then.
 - While the process is busy, the batches that come wait, and are prepared one by one (`Prepare`:
-  `pipeline.prepare`, then pickled), which takes that work off the process, which sets the pace. The
+  `batches.prepare`, then pickled), which takes that work off the process, which sets the pace. The
   loop looks for a word from the process between two preparations (`wait` is then 0).
 - Once the process says it is committing, the batches waiting go as one group, prepared or not (a
   batch never waits for its preparation): the group crosses the pipe while that commit runs, and the
@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from comerix.errors import DomainError
-from comerix.telemetry.pipeline import Batch, Recorded
+from comerix.telemetry.batches import Batch
+from comerix.telemetry.pipeline import Recorded
 
 # --- on the pipe --------------------------------------------------------------------------------------
 

@@ -38,13 +38,12 @@ from comerix.db.bulk import insert_rows
 from comerix.db.types import new_id
 from comerix.errors import FieldProblem, Invalid
 from comerix.goals.index import GoalSpec
+from comerix.telemetry.batches import EVENT_COLUMNS, EventRow
 from comerix.telemetry.models import Conversation, Event
 from comerix.telemetry.pipeline import (
-    EVENT_COLUMNS,
     Chats,
     ChatSeen,
     ConversationChange,
-    EventRow,
     Group,
     ItemRef,
     Match,

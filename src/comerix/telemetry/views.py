@@ -24,7 +24,7 @@ from comerix.goals.schemas import GoalPreviewRequest
 from comerix.goals.views import GoalsManager
 from comerix.http import DbSession, Now
 from comerix.telemetry import explorer, preview
-from comerix.telemetry.pipeline import Batch
+from comerix.telemetry.batches import Batch
 from comerix.telemetry.schemas import (
     ConversionBatch,
     ConversionIn,

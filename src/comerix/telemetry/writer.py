@@ -46,7 +46,8 @@ from comerix.db import Database
 from comerix.db.availability import StorageHealth, StorageUnavailable, unavailable
 from comerix.goals.index import GoalIndex, WorkspaceGoals
 from comerix.telemetry import dispatch
-from comerix.telemetry.pipeline import Batch, Recorded, Stage, answer, prepare
+from comerix.telemetry.batches import Batch, prepare
+from comerix.telemetry.pipeline import Recorded, Stage, answer
 from comerix.telemetry.writer_process import Answer, WriterProcess, write_group
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,7 @@ def _wakeup_pipe() -> tuple[int, int]:
 
 
 class Preparer:
-    """The serving process's part of the pipeline: each batch prepared (`pipeline.prepare`) against its
+    """The serving process's part of the pipeline: each batch prepared (`batches.prepare`) against its
     workspace's goals as stored, whose revision is read again for a group once `REREAD_SECONDS` have
     passed since the last reading (at peak, groups follow each other closely, and each reading is a
     transaction of its own). Goals changed meanwhile cost no correctness: the writer process matches

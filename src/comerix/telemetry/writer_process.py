@@ -20,7 +20,8 @@ from comerix.db.engine import Checkpointer
 from comerix.goals.index import GoalIndex
 from comerix.runtime import tune_garbage_collector
 from comerix.telemetry import dispatch
-from comerix.telemetry.pipeline import Batch, Recorded, Stage, record_group
+from comerix.telemetry.batches import Batch
+from comerix.telemetry.pipeline import Recorded, Stage, record_group
 
 log = logging.getLogger(__name__)
 
