@@ -276,7 +276,7 @@ def test_the_analytics_page_shows_sums_with_more_digits_than_a_decimal_context_h
     day = clock.now().date() - timedelta(days=1)
     with db.transaction() as session:
         admin: Member = make_member(session, clock.now())
-        cell = (day, uuid.uuid4().hex, "conversion", "", "none", "IDR", "IDR")
+        cell = rollups.OutcomeKey(day, uuid.uuid4().hex, "conversion", "", "none", "IDR", "IDR")
         micros = 10**8 * to_micros(MAX_AMOUNT) + 1
         codec = codec_for(db.engine.dialect.name)
         rollups._add_money(

@@ -173,7 +173,7 @@ def test_a_million_outcomes_at_the_upper_limit_sum_exactly(db: Database) -> None
         with db.transaction() as session:
             for write in range(first, first + 10):  # one statement each: every one adds to the last
                 day = date(2026, 11, 1) + timedelta(days=write % 40)
-                cell = (day, goal, "conversion", "", "none", "IDR", "EUR")
+                cell = rollups.OutcomeKey(day, goal, "conversion", "", "none", "IDR", "EUR")
                 rollups._add_money(session.connection(), codec, workspace.id, {cell: [1000, micros, -micros]})
     with db.transaction() as session:
         summary = reports.summary(session, workspace, ReportQuery(date(2026, 11, 1), date(2026, 12, 10)))

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, delete, select, update
@@ -169,9 +169,9 @@ def count_outcomes(
     """Add `outcomes` to the outcome rollups and the conversation marks.
     `created`: conversations made in this transaction, before these outcomes: no mark is stored for
     them yet (marks go with their conversation, `contacts.service.erase`), so none is looked for."""
-    sums: dict[tuple[Any, ...], list[Any]] = {}
+    sums: dict[OutcomeKey, list[int]] = {}
     for o in outcomes:
-        key = (
+        key = OutcomeKey(
             local_day(o.occurred_at, timezone),
             o.goal_id.hex,
             o.kind.value,
@@ -323,21 +323,33 @@ def _add_counts(
     )
 
 
-OUTCOME_DIMENSIONS = ("day", "goal_id", "kind", "flow_id", "attribution", "currency", "base_currency")
+class OutcomeKey(NamedTuple):
+    """The dimensions of a row of `outcome_rollups` (of the monthly one, with the first day a month)."""
+
+    day: date
+    goal_id: str
+    kind: str
+    flow_id: str
+    attribution: str
+    currency: str
+    base_currency: str
+
+
+OUTCOME_DIMENSIONS: tuple[str, ...] = OutcomeKey._fields
 
 
 def _add_money(
-    connection: Connection, codec: Codec, workspace_id: uuid.UUID, sums: dict[tuple[Any, ...], list[Any]]
+    connection: Connection, codec: Codec, workspace_id: uuid.UUID, sums: dict[OutcomeKey, list[int]]
 ) -> None:
-    """Add outcome sums keyed by (day, *dimensions) to the daily and monthly rollups and the series."""
+    """Add outcome sums (count, value, base value) to the daily and monthly rollups and the series."""
     if not sums:
         return
     months: dict[tuple[Any, ...], list[int]] = {}
     series: dict[tuple[Any, ...], list[int]] = {}
-    for (day, *rest), (n, value, base) in sums.items():
-        month = months.setdefault((day.replace(day=1), *rest), [0, 0, 0])
+    for key, (n, value, base) in sums.items():
+        month = months.setdefault(key._replace(day=key.day.replace(day=1)), [0, 0, 0])
         month[0], month[1], month[2] = month[0] + n, month[1] + value, month[2] + base
-        point = series.setdefault((day, rest[1], rest[5]), [0, 0])  # day, kind, base currency
+        point = series.setdefault((key.day, key.kind, key.base_currency), [0, 0])
         point[0], point[1] = point[0] + n, point[1] + base
     _add_sums(connection, codec, "outcome_rollups", ("day", *OUTCOME_DIMENSIONS[1:]), workspace_id, sums)
     _add_sums(
@@ -352,7 +364,7 @@ def _add_sums(
     table: str,
     dimensions: tuple[str, ...],
     workspace_id: uuid.UUID,
-    sums: dict[tuple[Any, ...], list[int]],
+    sums: Mapping[OutcomeKey, list[int]] | Mapping[tuple[Any, ...], list[int]],
 ) -> None:
     """Upsert sums keyed by `dimensions` (a date first): the count, then the millionths of each money
     measure of the table, written as limbs (`money.LIMB`)."""
