@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
-from comerix.analytics.report_query import Interval, ReportQuery
+from comerix.analytics.report_query import GoalFilter, Interval, ReportQuery
 from comerix.analytics.schemas import Money, Summary
 from comerix.analytics.summary import (
     CreditedConversations,
@@ -20,7 +20,6 @@ from comerix.analytics.summary import (
     fold,
 )
 from comerix.conversions.attribution import AttributionKind
-from comerix.goals.models import Goal
 from comerix.vocabulary import GoalKind, GoalStatus
 
 SALE = uuid.UUID(int=1).hex
@@ -82,9 +81,9 @@ def summary(
     return fold(query, rows, goals, timezone="Europe/Berlin", base_currency="EUR")
 
 
-def goal_filter(goal_id: str, kind: GoalKind) -> Goal:
+def goal_filter(goal_id: str, kind: GoalKind) -> GoalFilter:
     """The goal a filtered query holds: an unsaved model, as `parse_query` would have loaded it."""
-    return Goal(id=uuid.UUID(goal_id), code=GOALS[goal_id].code, kind=kind)
+    return GoalFilter(id=uuid.UUID(goal_id), code=GOALS[goal_id].code, kind=kind)
 
 
 def test_chat_driven_revenue_is_credited_to_a_conversation_or_a_window() -> None:

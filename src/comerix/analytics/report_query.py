@@ -48,13 +48,22 @@ class Interval(StrEnum):
 
 
 @dataclass(frozen=True)
+class GoalFilter:
+    """The goal a report is filtered by, as the query names it (by code) and the rollups key it (by id)."""
+
+    id: uuid.UUID
+    code: str
+    kind: GoalKind
+
+
+@dataclass(frozen=True)
 class ReportQuery:
-    """A validated report query. `goal` is the goal's id when filtered by code."""
+    """A validated report query."""
 
     start: date
     end: date
     interval: Interval = Interval.DAY
-    goal: Goal | None = None
+    goal: GoalFilter | None = None
     kind: GoalKind | None = None
     flow: str | None = None
     attribution: AttributionKind | None = None
@@ -84,9 +93,12 @@ def parse_query(session: Session, workspace_id: uuid.UUID, params: dict[str, str
     attribution = _choice(AttributionKind, params.get("attribution"), "attribution", problems)
     goal = None
     if params.get("goal"):
-        goal = session.scalar(
-            select(Goal).where(Goal.workspace_id == workspace_id, Goal.code == params["goal"])
-        )
+        found = session.execute(
+            select(Goal.id, Goal.code, Goal.kind).where(
+                Goal.workspace_id == workspace_id, Goal.code == params["goal"]
+            )
+        ).one_or_none()
+        goal = None if found is None else GoalFilter(found.id, found.code, found.kind)
         if goal is None:
             problems.append(FieldProblem("goal", f"no goal {params['goal']!r} in this workspace"))
     if problems:
