@@ -1,5 +1,5 @@
 """Keeping the rollups (see `analytics.models`) up to date: from ingestion, and all over again for a new
-time zone (`rebuild`).
+time zone (`rebuild`); and the marks of erased conversations (`forget_conversations`).
 
 Ingestion's two stages of analytics (`count_conversation_changes`, `count_outcome_records`) take what
 the group changed, as telemetry's stages typed it (the conversations it creates or moves, the outcomes
@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, ScalarSelect, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from comerix.analytics.credits import ANY, credits, is_chat_driven, merged
@@ -450,3 +450,14 @@ def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
 
 
 REBUILD_CHUNK = 5000
+
+
+def forget_conversations(session: Session, workspace_id: uuid.UUID, chats: ScalarSelect[str]) -> None:
+    """Erasure: the marks of `chats` (conversations about to be deleted) go with them, since which goals
+    credited a chat is about that chat; the counts they added to the rollups stay, as reports must not
+    change when a person is erased."""
+    session.execute(
+        delete(ConversationMark).where(
+            ConversationMark.workspace_id == workspace_id, ConversationMark.conversation_id.in_(chats)
+        )
+    )

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, CursorResult, Select, delete, func, or_, s
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
-from comerix.analytics.models import ConversationMark
+from comerix.analytics import rollups
 from comerix.contacts.errors import ContactNotFound
 from comerix.contacts.schemas import Amount, ContactConversation, ContactGoal, ContactProfile, ErasureResult
 from comerix.conversions.models import Outcome
@@ -76,8 +76,7 @@ def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> Erasure
         session, update(Outcome).where(*scope.outcomes).values(contact_id=None, conversation_id=None)
     )
     events = _affected(session, delete(Event).where(*scope.events))
-    # Which goals credited the erased chats: gone with them; the counts stay.
-    session.execute(delete(ConversationMark).where(*scope.marks))
+    rollups.forget_conversations(session, workspace_id, scope.chats)
     conversations = _affected(session, delete(Conversation).where(*scope.conversations))
     profile = _affected(session, delete(Contact).where(*scope.profile))
     if not (outcomes or events or conversations or profile):
@@ -114,7 +113,7 @@ class _ErasureScope:
     into them: widget events sent before the person was identified carry the conversation but no contact."""
 
     def __init__(self, workspace_id: uuid.UUID, contact_id: str) -> None:
-        chats = (
+        self.chats = chats = (
             select(Conversation.id)
             .where(Conversation.workspace_id == workspace_id, Conversation.contact_id == contact_id)
             .scalar_subquery()
@@ -126,10 +125,6 @@ class _ErasureScope:
         self.events: tuple[ColumnElement[bool], ...] = (
             Event.workspace_id == workspace_id,
             or_(Event.contact_id == contact_id, Event.conversation_id.in_(chats)),
-        )
-        self.marks: tuple[ColumnElement[bool], ...] = (
-            ConversationMark.workspace_id == workspace_id,
-            ConversationMark.conversation_id.in_(chats),
         )
         self.conversations: tuple[ColumnElement[bool], ...] = (
             Conversation.workspace_id == workspace_id,
