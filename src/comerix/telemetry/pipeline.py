@@ -183,8 +183,9 @@ class Recorded:
     """What the stages stored of one batch: the group-commit writer process sends it back over its pipe,
     and the serving process writes the answer from it and the batch (`answer`).
 
-    It crosses the pipe as msgspec JSON (`__reduce__`): pickle writes each UUID, time and amount of each
-    outcome as an object to rebuild, several times the cost, in the writer process, which sets the pace."""
+    It crosses the pipe as msgspec JSON (`__reduce__`) rather than pickled: pickle rebuilds each UUID,
+    time and amount of each outcome as an object, and the writer process, which sets the pace, would pay
+    for it (docs/benchmarks.md). JSON, unlike MessagePack, keeps each time's offset."""
 
     rejected: dict[int, Rejection]  # by item index
     outcomes: dict[int, tuple[OutcomeRecord, ...]]  # by item index, for the items that achieved any

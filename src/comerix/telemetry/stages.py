@@ -187,7 +187,7 @@ def store_conversations(group: Group) -> Group:
 def _stand(group: Group, chats: Mapping[str, ChatSeen]) -> Chats:
     """How the conversations named by the group stand once its upsert has merged them with what is
     stored, as that upsert merges them; and those that are new, or whose start or flow it changes."""
-    stored = _read_conversations(group.session, group.terms.workspace_id, chats.keys())
+    stored = read_conversations(group, chats.keys())
     standing: dict[str, Candidate] = {}
     changes = []
     for chat_id, named in chats.items():
@@ -253,13 +253,6 @@ def _upsert_contacts(group: Group, people: Mapping[str, tuple[datetime, datetime
             f"last_seen_at = {codec.greatest}(contacts.last_seen_at, excluded.last_seen_at)"
         ),
     )
-
-
-def _read_conversations(
-    session: Session, workspace_id: uuid.UUID, ids: Iterable[str]
-) -> dict[str, Candidate]:
-    rows = session.connection().execute(_CONVERSATIONS, {"workspace": workspace_id, "ids": list(ids)})
-    return {row.id: Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows}
 
 
 def match(group: Group) -> Group:
@@ -375,4 +368,7 @@ def persist(group: Group) -> Group:
 
 def read_conversations(group: Group, ids: Iterable[str]) -> dict[str, Candidate]:
     """Conversations of the group's workspace by id, as the stages see them."""
-    return _read_conversations(group.session, group.terms.workspace_id, ids)
+    rows = group.session.connection().execute(
+        _CONVERSATIONS, {"workspace": group.terms.workspace_id, "ids": list(ids)}
+    )
+    return {row.id: Candidate(row.id, row.flow_id, row.started_at, row.last_activity_at) for row in rows}
