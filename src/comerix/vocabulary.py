@@ -34,6 +34,26 @@ class ValueMode(StrEnum):
     FROM_PROPERTY = "from_property"
 
 
+class CycleState(StrEnum):
+    """Where a cycle of a multi-step goal stands (SPEC §9)."""
+
+    INCOMPLETE = "incomplete"  # only the start step
+    PARTIAL = "partial"  # the start step and at least one other, no completion
+    COMPLETED = "completed"  # a completion step closed it
+
+
+class StepType(StrEnum):
+    """A step's part in its goal: the first step starts a cycle, a completion step closes it."""
+
+    START = "start"
+    STEP = "step"
+    COMPLETION = "completion"
+
+
+MAX_STEPS = 20
+"""The most steps a multi-step goal holds, retired ones included (a step is never deleted)."""
+
+
 class Source(StrEnum):
     """Which Engine API route an event came through."""
 

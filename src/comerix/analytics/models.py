@@ -18,6 +18,9 @@ and summed by the database itself on both backends. A sum of millionths is kept 
   goal ('' = any goal of kind conversion) and the attribution ('' = any), for "converting
   conversations" and the per-goal "conversations" of the reports. Ingestion works out from a
   conversation's marks which of these it enters for the first time (`credits.credits`).
+- `goal_cycle_rollups`: cycles of multi-step goals by the local day they started, goal, flow, state
+  and the steps reached (a mask of step slots): how many, and the sums of their metrics. A cycle that
+  moves on (incomplete to partial to completed) leaves its old row and enters its new one.
 """
 
 from __future__ import annotations
@@ -111,3 +114,20 @@ class ConversationGoalRollup(Base):
     goal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     attribution: Mapped[str] = mapped_column(String(16), primary_key=True)
     conversations: Mapped[int] = mapped_column(BigInteger)
+
+
+class GoalCycleRollup(Base):
+    __tablename__ = "goal_cycle_rollups"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    goal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reached: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cycles: Mapped[int] = mapped_column(BigInteger)
+    time_saved_seconds: Mapped[int] = mapped_column(BigInteger)
+    cost_savings_high: Mapped[int] = mapped_column(BigInteger)
+    cost_savings_low: Mapped[int] = mapped_column(BigInteger)
+    revenue_earned_high: Mapped[int] = mapped_column(BigInteger)
+    revenue_earned_low: Mapped[int] = mapped_column(BigInteger)

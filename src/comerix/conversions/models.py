@@ -1,4 +1,5 @@
-"""The `outcomes` table: one recorded achievement of a goal."""
+"""The `outcomes` table (one recorded achievement of a goal), and the cycles of multi-step goals
+(`goal_cycles`) with the steps each reached (`goal_events`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.conversions.attribution import AttributionKind
 from comerix.db.base import Base, WorkspaceScoped
 from comerix.db.types import ExactDecimal, UTCDateTime, one_of, text_enum
-from comerix.vocabulary import CLIENT_ID_LENGTH, GoalKind, Source
+from comerix.vocabulary import CLIENT_ID_LENGTH, CycleState, GoalKind, Source
 
 
 class Outcome(WorkspaceScoped, Base):
@@ -47,3 +48,65 @@ class Outcome(WorkspaceScoped, Base):
     flow_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
     contact_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
     source: Mapped[Source] = mapped_column(text_enum(Source, "outcome_source"))
+
+
+class GoalCycle(WorkspaceScoped, Base):
+    """One attempt at a multi-step goal in one conversation (SPEC §9): opened by its start step, moved
+    on by the others, closed by a completion step.
+
+    `reached` holds a bit per step reached (the step's `slot`), so reports can tell the funnel and the
+    drop-off in whatever order the steps stand today. The metrics are the sums over the steps reached,
+    counted only once the cycle is partial or completed (an incomplete cycle's are 0). `open_for` is the
+    conversation id while the cycle is open and NULL once completed: its unique key lets at most one
+    cycle per goal and conversation be open, whichever writer opens it."""
+
+    __tablename__ = "goal_cycles"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "goal_id"], ["goals.workspace_id", "goals.id"]),
+        UniqueConstraint("workspace_id", "goal_id", "open_for"),
+        Index(None, "workspace_id", "conversation_id", "goal_id"),
+        Index(None, "workspace_id", "contact_id"),
+        Index(None, "workspace_id", "started_at"),
+        one_of("state", CycleState, "cycle_state"),
+    )
+
+    goal_id: Mapped[uuid.UUID]
+    conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
+    open_for: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    contact_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    flow_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_step_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when completed
+    state: Mapped[CycleState] = mapped_column(text_enum(CycleState, "cycle_state", constraint=False))
+    reached: Mapped[int] = mapped_column(Integer)  # a bit per step reached, by the step's slot
+    steps_reached: Mapped[int] = mapped_column(Integer)
+    time_saved_seconds: Mapped[int] = mapped_column(BigInteger)
+    cost_savings: Mapped[Decimal] = mapped_column(ExactDecimal())
+    revenue_earned: Mapped[Decimal] = mapped_column(ExactDecimal())
+    outcome_id: Mapped[uuid.UUID | None]  # the outcome its completion recorded
+
+
+class GoalStepHit(WorkspaceScoped, Base):
+    """A step reached in a cycle: one per step and cycle (a step counts once per cycle). It keeps what
+    the step was worth when reached, so a later change to the step's metrics leaves history as it was."""
+
+    __tablename__ = "goal_events"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "goal_id"], ["goals.workspace_id", "goals.id"]),
+        UniqueConstraint("workspace_id", "cycle_id", "step_slot"),
+        Index(None, "workspace_id", "contact_id"),
+        Index(None, "workspace_id", "occurred_at"),
+    )
+
+    goal_id: Mapped[uuid.UUID]
+    cycle_id: Mapped[uuid.UUID]
+    step_key: Mapped[str] = mapped_column(String(64))
+    step_slot: Mapped[int] = mapped_column(Integer)
+    event_ref: Mapped[uuid.UUID]  # the event's row id (no foreign key, as for outcomes)
+    conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
+    contact_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    time_saved_seconds: Mapped[int] = mapped_column(BigInteger)
+    cost_savings: Mapped[Decimal] = mapped_column(ExactDecimal())
+    revenue_earned: Mapped[Decimal] = mapped_column(ExactDecimal())

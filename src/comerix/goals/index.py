@@ -1,4 +1,5 @@
-"""The active goals of each workspace, in memory, indexed by trigger event name.
+"""The active goals of each workspace, in memory, indexed by trigger event name (and the steps of the
+active multi-step goals, by theirs).
 
 Ingestion asks `GoalIndex.for_workspace` once per group of batches. The index is rebuilt only when the
 workspace's `goals_revision` (bumped in the same transaction as every goal change) has moved, so it is
@@ -10,35 +11,80 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from comerix.goals.matching import ConditionIndex
-from comerix.goals.models import Goal
+from comerix.goals.models import Goal, GoalStep
 from comerix.goals.rules import ValueRule
 from comerix.vocabulary import GoalKind, GoalStatus
 from comerix.workspaces.models import Workspace
 
 
 @dataclass(frozen=True)
+class StepSpec:
+    """What ingestion needs of one step of a multi-step goal (SPEC §9)."""
+
+    key: str
+    slot: int  # its bit in a cycle's `reached` mask
+    position: int  # its place in the goal's order; 0 is the start step
+    trigger_event: str
+    match_conditions: Mapping[str, Any]
+    completion: bool
+    time_saved_seconds: int
+    cost_savings: Decimal
+    revenue_earned: Decimal
+    retired: bool
+
+    @property
+    def is_start(self) -> bool:
+        return self.position == 0
+
+    @classmethod
+    def of(cls, step: GoalStep) -> StepSpec:
+        return cls(
+            key=step.key,
+            slot=step.slot,
+            position=step.position,
+            trigger_event=step.trigger_event,
+            match_conditions=dict(step.match_conditions),
+            completion=step.completion,
+            time_saved_seconds=step.time_saved_seconds,
+            cost_savings=step.cost_savings,
+            revenue_earned=step.revenue_earned,
+            retired=step.retired,
+        )
+
+
+@dataclass(frozen=True)
 class GoalSpec:
-    """What ingestion needs of a goal, detached from the database."""
+    """What ingestion needs of a goal, detached from the database. A multi-step goal has `steps` (in
+    their order, retired ones included) and no `trigger_event`."""
 
     id: uuid.UUID
     code: str
     kind: GoalKind
     status: GoalStatus
-    trigger_event: str
+    trigger_event: str | None
     match_conditions: Mapping[str, Any]
     value_rule: ValueRule
     attribution_window_hours: int
+    steps: tuple[StepSpec, ...] = ()
+
+    @property
+    def multi_step(self) -> bool:
+        return bool(self.steps)
+
+    def step(self, key: str) -> StepSpec | None:
+        return next((step for step in self.steps if step.key == key), None)
 
     @classmethod
-    def of(cls, goal: Goal) -> GoalSpec:
+    def of(cls, goal: Goal, steps: Sequence[GoalStep] = ()) -> GoalSpec:
         return cls(
             id=goal.id,
             code=goal.code,
@@ -48,7 +94,12 @@ class GoalSpec:
             match_conditions=dict(goal.match_conditions),
             value_rule=ValueRule.of(goal),
             attribution_window_hours=goal.attribution_window_hours,
+            steps=tuple(StepSpec.of(step) for step in sorted(steps, key=lambda s: s.position)),
         )
+
+
+StepHit = tuple[GoalSpec, StepSpec]
+"""A step of an active multi-step goal whose trigger and conditions an event meets."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +108,7 @@ class WorkspaceGoals:
     active_by_trigger: Mapping[str, tuple[GoalSpec, ...]]
     by_code: Mapping[str, GoalSpec]
     conditions_by_trigger: Mapping[str, ConditionIndex[GoalSpec]]
+    steps_by_trigger: Mapping[str, ConditionIndex[StepHit]] = field(default_factory=dict)
 
     def listening_to(self, event_name: str) -> tuple[GoalSpec, ...]:
         return self.active_by_trigger.get(event_name, ())
@@ -66,12 +118,24 @@ class WorkspaceGoals:
         index = self.conditions_by_trigger.get(event_name)
         return index.matching(properties) if index is not None else []
 
+    def steps_hit(self, event_name: str, properties: Mapping[str, Any]) -> list[StepHit]:
+        """The steps (not retired) of active multi-step goals on `event_name` whose conditions hold for
+        `properties`, goal by goal, each goal's in step order."""
+        index = self.steps_by_trigger.get(event_name)
+        return index.matching(properties) if index is not None else []
+
     @classmethod
     def build(cls, revision: int, goals: list[GoalSpec]) -> WorkspaceGoals:
         by_trigger: dict[str, list[GoalSpec]] = defaultdict(list)
+        steps: dict[str, list[StepHit]] = defaultdict(list)
         for goal in goals:
-            if goal.status is GoalStatus.ACTIVE:
+            if goal.status is not GoalStatus.ACTIVE:
+                continue
+            if goal.trigger_event is not None:
                 by_trigger[goal.trigger_event].append(goal)
+            for step in goal.steps:
+                if not step.retired:
+                    steps[step.trigger_event].append((goal, step))
         return cls(
             revision=revision,
             active_by_trigger={name: tuple(specs) for name, specs in by_trigger.items()},
@@ -79,6 +143,10 @@ class WorkspaceGoals:
             conditions_by_trigger={
                 name: ConditionIndex((spec, spec.match_conditions) for spec in specs)
                 for name, specs in by_trigger.items()
+            },
+            steps_by_trigger={
+                name: ConditionIndex((hit, hit[1].match_conditions) for hit in hits)
+                for name, hits in steps.items()
             },
         )
 
@@ -95,7 +163,10 @@ class GoalIndex:
         if cached is not None and cached.revision == revision:
             return cached
         goals = session.scalars(select(Goal).where(Goal.workspace_id == workspace_id)).all()
-        built = WorkspaceGoals.build(revision, [GoalSpec.of(goal) for goal in goals])
+        steps: dict[uuid.UUID, list[GoalStep]] = defaultdict(list)
+        for step in session.scalars(select(GoalStep).where(GoalStep.workspace_id == workspace_id)):
+            steps[step.goal_id].append(step)
+        built = WorkspaceGoals.build(revision, [GoalSpec.of(goal, steps[goal.id]) for goal in goals])
         with self._lock:
             self._cache[workspace_id] = built
         return built

@@ -1,5 +1,5 @@
-"""The `goals` table and the `goal_revisions` audit trail (which lets go of a
-removed user's id by itself: `_forget_removed_actors`)."""
+"""The `goals` table, the `goal_steps` of multi-step goals, and the `goal_revisions` audit trail
+(which lets go of a removed user's id by itself: `_forget_removed_actors`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint, event, update
+from sqlalchemy import (
+    BigInteger,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
 from comerix.auth.models import User
@@ -38,7 +48,8 @@ class Goal(WorkspaceScoped, Base):
     kind: Mapped[GoalKind] = mapped_column(text_enum(GoalKind, "goal_kind"))
     is_primary: Mapped[bool]
     status: Mapped[GoalStatus] = mapped_column(text_enum(GoalStatus, "goal_status"))
-    trigger_event: Mapped[str] = mapped_column(String(128))
+    # A single-step goal's trigger; None for a multi-step goal, whose steps carry theirs (SPEC §9).
+    trigger_event: Mapped[str | None] = mapped_column(String(128))
     match_conditions: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     value_mode: Mapped[ValueMode] = mapped_column(text_enum(ValueMode, "value_mode"))
     fixed_value: Mapped[Decimal | None] = mapped_column(ExactDecimal())
@@ -50,6 +61,35 @@ class Goal(WorkspaceScoped, Base):
     attribution_window_hours: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GoalStep(WorkspaceScoped, Base):
+    """One step of a multi-step goal (SPEC §9). Never deleted: a retired step matches nothing new.
+
+    `position` is its place in the goal's order (0 is the start step) and changes when steps are
+    reordered; `slot` never changes once given: it is the step's bit in each cycle's `reached` mask, so
+    stored cycles keep pointing at the right steps whatever the order becomes."""
+
+    __tablename__ = "goal_steps"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "goal_id"], ["goals.workspace_id", "goals.id"]),
+        UniqueConstraint("workspace_id", "goal_id", "key"),
+        UniqueConstraint("workspace_id", "goal_id", "slot"),
+    )
+
+    goal_id: Mapped[uuid.UUID]
+    key: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(Text)
+    trigger_event: Mapped[str] = mapped_column(String(128))
+    match_conditions: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    completion: Mapped[bool]
+    time_saved_seconds: Mapped[int] = mapped_column(BigInteger)
+    cost_savings: Mapped[Decimal] = mapped_column(ExactDecimal())
+    revenue_earned: Mapped[Decimal] = mapped_column(ExactDecimal())
+    retired: Mapped[bool]
 
 
 class GoalRevision(WorkspaceScoped, Base):

@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +44,7 @@ from comerix.errors import DomainError, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
 from comerix.telemetry.batches import Batch
 from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
+from comerix.vocabulary import CycleState
 from comerix.workspaces.models import Workspace
 
 CONVERSATION_ENDED = "conversation_ended"  # the event that says when a conversation ended
@@ -110,6 +112,30 @@ class ConversationChange:
     after: Place
 
 
+@dataclass(frozen=True, slots=True)
+class CycleTally:
+    """What a cycle of a multi-step goal counts for in reports: its state, the steps it reached (a bit
+    per step slot) and its metrics (0 while incomplete)."""
+
+    state: CycleState
+    reached: int
+    time_saved_seconds: int
+    cost_savings: Decimal
+    revenue_earned: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CycleChange:
+    """A cycle the group opened (`before` is None) or moved on; the rollups move it from `before` to
+    `after` under the local day it started and its flow."""
+
+    goal_id: uuid.UUID
+    started_at: datetime
+    flow_id: str | None
+    before: CycleTally | None
+    after: CycleTally
+
+
 class ChatSeen:
     """What the group's events say of one conversation: when first and last active, when it ended,
     and the first contact and flow named."""
@@ -163,6 +189,7 @@ class Group:
     valuations: tuple[Valuation, ...] = ()  # value
     credits: tuple[Attribution, ...] = ()  # attribute
     outcomes: tuple[OutcomeRecord, ...] = ()  # record
+    cycle_changes: tuple[CycleChange, ...] = ()  # the cycles of multi-step goals opened or moved on
 
     def accepted(self) -> list[tuple[int, Batch]]:
         """The batches not refused whole, with their positions."""
