@@ -80,6 +80,32 @@ def make_goal(session: Session, actor: Principal, now: datetime, **overrides: An
     )
 
 
+def step_body(key: str, **overrides: Any) -> dict[str, Any]:
+    """A valid step of a multi-step goal, triggered by the event named like its key."""
+    return {"key": key, "name": key.replace("_", " ").capitalize(), "trigger_event": key} | overrides
+
+
+def multistep_goal_body(**overrides: Any) -> dict[str, Any]:
+    """A valid multi-step goal as a client would send it: `booking_started` (the start step, on the
+    event of that name), `details_given` (60 s saved), `booking_paid` (the completion, 25.00 earned)."""
+    return {
+        "code": f"goal_{next(_sequence)}",
+        "name": "Booking",
+        "kind": "conversion",
+        "steps": [
+            step_body("booking_started"),
+            step_body("details_given", time_saved_seconds=60),
+            step_body("booking_paid", completion=True, revenue_earned="25.00"),
+        ],
+    } | overrides
+
+
+def make_multistep_goal(session: Session, actor: Principal, now: datetime, **overrides: Any) -> Goal:
+    return goals.create(
+        session, actor.workspace_id, GoalCreate(**multistep_goal_body(**overrides)), actor=actor, now=now
+    )
+
+
 @dataclass(frozen=True)
 class Member:
     """A user with a personal access token, ready to call the admin API."""

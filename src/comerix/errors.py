@@ -136,13 +136,19 @@ _MESSAGES = {
 
 
 def problems_from_pydantic(errors: Sequence[Any]) -> list[FieldProblem]:
-    """Pydantic's (or FastAPI's) errors as field problems: dotted field names, plain messages."""
+    """Pydantic's (or FastAPI's) errors as field problems: dotted field names with list indices in
+    brackets (`steps[2].key`), plain messages."""
     problems = []
     for error in errors:
         loc = [part for part in error["loc"] if part != "[key]"]
         if loc and loc[0] in _LOCATIONS:
             loc = loc[1:]
-        field_name = ".".join(str(part) for part in loc) or "body"
+        # A list index is an int; an object's key is always a string, even when it spells a number.
+        field_name = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" if index else str(part)
+            for index, part in enumerate(loc)
+        )
+        field_name = field_name or "body"
         message = _MESSAGES.get(error["type"]) or str(error["msg"]).removeprefix("Value error, ")
         problems.append(FieldProblem(field_name, message[:1].lower() + message[1:]))
     return problems

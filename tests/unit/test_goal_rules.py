@@ -200,6 +200,7 @@ def test_definition_has_every_spec_field_but_code() -> None:
         "is_primary",
         "trigger_event",
         "match_conditions",
+        "steps",
         "value_mode",
         "fixed_value",
         "value_property",

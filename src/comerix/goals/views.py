@@ -36,17 +36,19 @@ def list_goals(
     session: DbSession, principal: GoalsManager, status: Annotated[GoalStatus | None, Query()] = None
 ) -> GoalList:
     goals = service.list_for_workspace(session, principal.workspace_id, status)
-    return GoalList(goals=[GoalRead.of(goal) for goal in goals])
+    return GoalList(goals=service.read_all(session, goals))
 
 
 @router.post("", status_code=201, response_model=GoalRead, responses=errors(409))
 def create_goal(data: GoalCreate, session: DbSession, principal: GoalsManager, now: Now) -> GoalRead:
-    return GoalRead.of(service.create(session, principal.workspace_id, data, actor=principal, now=now))
+    return service.read(
+        session, service.create(session, principal.workspace_id, data, actor=principal, now=now)
+    )
 
 
 @router.get("/{goal_id}", response_model=GoalRead, responses=errors(404))
 def get_goal(goal_id: str, session: DbSession, principal: GoalsManager) -> GoalRead:
-    return GoalRead.of(service.get_or_raise(session, principal.workspace_id, goal_id))
+    return service.read(session, service.get_or_raise(session, principal.workspace_id, goal_id))
 
 
 @router.patch("/{goal_id}", response_model=GoalRead, responses=errors(404))
@@ -54,7 +56,7 @@ def update_goal(
     goal_id: str, data: GoalUpdate, session: DbSession, principal: GoalsManager, now: Now
 ) -> GoalRead:
     goal = service.get_or_raise(session, principal.workspace_id, goal_id)
-    return GoalRead.of(service.update(session, goal, data, actor=principal, now=now))
+    return service.read(session, service.update(session, goal, data, actor=principal, now=now))
 
 
 @router.post("/{goal_id}/status", response_model=GoalRead, responses=errors(404))
@@ -62,7 +64,7 @@ def change_status(
     goal_id: str, data: StatusChange, session: DbSession, principal: GoalsManager, now: Now
 ) -> GoalRead:
     goal = service.get_or_raise(session, principal.workspace_id, goal_id)
-    return GoalRead.of(service.set_status(session, goal, data.status, actor=principal, now=now))
+    return service.read(session, service.set_status(session, goal, data.status, actor=principal, now=now))
 
 
 @router.get("/{goal_id}/history", response_model=GoalHistory, responses=errors(404))
