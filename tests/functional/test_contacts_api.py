@@ -155,6 +155,7 @@ def test_a_profile_over_http(
                 "base_value": [{"currency": "EUR", "value": "0.30"}],
             }
         ],
+        "cycles": [],
     }
 
 

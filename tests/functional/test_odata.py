@@ -192,13 +192,21 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
 # Documents -----------------------------------------------------------------------------------------
 
 
-def test_the_service_document_lists_the_four_entity_sets(shop: Shop) -> None:
+def test_the_service_document_lists_the_entity_sets(shop: Shop) -> None:
     for path in ("/", ""):
         document = shop.get(path)
         assert document["@odata.context"] == "http://testserver/odata/v4/$metadata"
         assert document["value"] == [
             {"name": name, "kind": "EntitySet", "url": name}
-            for name in ("Goals", "Outcomes", "Conversations", "Events")
+            for name in (
+                "Goals",
+                "Outcomes",
+                "Conversations",
+                "Events",
+                "GoalSteps",
+                "GoalCycles",
+                "GoalEvents",
+            )
         ]
 
 
@@ -220,10 +228,14 @@ def test_metadata_is_csdl_with_the_sets_and_the_json_api_property_names(shop: Sh
         "Outcomes": "Comerix.Outcome",
         "Conversations": "Comerix.Conversation",
         "Events": "Comerix.Event",
+        "GoalSteps": "Comerix.GoalStep",
+        "GoalCycles": "Comerix.GoalCycle",
+        "GoalEvents": "Comerix.GoalEvent",
     }
     types = {t.get("Name"): t for t in schema.findall("edm:EntityType", EDM)}
     names = {name: [p.get("Name") for p in t.findall("edm:Property", EDM)] for name, t in types.items()}
-    assert names["Goal"] == list(GoalRead.model_fields)
+    # A multi-step goal's steps are the rows of GoalSteps, not a property of its goal.
+    assert names["Goal"] == [name for name in GoalRead.model_fields if name != "steps"]
     assert names["Outcome"] == [field.name for field in dataclasses.fields(OutcomeRead)]
     assert names["Event"] == list(EventRead.model_fields)
     assert names["Conversation"] == [

@@ -1,5 +1,6 @@
 """A real OData v4 client against the real service: python-odata reads `$metadata`, builds its entity
-classes from it, and pages through `Outcomes` by following `@odata.nextLink` over HTTP."""
+classes from it, and pages through `Outcomes` (and the sets of multi-step goals) by following
+`@odata.nextLink` over HTTP."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from comerix.auth.models import EngineKeyKind
 from comerix.clock import FixedClock
 from comerix.db import Database
 from comerix.settings import Settings
+from comerix.vocabulary import CycleState
 from tests.factories import Member, make_engine_key, make_member
+from tests.integration.test_contact_cycles import add_cycle, add_multistep_goal
 
 OUTCOMES = 37
 PAGE_SIZE = 10
@@ -110,7 +113,15 @@ def test_python_odata_reads_the_metadata_and_pages_through_every_outcome(
     )
     with session:
         service = ODataService(server, reflect_entities=True, session=session, quiet_progress=True)
-        assert set(service.entities) == {"Goals", "Outcomes", "Conversations", "Events"}
+        assert set(service.entities) == {
+            "Goals",
+            "Outcomes",
+            "Conversations",
+            "Events",
+            "GoalSteps",
+            "GoalCycles",
+            "GoalEvents",
+        }
         Outcome = service.entities["Outcomes"]
         requested: list[str] = []
         session.hooks["response"].append(lambda response, **_: requested.append(response.url))
@@ -163,3 +174,72 @@ def test_long_filters_in_the_url_over_http(
     assert "10,000 values" in refused.json()["error"]["message"]
     too_long = count("id in (" + ",".join(f"'{value}'" for value in wanted * 100) + ")")  # 4.5 MB
     assert 400 <= too_long.status_code < 500
+
+
+CYCLES = 7
+
+
+@pytest.fixture
+def booking_cycles(admin: Member, db: Database, clock: FixedClock) -> list[str]:
+    """A multi-step booking (start, choose, pay) gone through in 7 chats: every other one completed,
+    the others partial. The cycles' ids, oldest first."""
+    start = clock.now() - timedelta(days=3)
+    with db.transaction() as session:
+        goal, steps = add_multistep_goal(session, admin.workspace.id, "booking", start)
+        made = [
+            add_cycle(
+                session,
+                goal,
+                steps,
+                f"chat-{n}",
+                f"contact-{n}",
+                start + timedelta(hours=n),
+                ["start", "choose", "pay"] if n % 2 == 0 else ["start", "choose"],
+            )
+            for n in range(CYCLES)
+        ]
+        return [str(cycle.id) for cycle in made]
+
+
+def test_python_odata_reads_the_sets_of_multi_step_goals(
+    server: str, admin: Member, booking_cycles: list[str]
+) -> None:
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {admin.token}", "Prefer": "odata.maxpagesize=3"})
+    with session:
+        service = ODataService(server, reflect_entities=True, session=session, quiet_progress=True)
+        GoalStep = service.entities["GoalSteps"]
+        GoalCycle = service.entities["GoalCycles"]
+        GoalEvent = service.entities["GoalEvents"]
+        requested: list[str] = []
+        session.hooks["response"].append(lambda response, **_: requested.append(response.url))
+        cycles = service.query(GoalCycle).all()
+        assert len(requested) == 3  # 7 cycles in pages of 3, through the server's links
+        completed = service.query(GoalCycle).filter(GoalCycle.state == "completed").all()
+        newest = service.query(GoalCycle).order_by(GoalCycle.started_at.desc()).first()
+        steps = service.query(GoalStep).order_by(GoalStep.order.asc()).all()
+        events = service.query(GoalEvent).filter(GoalEvent.cycle_id == booking_cycles[0]).all()
+
+    assert sorted(cycle.id for cycle in cycles) == sorted(booking_cycles)
+    assert {cycle.state for cycle in completed} == {CycleState.COMPLETED.value}
+    assert len(completed) == 4
+    first = next(cycle for cycle in cycles if cycle.id == booking_cycles[0])
+    assert (first.goal, first.conversation_id, first.contact_id, first.steps_reached) == (
+        "booking",
+        "chat-0",
+        "contact-0",
+        3,
+    )
+    assert (first.time_saved_seconds, first.cost_savings, first.revenue_earned) == (
+        180,
+        Decimal("1.75"),
+        Decimal("49.90"),
+    )
+    assert first.started_at.utcoffset() == timedelta(0)
+    assert newest.id == booking_cycles[-1]
+    assert [(step.key, step.type) for step in steps] == [
+        ("start", "start"),
+        ("choose", "step"),
+        ("pay", "completion"),
+    ]
+    assert sorted(event.step for event in events) == ["choose", "pay", "start"]

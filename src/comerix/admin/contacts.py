@@ -23,6 +23,7 @@ from comerix.auth.sessions import SignedIn
 from comerix.contacts import service
 from comerix.contacts.schemas import Amount
 from comerix.http import DbSession
+from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -61,6 +62,16 @@ def _shared(session: Session, signed_in: SignedIn) -> dict[str, Any]:
 def _money(amount: Amount) -> str:
     value: Decimal = amount.value
     return f"{value:,f} {amount.currency}"
+
+
+def duration(seconds: int) -> str:
+    """Time saved as people read it: `0 s`, `45 s`, `2 h 5 min` (the largest two units)."""
+    parts: list[str] = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size:,} {unit}")
+            seconds %= size
+    return " ".join(parts[:2])
 
 
 @router.get("/contacts", name="admin_contacts")
@@ -138,10 +149,14 @@ def _count(number: int, noun: str) -> str:
 
 @router.get("/contacts/profile", name="admin_contacts_profile")
 def profile(request: Request, session: DbSession, signed_in: ContactsPage, contact_id: ContactId) -> Response:
-    """The contact's profile: when seen, their conversations, the goals they reached, their newest events."""
+    """The contact's profile: when seen, their conversations, the goals they reached, their newest cycles
+    of multi-step goals (metrics in the base currency), their newest events."""
     workspace_id = signed_in.principal.workspace_id
+    base_currency = workspaces.get_or_raise(session, workspace_id).base_currency
     context = {
         "profile": service.get_profile(session, workspace_id, contact_id),
         "events": service.recent_events(session, workspace_id, contact_id),
+        "base_money": lambda value: _money(Amount(currency=base_currency, value=value)),
+        "duration": duration,
     } | _shared(session, signed_in)
     return page(request, "admin/contacts/profile.html", signed_in, context, current=CONTACTS_PATH)

@@ -8,7 +8,10 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from comerix.vocabulary import GoalKind
+from comerix.vocabulary import CycleState, GoalKind
+
+PROFILE_CYCLES = 100
+"""The most cycles a profile lists (the newest): a contact may go through a goal in every chat."""
 
 
 class Amount(BaseModel):
@@ -34,12 +37,34 @@ class ContactGoal(BaseModel):
     base_value: list[Amount] = Field(description="the outcomes' base values summed per base currency")
 
 
+class ContactCycle(BaseModel):
+    """One cycle of a multi-step goal (SPEC §9) in one of the contact's conversations."""
+
+    id: str
+    goal: str = Field(description="the goal's code")
+    name: str = Field(description="the goal's name")
+    conversation_id: str
+    flow_id: str | None
+    state: CycleState
+    started_at: datetime
+    ended_at: datetime | None = Field(description="when a completion step closed it")
+    steps: list[str] = Field(description="the keys of the steps reached, in the goal's current order")
+    steps_reached: int
+    time_saved_seconds: int = Field(description="the steps' sums, counted once the cycle is partial")
+    cost_savings: Decimal = Field(description="in the workspace's base currency")
+    revenue_earned: Decimal = Field(description="in the workspace's base currency")
+
+
 class ContactProfile(BaseModel):
     contact_id: str
     first_seen_at: datetime
     last_seen_at: datetime
     conversations: list[ContactConversation] = Field(description="newest first")
     goals: list[ContactGoal] = Field(description="primary goals first, then by name")
+    cycles: list[ContactCycle] = Field(
+        description=f"the cycles of multi-step goals in the contact's conversations, newest first, at most "
+        f"{PROFILE_CYCLES}"
+    )
 
 
 class ErasureResult(BaseModel):

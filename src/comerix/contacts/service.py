@@ -1,8 +1,10 @@
 """A contact's profile, and erasing a contact (SPEC §7). Every query is scoped to one workspace.
 
-Erasure deletes what identifies the person (their events, their conversations, their profile row) but
-keeps their outcomes, stripped of the contact and the conversation, so report counts and revenue stay
-correct. Nothing here commits: the request that calls it owns the transaction.
+Erasure deletes what identifies the person (their events, their conversations, their profile row, the
+cycles of multi-step goals in their chats with the steps each reached) but keeps their outcomes, stripped
+of the contact and the conversation, so report counts and revenue stay correct; the cycles' counts and
+metrics stay in `goal_cycle_rollups`, which hold no contact. Nothing here commits: the request that calls
+it owns the transaction.
 """
 
 from __future__ import annotations
@@ -15,15 +17,23 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
 from comerix.analytics import rollups
 from comerix.contacts.errors import ContactNotFound
-from comerix.contacts.schemas import Amount, ContactConversation, ContactGoal, ContactProfile, ErasureResult
-from comerix.conversions.models import Outcome
-from comerix.goals.models import Goal
+from comerix.contacts.schemas import (
+    PROFILE_CYCLES,
+    Amount,
+    ContactConversation,
+    ContactCycle,
+    ContactGoal,
+    ContactProfile,
+    ErasureResult,
+)
+from comerix.conversions.models import GoalCycle, GoalStepHit, Outcome
+from comerix.goals.models import Goal, GoalStep
 from comerix.telemetry import explorer
 from comerix.telemetry.explorer import EventRead
 from comerix.telemetry.models import Contact, Conversation, Event
@@ -55,6 +65,7 @@ def get_profile(session: Session, workspace_id: uuid.UUID, contact_id: str) -> C
         last_seen_at=last_seen_at,
         conversations=_conversations_of(session, workspace_id, contact_id),
         goals=_goals_of(session, workspace_id, outcomes),
+        cycles=_cycles_of(session, workspace_id, _ErasureScope(workspace_id, contact_id)),
     )
 
 
@@ -67,7 +78,7 @@ def exists(session: Session, workspace_id: uuid.UUID, contact_id: str) -> bool:
 
 
 def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> ErasureResult:
-    """Delete the contact's events, conversations and profile; keep their outcomes, anonymised.
+    """Delete the contact's events, conversations, goal cycles and profile; keep their outcomes, anonymised.
 
     A contact of whom nothing at all is found (never seen, or already erased) is `ContactNotFound`.
     """
@@ -76,10 +87,13 @@ def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> Erasure
         session, update(Outcome).where(*scope.outcomes).values(contact_id=None, conversation_id=None)
     )
     events = _affected(session, delete(Event).where(*scope.events))
+    # The steps first: they are found through their cycles, and both through the chats, deleted last.
+    _affected(session, delete(GoalStepHit).where(*scope.goal_events))
+    cycles = _affected(session, delete(GoalCycle).where(*scope.cycles))
     rollups.forget_conversations(session, workspace_id, scope.chats)
     conversations = _affected(session, delete(Conversation).where(*scope.conversations))
     profile = _affected(session, delete(Contact).where(*scope.profile))
-    if not (outcomes or events or conversations or profile):
+    if not (outcomes or events or cycles or conversations or profile):
         raise ContactNotFound(contact_id)
     return ErasureResult(
         contact_id=contact_id,
@@ -98,7 +112,8 @@ def erasure_preview(session: Session, workspace_id: uuid.UUID, contact_id: str) 
     outcomes = _count(session, Outcome, scope.outcomes)
     events = _count(session, Event, scope.events)
     conversations = _count(session, Conversation, scope.conversations)
-    if not (outcomes or events or conversations or _count(session, Contact, scope.profile)):
+    known = outcomes or events or conversations or _count(session, Contact, scope.profile)
+    if not (known or _count(session, GoalCycle, scope.cycles)):
         raise ContactNotFound(contact_id)
     return ErasureResult(
         contact_id=contact_id,
@@ -110,7 +125,9 @@ def erasure_preview(session: Session, workspace_id: uuid.UUID, contact_id: str) 
 
 class _ErasureScope:
     """The rows erasing a contact touches. Their chats go too, with every event and outcome that points
-    into them: widget events sent before the person was identified carry the conversation but no contact."""
+    into them: widget events sent before the person was identified carry the conversation but no contact.
+    Likewise the goal cycles (those of the contact, and those in their chats), and the steps reached:
+    the contact's, those in their chats, and every step of a cycle that goes."""
 
     def __init__(self, workspace_id: uuid.UUID, contact_id: str) -> None:
         self.chats = chats = (
@@ -125,6 +142,19 @@ class _ErasureScope:
         self.events: tuple[ColumnElement[bool], ...] = (
             Event.workspace_id == workspace_id,
             or_(Event.contact_id == contact_id, Event.conversation_id.in_(chats)),
+        )
+        self.cycles: tuple[ColumnElement[bool], ...] = (
+            GoalCycle.workspace_id == workspace_id,
+            or_(GoalCycle.contact_id == contact_id, GoalCycle.conversation_id.in_(chats)),
+        )
+        cycles = select(GoalCycle.id).where(*self.cycles).scalar_subquery()
+        self.goal_events: tuple[ColumnElement[bool], ...] = (
+            GoalStepHit.workspace_id == workspace_id,
+            or_(
+                GoalStepHit.contact_id == contact_id,
+                GoalStepHit.conversation_id.in_(chats),
+                GoalStepHit.cycle_id.in_(cycles),
+            ),
         )
         self.conversations: tuple[ColumnElement[bool], ...] = (
             Conversation.workspace_id == workspace_id,
@@ -209,6 +239,55 @@ def _conversations_of(
         )
         for row in session.scalars(query)
     ]
+
+
+def _cycles_of(session: Session, workspace_id: uuid.UUID, scope: _ErasureScope) -> list[ContactCycle]:
+    """The newest cycles of multi-step goals that erasing the contact would delete, newest first."""
+    query = (
+        select(GoalCycle, Goal.code, Goal.name)
+        .join(Goal, and_(Goal.workspace_id == GoalCycle.workspace_id, Goal.id == GoalCycle.goal_id))
+        .where(*scope.cycles)
+        .order_by(GoalCycle.started_at.desc(), GoalCycle.id.desc())
+        .limit(PROFILE_CYCLES)
+    )
+    rows = session.execute(query).all()
+    steps = _steps_of(session, workspace_id, {cycle.goal_id for cycle, _, _ in rows})
+    return [_cycle_row(cycle, code, name, steps.get(cycle.goal_id, [])) for cycle, code, name in rows]
+
+
+def _steps_of(
+    session: Session, workspace_id: uuid.UUID, goal_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, int]]]:
+    """Each goal's steps as (key, slot), in the goal's current order, retired ones included."""
+    if not goal_ids:
+        return {}
+    query = (
+        select(GoalStep.goal_id, GoalStep.key, GoalStep.slot)
+        .where(GoalStep.workspace_id == workspace_id, GoalStep.goal_id.in_(goal_ids))
+        .order_by(GoalStep.position, GoalStep.slot)
+    )
+    steps: dict[uuid.UUID, list[tuple[str, int]]] = defaultdict(list)
+    for goal_id, key, slot in session.execute(query):
+        steps[goal_id].append((key, slot))
+    return steps
+
+
+def _cycle_row(cycle: GoalCycle, code: str, name: str, steps: Sequence[tuple[str, int]]) -> ContactCycle:
+    return ContactCycle(
+        id=str(cycle.id),
+        goal=code,
+        name=name,
+        conversation_id=cycle.conversation_id,
+        flow_id=cycle.flow_id,
+        state=cycle.state,
+        started_at=cycle.started_at,
+        ended_at=cycle.ended_at,
+        steps=[key for key, slot in steps if (cycle.reached >> slot) & 1],
+        steps_reached=cycle.steps_reached,
+        time_saved_seconds=cycle.time_saved_seconds,
+        cost_savings=cycle.cost_savings,
+        revenue_earned=cycle.revenue_earned,
+    )
 
 
 def _goals_of(session: Session, workspace_id: uuid.UUID, outcomes: Sequence[Outcome]) -> list[ContactGoal]:

@@ -1,13 +1,16 @@
-"""The four entity sets of the OData feed: their tables, keys, properties and EDM types, and rows as JSON.
+"""The entity sets of the OData feed: their tables, keys, properties and EDM types, and rows as JSON.
 
 Property names are those of the JSON API (`GoalRead`, `OutcomeRead`, `EventRead`, and the columns of a
-conversation). Each property's EDM type follows from its column's type, chosen for what Excel and
-Power BI read without help:
+conversation). The sets of multi-step goals (SPEC §9) follow the same habits: a goal is named by its code
+(`goal`) and a step by its key (`step`), as `OutcomeRead` names its goal; rows named by id keep the
+`_id` suffix (`conversation_id`, `cycle_id`). Their rows hold the goal's id, so those sets read their table
+joined to `goals` (`EntitySet.source`). Each property's EDM type follows from its column's type, chosen
+for what Excel and Power BI read without help:
 
 - ids (UUIDs and client ids) are `Edm.String`; closed sets (kind, status, source, ...) are `Edm.String`
   holding the readable value, as in the JSON API;
 - money is `Edm.Decimal` (variable scale), written as an exact JSON number, or as a string when the
-  client asks for `IEEE754Compatible=true`;
+  client asks for `IEEE754Compatible=true`; so is a 64-bit integer (`Edm.Int64`: time saved, in seconds);
 - timestamps are `Edm.DateTimeOffset` in UTC with a `Z` (`2026-11-02T09:30:00Z`, microseconds when any);
 - `match_conditions` and `properties` are `Edm.String` holding the JSON document (compact). Open types
   and dynamic properties are poorly supported by Power BI and Excel, while a JSON text column can be
@@ -31,18 +34,35 @@ from enum import Enum, StrEnum
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, Numeric, String, Uuid, cast, func, literal_column, type_coerce
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    FromClause,
+    Integer,
+    Numeric,
+    String,
+    Uuid,
+    and_,
+    case,
+    cast,
+    func,
+    join,
+    literal_column,
+    type_coerce,
+)
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from comerix.conversions.models import Outcome
+from comerix.conversions.models import GoalCycle, GoalStepHit, Outcome
 from comerix.db.base import Base
 from comerix.db.types import ExactDecimal, UTCDateTime
-from comerix.goals.models import Goal
+from comerix.goals.models import Goal, GoalStep
 from comerix.telemetry.models import Conversation, Event
 from comerix.text import json_text
+from comerix.vocabulary import StepType
 
 NAMESPACE = "Comerix"
 
@@ -51,6 +71,7 @@ class Edm(StrEnum):
     STRING = "Edm.String"
     BOOLEAN = "Edm.Boolean"
     INT32 = "Edm.Int32"
+    INT64 = "Edm.Int64"
     DECIMAL = "Edm.Decimal"
     DATE_TIME_OFFSET = "Edm.DateTimeOffset"
 
@@ -63,6 +84,7 @@ class Storage(StrEnum):
     ENUM = "enum"
     BOOLEAN = "boolean"
     INTEGER = "integer"
+    BIG_INTEGER = "big_integer"
     DECIMAL = "decimal"
     TIMESTAMP = "timestamp"
     JSON = "json"
@@ -75,13 +97,15 @@ EDM_OF: dict[Storage, Edm] = {
     Storage.JSON: Edm.STRING,
     Storage.BOOLEAN: Edm.BOOLEAN,
     Storage.INTEGER: Edm.INT32,
+    Storage.BIG_INTEGER: Edm.INT64,
     Storage.DECIMAL: Edm.DECIMAL,
     Storage.TIMESTAMP: Edm.DATE_TIME_OFFSET,
 }
 
 
 def storage_of(column_type: TypeEngine[Any]) -> Storage:
-    """The storage of a column type; the order matters (an SQL Enum is also a String)."""
+    """The storage of a column type; the order matters (an SQL Enum is also a String, a BigInteger an
+    Integer)."""
     checks: list[tuple[type[Any], Storage]] = [
         (UTCDateTime, Storage.TIMESTAMP),
         (ExactDecimal, Storage.DECIMAL),
@@ -89,6 +113,7 @@ def storage_of(column_type: TypeEngine[Any]) -> Storage:
         (SqlEnum, Storage.ENUM),
         (JSON, Storage.JSON),
         (Boolean, Storage.BOOLEAN),
+        (BigInteger, Storage.BIG_INTEGER),
         (Integer, Storage.INTEGER),
         (String, Storage.TEXT),
     ]
@@ -98,12 +123,17 @@ def storage_of(column_type: TypeEngine[Any]) -> Storage:
     raise TypeError(f"no OData type for the column type {column_type!r}")
 
 
+class Int64(int):
+    """An `Edm.Int64` value as the feed writes it: a JSON number, or a string under `IEEE754Compatible=true`
+    (`payload.dumps`), as OData's JSON format asks for 64-bit integers."""
+
+
 @dataclass(frozen=True)
 class Property:
-    """One property of an entity type: its OData name and the column it reads."""
+    """One property of an entity type: its OData name and the column (or SQL expression) it reads."""
 
     name: str
-    column: InstrumentedAttribute[Any]
+    column: InstrumentedAttribute[Any] | ColumnElement[Any]
     storage: Storage
     nullable: bool
     max_length: int | None = None
@@ -147,6 +177,8 @@ class Property:
             return timestamp_text(value)
         if self.storage is Storage.JSON:
             return json_text(value)
+        if self.storage is Storage.BIG_INTEGER:
+            return Int64(value)
         return value
 
 
@@ -185,14 +217,29 @@ def prop(column: InstrumentedAttribute[Any], name: str | None = None) -> Propert
     )
 
 
+def derived(name: str, expression: ColumnElement[Any], storage: Storage) -> Property:
+    """A property computed from its row's columns (never null), such as a step's `type`. Write its
+    constants into the SQL (`literal_column`), as `filters` does its own, so that a filter naming it
+    often binds no parameter for it."""
+    return Property(name=name, column=expression, storage=storage, nullable=False)
+
+
 @dataclass(frozen=True)
 class EntitySet:
-    """An entity set and its entity type. Every row belongs to a workspace; `key` is `id` everywhere."""
+    """An entity set and its entity type. Every row belongs to a workspace; `key` is `id` everywhere.
+
+    `source` is what its rows are read from when some property reads another table (the goal's code):
+    the model's table joined to it, one row of the other table per row of the model."""
 
     name: str
     type_name: str
     model: type[Base]
     properties: tuple[Property, ...]
+    source: FromClause | None = None
+
+    @property
+    def from_clause(self) -> FromClause:
+        return self.source if self.source is not None else self.model.__table__
 
     @property
     def key(self) -> Property:
@@ -309,5 +356,86 @@ EVENTS = EntitySet(
     ),
 )
 
-ENTITY_SETS: tuple[EntitySet, ...] = (GOALS, OUTCOMES, CONVERSATIONS, EVENTS)
+
+def _with_goal(model: type[GoalStep] | type[GoalCycle] | type[GoalStepHit]) -> FromClause:
+    """The model's rows, each with its goal's (whose code names the goal in the feed)."""
+    return join(model, Goal, and_(Goal.workspace_id == model.workspace_id, Goal.id == model.goal_id))
+
+
+def _text(value: str) -> ColumnElement[Any]:
+    return literal_column(f"'{value}'", String())
+
+
+# A step's part in its goal, as `StepType` says: the first step (position 0) starts a cycle, and is never
+# a completion step (SPEC §9).
+STEP_TYPE = case(
+    (GoalStep.position == literal_column("0"), _text(StepType.START.value)),
+    (GoalStep.completion, _text(StepType.COMPLETION.value)),
+    else_=_text(StepType.STEP.value),
+)
+
+GOAL_STEPS = EntitySet(
+    "GoalSteps",
+    "GoalStep",
+    GoalStep,
+    (
+        prop(GoalStep.id),
+        prop(Goal.code, "goal"),
+        prop(GoalStep.key),
+        prop(GoalStep.name),
+        prop(GoalStep.position, "order"),
+        derived("type", STEP_TYPE, Storage.TEXT),
+        prop(GoalStep.time_saved_seconds),
+        prop(GoalStep.cost_savings),
+        prop(GoalStep.revenue_earned),
+        prop(GoalStep.retired),
+    ),
+    source=_with_goal(GoalStep),
+)
+
+GOAL_CYCLES = EntitySet(
+    "GoalCycles",
+    "GoalCycle",
+    GoalCycle,
+    (
+        prop(GoalCycle.id),
+        prop(Goal.code, "goal"),
+        prop(GoalCycle.conversation_id),
+        prop(GoalCycle.contact_id),
+        prop(GoalCycle.flow_id),
+        prop(GoalCycle.started_at),
+        prop(GoalCycle.ended_at),
+        prop(GoalCycle.state),
+        prop(GoalCycle.steps_reached),
+        prop(GoalCycle.time_saved_seconds),
+        prop(GoalCycle.cost_savings),
+        prop(GoalCycle.revenue_earned),
+    ),
+    source=_with_goal(GoalCycle),
+)
+
+GOAL_EVENTS = EntitySet(
+    "GoalEvents",
+    "GoalEvent",
+    GoalStepHit,
+    (
+        prop(GoalStepHit.id),
+        prop(Goal.code, "goal"),
+        prop(GoalStepHit.step_key, "step"),
+        prop(GoalStepHit.cycle_id),
+        prop(GoalStepHit.conversation_id),
+        prop(GoalStepHit.occurred_at),
+    ),
+    source=_with_goal(GoalStepHit),
+)
+
+ENTITY_SETS: tuple[EntitySet, ...] = (
+    GOALS,
+    OUTCOMES,
+    CONVERSATIONS,
+    EVENTS,
+    GOAL_STEPS,
+    GOAL_CYCLES,
+    GOAL_EVENTS,
+)
 BY_NAME: dict[str, EntitySet] = {entity_set.name: entity_set for entity_set in ENTITY_SETS}

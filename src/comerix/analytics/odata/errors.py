@@ -20,7 +20,10 @@ class EntitySetNotFound(NotFound):
     code = "entity_set_not_found"
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"no entity set {name!r}: the feed has Goals, Outcomes, Conversations and Events")
+        super().__init__(
+            f"no entity set {name!r}: the feed has Goals, Outcomes, Conversations, Events, GoalSteps, "
+            "GoalCycles and GoalEvents"
+        )
         self.name = name
 
 

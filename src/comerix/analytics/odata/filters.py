@@ -66,10 +66,13 @@ LITERALS_OF: dict[Edm, tuple[type[ast._Literal], ...]] = {
     Edm.STRING: (ast.String,),
     Edm.BOOLEAN: (ast.Boolean,),
     Edm.INT32: (ast.Integer,),
+    Edm.INT64: (ast.Integer,),
     Edm.DECIMAL: (ast.Integer, ast.Float),
     Edm.DATE_TIME_OFFSET: (ast.DateTime, ast.Date),
 }
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INTEGER_RANGES = {Edm.INT32: (INT32_MIN, INT32_MAX), Edm.INT64: (INT64_MIN, INT64_MAX)}
 MAX_NESTING = 24  # under the depth at which SQLite's parser overflows (see above), with a margin
 MAX_VALUES = 10_000
 MAX_TOKENS = 100_000
@@ -94,6 +97,7 @@ EXAMPLES = {
     Edm.STRING: "'text'",
     Edm.BOOLEAN: "true",
     Edm.INT32: "24",
+    Edm.INT64: "3600",
     Edm.DECIMAL: "129.50",
     Edm.DATE_TIME_OFFSET: "2026-11-02T09:30:00Z",
 }
@@ -537,10 +541,11 @@ def _python_value(edm: Edm, value: ast._Literal) -> Any:
     if edm is Edm.DECIMAL:
         assert isinstance(value, ast.Integer | ast.Float)
         return _decimal(value.val)
-    if edm is Edm.INT32:
+    if edm in INTEGER_RANGES:
         assert isinstance(value, ast.Integer)
         whole = int(value.val)
-        if not INT32_MIN <= whole <= INT32_MAX:
+        lowest, highest = INTEGER_RANGES[edm]
+        if not lowest <= whole <= highest:
             raise ValueError(value.val)
         return whole
     if edm is Edm.DATE_TIME_OFFSET:

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from comerix.analytics.odata.entities import ENTITY_SETS, EntitySet
+from comerix.analytics.odata.entities import ENTITY_SETS, EntitySet, Int64
 from comerix.analytics.odata.service import Continuation, Page
 
 JSON = "application/json;odata.metadata=minimal;odata.streaming=true"
@@ -25,15 +25,16 @@ def media_type(ieee754: bool) -> str:
 
 
 def dumps(value: Any, *, ieee754: bool = False) -> bytes:
-    """JSON with every Decimal exact: a number as written (`129.50`), or a string when `ieee754`.
+    """JSON with every Decimal exact: a number as written (`129.50`), or a string when `ieee754` (as is
+    an `Int64`).
 
     orjson (and the standard library) would write a Decimal through a float, which loses digits."""
     return _encode(value, ieee754).encode()
 
 
 def _encode(value: Any, ieee754: bool) -> str:
-    if isinstance(value, Decimal):
-        text = format(value, "f")
+    if isinstance(value, Decimal | Int64):
+        text = format(value, "f") if isinstance(value, Decimal) else str(int(value))
         return f'"{text}"' if ieee754 else text
     if isinstance(value, dict):
         members = (f"{_string(key)}:{_encode(item, ieee754)}" for key, item in value.items())

@@ -78,7 +78,7 @@ def count(session: Session, workspace_id: uuid.UUID, entity_set: EntitySet, opti
     dialect = session.get_bind().dialect.name
     statement = (
         select(func.count())
-        .select_from(entity_set.model)
+        .select_from(entity_set.from_clause)
         .where(*_conditions(entity_set, workspace_id, options, dialect))
     )
     with _complexity_refused():
@@ -104,7 +104,8 @@ def get_or_raise(
 def _columns(entity_set: EntitySet, selected: tuple[Property, ...]) -> Select[Any]:
     """The selected properties' columns labelled by property name, and the key, which paging needs."""
     wanted = {prop.name: prop for prop in (entity_set.key, *selected)}
-    return select(*(prop.column.label(name) for name, prop in wanted.items()))
+    columns = (prop.column.label(name) for name, prop in wanted.items())
+    return select(*columns).select_from(entity_set.from_clause)
 
 
 def _conditions(
