@@ -97,6 +97,7 @@ class GoalStepHit(WorkspaceScoped, Base):
         UniqueConstraint("workspace_id", "cycle_id", "step_slot"),
         Index(None, "workspace_id", "contact_id"),
         Index(None, "workspace_id", "occurred_at"),
+        Index(None, "workspace_id", "goal_id", "occurred_at"),
     )
 
     goal_id: Mapped[uuid.UUID]

@@ -136,6 +136,11 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_goal_events_workspace_id_occurred_at"), "goal_events", ["workspace_id", "occurred_at"]
     )
+    op.create_index(
+        op.f("ix_goal_events_workspace_id_goal_id_occurred_at"),
+        "goal_events",
+        ["workspace_id", "goal_id", "occurred_at"],
+    )
     op.create_table(
         "goal_cycle_rollups",
         sa.Column("workspace_id", sa.Uuid(), nullable=False),
