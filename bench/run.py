@@ -2,16 +2,19 @@
 a baseline measured in the same run.
 
     .venv/bin/python bench/run.py [--quick] [--backend sqlite|postgresql|all]
-                                  [--only ingest|explorer|attribution|summary|odata ...]
+                                  [--only ingest|explorer|attribution|summary|goals_report|odata ...]
     make bench BENCH_ARGS="--quick --backend sqlite"
 
-- ingest: `comerix serve` over loopback HTTP, 100-event batches, 10 and 1,000 active goals: peak
-  events/s (closed loop), then p50/p99 batch latency at half that peak (open loop). Baseline: GET /healthz.
+- ingest: `comerix serve` over loopback HTTP, 100-event batches, 10 and 1,000 active goals, and 1,000
+  of which 50 are multi-step: peak events/s (closed loop), then p50/p99 batch latency at half that peak
+  (open loop). Baselines: GET /healthz; 1,000 single-step goals for the multi-step configuration.
 - explorer: `explorer.newest` over 1,000,000 stored events, with and without a name filter.
   Baseline: SELECT 1.
 - attribution: `stages.contact_candidates` with 1,000,000 conversations stored. Baseline: SELECT 1.
 - summary: a 90-day Analytics Hub summary over 1,000,000 and 10,000,000 events (100,000 and 1,000,000
   outcomes). Baseline: SELECT 1, and the small volume against the large one (flatness).
+- goals_report: the 90-day goals report (multi-step goals) over 100,000 and 1,000,000 cycles.
+  Baseline: SELECT 1, and the small volume against the large one (flatness).
 - odata: GET /odata/v4/Outcomes with a 1,000-item `in` list (ids, contacts) and a 1,000-term `or` chain,
   over 100,000 outcomes. Baseline: the same request with one item.
 
@@ -34,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import goals_report
 import ingest
 import odata
 import orjson
@@ -51,7 +55,7 @@ from harness import (
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-SECTIONS = ("ingest", "explorer", "attribution", "summary", "odata")
+SECTIONS = ("ingest", "explorer", "attribution", "summary", "goals_report", "odata")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -93,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.events = args.events or (100_000 if quick else 1_000_000)
     args.conversations = args.conversations or (100_000 if quick else 1_000_000)
     args.summary_events = (100_000, 1_000_000) if quick else (1_000_000, 10_000_000)
+    args.goals_cycles = (10_000, 100_000) if quick else (100_000, 1_000_000)
     args.odata_outcomes = 20_000 if quick else 100_000
     args.sections = set(args.only or SECTIONS)
     return args
@@ -150,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
                 if "summary" in args.sections:
                     small, large = args.summary_events
                     figures += summary.run(databases, summary.Options(small=small, large=large, calls=25))
+                if "goals_report" in args.sections:
+                    small, large = args.goals_cycles
+                    figures += goals_report.run(
+                        databases, goals_report.Options(small=small, large=large, calls=25)
+                    )
                 if "odata" in args.sections:
                     figures += odata.run(
                         databases, workdir, odata.Options(outcomes=args.odata_outcomes, calls=15)

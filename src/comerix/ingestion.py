@@ -5,15 +5,18 @@ put it here, in its place.
 
 The order is also the order in which a group takes its locks, the same in every writer, which keeps
 writers of several services on one PostgreSQL database from waiting on each other in a circle:
-`events`, `conversation_rollups`, `conversations`, `contacts`, `outcomes`, the outcome rollups, the
-credited conversations (in the order of their ids) and their marks, and the event-name catalogue, the
-rows every group of a workspace shares, last.
+`events`, `conversation_rollups`, `conversations`, `contacts`, the conversations joined to the cycles
+of multi-step goals by the window rule (in the order of their ids), `goal_cycles`, `goal_events`,
+`goal_cycle_rollups`, `goal_cycle_day_rollups`, `outcomes`, the outcome rollups, the credited
+conversations (in the order of their ids) and their marks, and the event-name catalogue, the rows every
+group of a workspace shares, last. The cycles come before the outcomes because a completion's outcome
+is recorded by the stages after them, as any match's.
 """
 
 from __future__ import annotations
 
-from comerix.analytics import rollups
-from comerix.telemetry import catalogue, stages
+from comerix.analytics import cycle_rollups, rollups
+from comerix.telemetry import catalogue, cycles, stages
 from comerix.telemetry.pipeline import Stage
 
 STAGES: tuple[Stage, ...] = (
@@ -23,6 +26,8 @@ STAGES: tuple[Stage, ...] = (
     rollups.count_conversation_changes,
     stages.store_conversations,
     stages.match,
+    cycles.advance,
+    cycle_rollups.count_cycle_changes,
     stages.value,
     stages.attribute,
     stages.record,

@@ -52,8 +52,10 @@ PURE = (
     "comerix.goals.rules",
     "comerix.conversions.valuation",
     "comerix.conversions.attribution",
+    "comerix.conversions.cycles",
     "comerix.analytics.credits",
     "comerix.analytics.summary",
+    "comerix.analytics.goal_fold",
 )
 """Modules of plain values and functions: importing one (with its packages) loads no database layer
 and no web framework, so they stay cheap to import and test."""

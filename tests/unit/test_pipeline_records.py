@@ -16,7 +16,7 @@ from comerix.conversions.attribution import AttributionKind
 from comerix.conversions.models import Outcome
 from comerix.conversions.records import OutcomeRecord
 from comerix.db.bulk import Codec
-from comerix.goals.index import GoalSpec, WorkspaceGoals
+from comerix.goals.index import GoalSpec, StepSpec, WorkspaceGoals
 from comerix.goals.rules import ValueRule
 from comerix.ingestion import STAGES
 from comerix.telemetry.batches import NOT_PREPARED, Batch, prepare
@@ -166,6 +166,39 @@ def test_a_preparation_is_taken_only_while_the_goals_are_the_same_revision() -> 
     assert [g.code for g in NOT_PREPARED.goals_for(batch.items[0], goals(7))] == ["purchase"]
 
 
+def booking_goals(revision: int) -> WorkspaceGoals:
+    """A multi-step `booking`: `asked` (start) → `paid` (completion), both on the event `booking`."""
+
+    def step(key: str, position: int, **conditions: object) -> StepSpec:
+        return StepSpec(
+            key, position, position, "booking", conditions, position == 1, 0, Decimal(0), Decimal(0), False
+        )
+
+    booking = GoalSpec(
+        id=uuid.UUID(int=5),
+        code="booking",
+        kind=GoalKind.CONVERSION,
+        status=GoalStatus.ACTIVE,
+        trigger_event=None,
+        match_conditions={},
+        value_rule=ValueRule(ValueMode.NONE),
+        attribution_window_hours=24,
+        steps=(step("asked", 0), step("paid", 1, paid=True)),
+    )
+    return WorkspaceGoals.build(revision, [booking])
+
+
+def test_the_steps_an_item_reaches_are_prepared_and_taken_while_the_same_revision() -> None:
+    items = [item(0, "booking", properties={"paid": True}), item(1, "booking"), item(2, "viewed")]
+    batch = prepare(Batch(WORKSPACE, items, NOW), booking_goals(3), "sqlite")
+    both = (("booking", "asked", True), ("booking", "paid", False))
+    assert batch.prepared.reached == {0: both, 1: (("booking", "asked", True),)}
+    assert tuple(NOT_PREPARED.steps_for(batch.items[0], booking_goals(3))) == both
+    batch.prepared.reached.clear()  # what was found ahead is the word taken, while still true
+    assert tuple(batch.prepared.steps_for(batch.items[0], booking_goals(3))) == ()
+    assert tuple(batch.prepared.steps_for(batch.items[0], booking_goals(4))) == both
+
+
 def test_prepared_rows_are_taken_only_for_the_backend_they_were_written_for() -> None:
     batch = prepare(Batch(WORKSPACE, [item(0)], NOW), goals(1), "sqlite")
     assert batch.prepared.event_rows(batch, Codec("sqlite")) is batch.prepared.events
@@ -203,8 +236,10 @@ def test_a_conversation_moves_in_the_rollups_only_to_another_local_day_or_flow()
 
 def test_the_stages_write_in_the_order_every_writer_locks_in() -> None:
     """Writers of several services on one PostgreSQL take their locks in the order of the stages: the
-    rows of the conversation rollups before the conversations they count, the outcome rollups and the
-    marks after the outcomes, and the catalogue, which every group of a workspace shares, last."""
+    rows of the conversation rollups before the conversations they count, the cycles of multi-step
+    goals after the conversations and before their rollups and the outcomes their completions record,
+    the outcome rollups and the marks after the outcomes, and the catalogue, which every group of a
+    workspace shares, last."""
     order = [f"{stage.__module__.rsplit('.', 1)[-1]}.{stage.__name__}" for stage in STAGES]
     assert order == [
         "stages.validate",
@@ -213,6 +248,8 @@ def test_the_stages_write_in_the_order_every_writer_locks_in() -> None:
         "rollups.count_conversation_changes",
         "stages.store_conversations",
         "stages.match",
+        "cycles.advance",
+        "cycle_rollups.count_cycle_changes",
         "stages.value",
         "stages.attribute",
         "stages.record",

@@ -397,15 +397,24 @@ def _money_statement(table: str, dimensions: tuple[str, ...]) -> tuple[tuple[str
     is carried into the high limb, so low stays in [0, LIMB). Every right-hand side reads the row as
     it was (SQL's UPDATE), so high sees the old low. No `%` operator: psycopg would read it as a
     placeholder."""
-    limbs_of = tuple(f"{m}_{limb}" for m in _MONEY[table] for limb in ("high", "low"))
-    sets = [f"outcomes = {table}.outcomes + excluded.outcomes"]
-    for m in _MONEY[table]:
+    return sums_upsert(table, dimensions, ("outcomes",), _MONEY[table])
+
+
+def sums_upsert(
+    table: str, dimensions: tuple[str, ...], counts: tuple[str, ...], money: tuple[str, ...]
+) -> tuple[tuple[str, ...], str]:
+    """The columns of an upsert that adds plain integer `counts` and the limbs of each `money` measure
+    (`{m}_high`, `{m}_low`) to a rollup keyed by `dimensions`, and its ON CONFLICT … DO UPDATE (see
+    `_money_statement`). Rows list the counts, then each measure's high and low limb."""
+    limbs_of = tuple(f"{m}_{limb}" for m in money for limb in ("high", "low"))
+    sets = [f"{c} = {table}.{c} + excluded.{c}" for c in counts]
+    for m in money:
         low = f"{table}.{m}_low + excluded.{m}_low"
         sets.append(f"{m}_low = CASE WHEN {low} >= {LIMB} THEN {low} - {LIMB} ELSE {low} END")
         carry = f"CASE WHEN {low} >= {LIMB} THEN 1 ELSE 0 END"
         sets.append(f"{m}_high = {table}.{m}_high + excluded.{m}_high + {carry}")
     upsert = f"ON CONFLICT (workspace_id, {', '.join(dimensions)}) DO UPDATE SET {', '.join(sets)}"
-    return ("workspace_id", *dimensions, "outcomes", *limbs_of), upsert
+    return ("workspace_id", *dimensions, *counts, *limbs_of), upsert
 
 
 def conversation_keys(
@@ -416,8 +425,8 @@ def conversation_keys(
 
 
 def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
-    """Recompute every rollup of the workspace from its stored outcomes and conversations, for a new
-    reporting time zone. Conversations erased with their contact are no longer there to count."""
+    """Recompute every rollup of the workspace from its stored outcomes, conversations and goal cycles,
+    for a new reporting time zone. Those erased with their contact are no longer there to count."""
     codec = codec_for(session.get_bind().dialect.name)
     connection = session.connection()
     for model in (
@@ -447,6 +456,11 @@ def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
             batch = []
     if batch:
         count_outcomes(connection, codec, workspace_id, timezone, batch, keys)
+    # `cycle_rollups` imports this module's helpers; importing it here, when called, keeps the two
+    # modules from importing each other as they load.
+    from comerix.analytics import cycle_rollups
+
+    cycle_rollups.rebuild(session, workspace_id, timezone)
 
 
 REBUILD_CHUNK = 5000

@@ -1,4 +1,4 @@
-"""The shapes of the Analytics Hub's JSON answers (SPEC §6)."""
+"""The shapes of the Analytics Hub's JSON answers (SPEC §6, and the goals report of §9)."""
 
 from __future__ import annotations
 
@@ -81,5 +81,56 @@ class Summary(BaseModel):
     by_currency: list[CurrencyRow]
     by_attribution: list[AttributionRow]
     series: list[SeriesPoint]
+
+    model_config = {"populate_by_name": True}
+
+
+# --- the goals report (SPEC §9) -------------------------------------------------------------------------
+
+
+class FunnelStep(BaseModel):
+    key: str
+    name: str
+    type: str = Field(description="start, step or completion")
+    retired: bool
+    reached: int = Field(description="cycles started in the range that reached this step")
+    share: Decimal = Field(description="reached / started, to 4 decimal places; 0 without cycles")
+    drop_off: int = Field(
+        description="cycles not completed whose last step reached, in the goal's current order, is this one"
+    )
+
+
+class CyclePoint(BaseModel):
+    period: date = Field(description="the local date that starts the period")
+    incomplete: int
+    partial: int
+    completed: int
+
+
+class GoalCycles(BaseModel):
+    goal: str
+    name: str
+    status: str
+    is_primary: bool
+    started: int = Field(description="cycles started in the range (local days)")
+    incomplete: int
+    partial: int
+    completed: int
+    completion_rate: Decimal = Field(description="completed / started, to 4 decimal places; 0 without cycles")
+    time_saved_seconds: int = Field(description="summed over partial and completed cycles")
+    cost_savings: Decimal = Field(description="base currency, summed over partial and completed cycles")
+    revenue_earned: Decimal = Field(description="base currency, summed over partial and completed cycles")
+    funnel: list[FunnelStep]
+    series: list[CyclePoint]
+
+
+class GoalsReport(BaseModel):
+    from_: date = Field(alias="from")
+    to: date
+    timezone: str
+    base_currency: str
+    interval: str
+    filters: dict[str, str | None]
+    goals: list[GoalCycles]
 
     model_config = {"populate_by_name": True}

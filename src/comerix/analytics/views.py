@@ -1,5 +1,6 @@
-"""The Analytics Hub's JSON API: the summary report and the CSV export (SPEC §6), and Settings →
-Analytics (`/api/v1/settings/analytics`, §5), whose time zone change recomputes the rollups."""
+"""The Analytics Hub's JSON API: the summary report and the CSV export (SPEC §6), the goals report of
+multi-step goals (§9), and Settings → Analytics (`/api/v1/settings/analytics`, §5), whose time zone
+change recomputes the rollups."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from comerix.analytics import exports, reports, rollups
-from comerix.analytics.schemas import Summary
+from comerix.analytics import exports, goal_reports, reports, rollups
+from comerix.analytics.schemas import GoalsReport, Summary
 from comerix.api_docs import errors
 from comerix.auth.dependencies import require
 from comerix.auth.roles import Permission
@@ -62,6 +63,26 @@ def get_summary(
         session, principal.workspace_id, _params(from_, to, goal, kind, flow, attribution, interval)
     )
     return reports.summary(session, workspaces.get_or_raise(session, principal.workspace_id), query)
+
+
+@router.get("/goals", response_model=GoalsReport, response_model_by_alias=True)
+def get_goals_report(
+    session: DbSession,
+    principal: Analyst,
+    from_: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD, inclusive")] = None,
+    to: Annotated[str | None, Query(description="YYYY-MM-DD, inclusive")] = None,
+    goal: Annotated[str | None, Query(description="a multi-step goal's code")] = None,
+    flow: Param = None,
+    interval: Annotated[str | None, Query(description="day, week or month")] = None,
+) -> GoalsReport:
+    """The cycles of each multi-step goal started in a range of local days: states, metrics, the funnel
+    with its drop-off, and a series; read from the cycle rollups."""
+    query = goal_reports.parse_query(
+        session,
+        principal.workspace_id,
+        {"from": from_, "to": to, "goal": goal, "flow": flow, "interval": interval},
+    )
+    return goal_reports.goals_report(session, workspaces.get_or_raise(session, principal.workspace_id), query)
 
 
 @router.get(

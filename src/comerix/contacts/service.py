@@ -3,7 +3,7 @@
 Erasure deletes what identifies the person (their events, their conversations, their profile row, the
 cycles of multi-step goals in their chats with the steps each reached) but keeps their outcomes, stripped
 of the contact and the conversation, so report counts and revenue stay correct; the cycles' counts and
-metrics stay in `goal_cycle_rollups`, which hold no contact. Nothing here commits: the request that calls
+metrics stay in the cycle rollups, which hold no contact. Nothing here commits: the request that calls
 it owns the transaction.
 """
 

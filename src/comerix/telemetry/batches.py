@@ -1,10 +1,10 @@
 """A batch as it reaches ingestion, and what of its stages can be worked out ahead of the transaction.
 
-What needs no database (the goals each item achieves, its row of `events`, the names and property
-paths for the catalogue) may be worked out in the serving process (`prepare`), while the writer
-process runs the previous group. Every batch carries a `Prepared`, which the stages consult as a
-cache: an answer it holds is taken while still true and worked out afresh otherwise, so a batch never
-prepared (`NOT_PREPARED`) takes the same path.
+What needs no database (the goals each item achieves, the steps of multi-step goals it reaches, its
+row of `events`, the names and property paths for the catalogue) may be worked out in the serving
+process (`prepare`), while the writer process runs the previous group. Every batch carries a
+`Prepared`, which the stages consult as a cache: an answer it holds is taken while still true and
+worked out afresh otherwise, so a batch never prepared (`NOT_PREPARED`) takes the same path.
 """
 
 from __future__ import annotations
@@ -44,12 +44,21 @@ Names = Mapping[str, tuple[int, frozenset[str]]]
 """For the event-name catalogue: each event name, how many items bear it, and their property paths."""
 
 
+StepReached = tuple[str, str, bool]
+"""A step of a multi-step goal that an item reaches: its goal's code, its key, and whether it is the
+goal's start step. A plain tuple rather than a named one: a batch carries one for each step each item
+reaches (tens an event, with many multi-step goals), which the writer process unpickles, and a tuple
+of a class costs it several times as much to unpickle."""
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What of a batch's stages needs no database, as far as it was worked out ahead (`prepare`):
 
     - `achieved`, by item index: the codes of the goals each item's name and properties achieve, as of
       the workspace's goals at `revision` (items that achieve none left out);
+    - `reached`, by item index: likewise, the steps of multi-step goals each item reaches
+      (`StepReached`);
     - `names`: the batch's event names, counts and property paths, for the catalogue;
     - `events`: each item's row of `events`, with a new row id, in the terms of `dialect`'s codec.
     """
@@ -59,6 +68,7 @@ class Prepared:
     names: Names | None = None
     dialect: str | None = None
     events: tuple[EventRow, ...] = ()
+    reached: Mapping[int, tuple[StepReached, ...]] = field(default_factory=dict)  # read-only too
 
     def goals_for(self, item: Item, goals: WorkspaceGoals) -> list[GoalSpec]:
         """The active goals whose conditions `item` meets: as found ahead if `goals` are the same
@@ -66,6 +76,13 @@ class Prepared:
         if self.revision == goals.revision:
             return [goals.by_code[code] for code in self.achieved.get(item.index, ())]
         return goals.achieved_by(item.name, item.properties)
+
+    def steps_for(self, item: Item, goals: WorkspaceGoals) -> Sequence[StepReached]:
+        """The steps of active multi-step goals whose conditions `item` meets, goal by goal, each
+        goal's in step order: as found ahead if `goals` are the same revision, else matched now."""
+        if self.revision == goals.revision:
+            return self.reached.get(item.index, ())
+        return reached_by(item, goals)
 
     def event_rows(self, batch: Batch, codec: Codec) -> Sequence[EventRow]:
         """The batch's rows of `events` in `codec`'s terms, in the order of its items."""
@@ -94,11 +111,24 @@ def prepare(batch: Batch, goals: WorkspaceGoals, dialect: str) -> Batch:
     """`batch` with what needs no database worked out (`Prepared`) against `goals`, the workspace's
     goals as stored, for a database of `dialect` ("sqlite" or "postgresql")."""
     achieved: dict[int, tuple[str, ...]] = {}
+    reached: dict[int, tuple[StepReached, ...]] = {}
     for item in batch.items:
-        if item.goal_code is None and (found := goals.achieved_by(item.name, item.properties)):
+        if item.goal_code is not None:
+            continue
+        if found := goals.achieved_by(item.name, item.properties):
             achieved[item.index] = tuple(goal.code for goal in found)
+        if steps := reached_by(item, goals):
+            reached[item.index] = steps
     events = tuple(event_rows(batch, Codec(dialect)))
-    return replace(batch, prepared=Prepared(goals.revision, achieved, names(batch.items), dialect, events))
+    prepared = Prepared(goals.revision, achieved, names(batch.items), dialect, events, reached)
+    return replace(batch, prepared=prepared)
+
+
+def reached_by(item: Item, goals: WorkspaceGoals) -> tuple[StepReached, ...]:
+    """The steps `item` reaches (`WorkspaceGoals.steps_hit`)."""
+    return tuple(
+        (goal.code, step.key, step.is_start) for goal, step in goals.steps_hit(item.name, item.properties)
+    )
 
 
 def event_rows(batch: Batch, codec: Codec) -> list[EventRow]:

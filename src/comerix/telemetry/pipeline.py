@@ -5,17 +5,18 @@ workspace, and each workspace's batches go through the stages together as one `G
 one INSERT per table and rollup deltas summed over the group, while each batch keeps its own answer
 (`Recorded`, then `answer`). A stage is a function from the group to the group with what it adds:
 
-    validate → dedupe → conversation → (conversation rollups) → store_conversations → match → value
-    → attribute → record → persist → (outcome rollups) → catalogue
+    validate → dedupe → conversation → (conversation rollups) → store_conversations → match → cycles
+    → (cycle rollups) → value → attribute → record → persist → (outcome rollups) → catalogue
 
-The list is `comerix.ingestion.STAGES`: telemetry's stages (`telemetry.stages`, `telemetry.catalogue`)
-and, in their places, those of the packages above it, which telemetry must not import
-(docs/architecture.md). To add a stage, give `Group` a field for what it adds, write the function, and
-put it in that list.
+The list is `comerix.ingestion.STAGES`: telemetry's stages (`telemetry.stages`, `telemetry.cycles`,
+`telemetry.catalogue`) and, in their places, those of the packages above it, which telemetry must not
+import (docs/architecture.md). To add a stage, give `Group` a field for what it adds, write the
+function, and put it in that list.
 
-A batch refused whole (an unknown goal code: `Invalid`) stores nothing and leaves the others alone; an
-item that records nothing says why with a `Rejection`. Batches of one group are taken in the order
-they arrived: an event id sent twice is stored for the earlier batch and is a duplicate in the later.
+A batch refused whole (an unknown goal code or step key: `Invalid`) stores nothing and leaves the
+others alone; an item that records nothing says why with a `Rejection`. Batches of one group are
+taken in the order they arrived: an event id sent twice is stored for the earlier batch and is a
+duplicate in the later.
 
 What needs no database may be worked out ahead, in the serving process (`telemetry.batches.prepare`);
 the stages consult each batch's `Prepared` as a cache, so a batch never prepared takes the same path.
@@ -89,10 +90,14 @@ class StoredEvent:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A goal an event achieves (`match`): one outcome to be."""
+    """A goal an event achieves (`match`): one outcome to be. A multi-step goal's completion
+    (`telemetry.cycles`) comes with the conversation of its cycle as its credit, which `attribute`
+    takes as it is, and with its outcome's id, named ahead for the cycle's row."""
 
     event: StoredEvent
     goal: GoalSpec
+    credit: Attribution | None = None
+    outcome_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +117,10 @@ class ConversationChange:
     after: Place
 
 
-@dataclass(frozen=True, slots=True)
-class CycleTally:
+class CycleTally(msgspec.Struct, frozen=True, gc=False):
     """What a cycle of a multi-step goal counts for in reports: its state, the steps it reached (a bit
-    per step slot) and its metrics (0 while incomplete)."""
+    per step slot) and its metrics (0 while incomplete). A msgspec Struct, as `CycleChange`: ingestion
+    makes a few for every cycle it moves, and a Struct is made several times as fast as a dataclass."""
 
     state: CycleState
     reached: int
@@ -124,8 +129,7 @@ class CycleTally:
     revenue_earned: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class CycleChange:
+class CycleChange(msgspec.Struct, frozen=True, gc=False):
     """A cycle the group opened (`before` is None) or moved on; the rollups move it from `before` to
     `after` under the local day it started and its flow."""
 
@@ -167,6 +171,7 @@ class Chats:
     changes: tuple[ConversationChange, ...] = ()
     seen: Mapping[str, ChatSeen] = field(default_factory=dict)  # what to store of each
     contacts: Mapping[str, tuple[datetime, datetime]] = field(default_factory=dict)  # first, last seen
+    contact_of: Mapping[str, str | None] = field(default_factory=dict)  # each one's contact, as it stands
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,7 @@ class Group:
     valuations: tuple[Valuation, ...] = ()  # value
     credits: tuple[Attribution, ...] = ()  # attribute
     outcomes: tuple[OutcomeRecord, ...] = ()  # record
-    cycle_changes: tuple[CycleChange, ...] = ()  # the cycles of multi-step goals opened or moved on
+    cycle_changes: tuple[CycleChange, ...] = ()  # cycles: those of multi-step goals opened or moved on
 
     def accepted(self) -> list[tuple[int, Batch]]:
         """The batches not refused whole, with their positions."""

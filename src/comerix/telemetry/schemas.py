@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from comerix.conversions.records import OutcomeRecord
 from comerix.errors import FieldProblem, Invalid, problems_from_pydantic
 from comerix.text import json_bytes, no_nul, nul_free_json, path_deeper_than, valid_unicode
-from comerix.vocabulary import CLIENT_ID_LENGTH, GoalKind, Source
+from comerix.vocabulary import CLIENT_ID_LENGTH, MAX_STEPS, GoalKind, Source
 
 MAX_BATCH = 500
 MAX_PROPERTIES_BYTES = 16 * 1024
@@ -37,6 +37,7 @@ ClientId = Annotated[
 EventName = Annotated[
     str, StringConstraints(min_length=1, max_length=CLIENT_ID_LENGTH), AfterValidator(no_nul)
 ]
+StepKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
 class _ItemFields(BaseModel):
@@ -58,6 +59,12 @@ class ConversionIn(_ItemFields):
     event: EventName | None = Field(default=None, description="an event name, matched like telemetry")
     goal: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         default=None, description="a goal code, recorded directly without trigger matching"
+    )
+    steps: list[StepKey] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_STEPS,
+        description="with `goal`, a multi-step goal: the keys of the steps reached, in the order reached",
     )
 
 
@@ -84,6 +91,7 @@ class Item:
     properties: dict[str, Any]
     goal_code: str | None = None  # a conversion that names its goal: recorded without matching
     properties_json: str | None = None  # the properties serialised once, as they are stored
+    steps: tuple[str, ...] | None = None  # with `goal_code`: the keys of the steps reached, in order
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -170,7 +178,8 @@ def _parse(raw: Any, plural: str, model: type[_ItemFields], source: Source, now:
             fields = model.model_validate(entry)
         except ValidationError as exc:
             problems.extend(
-                FieldProblem(p.field, p.message, index) for p in problems_from_pydantic(exc.errors())
+                FieldProblem(_indexed(p.field), p.message, index)
+                for p in problems_from_pydantic(exc.errors())
             )
             continue
         name, goal_code = _name_of(fields, index, problems)
@@ -189,11 +198,33 @@ def _parse(raw: Any, plural: str, model: type[_ItemFields], source: Source, now:
                 properties=fields.properties,
                 goal_code=goal_code,
                 properties_json=properties_json,
+                steps=_steps_of(fields, index, problems),
             )
         )
     if problems:
         raise Invalid.of(problems)
     return items
+
+
+def _indexed(field: str) -> str:
+    """A field of a list's item named as the API names it: `steps.2` → `steps[2]`."""
+    name, _, rest = field.partition(".")
+    position, _, tail = rest.partition(".")
+    if not position.isdigit():
+        return field
+    return f"{name}[{position}]" + (f".{tail}" if tail else "")
+
+
+def _steps_of(fields: _ItemFields, index: int, problems: list[FieldProblem]) -> tuple[str, ...] | None:
+    """The steps an item names: only with `goal` (whether that goal has them is the pipeline's check)."""
+    if not isinstance(fields, ConversionIn) or fields.steps is None:
+        return None
+    if fields.goal is None:
+        problems.append(
+            FieldProblem("steps", "`steps` goes with `goal`, the code of a multi-step goal", index)
+        )
+        return None
+    return tuple(fields.steps)
 
 
 def _name_of(fields: _ItemFields, index: int, problems: list[FieldProblem]) -> tuple[str, str | None]:

@@ -1,8 +1,10 @@
 """Telemetry's stages of ingestion (see `telemetry.pipeline` for the group they work on):
 
-- validate: the pure checks ran in the request (`telemetry.schemas`); here, explicit goal codes are
-  checked against the workspace's goals (an unknown code refuses its whole batch, before any write),
-  and items for a paused or archived goal are rejected, storing nothing.
+- validate: the pure checks ran in the request (`telemetry.schemas`); here, explicit goal codes and
+  the step keys named with them are checked against the workspace's goals (an unknown code, a step
+  its goal has not or has retired, steps for a single-step goal or none for a multi-step one refuse
+  the whole batch, before any write), and items for a paused or archived goal are rejected, storing
+  nothing.
 - dedupe: the events are inserted with ON CONFLICT DO NOTHING on (workspace_id, event_id): the unique
   constraint alone decides, so concurrent retries can never both win. When fewer rows are written than
   sent (a retry, or another writer stored an id first), one indexed query for the rows' own ids tells
@@ -10,10 +12,12 @@
 - conversation: one read of the conversations the new events name tells how each will stand once
   stored, which the later stages take instead of reading again (and which of them the rollups move).
 - store_conversations: those conversations and their contacts are created or updated.
-- match: the active goals listening to each event's name whose conditions hold (pure).
+- match: the active goals listening to each event's name whose conditions hold (pure), or the
+  single-step goal an item names (the steps of a multi-step one are `telemetry.cycles`').
 - value: value, currency, base value and base currency of each match (pure, `conversions.valuation`).
 - attribute: `conversation`, `window` or `none`, per goal and its own window (the choice is pure,
-  `conversions.attribution`; a contact's candidate conversations are one indexed look-up).
+  `conversions.attribution`; a contact's candidate conversations are one indexed look-up); a
+  multi-step goal's completion is credited to its cycle's conversation, as `telemetry.cycles` found.
 - record: each match, valued and credited, as an `OutcomeRecord`.
 - persist: the outcomes.
 - catalogue (`telemetry.catalogue`): the event names and property paths, for goal authors.
@@ -51,6 +55,7 @@ from comerix.telemetry.pipeline import (
     Rejection,
     StoredEvent,
 )
+from comerix.telemetry.schemas import Item
 from comerix.vocabulary import GoalStatus
 
 CANDIDATES_PER_CONTACT = 50
@@ -69,6 +74,7 @@ _CONVERSATIONS = select(*_CANDIDATE_COLUMNS).where(
     _conversations.c.workspace_id == bindparam("workspace"),
     _conversations.c.id.in_(bindparam("ids", expanding=True)),
 )
+_STANDING = _CONVERSATIONS.add_columns(_conversations.c.contact_id)
 _CANDIDATES = (
     select(*_CANDIDATE_COLUMNS)
     .where(
@@ -83,12 +89,13 @@ _CANDIDATES = (
 
 
 def validate(group: Group) -> Group:
-    """Refuse each batch that names an unknown goal; reject the items that name a goal not active."""
+    """Refuse each batch that names an unknown goal, or steps its goal has not; reject the items that
+    name a goal not active."""
     refused: dict[int, Invalid] = {}
     explicit: dict[ItemRef, GoalSpec] = {}
     rejected: dict[ItemRef, Rejection] = {}
     for position, batch in enumerate(group.batches):
-        problems = []
+        problems: list[FieldProblem] = []
         for item in batch.items:
             if item.goal_code is None:
                 continue
@@ -97,6 +104,8 @@ def validate(group: Group) -> Group:
                 problems.append(
                     FieldProblem("goal", f"no goal {item.goal_code!r} in this workspace", item.index)
                 )
+            elif wrong := step_problems(item, goal):
+                problems.extend(wrong)
             elif goal.status is GoalStatus.ACTIVE:
                 explicit[(position, item.index)] = goal
             else:
@@ -108,6 +117,25 @@ def validate(group: Group) -> Group:
             refused[position] = Invalid.of(problems)
     rejected = {(batch, index): why for (batch, index), why in rejected.items() if batch not in refused}
     return replace(group, refused=refused, explicit=explicit, rejected=rejected)
+
+
+def step_problems(item: Item, goal: GoalSpec) -> list[FieldProblem]:
+    """What is wrong with the steps an item names for its goal (SPEC §9): a multi-step goal needs the
+    keys of steps it has and has not retired; a single-step goal has none."""
+    code, steps = goal.code, item.steps
+    if not goal.multi_step:
+        if steps is None:
+            return []
+        return [FieldProblem("steps", f"goal {code!r} is single-step: it has no steps to name", item.index)]
+    if steps is None:
+        return [FieldProblem("steps", f"goal {code!r} is multi-step: name the steps reached", item.index)]
+    problems = []
+    for position, key in enumerate(steps):
+        step = goal.step(key)
+        if step is None or step.retired:
+            why = "has no step" if step is None else "has retired the step (it records nothing new):"
+            problems.append(FieldProblem(f"steps[{position}]", f"goal {code!r} {why} {key!r}", item.index))
+    return problems
 
 
 def dedupe(group: Group) -> Group:
@@ -187,22 +215,27 @@ def store_conversations(group: Group) -> Group:
 def _stand(group: Group, chats: Mapping[str, ChatSeen]) -> Chats:
     """How the conversations named by the group stand once its upsert has merged them with what is
     stored, as that upsert merges them; and those that are new, or whose start or flow it changes."""
-    stored = read_conversations(group, chats.keys())
+    rows = group.session.connection().execute(
+        _STANDING, {"workspace": group.terms.workspace_id, "ids": list(chats.keys())}
+    )
+    stored = {row.id: row for row in rows}
     standing: dict[str, Candidate] = {}
+    contact_of: dict[str, str | None] = {}
     changes = []
     for chat_id, named in chats.items():
         old = stored.get(chat_id)
-        started, last, flow = named.first, named.last, named.flow_id
+        started, last, flow, contact = named.first, named.last, named.flow_id, named.contact_id
         before = None
         if old is not None:
             before = Place(old.started_at, old.flow_id)
             started, last = min(started, old.started_at), max(last, old.last_activity_at)
-            flow = old.flow_id or flow
+            flow, contact = old.flow_id or flow, old.contact_id or contact
         after = Place(started, flow)
         if before != after:
             changes.append(ConversationChange(chat_id, before, after))
         standing[chat_id] = Candidate(chat_id, flow, started, last)
-    return Chats(standing, frozenset(chats.keys() - stored.keys()), tuple(changes))
+        contact_of[chat_id] = contact
+    return Chats(standing, frozenset(chats.keys() - stored.keys()), tuple(changes), contact_of=contact_of)
 
 
 def _upsert_conversations(group: Group, chats: Mapping[str, ChatSeen]) -> None:
@@ -262,7 +295,9 @@ def match(group: Group) -> Group:
     for event in group.stored:
         item = event.item
         if item.goal_code is not None:
-            matches.append(Match(event, group.explicit[(event.batch, item.index)]))
+            goal = group.explicit[(event.batch, item.index)]
+            if not goal.multi_step:  # the steps a multi-step goal's item names are `telemetry.cycles`'
+                matches.append(Match(event, goal))
         else:
             batch = group.batches[event.batch]
             matches.extend(Match(event, goal) for goal in batch.prepared.goals_for(item, group.goals))
@@ -285,6 +320,9 @@ def attribute(group: Group) -> Group:
     candidates: dict[ItemRef, list[Candidate]] = {}
     widest = _widest_windows(group.matches)
     for m in group.matches:
+        if m.credit is not None:  # a completion, credited to its cycle's conversation
+            credits.append(m.credit)
+            continue
         item, ref = m.event.item, (m.event.batch, m.event.item.index)
         own = group.chats.standing.get(item.conversation_id) if item.conversation_id is not None else None
         if own is None and item.contact_id is not None and ref not in candidates:
@@ -306,6 +344,8 @@ def _widest_windows(matches: Iterable[Match]) -> dict[ItemRef, int]:
     """The widest attribution window of the goals each event achieves."""
     widest: dict[ItemRef, int] = {}
     for m in matches:
+        if m.credit is not None:
+            continue
         ref = (m.event.batch, m.event.item.index)
         widest[ref] = max(widest.get(ref, 0), m.goal.attribution_window_hours)
     return widest
@@ -336,7 +376,7 @@ def record(group: Group) -> Group:
         outcomes.append(
             OutcomeRecord(
                 workspace_id=workspace_id,
-                id=new_id(),
+                id=m.outcome_id or new_id(),
                 goal_id=goal.id,
                 goal_code=goal.code,
                 kind=goal.kind,

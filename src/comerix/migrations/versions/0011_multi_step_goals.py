@@ -1,5 +1,6 @@
 """Multi-step goals (SPEC §9): their steps, the cycles of each conversation with the steps they
-reached, and the rollup of cycles the goals report reads; a multi-step goal has no trigger event.
+reached, and the rollups of cycles the goals report reads (by flow, and summed over flows); a multi-step
+goal has no trigger event.
 
 Revision ID: 0011
 Revises: 0010
@@ -48,6 +49,20 @@ def metrics() -> list[sa.Column[Any]]:
         sa.Column("time_saved_seconds", sa.BigInteger(), nullable=False),
         sa.Column("cost_savings", EXACT_DECIMAL, nullable=False),
         sa.Column("revenue_earned", EXACT_DECIMAL, nullable=False),
+    ]
+
+
+def cycle_sums() -> list[sa.Column[Any]]:
+    """A cycle rollup's state and mask of steps reached (the last of its key), and what it adds up."""
+    return [
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("reached", sa.BigInteger(), nullable=False),
+        sa.Column("cycles", sa.BigInteger(), nullable=False),
+        sa.Column("time_saved_seconds", sa.BigInteger(), nullable=False),
+        sa.Column("cost_savings_high", sa.BigInteger(), nullable=False),
+        sa.Column("cost_savings_low", sa.BigInteger(), nullable=False),
+        sa.Column("revenue_earned_high", sa.BigInteger(), nullable=False),
+        sa.Column("revenue_earned_low", sa.BigInteger(), nullable=False),
     ]
 
 
@@ -147,14 +162,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("goal_id", sa.String(32), nullable=False),
         sa.Column("flow_id", CLIENT_ID, nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("reached", sa.BigInteger(), nullable=False),
-        sa.Column("cycles", sa.BigInteger(), nullable=False),
-        sa.Column("time_saved_seconds", sa.BigInteger(), nullable=False),
-        sa.Column("cost_savings_high", sa.BigInteger(), nullable=False),
-        sa.Column("cost_savings_low", sa.BigInteger(), nullable=False),
-        sa.Column("revenue_earned_high", sa.BigInteger(), nullable=False),
-        sa.Column("revenue_earned_low", sa.BigInteger(), nullable=False),
+        *cycle_sums(),
         sa.PrimaryKeyConstraint(
             "workspace_id",
             "day",
@@ -168,9 +176,27 @@ def upgrade() -> None:
             ["workspace_id"], ["workspaces.id"], name=op.f("fk_goal_cycle_rollups_workspace_id_workspaces")
         ),
     )
+    # The same without the flow, for reports not filtered by flow; SQLite stores it in key order.
+    op.create_table(
+        "goal_cycle_day_rollups",
+        sa.Column("workspace_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("goal_id", sa.String(32), nullable=False),
+        *cycle_sums(),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "day", "goal_id", "state", "reached", name=op.f("pk_goal_cycle_day_rollups")
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_goal_cycle_day_rollups_workspace_id_workspaces"),
+        ),
+        sqlite_with_rowid=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("goal_cycle_day_rollups")
     op.drop_table("goal_cycle_rollups")
     op.drop_table("goal_events")
     op.drop_table("goal_cycles")

@@ -1,0 +1,362 @@
+"""Ingestion's stage of multi-step goals (SPEC §9): the steps the new events reach, moved into the
+cycles of their conversations, and each completion made a match of its goal.
+
+`advance`, after `match` (see `telemetry.pipeline` for the group it works on):
+
+1. The steps the new events reach, and the conversation each counts in (`telemetry.reached`).
+2. The cycles open in those conversations, in one read (none for the conversations the group
+   creates: they have none). Writers moving the cycles of one conversation take turns on PostgreSQL:
+   the conversations the events name are locked by `store_conversations`' upsert, and those joined
+   by window are locked here (in the order of their ids) before the read, so each reads what the one
+   before it committed (on SQLite, the transaction holds the only write lock). The unique key on
+   `open_for` has the last word: should a cycle this stage opens be open already (left open in a
+   conversation erased and created again under its id, or opened by a writer the locks missed), the
+   stage's writes, made in a savepoint, are undone, and it reads the cycles of every conversation
+   and moves them again, once; a second refusal fails the group (`writer_process.write_group`).
+3. Each (conversation, goal)'s cycles moved on by the pure state machine (`conversions.cycles`).
+4. The cycles stored before, moved on (one upsert), then the new ones (one insert), in that order: a
+   cycle completed here gives up `open_for` before the next one opened here takes it; then the steps
+   reached (one insert).
+5. `cycle_changes` for the rollups, and each completion as a `Match` credited to its cycle's
+   conversation, with the id of its outcome named ahead for the cycle's row, so that `value`,
+   `attribute`, `record` and `persist` record one outcome for it, as for any goal.
+
+When no new event reaches a step, the stage costs a look-up per event and nothing more.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any
+
+import msgspec
+import psycopg
+from sqlalchemy import and_, bindparam, select
+
+from comerix.conversions.attribution import Attribution
+from comerix.conversions.cycles import NOTHING, Counted, Cycle, Progress, Worth
+from comerix.conversions.cycles import advance as advance_cycles
+from comerix.conversions.models import GoalCycle, GoalStepHit
+from comerix.db.bulk import insert_rows
+from comerix.db.types import new_id
+from comerix.telemetry import reached
+from comerix.telemetry.models import Conversation
+from comerix.telemetry.pipeline import CycleChange, CycleTally, Group, Match
+from comerix.telemetry.reached import Arrival, Pair, Step, StepTable
+from comerix.vocabulary import CycleState
+
+
+class OpenCycle(msgspec.Struct, frozen=True, gc=False):
+    """A cycle open before the group, as stored."""
+
+    cycle: Cycle
+    contact_id: str | None
+    flow_id: str | None
+
+
+_cycles, _hits, _conversations = GoalCycle.__table__, GoalStepHit.__table__, Conversation.__table__
+# The open cycles of the conversations asked for. An incomplete cycle stores no metrics (SPEC §9), so the
+# worth of its one step reached, the start, comes from that step's row.
+_OPEN_CYCLES = (
+    select(
+        _cycles.c.id,
+        _cycles.c.goal_id,
+        _cycles.c.open_for,
+        _cycles.c.contact_id,
+        _cycles.c.flow_id,
+        _cycles.c.started_at,
+        _cycles.c.last_step_at,
+        _cycles.c.state,
+        _cycles.c.reached,
+        _cycles.c.steps_reached,
+        _cycles.c.time_saved_seconds,
+        _cycles.c.cost_savings,
+        _cycles.c.revenue_earned,
+        _hits.c.time_saved_seconds.label("start_time_saved_seconds"),
+        _hits.c.cost_savings.label("start_cost_savings"),
+        _hits.c.revenue_earned.label("start_revenue_earned"),
+    )
+    .select_from(
+        _cycles.outerjoin(
+            _hits,
+            and_(
+                _hits.c.workspace_id == _cycles.c.workspace_id,
+                _hits.c.cycle_id == _cycles.c.id,
+                _cycles.c.state == CycleState.INCOMPLETE,
+            ),
+        )
+    )
+    .where(
+        _cycles.c.workspace_id == bindparam("workspace"),
+        _cycles.c.conversation_id.in_(bindparam("chats", expanding=True)),
+        _cycles.c.open_for.is_not(None),
+    )
+)
+_LOCK_CONVERSATIONS = (
+    select(_conversations.c.id)
+    .where(
+        _conversations.c.workspace_id == bindparam("workspace"),
+        _conversations.c.id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(_conversations.c.id)
+    .with_for_update()
+)
+CYCLE_COLUMNS = (
+    "workspace_id",
+    "id",
+    "goal_id",
+    "conversation_id",
+    "open_for",
+    "contact_id",
+    "flow_id",
+    "started_at",
+    "last_step_at",
+    "ended_at",
+    "state",
+    "reached",
+    "steps_reached",
+    "time_saved_seconds",
+    "cost_savings",
+    "revenue_earned",
+    "outcome_id",
+)
+_MOVED_ON = "ON CONFLICT (workspace_id, id) DO UPDATE SET " + ", ".join(
+    f"{column} = excluded.{column}"
+    for column in (
+        "open_for",
+        "contact_id",
+        "last_step_at",
+        "ended_at",
+        "state",
+        "reached",
+        "steps_reached",
+        "time_saved_seconds",
+        "cost_savings",
+        "revenue_earned",
+        "outcome_id",
+    )
+)
+STEP_COLUMNS = (
+    "workspace_id",
+    "id",
+    "goal_id",
+    "cycle_id",
+    "step_key",
+    "step_slot",
+    "event_ref",
+    "conversation_id",
+    "contact_id",
+    "occurred_at",
+    "time_saved_seconds",
+    "cost_savings",
+    "revenue_earned",
+)
+
+
+def advance(group: Group) -> Group:
+    """Move the cycles of the conversations the new events' steps count in; each completion, a match."""
+    table = reached.table_of(group.terms.workspace_id, group.goals)
+    arrivals = reached.arrivals(group, table)
+    if not arrivals:
+        return group
+    # Those the events name are locked already, by `store_conversations`' upsert.
+    joined = {chat.conversation_id for a in arrivals for chat in a.joined.values()}
+    joined -= group.chats.standing.keys()
+    if joined and not group.codec.sqlite:
+        connection, workspace = group.session.connection(), group.terms.workspace_id
+        connection.execute(_LOCK_CONVERSATIONS, {"workspace": workspace, "ids": sorted(joined)})
+    try:
+        with group.session.begin_nested():
+            return _moved_on(group, table, arrivals, group.chats.created)
+    except CYCLE_TAKEN:
+        # A cycle open already: one left open in a conversation the group created (erased before,
+        # under the same id), or opened by another writer since the read, which the locks should
+        # have kept from happening. The savepoint undid this stage's writes: read them all again.
+        return _moved_on(group, table, arrivals, frozenset())
+
+
+CYCLE_TAKEN = (sqlite3.IntegrityError, psycopg.IntegrityError)
+"""What a write of cycles raises when a cycle it opens is already open (the unique key on `open_for`),
+through the driver's cursor (`db.bulk.insert_rows`)."""
+
+
+def _moved_on(group: Group, table: StepTable, arrivals: Sequence[Arrival], new: frozenset[str]) -> Group:
+    """Read the open cycles of the conversations (but those in `new`, which have none), move them on,
+    and write them."""
+    chats = {a.chat.conversation_id for a in arrivals if a.chat is not None}
+    chats.update(chat.conversation_id for a in arrivals for chat in a.joined.values())
+    stored = _open_cycles(group, table, chats - new) if chats - new else {}
+    written = _Written(group)
+    for pair, reaches in reached.reaches(arrivals, table, stored.keys()).items():
+        before = stored.get(pair)
+        written.add(before, advance_cycles(None if before is None else before.cycle, reaches, new_id))
+    return written.store()
+
+
+def _open_cycles(group: Group, table: StepTable, chats: Iterable[str]) -> dict[Pair, OpenCycle]:
+    """The cycles open in `chats` of the active multi-step goals (those of the others wait for them)."""
+    rows = group.session.connection().execute(
+        _OPEN_CYCLES, {"workspace": group.terms.workspace_id, "chats": sorted(chats)}
+    )
+    found = {}
+    for row in rows:
+        code = table.code_of.get(row.goal_id)
+        if code is not None:
+            found[(row.open_for, code)] = OpenCycle(_cycle_of(row), row.contact_id, row.flow_id)
+    return found
+
+
+def _cycle_of(row: Any) -> Cycle:
+    if row.state == CycleState.INCOMPLETE:
+        worth = Worth(
+            row.start_time_saved_seconds or 0,
+            row.start_cost_savings or Decimal(0),
+            row.start_revenue_earned or Decimal(0),
+        )
+    else:
+        worth = Worth(row.time_saved_seconds, row.cost_savings, row.revenue_earned)
+    return Cycle(row.id, row.started_at, row.last_step_at, None, row.reached, row.steps_reached, worth)
+
+
+def tally(cycle: Cycle) -> CycleTally:
+    """What a cycle counts for in the rollups (and is stored as)."""
+    state, counted = cycle.state, cycle.worth
+    if state is CycleState.INCOMPLETE:
+        counted = NOTHING
+    return CycleTally(
+        state, cycle.reached, counted.time_saved_seconds, counted.cost_savings, counted.revenue_earned
+    )
+
+
+class _Written:
+    """What the group's cycles come to: the rows to write, the changes to count, the completions."""
+
+    def __init__(self, group: Group) -> None:
+        self.group = group
+        self.codec = group.codec
+        self.workspace = self.codec.id(group.terms.workspace_id)
+        self.moved_on: list[tuple[Any, ...]] = []  # rows of cycles stored before
+        self.opened: list[tuple[Any, ...]] = []  # rows of new cycles
+        self.steps: list[tuple[Any, ...]] = []
+        self.changes: list[CycleChange] = []
+        self.completions: list[tuple[int, Match]] = []  # with the event's place in arrival order
+        self._cells: dict[tuple[str, str], tuple[Any, ...]] = {}  # by step: its row's constant cells
+
+    def add(self, stored: OpenCycle | None, progress: Progress[Step]) -> None:
+        """The cycles of one (conversation, goal) pair, moved on from `stored` (the one open before)."""
+        first = _first_steps(progress.counted)
+        outcomes = {done.cycle_id: self._complete(done.reach.event) for done in progress.completed}
+        cells: dict[uuid.UUID, tuple[Any, str | None]] = {}  # by cycle: its id in the codec's terms, contact
+        for moved in progress.moved:
+            cycle, opener = moved.after, first[moved.after.id]
+            if moved.before is None or stored is None:
+                contact, flow = opener.arrival.contact_id, opener.chat.flow_id  # fixed when it opens
+            else:
+                contact, flow = stored.contact_id or opener.arrival.contact_id, stored.flow_id
+            ref, now = self.codec.id(cycle.id), tally(cycle)
+            cells[cycle.id] = (ref, contact)
+            where = (opener.known.goal.id, opener.chat.conversation_id, contact, flow)
+            row = self._cycle_row(cycle, ref, now, where, outcomes.get(cycle.id))
+            (self.opened if moved.before is None else self.moved_on).append(row)
+            before = None if moved.before is None else tally(moved.before)
+            self.changes.append(CycleChange(opener.known.goal.id, cycle.started_at, flow, before, now))
+        self.steps.extend(self._step_row(counted, *cells[counted.cycle_id]) for counted in progress.counted)
+
+    def _complete(self, step: Step) -> uuid.UUID:
+        """A completion's match, credited to its cycle's conversation; the id its outcome will have."""
+        outcome_id = new_id()
+        credit = Attribution(step.credit, step.chat.conversation_id, step.chat.flow_id)
+        match = Match(step.arrival.event, step.known.goal, credit, outcome_id)
+        self.completions.append((step.arrival.order, match))
+        return outcome_id
+
+    def _cycle_row(
+        self,
+        cycle: Cycle,
+        ref: Any,
+        now: CycleTally,
+        where: tuple[uuid.UUID, str, str | None, str | None],
+        outcome: uuid.UUID | None,
+    ) -> tuple[Any, ...]:
+        """A row of `goal_cycles`: `where` is its goal, conversation, contact and flow."""
+        codec, (goal_id, chat, contact, flow) = self.codec, where
+        return (
+            self.workspace,
+            ref,
+            codec.id(goal_id),
+            chat,
+            chat if cycle.ended_at is None else None,  # open_for
+            contact,
+            flow,
+            codec.time(cycle.started_at),
+            codec.time(cycle.last_step_at),
+            codec.time(cycle.ended_at),
+            now.state.value,
+            now.reached,
+            cycle.steps_reached,
+            now.time_saved_seconds,
+            codec.decimal(now.cost_savings),
+            codec.decimal(now.revenue_earned),
+            None if outcome is None else codec.id(outcome),
+        )
+
+    def _step_row(self, counted: Counted[Step], cycle_ref: Any, contact: str | None) -> tuple[Any, ...]:
+        step, codec = counted.reach.event, self.codec
+        goal, spec = step.known.goal, step.known.spec
+        cells = self._cells.get((goal.code, spec.key))
+        if cells is None:
+            cells = self._cells[(goal.code, spec.key)] = (
+                codec.id(goal.id),
+                spec.key,
+                spec.slot,
+                spec.time_saved_seconds,
+                codec.decimal(spec.cost_savings),
+                codec.decimal(spec.revenue_earned),
+            )
+        goal_ref, key, slot, seconds, cost, revenue = cells
+        event = step.arrival.event
+        return (
+            self.workspace,
+            codec.new_id(),
+            goal_ref,
+            cycle_ref,
+            key,
+            slot,
+            event.row_id,
+            step.chat.conversation_id,
+            contact,
+            codec.time(event.item.timestamp),
+            seconds,
+            cost,
+            revenue,
+        )
+
+    def store(self) -> Group:
+        """Write the rows (cycles stored before first: see the module's docstring); the group with the
+        changes and the completions' matches."""
+        group = self.group
+        if not self.changes:
+            return group
+        connection, codec = group.session.connection(), self.codec
+        insert_rows(connection, codec, "goal_cycles", CYCLE_COLUMNS, self.moved_on, tail=_MOVED_ON)
+        insert_rows(connection, codec, "goal_cycles", CYCLE_COLUMNS, self.opened)
+        insert_rows(connection, codec, "goal_events", STEP_COLUMNS, self.steps)
+        self.completions.sort(key=itemgetter(0))
+        return replace(
+            group,
+            cycle_changes=group.cycle_changes + tuple(self.changes),
+            matches=group.matches + tuple(match for _, match in self.completions),
+        )
+
+
+def _first_steps(counted: Sequence[Counted[Step]]) -> Mapping[uuid.UUID, Step]:
+    """The first step counted in each cycle: the one that opened it, or the first since the group began."""
+    first: dict[uuid.UUID, Step] = {}
+    for step in counted:
+        first.setdefault(step.cycle_id, step.reach.event)
+    return first

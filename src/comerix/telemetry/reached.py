@@ -1,0 +1,198 @@
+"""Which steps of multi-step goals a group's new events reach, and the conversation each counts in
+(SPEC §9): what `telemetry.cycles` moves the cycles with.
+
+- `arrivals`: the new events that reach steps, in arrival order: the steps of active multi-step goals
+  whose trigger and conditions each meets (as its batch's preparation found them, while still true),
+  or, for an item that names its goal, the steps it names; and the conversation they count in: the
+  event's own, or, with none but a contact, the one §3's window rule picks with each goal's window
+  (one look-up per such event). Events with neither count nowhere.
+- `reaches`: the steps that can count, by (conversation, goal), in the order they apply: each goal's
+  steps reached by one event in step order, the completions last (or in the order an item named
+  them). Only the steps of goals with a cycle open or opening in their conversation are looked up:
+  an event reaches tens of steps of goals with no cycle where it happens, which count nowhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import msgspec
+
+from comerix.conversions import attribution
+from comerix.conversions.attribution import AttributionKind, Candidate
+from comerix.conversions.cycles import Reach, Worth, in_step_order
+from comerix.goals.index import GoalSpec, StepSpec, WorkspaceGoals
+from comerix.telemetry.batches import StepReached
+from comerix.telemetry.pipeline import Group, StoredEvent
+from comerix.telemetry.schemas import Item
+from comerix.telemetry.stages import contact_candidates
+from comerix.vocabulary import GoalStatus
+
+Pair = tuple[str, str]
+"""A conversation (its id) and a multi-step goal (its code): where cycles are kept."""
+
+
+class Known(msgspec.Struct, frozen=True, gc=False):
+    """A step of an active multi-step goal, with its worth."""
+
+    goal: GoalSpec
+    spec: StepSpec
+    worth: Worth
+
+
+class StepTable:
+    """The steps of a workspace's active multi-step goals by (goal code, step key), which of them
+    start their goal, and the goals' codes by id: built once per revision of the goals (`table_of`),
+    so that an event's steps cost a look-up each, and only those that can count are looked up."""
+
+    def __init__(self, goals: WorkspaceGoals) -> None:
+        self.goals = goals
+        active = [g for g in goals.by_code.values() if g.multi_step and g.status is GoalStatus.ACTIVE]
+        self.steps: dict[tuple[str, str], Known] = {
+            (goal.code, step.key): Known(
+                goal, step, Worth(step.time_saved_seconds, step.cost_savings, step.revenue_earned)
+            )
+            for goal in active
+            for step in goal.steps
+            if not step.retired
+        }
+        self.starts = frozenset(hit for hit, known in self.steps.items() if known.spec.is_start)
+        self.code_of = {goal.id: goal.code for goal in active}
+
+
+_TABLES: dict[uuid.UUID, StepTable] = {}
+
+
+def table_of(workspace_id: uuid.UUID, goals: WorkspaceGoals) -> StepTable:
+    """The step table of `goals` (the workspace's, as `GoalIndex` keeps them while their revision
+    stands), built again when they are other goals."""
+    table = _TABLES.get(workspace_id)
+    if table is None or table.goals is not goals:
+        table = _TABLES[workspace_id] = StepTable(goals)
+    return table
+
+
+class Arrival(msgspec.Struct, frozen=True, gc=False):
+    """A new event that reaches steps of multi-step goals, and the conversation they count in."""
+
+    event: StoredEvent
+    order: int  # its place among the group's events that reach steps
+    hits: Sequence[StepReached]  # as matched, or as the item names them
+    chat: Candidate | None  # the conversation it names, as it stands
+    joined: Mapping[str, Candidate]  # with no conversation named: by goal code, the one its window picks
+    contact_id: str | None  # the conversation's contact
+
+    @property
+    def named(self) -> bool:
+        """Whether the item named its steps: they apply in its order."""
+        return self.event.item.goal_code is not None
+
+
+class Step(msgspec.Struct, frozen=True, gc=False):
+    """A step an event reached, in the conversation it counts in (`Reach.event`)."""
+
+    arrival: Arrival
+    known: Known
+    chat: Candidate
+    credit: AttributionKind  # CONVERSATION: the event named it; WINDOW: its contact's, by the window rule
+
+
+def arrivals(group: Group, table: StepTable) -> list[Arrival]:
+    """The new events that reach steps, in arrival order, with the conversation they count in (those
+    with none count nowhere)."""
+    found: list[Arrival] = []
+    matching = bool(table.steps)
+    standing, contact_of = group.chats.standing, group.chats.contact_of
+    for event in group.stored:
+        item = event.item
+        hits: Sequence[StepReached]
+        if item.goal_code is not None:
+            if item.steps is None:
+                continue
+            code = item.goal_code
+            hits = [(code, key, (code, key) in table.starts) for key in item.steps]
+        elif matching:
+            hits = group.batches[event.batch].prepared.steps_for(item, group.goals)
+            if not hits:
+                continue
+        else:
+            continue
+        if item.conversation_id is not None:
+            contact = contact_of.get(item.conversation_id) or item.contact_id
+            found.append(Arrival(event, len(found), hits, standing[item.conversation_id], {}, contact))
+        elif item.contact_id is not None and (joined := _joined(group, table, item, hits)):
+            found.append(Arrival(event, len(found), hits, None, joined, item.contact_id))
+    return found
+
+
+def _joined(group: Group, table: StepTable, item: Item, hits: Sequence[StepReached]) -> dict[str, Candidate]:
+    """For an item with a contact but no conversation: by goal code, the contact's conversation that
+    §3's window rule picks with the goal's window (the candidates read once, for the widest)."""
+    goals = [known.goal for code, key, _ in hits if (known := table.steps.get((code, key))) is not None]
+    windows = {goal.code: goal.attribution_window_hours for goal in goals}
+    if not windows or item.contact_id is None:
+        return {}
+    candidates = contact_candidates(
+        group.session, group.terms.workspace_id, item.contact_id, item.timestamp, max(windows.values())
+    )
+    by_window = {
+        hours: attribution.choose(candidates, item.timestamp, hours) for hours in set(windows.values())
+    }
+    return {code: chosen for code, hours in windows.items() if (chosen := by_window[hours]) is not None}
+
+
+def reaches(
+    arrivals: Sequence[Arrival], table: StepTable, open_in: Iterable[Pair]
+) -> dict[Pair, list[Reach[Step]]]:
+    """The steps that can count, by the (conversation, goal) they count in, in the order they apply:
+    those of a goal with a cycle open in the conversation (`open_in`: before the group), or opening
+    there since a start step was reached. The others (a goal with no cycle open, whose start step was
+    not reached) count nowhere and are never looked up."""
+    steps = table.steps
+    active: dict[str, set[str]] = {}  # by conversation: the goals with a cycle open or opening
+    for chat_id, code in open_in:
+        active.setdefault(chat_id, set()).add(code)
+    by_pair: dict[Pair, list[Reach[Step]]] = {}
+    for arrival in arrivals:
+        at = arrival.event.item.timestamp
+        credit = AttributionKind.CONVERSATION if arrival.chat is not None else AttributionKind.WINDOW
+        touched: dict[str, list[Reach[Step]]] = {}
+        for code, key, chat in _may_count(arrival, active):
+            known = steps.get((code, key))
+            if known is None:  # not a step of an active goal (the same goals matched it: never)
+                continue
+            spec, step = known.spec, Step(arrival, known, chat, credit)
+            reach = Reach(step, spec.slot, spec.position, spec.completion, at, known.worth)
+            touched.setdefault(code, []).append(reach)
+        for code, reaches in touched.items():
+            if len(reaches) > 1 and not arrival.named:
+                reaches = in_step_order(reaches)
+            by_pair.setdefault((reaches[0].event.chat.conversation_id, code), []).extend(reaches)
+    return by_pair
+
+
+def _may_count(arrival: Arrival, active: dict[str, set[str]]) -> Iterator[tuple[str, str, Candidate]]:
+    """The steps of `arrival` that may count, with the conversation they count in: those of the goals
+    in `active` for it (by conversation: the goals with a cycle open or opening), and start steps,
+    whose goals join `active`. The loop runs for every step every event reaches: it stays bare."""
+    own = arrival.chat
+    if own is not None:
+        codes = active.setdefault(own.conversation_id, set())
+        for code, key, start in arrival.hits:
+            if code not in codes:
+                if not start:
+                    continue
+                codes.add(code)
+            yield code, key, own
+        return
+    for code, key, start in arrival.hits:
+        chat = arrival.joined.get(code)
+        if chat is None:
+            continue
+        codes = active.setdefault(chat.conversation_id, set())
+        if code not in codes:
+            if not start:
+                continue
+            codes.add(code)
+        yield code, key, chat
