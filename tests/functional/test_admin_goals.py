@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -423,3 +424,292 @@ def test_try_it_answers_problems_in_the_api_error_shape(pages: TestClient, desig
     bad_range = pages.post("/admin/insights/goals/preview?range=1y", json=FORM, headers=headers)
     assert bad_range.status_code == 422
     assert [d["field"] for d in bad_range.json()["error"]["details"]] == ["range"]
+
+
+# --- multi-step goals: the goal type and the steps editor ----------------------------------------------
+
+STEPS_FORM = {
+    "name": "Booking",
+    "code": "booking",
+    "kind": "conversion",
+    "shape": "steps",
+    "trigger_event": "ignored",  # the single-event fields, sent by a browser without JavaScript
+    "match_conditions": "not json",
+    "value_mode": "none",
+    "attribution_window_hours": "168",
+    # Rows in the order typed; their positions put row 5 second.
+    "steps-0-key": "started",
+    "steps-0-name": "Booking started",
+    "steps-0-trigger_event": "booking_started",
+    "steps-0-position": "0",
+    "steps-1-key": "paid",
+    "steps-1-name": "Paid",
+    "steps-1-trigger_event": "payment",
+    "steps-1-completion": "true",
+    "steps-1-revenue_earned": "40.50",
+    "steps-1-position": "2",
+    "steps-5-key": "dates",
+    "steps-5-name": "Dates chosen",
+    "steps-5-trigger_event": "dates_chosen",
+    "steps-5-match_conditions": '{"nights": 2, "ref": "2", "pets": false}',
+    "steps-5-time_saved_seconds": "300",
+    "steps-5-cost_savings": "1.25",
+    "steps-5-description": "The guest picked dates",
+    "steps-5-position": "1",
+    "steps-7-key": "",  # a spare row left blank: ignored
+    "steps-7-name": "",
+    "steps-7-completion": "true",
+    "steps-7-position": "3",
+}
+
+
+def steps_of(db: Database, goal: Goal) -> list[tuple[Any, ...]]:
+    with db.sessions() as session:
+        return [
+            (s.key, s.name, s.trigger_event, s.completion, s.time_saved_seconds, s.retired)
+            for s in goals.steps_of(session, goal)
+        ]
+
+
+def step_error(html: str, row: int, field_name: str) -> str:
+    found = re.search(rf'id="steps-{row}-{field_name}-error">([^<]*)<', html)
+    assert found is not None, f"no error on row {row}'s {field_name}"
+    return found.group(1)
+
+
+def test_the_new_goal_form_offers_both_goal_types(pages: TestClient, designer: Member) -> None:
+    html = pages.get(NEW).text
+    assert re.search(r'<input id="shape-single" name="shape" type="radio" value="single" checked', html)
+    assert 'id="shape-steps" name="shape" type="radio" value="steps"' in html
+    assert 'data-shape="single" id="single-event"' in html
+    assert 'data-shape="steps" id="steps-editor"' in html
+    # Two blank rows to start from (a start step and a completion step), and the template for more.
+    assert re.findall(r'<fieldset class="step-row[^"]*" id="step-(\w+)"', html) == ["0", "1", "__ROW__"]
+    assert re.search(
+        r'id="steps-1-completion" name="steps-1-completion" type="checkbox" value="true" checked', html
+    )
+    assert 'name="step_action" value="add"' in html
+
+
+def test_a_multi_step_goal_is_created_from_the_form_in_the_rows_order(
+    pages: TestClient, db: Database, designer: Member
+) -> None:
+    response = post_form(pages, NEW, STEPS_FORM)
+    assert response.status_code == 303, re.findall(r'class="error"[^>]*>([^<]*)', response.text)
+    assert "Goal “Booking” created." in pages.get(LIST).text
+    [goal] = stored(db, designer)
+    assert (goal.trigger_event, goal.match_conditions) == (None, {})
+    assert steps_of(db, goal) == [
+        ("started", "Booking started", "booking_started", False, 0, False),
+        ("dates", "Dates chosen", "dates_chosen", False, 300, False),
+        ("paid", "Paid", "payment", True, 0, False),
+    ]
+    with db.sessions() as session:
+        started, dates, paid = goals.steps_of(session, goal)
+    assert dates.match_conditions == {"nights": 2, "ref": "2", "pets": False}
+    assert type(dates.match_conditions["nights"]) is int
+    assert (dates.cost_savings, dates.description, paid.revenue_earned) == (
+        Decimal("1.25"),
+        "The guest picked dates",
+        Decimal("40.50"),
+    )
+    assert [started.slot, dates.slot, paid.slot] == [0, 1, 2]
+
+
+def test_the_list_says_how_many_steps_a_goal_has(pages: TestClient, db: Database, designer: Member) -> None:
+    assert post_form(pages, NEW, STEPS_FORM).status_code == 303
+    row = re.search(
+        r"<tr>\s*<td>\s*<a[^>]*>Booking</a>.*?</tr>", section(pages.get(LIST).text, "active"), re.S
+    )
+    assert row is not None
+    assert '<span class="badge steps">3 steps</span>' in row.group(0)
+    assert "ignored" not in row.group(0)
+
+
+def test_step_problems_are_shown_on_their_row_and_nothing_is_stored(
+    pages: TestClient, db: Database, designer: Member
+) -> None:
+    typed = STEPS_FORM | {
+        "steps-0-completion": "true",  # the start step never completes
+        "steps-5-key": "Dates",
+        "steps-5-match_conditions": '{"nights": [2]}',
+        "steps-1-revenue_earned": "-1",
+        "steps-1-time_saved_seconds": "1.5",
+    }
+    response = post_form(pages, NEW, typed)
+    assert response.status_code == 422
+    html = response.text
+    assert "must be false: the first step is the start step" in step_error(html, 0, "completion")
+    assert "must start with a lowercase letter" in step_error(html, 5, "key")
+    assert "nested objects and lists are not allowed" in step_error(html, 5, "match_conditions")
+    assert step_error(html, 1, "revenue_earned")
+    assert step_error(html, 1, "time_saved_seconds")
+    assert 'id="steps-5-key" name="steps-5-key" type="text" value="Dates"' in html  # as typed
+    # The summary lists them in the rows' order, each linking to its field.
+    links = re.findall(r'<li><a href="#(steps-\d+-[a-z_]+)">', html)
+    assert links == [
+        "steps-0-completion",
+        "steps-5-key",
+        "steps-5-match_conditions",
+        "steps-1-time_saved_seconds",
+        "steps-1-revenue_earned",
+    ]
+    # The rows come back in their order, with their positions, the multi-step type still chosen.
+    assert re.findall(r'<fieldset class="step-row[^"]*" id="step-(\w+)"', html) == [
+        "0",
+        "5",
+        "1",
+        "7",
+        "__ROW__",
+    ]
+    assert re.search(r'id="shape-steps" name="shape" type="radio" value="steps" checked', html)
+    assert stored(db, designer) == []
+
+
+def test_a_process_needs_a_completion_step_and_two_steps(
+    pages: TestClient, db: Database, designer: Member
+) -> None:
+    no_completion = post_form(pages, NEW, STEPS_FORM | {"steps-1-completion": ""})
+    assert no_completion.status_code == 422
+    assert re.search(r'id="steps-error">[^<]*completion step', no_completion.text)
+    assert '<a href="#steps-editor">Steps</a>' in no_completion.text
+    blank = {name: value for name, value in STEPS_FORM.items() if not name.startswith("steps-")}
+    empty = post_form(pages, NEW, blank)
+    assert empty.status_code == 422
+    assert re.search(r'id="steps-error">a multi-step goal needs 2 to 20 steps', empty.text)
+    assert 'id="trigger_event-error"' not in empty.text  # the single-event fields are not read
+    assert stored(db, designer) == []
+
+
+def test_the_editor_buttons_work_without_javascript_and_save_nothing(
+    pages: TestClient, db: Database, designer: Member
+) -> None:
+    added = post_form(pages, NEW, STEPS_FORM | {"step_action": "add"})
+    assert added.status_code == 200
+    assert re.findall(r'<fieldset class="step-row[^"]*" id="step-(\w+)"', added.text) == [
+        "0",
+        "5",
+        "1",
+        "7",
+        "8",
+        "__ROW__",
+    ]
+    assert "The goal was not saved" not in added.text  # not an error: the form, changed
+    moved = post_form(pages, NEW, STEPS_FORM | {"step_action": "up:1"})
+    assert re.findall(r'<fieldset class="step-row[^"]*" id="step-(\w+)"', moved.text)[:3] == ["0", "1", "5"]
+    assert 'name="steps-1-position" value="1"' in moved.text
+    removed = post_form(pages, NEW, STEPS_FORM | {"step_action": "remove:5"})
+    assert re.findall(r'<fieldset class="step-row[^"]*" id="step-(\w+)"', removed.text) == [
+        "0",
+        "1",
+        "7",
+        "__ROW__",
+    ]
+    nonsense = post_form(pages, NEW, STEPS_FORM | {"step_action": "up:99"})
+    assert nonsense.status_code == 200
+    assert stored(db, designer) == []
+
+
+def test_a_multi_step_goal_is_edited_keys_fixed_steps_retired_not_deleted(
+    pages: TestClient, db: Database, designer: Member
+) -> None:
+    assert post_form(pages, NEW, STEPS_FORM).status_code == 303
+    [goal] = stored(db, designer)
+    form = pages.get(edit_path(goal)).text
+    assert 'name="shape"' not in form.replace('name="shape" type="hidden"', "")  # fixed once created
+    assert "Multi-step process</strong>" in form
+    assert 'data-shape="single"' not in form
+    for row, key in enumerate(["started", "dates", "paid"]):
+        assert f'id="steps-{row}-key" name="steps-{row}-key" type="text" value="{key}" readonly' in form
+        assert f'name="steps-{row}-retired"' in form
+        assert f'value="remove:{row}"' not in form  # saved steps are retired, not removed
+    assert "1.25" in form
+    assert "40.50" in form
+
+    values = {name: value for name, value in STEPS_FORM.items() if not name.startswith("steps-")}
+    edited = values | {
+        "steps-0-key": "started",
+        "steps-0-name": "Started",
+        "steps-0-trigger_event": "booking_started",
+        "steps-0-position": "0",
+        "steps-1-key": "dates",
+        "steps-1-name": "Dates chosen",
+        "steps-1-trigger_event": "dates_chosen",
+        "steps-1-retired": "true",
+        "steps-1-position": "2",
+        "steps-2-key": "paid",
+        "steps-2-name": "Paid",
+        "steps-2-trigger_event": "payment",
+        "steps-2-completion": "true",
+        "steps-2-revenue_earned": "40.50",
+        "steps-2-position": "3",
+        "steps-3-key": "guests",
+        "steps-3-name": "Guests named",
+        "steps-3-trigger_event": "guests_named",
+        "steps-3-position": "1",
+    }
+    response = post_form(pages, edit_path(goal), edited)
+    assert response.status_code == 303, re.findall(r'class="error"[^>]*>([^<]*)', response.text)
+    assert steps_of(db, goal) == [
+        ("started", "Started", "booking_started", False, 0, False),
+        ("guests", "Guests named", "guests_named", False, 0, False),
+        ("dates", "Dates chosen", "dates_chosen", False, 0, True),
+        ("paid", "Paid", "payment", True, 0, False),
+    ]
+
+    history = pages.get(f"/admin/insights/goals/{goal.id}").text
+    edit = re.search(r"<strong>Edited</strong>.*?</ul>", history, re.S)
+    assert edit is not None
+    lines = re.findall(r"<li>([^<]*)</li>", edit.group(0))
+    assert "Steps: added “guests” (Guests named)" in lines
+    assert "Steps: “started” name: Booking started → Started" in lines
+    assert "Steps: “dates” retired: no → yes" in lines
+    assert "Steps: order: started, dates, paid → started, guests, dates, paid" in lines
+
+    # A saved step left out is refused (retire it instead), its key is not changed, nothing moves.
+    dropped = {name: value for name, value in edited.items() if not name.startswith("steps-3-")}
+    dropped = {name: value for name, value in dropped.items() if not name.startswith("steps-1-")}
+    refused = post_form(pages, edit_path(goal), dropped)
+    assert refused.status_code == 422
+    assert re.search(r'id="steps-error">[^<]*cannot be deleted', refused.text)
+    renamed = post_form(pages, edit_path(goal), edited | {"steps-0-key": "begun"})
+    assert renamed.status_code == 422
+    assert [key for key, *_ in steps_of(db, goal)] == ["started", "guests", "dates", "paid"]
+
+
+def test_a_single_event_goal_stays_one(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    goal = goal_of(db, clock, designer, name="Lead", code="lead")
+    form = pages.get(edit_path(goal)).text
+    assert "Single event</strong>" in form
+    assert 'id="steps-editor"' not in form
+    posted = FORM | {"code": "lead", "shape": "steps", "steps-0-key": "a", "steps-0-name": "A"}
+    assert post_form(pages, edit_path(goal), posted).status_code == 303  # the shape posted is not read
+    [saved] = stored(db, designer)
+    assert (saved.trigger_event, steps_of(db, saved)) == ("purchase", [])
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"steps-5-position": "²"},
+        {"steps-5-position": "99999999999999999999"},
+        {"steps-5-time_saved_seconds": "1e400"},
+        {"steps-5-time_saved_seconds": "99999999999999999999999"},
+        {"steps-5-cost_savings": "NaN"},
+        {"steps-5-cost_savings": "1e999999"},
+        {"steps-5-match_conditions": "[" * 100_000},
+        {"steps-5-key": "a\x00b", "steps-5-name": "\x00"},
+        {"steps-99999-key": "far", "steps-123456789-key": "too far"},
+        {"step_action": "up:abc"},
+        {"step_action": "remove:0:1"},
+    ],
+)
+def test_hostile_step_fields_are_refused_or_ignored_never_a_500(
+    pages: TestClient, db: Database, designer: Member, hostile: dict[str, str]
+) -> None:
+    response = post_form(pages, NEW, STEPS_FORM | hostile)
+    assert response.status_code in (200, 303, 422), response.text[:500]
+    if response.status_code != 303:  # ignored, or refused with the form shown again
+        assert "text/html" in response.headers["content-type"]

@@ -5,6 +5,9 @@ problem at once (the schema's field rules, a match-conditions box that is not a 
 the value mode lacks), so the form shows them all inline. A blank field means "not set": the schema's
 default applies, and on the edit page an optional field left blank is cleared.
 
+A goal is a single event (a trigger and its match conditions) or a multi-step process (its steps, edited
+as rows: `goal_steps`); the form's `shape` chooses which on a new goal, and it is fixed once created.
+
 Try it posts the same fields as a JSON object of texts (the unsaved form) and answers the preview of
 `telemetry.preview`, exactly as `POST /api/v1/goals/preview` does, plus each sample's and miss's time as
 the pages show times (`pages.local_time`), so the page's script formats none itself.
@@ -13,17 +16,30 @@ the pages show times (`pages.local_time`), so the page's script formats none its
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from comerix.admin.account import safe_next
+from comerix.admin.analytics import count, money
 from comerix.admin.dependencies import GoalsPage
 from comerix.admin.forms import errors_by_field, parse_form
+from comerix.admin.goal_figures import TREND_DAYS, list_figures, step_counts
+from comerix.admin.goal_steps import (
+    ROW_FIELD,
+    Shape,
+    StepErrors,
+    StepRow,
+    new_goal_rows,
+    raw_steps,
+    renumbered,
+)
 from comerix.admin.pages import local_time, page, redirect, to_pretty_json
+from comerix.analytics.rollups import local_day
 from comerix.auth.sessions import SignedIn, set_flash
 from comerix.errors import FieldProblem, Invalid, validated
 from comerix.goals import service
@@ -38,6 +54,8 @@ from comerix.goals.schemas import (
     GoalRead,
     GoalUpdate,
     StatusChange,
+    StepDefinition,
+    step_problems,
     value_mode_problems,
 )
 from comerix.http import DbSession, Now
@@ -82,18 +100,40 @@ NOT_AN_OBJECT = 'must be a JSON object of property path → value, for example {
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+SHAPES = {"single": "Single event", "steps": "Multi-step process"}
+SINGLE_FIELDS = ("trigger_event", "match_conditions")
+# The order of the error summary: the steps editor stands between the trigger and the value.
+FORM_ORDER = [
+    *list(LABELS)[: list(LABELS).index("value_mode")],
+    "steps",
+    *list(LABELS)[list(LABELS).index("value_mode") :],
+]
+FORM_EXTRAS = ("shape", "step_action")  # the goal type, and the steps editor's buttons
+NO_STEPS = "a multi-step goal needs 2 to 20 steps: fill in the rows of the steps"
+
+
 async def _submitted(request: Request) -> dict[str, str]:
-    """The goal fields of the posted form, as typed."""
+    """The goal fields of the posted form, as typed: the goal's own, its shape, the steps editor's rows
+    and the editor's button, if one of them sent the form."""
     form = await request.form()
-    return {name: value for name, value in form.items() if name in LABELS and isinstance(value, str)}
+    return {
+        name: value
+        for name, value in form.items()
+        if isinstance(value, str) and (name in LABELS or name in FORM_EXTRAS or ROW_FIELD.match(name))
+    }
 
 
 Submitted = Annotated[dict[str, str], Depends(_submitted)]
 
 
-def parse(model: type[ModelT], values: Mapping[str, str]) -> ModelT:
-    """`model` from the form's texts, or `Invalid` listing every problem, in the form's order."""
-    raw, problems = _raw(values)
+def parse(model: type[ModelT], values: Mapping[str, str], steps: Sequence[StepRow] | None = None) -> ModelT:
+    """`model` from the form's texts, or `Invalid` listing every problem, in the form's order. With
+    `steps` (the editor's rows), a multi-step goal: its trigger fields are not read."""
+    read = [name for name in LABELS if steps is None or name not in SINGLE_FIELDS]
+    raw, problems = _raw({name: values[name] for name in read if name in values})
+    if steps is not None:
+        raw["steps"], unreadable = raw_steps(steps)
+        problems += unreadable + ([] if raw["steps"] else [FieldProblem("steps", NO_STEPS)])
     data = None
     try:
         data = parse_form(model, raw)
@@ -101,14 +141,30 @@ def parse(model: type[ModelT], values: Mapping[str, str]) -> ModelT:
         problems += [FieldProblem(str(d.get("field", "")), str(d.get("message", ""))) for d in exc.details]
     named = {problem.field for problem in problems}
     problems += [problem for problem in _value_mode_problems(raw) if problem.field not in named]
+    if steps is None and "trigger_event" not in raw and "trigger_event" not in named:
+        problems.append(FieldProblem("trigger_event", "is required"))  # the schema allows none, for steps
+    if steps is not None and data is None:
+        problems += [problem for problem in _steps_problems(raw["steps"]) if problem.field not in named]
     if problems or data is None:
         raise Invalid.of(sorted(problems, key=_form_order))
     return data
 
 
 def _form_order(problem: FieldProblem) -> int:
-    top = problem.field.split(".")[0]
-    return list(LABELS).index(top) if top in LABELS else len(LABELS)
+    top = re.split(r"[.\[]", problem.field)[0]
+    return FORM_ORDER.index(top) if top in FORM_ORDER else len(FORM_ORDER)
+
+
+def _steps_problems(raw_steps: list[dict[str, Any]]) -> list[FieldProblem]:
+    """How the steps fit together (a start step first, a completion step, distinct keys), found even
+    when other fields are wrong: each step sketched from the few fields these rules read."""
+    if not raw_steps:
+        return []
+    read = ("key", "completion", "retired")
+    sketches = [
+        StepDefinition.model_construct(**{n: step[n] for n in read if n in step}) for step in raw_steps
+    ]
+    return step_problems(sketches)
 
 
 def _raw(values: Mapping[str, str]) -> tuple[dict[str, Any], list[FieldProblem]]:
@@ -170,30 +226,51 @@ def prefilled(trigger_event: str, conditions: str) -> dict[str, str]:
     return values
 
 
-def _error_summary(errors: dict[str, str]) -> list[tuple[str | None, str, str]]:
-    """(input id, label, message) of each problem, top-level fields only, in the form's order."""
-    known: list[tuple[str | None, str, str]] = [
-        (name, label, errors[name]) for name, label in LABELS.items() if name in errors
+Summary = list[tuple[str | None, str, str]]
+
+
+def _error_summary(errors: dict[str, str], steps: StepErrors) -> Summary:
+    """(input id, label, message) of each problem, in the form's order: the goal's fields, then the
+    steps' (each on its row's field), then any other."""
+    summary: Summary = []
+    for name in FORM_ORDER:
+        if name == "steps":
+            summary += [(f"steps-{row}-{field}", label, text) for row, field, label, text in steps.listed()]
+            if "steps" in errors:
+                summary.append(("steps-editor", "Steps", errors["steps"]))
+        elif name in errors:
+            summary.append((name, LABELS[name], errors[name]))
+    others = [
+        (None, name, text)
+        for name, text in errors.items()
+        if name not in LABELS and not name.startswith("steps") and "." not in name
     ]
-    others = [(None, name, text) for name, text in errors.items() if name not in LABELS and "." not in name]
-    return known + others
+    return summary + others
 
 
 def _form_page(
     request: Request,
     signed_in: SignedIn,
     values: Mapping[str, str],
+    shape: Shape,
+    base_currency: str,
     *,
     goal: Goal | None = None,
     error: Invalid | GoalCodeTaken | None = None,
     from_explorer: bool = False,
 ) -> Response:
     errors = errors_by_field(Invalid(error.message, error.details)) if error else {}
+    steps = StepErrors.of(error.details if error else [], shape.rows)
     context = {
         "goal": goal,
         "values": dict(values),
         "errors": errors,
-        "summary": _error_summary(errors),
+        "summary": _error_summary(errors, steps),
+        "shape": shape,
+        "shapes": SHAPES,
+        "step_errors": steps.by_row,
+        "blank_row": StepRow(-1),
+        "base_currency": base_currency,
         "from_explorer": from_explorer,
         "action": f"/admin/insights/goals/{goal.id}/edit" if goal else NEW_PATH,
         "script_data": {"preview_url": PREVIEW_PATH},
@@ -204,11 +281,21 @@ def _form_page(
 
 
 @router.get("/insights/goals", name="admin_insights_goals")
-def goal_list(request: Request, session: DbSession, signed_in: GoalsPage) -> Response:
-    """The workspace's goals in three sections, active, paused and archived; primary goals first."""
-    goals = service.list_for_workspace(session, signed_in.principal.workspace_id)
+def goal_list(request: Request, session: DbSession, now: Now, signed_in: GoalsPage) -> Response:
+    """The workspace's goals in three sections, active, paused and archived; primary goals first. Each
+    with its outcomes and base revenue of the last 30 days (one query over the rollups)."""
+    workspace = workspaces.get_or_raise(session, signed_in.principal.workspace_id)
+    goals = service.list_for_workspace(session, workspace.id)
     groups = [(status, [goal for goal in goals if goal.status is status]) for status in GoalStatus]
-    return page(request, "admin/insights/goals.html", signed_in, {"groups": groups})
+    context = {
+        "groups": groups,
+        "figures": list_figures(session, workspace, local_day(now, workspace.timezone)),
+        "steps": step_counts(session, workspace.id),
+        "trend_days": TREND_DAYS,
+        "money": money,
+        "count": count,
+    }
+    return page(request, "admin/insights/goals.html", signed_in, context)
 
 
 @router.get("/insights/goals/new", name="admin_insights_goals_new")
@@ -228,20 +315,32 @@ def new_goal(
         trigger_event = event.name
         conditions = json_text(explorer.goal_conditions(event.properties))
     values = prefilled(trigger_event, conditions)
-    return _form_page(request, signed_in, values, from_explorer=bool(trigger_event or conditions))
+    shape = Shape("single", False, renumbered(new_goal_rows()))
+    base = _base_currency(session, signed_in)
+    return _form_page(
+        request, signed_in, values, shape, base, from_explorer=bool(trigger_event or conditions)
+    )
+
+
+def _base_currency(session: Session, signed_in: SignedIn) -> str:
+    return workspaces.get_or_raise(session, signed_in.principal.workspace_id).base_currency
 
 
 @router.post("/insights/goals/new")
 def create_goal(
     request: Request, session: DbSession, signed_in: GoalsPage, now: Now, values: Submitted
 ) -> Response:
+    """Create the goal; or, when a button of the steps editor sent the form, show it again changed."""
     principal = signed_in.principal
+    shape = Shape.posted(values, None)
+    base = _base_currency(session, signed_in)
+    if values.get("step_action"):
+        return _form_page(request, signed_in, values, shape, base)
     try:
-        goal = service.create(
-            session, principal.workspace_id, parse(GoalCreate, values), actor=principal, now=now
-        )
+        data = parse(GoalCreate, values, shape.rows if shape.multi_step else None)
+        goal = service.create(session, principal.workspace_id, data, actor=principal, now=now)
     except (Invalid, GoalCodeTaken) as exc:
-        return _form_page(request, signed_in, values, error=exc)
+        return _form_page(request, signed_in, values, shape, base, error=exc)
     set_flash(signed_in.row, f"Goal “{goal.name}” created.")
     return redirect(LIST_PATH)
 
@@ -277,22 +376,33 @@ def _with_local_times(result: preview.GoalPreview, timezone: str) -> dict[str, A
 @router.get("/insights/goals/{goal_id}/edit", name="admin_insights_goals_edit")
 def edit_goal(goal_id: str, request: Request, session: DbSession, signed_in: GoalsPage) -> Response:
     goal = service.get_or_raise(session, signed_in.principal.workspace_id, goal_id)
-    return _form_page(request, signed_in, values_of(goal), goal=goal)
+    shape = Shape.of_goal(session, goal)
+    return _form_page(
+        request, signed_in, values_of(goal), shape, _base_currency(session, signed_in), goal=goal
+    )
 
 
 @router.post("/insights/goals/{goal_id}/edit")
 def update_goal(
     goal_id: str, request: Request, session: DbSession, signed_in: GoalsPage, now: Now, values: Submitted
 ) -> Response:
-    """Save the whole form. The code is read-only: a different code posted anyway is refused."""
+    """Save the whole form; or, when a button of the steps editor sent it, show it again changed. The
+    code is read-only: a different code posted anyway is refused; so is a stored step left out."""
     goal = service.get_or_raise(session, signed_in.principal.workspace_id, goal_id)
+    shape = Shape.posted(values, goal, service.steps_of(session, goal))
+    base = _base_currency(session, signed_in)
+    if values.get("step_action"):
+        return _form_page(request, signed_in, values | {"code": goal.code}, shape, base, goal=goal)
     try:
         code = values.get("code", "")
-        definition = parse(GoalDefinition, {name: text for name, text in values.items() if name != "code"})
+        rows = shape.rows if shape.multi_step else None
+        definition = parse(
+            GoalDefinition, {name: text for name, text in values.items() if name != "code"}, rows
+        )
         change = GoalUpdate.model_validate(definition.model_dump() | ({"code": code} if code else {}))
         service.update(session, goal, change, actor=signed_in.principal, now=now)
     except Invalid as exc:
-        return _form_page(request, signed_in, values | {"code": goal.code}, goal=goal, error=exc)
+        return _form_page(request, signed_in, values | {"code": goal.code}, shape, base, goal=goal, error=exc)
     set_flash(signed_in.row, f"Goal “{goal.name}” saved.")
     return redirect(LIST_PATH)
 

@@ -1,11 +1,98 @@
-// Insights → Goals, the goal form: shows only the fields of the chosen value mode, and runs "Try it"
-// (the unsaved form, posted as JSON to the page's preview route) to show what the goal would match.
+// Insights → Goals, the goal form: shows only the fields of the chosen goal type and value mode, runs
+// the steps editor in the page (add, move, remove, retire: without this script the same buttons post the
+// form and the server shows it again changed), and runs "Try it" (the unsaved form, posted as JSON to the
+// page's preview route) to show what a single-event goal would match.
 "use strict";
 
 (() => {
   const form = document.getElementById("goal-form");
   if (!form) return;
   const settings = JSON.parse(document.getElementById("goal-form-data").textContent);
+
+  // Goal type: the section of the other type is hidden, and disabled so the form does not send it.
+  const shapeInputs = form.querySelectorAll("input[name=shape]");
+  const shapeSections = form.querySelectorAll("[data-shape]");
+  const chosenShape = () => {
+    const checked = form.querySelector("input[name=shape]:checked");
+    if (checked) return checked.value;
+    return form.querySelector("#steps-editor") ? "steps" : "single";
+  };
+  const applyShape = () => {
+    const shape = chosenShape();
+    for (const section of shapeSections) {
+      const shown = section.dataset.shape === shape;
+      section.hidden = !shown;
+      for (const control of section.querySelectorAll("input, select, textarea, button")) control.disabled = !shown;
+    }
+    const panel = document.getElementById("try-it");
+    if (panel) {
+      panel.hidden = shape !== "single"; // Try it previews a single event
+      panel.parentElement.classList.toggle("no-aside", panel.hidden); // the form takes its room
+    }
+    if (shape === "steps") renumberSteps();
+  };
+  for (const input of shapeInputs) input.addEventListener("change", applyShape);
+
+  // The steps editor. Rows keep their field names; their order is their position field.
+  const rows = document.getElementById("step-rows");
+  const rowTemplate = document.getElementById("step-row-template");
+  function renumberSteps() {
+    if (!rows) return;
+    const all = [...rows.querySelectorAll(":scope > .step-row")];
+    all.forEach((row, index) => {
+      row.querySelector(".step-position").value = String(index);
+      for (const number of row.querySelectorAll(".step-number")) number.textContent = String(index + 1);
+      row.querySelector(".step-role").textContent = index === 0 ? " · start step" : "";
+      const up = row.querySelector("[data-step-action=up]");
+      const down = row.querySelector("[data-step-action=down]");
+      const remove = row.querySelector("[data-step-action=remove]");
+      up.disabled = index === 0;
+      down.disabled = index === all.length - 1;
+      up.setAttribute("aria-label", `Move step ${index + 1} up`);
+      down.setAttribute("aria-label", `Move step ${index + 1} down`);
+      if (remove) remove.setAttribute("aria-label", `Remove step ${index + 1}`);
+    });
+  }
+  const nextRowNumber = () => {
+    const numbers = [...rows.querySelectorAll(":scope > .step-row")].map((row) => Number(row.dataset.row));
+    return numbers.length ? Math.max(...numbers) + 1 : 0;
+  };
+  const addStep = () => {
+    const html = rowTemplate.innerHTML.replaceAll("__ROW__", String(nextRowNumber()));
+    const holder = document.createElement("div");
+    holder.innerHTML = html;
+    const row = holder.firstElementChild;
+    rows.append(row);
+    renumberSteps();
+    row.querySelector("input[type=text]").focus();
+  };
+  if (rows && rowTemplate) {
+    form.addEventListener("click", (event) => {
+      const button = event.target.closest("[data-step-action]");
+      if (!button || !form.contains(button)) return;
+      event.preventDefault();
+      const action = button.dataset.stepAction;
+      if (action === "add") return addStep();
+      const row = button.closest(".step-row");
+      if (action === "up" && row.previousElementSibling) row.previousElementSibling.before(row);
+      if (action === "down" && row.nextElementSibling) row.nextElementSibling.after(row);
+      if (action === "remove" && row.dataset.saved !== "true") {
+        const next = row.nextElementSibling || row.previousElementSibling;
+        row.remove();
+        renumberSteps();
+        const target = next && next.querySelector("input[type=text]");
+        if (target) target.focus();
+        return;
+      }
+      renumberSteps();
+      button.focus(); // the button moved with its row: keep the keyboard where it was
+    });
+    rows.addEventListener("change", (event) => {
+      if (event.target.matches("input[name$='-retired']")) {
+        event.target.closest(".step-row").classList.toggle("retired", event.target.checked);
+      }
+    });
+  }
 
   // Value mode: the fields of the other modes are hidden, and disabled so the form does not send them.
   const modeSelect = form.querySelector("#value_mode");
@@ -25,7 +112,7 @@
   const button = document.getElementById("try-it-button");
   const rangeSelect = document.getElementById("try-range");
   const results = document.getElementById("try-it-results");
-  panel.hidden = false;
+  applyShape();
 
   const element = (tag, text, className) => {
     const node = document.createElement(tag);
