@@ -303,6 +303,7 @@ class Tenant:
     public_key: str
     goals: int
     listening: int  # goals whose trigger is one of LOAD_EVENTS
+    multi_step: int = 0  # of `goals`, how many are multi-step (SPEC §9)
 
 
 PURCHASE_VALUE = {
@@ -388,11 +389,65 @@ def _specific(trigger: str, rng: random.Random) -> tuple[GoalKind, dict[str, Any
     return GoalKind.ENGAGEMENT, {"model": rng.choice(MODELS), "handover": True}, {}
 
 
-def make_tenant(database: Database, goal_count: int) -> Tenant:
+def multi_step_definitions(count: int, seed: int = 11) -> list[GoalCreate]:
+    """`count` multi-step goals on the names the load sends, as a shop's processes would be: two start
+    with every chat (a purchase journey: started, then three of product viewed, added to cart, checkout
+    and an agent's reply, then the purchase), the others only when a chat comes from one campaign and
+    channel (about 1 chat in 30), so a chat opens two or three cycles and most events move one on."""
+    rng = rng_for(seed)
+    goals = []
+    for i in range(count):
+        start: dict[str, Any] = (
+            {} if i < 2 else {"utm.campaign": f"c{rng.randrange(10)}", "channel": rng.choice(CHANNELS)}
+        )
+        middle = rng.sample(["product_viewed", "add_to_cart", "checkout_started", "agent_replied"], 3)
+        steps = [
+            {
+                "key": "started",
+                "name": "Chat started",
+                "trigger_event": "conversation_started",
+                "match_conditions": start,
+            },
+            *(
+                {
+                    "key": name,
+                    "name": name.replace("_", " "),
+                    "trigger_event": name,
+                    "time_saved_seconds": rng.choice([0, 30, 60, 120]),
+                    "cost_savings": str(rng.choice([0, 1, 2.5])),
+                }
+                for name in middle
+            ),
+            {
+                "key": "purchased",
+                "name": "Purchased",
+                "trigger_event": "purchase",
+                "completion": True,
+                "revenue_earned": "5.00",
+            },
+        ]
+        goals.append(
+            GoalCreate.model_validate(
+                {
+                    "code": f"process_{i:03d}",
+                    "name": f"Process {i}",
+                    "kind": GoalKind.CONVERSION,
+                    "steps": steps,
+                    **PURCHASE_VALUE,
+                }
+            )
+        )
+    return goals
+
+
+def make_tenant(database: Database, goal_count: int, multi_step: int = 0) -> Tenant:
     """A workspace with an admin user, a public Engine API key and `goal_count` active goals, made
-    through the services as the API would."""
+    through the services as the API would; the last `multi_step` of them multi-step (in place of goals
+    on names the load never sends, so the single-step goals listening to the load stay the same)."""
     now = datetime.now(UTC)
     definitions = goal_definitions(goal_count)
+    if multi_step:
+        definitions = definitions[: goal_count - multi_step] + multi_step_definitions(multi_step)
     with database.transaction() as session:
         workspace = workspaces.create(
             session,
@@ -413,7 +468,7 @@ def make_tenant(database: Database, goal_count: int) -> Tenant:
             goals_service.create(session, workspace.id, definition, actor=actor, now=now)
         workspace_id = str(workspace.id)
     listening = sum(definition.trigger_event in LOAD_EVENTS for definition in definitions)
-    return Tenant(workspace_id, key, goal_count, listening)
+    return Tenant(workspace_id, key, goal_count, listening, multi_step)
 
 
 def elapsed_since(start: float) -> float:

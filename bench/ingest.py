@@ -1,9 +1,9 @@
 """Ingestion over real HTTP: `comerix serve` in a subprocess, driven from this process.
 
-For one backend: two fresh databases, one workspace each (10 and 1,000 active goals), one server on
-each. Both servers stay up for the whole section and the runs alternate between them (healthz, 10 goals,
-1,000 goals, rotating the order every round), so a noisy neighbour slows every configuration alike and
-the ratios between them stay fair.
+For one backend: three fresh databases, one workspace each (10 and 1,000 active goals, and 1,000 of
+which 50 are multi-step), one server on each. The servers stay up for the whole section and the runs
+alternate between them (healthz, 10 goals, 1,000 goals, 1,000 with multi-step, rotating the order every
+round), so a noisy neighbour slows every configuration alike and the ratios between them stay fair.
 
 - peak: closed loop, `concurrency` connections (48 unless told) each posting a 100-event body and
   waiting for the 202, for `duration` seconds; events/s counts the batches answered within the window.
@@ -78,7 +78,8 @@ BATCH = 100
 TEMPLATES = 64
 PLACEHOLDER = b"~~~~~~~~~~~~"  # 12 bytes; never appears in generated data otherwise
 SECOND = b"^^^^^^^^^^^^^^^^^^^"  # 19 bytes, as 2026-12-03T10:42:07; never appears otherwise either
-GOAL_COUNTS = (10, 1000)
+CONFIGS: dict[str, tuple[int, int]] = {"10": (10, 0), "1000": (1000, 0), "1000ms": (1000, 50)}
+"""Each configuration: its active goals, and how many of them are multi-step."""
 MIDDLE_EVENTS = (
     ("message_sent", 34),
     ("agent_replied", 34),
@@ -612,73 +613,74 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
     backend = backends.name
     console.rule(f"[bold]Ingestion over HTTP: {backend}")
     templates = build_templates(TEMPLATES)
-    servers: dict[int, Server] = {}
-    calls: dict[int, Call] = {}
-    tenants: dict[int, Tenant] = {}
+    servers: dict[str, Server] = {}
+    calls: dict[str, Call] = {}
+    tenants: dict[str, Tenant] = {}
     try:
-        for goals in GOAL_COUNTS:
-            url = backends.fresh(f"ingest_g{goals}")
+        for key, (goals, multi_step) in CONFIGS.items():
+            url = backends.fresh(f"ingest_g{key}")
             with migrated(url) as database:
                 started = time.perf_counter()
-                tenants[goals] = make_tenant(database, goals)
+                tenants[key] = make_tenant(database, goals, multi_step)
             console.print(
-                f"  {goals:>5} goals ({tenants[goals].listening} on the names the load sends) "
-                f"created in {time.perf_counter() - started:.1f} s"
+                f"  {goals:>5} goals, {multi_step} multi-step ({tenants[key].listening} single-step on the "
+                f"names the load sends) created in {time.perf_counter() - started:.1f} s"
             )
-            servers[goals] = Server(url, workdir, f"{backend}_g{goals}")
-            calls[goals] = events_call(templates, tenants[goals])
+            servers[key] = Server(url, workdir, f"{backend}_g{key}")
+            calls[key] = events_call(templates, tenants[key])
         for server in servers.values():
             server.start()
-        outcomes_per_batch = {goals: _sanity(servers[goals], calls[goals]) for goals in GOAL_COUNTS}
+        outcomes_per_batch = {key: _sanity(servers[key], calls[key]) for key in CONFIGS}
         console.print(
             "  outcomes per 100-event batch: "
-            + ", ".join(f"{goals} goals → {n}" for goals, n in outcomes_per_batch.items())
+            + ", ".join(f"{key} goals → {n}" for key, n in outcomes_per_batch.items())
         )
-        low, high = servers[GOAL_COUNTS[0]], servers[GOAL_COUNTS[1]]
+        low = servers["10"]
         with progress() as bar:
-            task = bar.add_task("warm-up", total=3)
-            for goals in GOAL_COUNTS:
-                closed_loop(servers[goals], calls[goals], options.concurrency, options.warmup)
+            task = bar.add_task("warm-up", total=len(CONFIGS) + 1)
+            for key in CONFIGS:
+                closed_loop(servers[key], calls[key], options.concurrency, options.warmup)
                 bar.advance(task)
             closed_loop(low, HEALTHZ, options.concurrency, min(1.0, options.warmup))
             bar.advance(task)
 
         if backend == "postgresql":  # as autovacuum would have by now on a live database
-            for goals in GOAL_COUNTS:
-                analyze(servers[goals].url)
+            for server in servers.values():
+                analyze(server.url)
 
         # Peak: closed loop, rounds alternating between the configurations.
-        peak_runs: dict[str, list[LoadResult]] = {"healthz": [], "10": [], "1000": []}
+        peak_runs: dict[str, list[LoadResult]] = {"healthz": [], **{key: [] for key in CONFIGS}}
         plan: list[tuple[str, Server, Call]] = [
             ("healthz", low, HEALTHZ),
-            ("10", low, calls[GOAL_COUNTS[0]]),
-            ("1000", high, calls[GOAL_COUNTS[1]]),
+            *((key, servers[key], calls[key]) for key in CONFIGS),
         ]
         with progress() as bar:
             task = bar.add_task(f"peak, {options.duration:g} s runs", total=options.repeats * len(plan))
             for round_ in range(options.repeats):
-                for key, server, call in plan[round_ % 3 :] + plan[: round_ % 3]:
+                turn = round_ % len(plan)
+                for key, server, call in plan[turn:] + plan[:turn]:
                     result = closed_loop(server, call, options.concurrency, options.duration)
                     peak_runs[key].append(result)
                     bar.advance(task)
         _report_runs("peak", peak_runs, BATCH)
 
         # Latency: open loop at half of each configuration's median peak.
-        rates = {str(goals): median([r.rate for r in peak_runs[str(goals)]]) / 2 for goals in GOAL_COUNTS}
+        rates = {key: median([r.rate for r in peak_runs[key]]) / 2 for key in CONFIGS}
         rates["healthz"] = rates["10"]
         if not all(rates.values()):
             raise RuntimeError(
                 f"a configuration answered no request at peak ({rates}): see the errors above and the "
                 f"server logs ({workdir}; keep them with --keep)"
             )
-        latency_runs: dict[str, list[LoadResult]] = {"healthz": [], "10": [], "1000": []}
+        latency_runs: dict[str, list[LoadResult]] = {"healthz": [], **{key: [] for key in CONFIGS}}
         with progress() as bar:
             task = bar.add_task(
                 f"latency at half peak, {options.latency_duration:g} s runs",
                 total=options.repeats * len(plan),
             )
             for round_ in range(options.repeats):
-                for key, server, call in plan[round_ % 3 :] + plan[: round_ % 3]:
+                turn = round_ % len(plan)
+                for key, server, call in plan[turn:] + plan[:turn]:
                     result = open_loop(server, call, rates[key], options.latency_duration)
                     latency_runs[key].append(result)
                     bar.advance(task)
@@ -690,7 +692,7 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
     for label, lines in problems.items():
         if lines:
             console.print(f"[yellow]  {label}: {len(lines)} problem lines in its log, e.g. {lines[0][:200]}")
-    stored = {goals: _stored(servers[goals].url) for goals in GOAL_COUNTS}
+    stored = {key: _stored(servers[key].url) for key in CONFIGS}
     return _figures(backend, peak_runs, latency_runs, rates, stored, outcomes_per_batch, tenants, options)
 
 
@@ -716,9 +718,9 @@ def _figures(
     peak: dict[str, list[LoadResult]],
     latency: dict[str, list[LoadResult]],
     rates: dict[str, float],
-    stored: dict[int, dict[str, int]],
-    outcomes_per_batch: dict[int, int],
-    tenants: dict[int, Tenant],
+    stored: dict[str, dict[str, int]],
+    outcomes_per_batch: dict[str, int],
+    tenants: dict[str, Tenant],
     options: Options,
 ) -> list[Figure]:
     def details(results: list[LoadResult], key: str) -> dict[str, Any]:
@@ -731,18 +733,19 @@ def _figures(
             "client_cpu_cores": median([r.client_cpu for r in results if r.client_cpu is not None]),
         }
         if key != "healthz":
-            goals = int(key)
             found |= {
-                "goals": goals,
-                "goals_listening_to_the_load": tenants[goals].listening,
-                "outcomes_per_100_events": outcomes_per_batch[goals],
-                "stored_at_end": stored[goals],
+                "goals": tenants[key].goals,
+                "multi_step_goals": tenants[key].multi_step,
+                "goals_listening_to_the_load": tenants[key].listening,
+                "outcomes_per_100_events": outcomes_per_batch[key],
+                "stored_at_end": stored[key],
             }
         return found
 
     healthz = [r.rate for r in peak["healthz"]]
     ten = [r.rate * BATCH for r in peak["10"]]
     thousand = [r.rate * BATCH for r in peak["1000"]]
+    multi_step = [r.rate * BATCH for r in peak["1000ms"]]
     paired = [b / a for a, b in zip(ten, thousand, strict=True) if a]
     thousand_targets = [Target("ratio", ">=", 0.8)]
     if backend == "sqlite":
@@ -778,8 +781,19 @@ def _figures(
             targets=thousand_targets,
             extra=common | details(peak["1000"], "1000") | {"paired_ratio_median": median(paired)},
         ),
+        Figure(
+            "ingest",
+            backend,
+            f"ingest 1,000 goals of which 50 multi-step, closed loop, {options.concurrency} connections",
+            "events/s",
+            multi_step,
+            baseline_name="ingest 1,000 goals",
+            baseline_runs=thousand,
+            targets=[Target("ratio", ">=", 0.9)],
+            extra=common | details(peak["1000ms"], "1000ms"),
+        ),
     ]
-    for key, label in (("10", "10 goals"), ("1000", "1,000 goals")):
+    for key, label in (("10", "10 goals"), ("1000", "1,000 goals"), ("1000ms", "1,000 goals, 50 multi-step")):
         runs = latency[key]
         base = latency["healthz"]
         extra = {

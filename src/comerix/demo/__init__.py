@@ -1,5 +1,6 @@
 """The demo workspace that `make run` starts with: a shop, its users, goals of every kind and value
-mode, Engine API keys, and 90 days of realistic chats (`demo.traffic`) sent through the real pipeline.
+mode (two of them multi-step processes, `demo.processes`), Engine API keys, and 90 days of realistic
+chats (`demo.traffic`) sent through the real pipeline.
 
 `comerix demo --if-empty` does nothing on a database that already has workspaces.
 """
@@ -19,6 +20,7 @@ from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
 from comerix.auth.schemas import EngineKeyCreate, TokenCreate, UserCreate
 from comerix.db import Database
+from comerix.demo.processes import PROCESS_GOALS
 from comerix.demo.traffic import traffic
 from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
@@ -80,6 +82,7 @@ DEMO_GOALS = (
         kind=GoalKind.CUSTOM,
         trigger_event="handoff_requested",
     ),
+    *PROCESS_GOALS,  # the multi-step ones: a fitting booked, a return handled
     GoalCreate(
         code="trial_started",
         name="Free trial started",

@@ -7,6 +7,8 @@ and a shop's backend would have sent, in time order, as validated ingestion item
 - purchases in EUR, USD, GBP and CHF with a base total in EUR, premium and basic plans;
 - late sales reported by the backend as server conversions, 1 to 14 days after the chat, so some fall
   inside the 168-hour attribution window and some outside; a few with values the goal cannot read;
+- the two multi-step processes of `demo.processes` (a fitting booked, a return handled), with drop-off at
+  each step, and deposits the backend reports days after the booking chat;
 - more traffic on weekdays and in the afternoon, and a slow rise over the 90 days.
 """
 
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from comerix.demo import processes
+from comerix.demo.chats import Chat
 from comerix.telemetry.schemas import Item
 from comerix.vocabulary import Source
 
@@ -32,32 +35,6 @@ PRODUCTS = ("trail-runner-2", "city-backpack", "merino-hoodie", "rain-shell", "c
 INTENTS = ("pricing", "shipping", "returns", "sizing", "order_status", "product_question")
 
 
-@dataclass
-class _Chat:
-    rng: random.Random
-    id: str
-    contact: str
-    flow: str
-    at: datetime
-    items: list[Item]
-
-    def event(self, name: str, properties: dict[str, Any] | None = None, *, gap: float = 40) -> None:
-        self.at += timedelta(seconds=self.rng.expovariate(1 / gap))
-        self.items.append(
-            Item(
-                index=0,
-                source=Source.WIDGET,
-                name=name,
-                timestamp=self.at,
-                event_id=f"{self.id}-{len(self.items)}",
-                conversation_id=self.id,
-                contact_id=self.contact,
-                flow_id=self.flow,
-                properties=properties or {},
-            )
-        )
-
-
 def conversations_per_day(day: int, weekday: int, scale: float) -> int:
     """Busier on weekdays, growing slowly over the period."""
     base = 70 if weekday < 5 else 40
@@ -67,6 +44,7 @@ def conversations_per_day(day: int, weekday: int, scale: float) -> int:
 def traffic(now: datetime, *, seed: int = 7, scale: float = 1.0) -> Iterator[Item]:
     """Every event of the demo period, in time order; each item's index is its position in the stream."""
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+    process = random.Random(f"{seed}-processes")  # noqa: S311
     start = (now - timedelta(days=DAYS)).replace(minute=0, second=0, microsecond=0)
     stream: list[Item] = []
     contacts = [f"contact-{n:05d}" for n in range(int(4000 * scale) + 1)]
@@ -75,17 +53,18 @@ def traffic(now: datetime, *, seed: int = 7, scale: float = 1.0) -> Iterator[Ite
         for n in range(conversations_per_day(day, date.weekday(), scale)):
             hour = min(23, max(0, int(rng.gauss(15, 3.5))))
             at = date.replace(hour=hour) + timedelta(minutes=rng.randrange(60))
-            chat = _Chat(
+            chat = Chat(
                 rng,
+                process,
                 f"chat-{day:02d}-{n:03d}",
                 rng.choice(contacts),
                 rng.choices(FLOWS, FLOW_WEIGHTS)[0],
                 at,
-                [],
             )
-            _converse(chat)
+            later = _converse(chat)
             stream.extend(chat.items)
             stream.extend(_late_sales(rng, chat))
+            stream.extend(later)
     stream = [item for item in stream if item.timestamp <= now]
     stream.sort(key=lambda item: item.timestamp)
     for index, item in enumerate(stream):
@@ -103,7 +82,8 @@ def traffic(now: datetime, *, seed: int = 7, scale: float = 1.0) -> Iterator[Ite
         )
 
 
-def _converse(chat: _Chat) -> None:
+def _converse(chat: Chat) -> list[Item]:
+    """The chat's events; returns what the shop's backend reports of it later (deposits paid)."""
     rng = chat.rng
     chat.event(
         "conversation_started",
@@ -113,15 +93,16 @@ def _converse(chat: _Chat) -> None:
         },
         gap=1,
     )
-    chat.event(
-        "intent_detected", {"intent": rng.choice(INTENTS), "confidence": round(rng.uniform(0.6, 1), 2)}
-    )
+    intent = processes.intent(chat, rng.choice(INTENTS))
+    chat.event("intent_detected", {"intent": intent, "confidence": round(rng.uniform(0.6, 1), 2)})
     for _ in range(rng.randint(1, 6)):
         chat.event("message_received", {"length": rng.randint(5, 240)})
         chat.event("message_sent", {"length": rng.randint(20, 600), "model": "agent-v3"}, gap=4)
+    processes.handle_return(chat, intent)
     if chat.flow in ("sales-assistant", "onboarding-guide") and rng.random() < 0.7:
         for product in rng.sample(PRODUCTS, rng.randint(1, 3)):
             chat.event("product_viewed", {"product": {"sku": product, "category": "outdoor"}})
+    later = processes.book_fitting(chat)
     if rng.random() < 0.35:
         chat.event("reply_rated", {"rating": {"helpful": rng.random() < 0.78, "stars": rng.randint(2, 5)}})
     if rng.random() < 0.06:
@@ -133,6 +114,7 @@ def _converse(chat: _Chat) -> None:
     if chat.flow == "sales-assistant" and rng.random() < 0.09:
         chat.event("purchase", _order(rng), gap=300)
     chat.event("conversation_ended", {"turns": len(chat.items)}, gap=20)
+    return later
 
 
 def _order(rng: random.Random) -> dict[str, Any]:
@@ -150,7 +132,7 @@ def _order(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def _late_sales(rng: random.Random, chat: _Chat) -> list[Item]:
+def _late_sales(rng: random.Random, chat: Chat) -> list[Item]:
     """Sales the shop's backend reports days after a sales chat, for the same contact."""
     if chat.flow != "sales-assistant" or rng.random() > 0.12:
         return []
