@@ -3,14 +3,17 @@
 stages join the list here. To add a stage, write its function in the package that owns its rows and
 put it here, in its place.
 
-The order is also the order in which a group takes its locks, the same in every writer, which keeps
-writers of several services on one PostgreSQL database from waiting on each other in a circle:
+The order is also the order in which a group takes its locks, the same in every writer, so that
+writers of several services on one PostgreSQL database seldom wait on each other in a circle:
 `events`, `conversation_rollups`, `conversations`, `contacts`, the conversations joined to the cycles
 of multi-step goals by the window rule (in the order of their ids), `goal_cycles`, `goal_events`,
 `goal_cycle_rollups`, `goal_cycle_day_rollups`, `outcomes`, the outcome rollups, the credited
 conversations (in the order of their ids) and their marks, and the event-name catalogue, the rows every
 group of a workspace shares, last. The cycles come before the outcomes because a completion's outcome
-is recorded by the stages after them, as any match's.
+is recorded by the stages after them, as any match's. Conversations are locked in three of these
+places (named, joined, credited), so two writers can still meet in a circle over one contact's chats;
+PostgreSQL then stops one of them, whose batches are answered 503 with `Retry-After`, and a retry with
+the same event ids records them once.
 """
 
 from __future__ import annotations

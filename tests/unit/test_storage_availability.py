@@ -39,6 +39,8 @@ def sqlite_error(code: int, kind: type[sqlite3.Error] = sqlite3.OperationalError
         psycopg.errors.CrashShutdown(),  # 57P02
         psycopg.errors.IoError(),  # 58030
         psycopg.errors.LockNotAvailable(),  # 55P03: lock_timeout, contention as SQLite's BUSY
+        psycopg.errors.DeadlockDetected(),  # 40P01: writers that met in a circle; one is rolled back
+        psycopg.errors.SerializationFailure(),  # 40001
         psycopg.OperationalError("connection refused"),  # no SQLSTATE: the server never answered
         exc.OperationalError("INSERT", {}, psycopg.errors.DiskFull()),
         exc.TimeoutError("QueuePool limit reached"),

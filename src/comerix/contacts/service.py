@@ -83,6 +83,11 @@ def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> Erasure
     A contact of whom nothing at all is found (never seen, or already erased) is `ContactNotFound`.
     """
     scope = _ErasureScope(workspace_id, contact_id)
+    # Ingestion locks a chat before its cycles and outcomes; taking the contact's chats first here too
+    # keeps an erasure and a writer on the same chat from waiting on each other in a circle.
+    session.execute(
+        select(Conversation.id).where(*scope.conversations).order_by(Conversation.id).with_for_update()
+    ).all()
     outcomes = _affected(
         session, update(Outcome).where(*scope.outcomes).values(contact_id=None, conversation_id=None)
     )
@@ -150,11 +155,9 @@ class _ErasureScope:
         cycles = select(GoalCycle.id).where(*self.cycles).scalar_subquery()
         self.goal_events: tuple[ColumnElement[bool], ...] = (
             GoalStepHit.workspace_id == workspace_id,
-            or_(
-                GoalStepHit.contact_id == contact_id,
-                GoalStepHit.conversation_id.in_(chats),
-                GoalStepHit.cycle_id.in_(cycles),
-            ),
+            # every step hit in one of their chats belongs to a cycle there: by cycle, not by chat,
+            # which `goal_events` has no index for
+            or_(GoalStepHit.contact_id == contact_id, GoalStepHit.cycle_id.in_(cycles)),
         )
         self.conversations: tuple[ColumnElement[bool], ...] = (
             Conversation.workspace_id == workspace_id,

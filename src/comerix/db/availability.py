@@ -49,12 +49,14 @@ _SQLITE_UNAVAILABLE = frozenset(
 # PostgreSQL's SQLSTATEs (classes by prefix) of the same kind: connection exceptions (08), a full disk
 # (53100), too many connections (53300), a terminated backend or a server shutting down or starting
 # (57P), system errors such as I/O (58), a read-only transaction (25006: a standby after a failover, a
-# database set read-only) and a lock not available (55P03: contention, as SQLite's BUSY). Not what one
+# database set read-only), a lock not available (55P03: contention, as SQLite's BUSY) and a transaction
+# the server rolled back to break a deadlock or a serialization conflict (40P01, 40001: contention
+# between writers, gone on a retry). Not what one
 # batch can cause: a statement timeout (57014), out of memory (53200), a configuration limit (53400),
 # an unnamed resource (53000), a protocol violation (08P01: a message the server refuses, such as too
 # many parameters). Those fail a group of batches as any statement's error does, so that it is retried
 # batch by batch and only the batch that causes it fails.
-_POSTGRES_UNAVAILABLE = ("08", "53100", "53300", "57P", "58", "25006", "55P03")
+_POSTGRES_UNAVAILABLE = ("08", "53100", "53300", "57P", "58", "25006", "55P03", "40P01", "40001")
 _POSTGRES_CAUSED_BY_A_REQUEST = frozenset({"08P01"})
 
 

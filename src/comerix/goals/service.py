@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from comerix.auth.service import Principal
@@ -115,9 +116,16 @@ def update(session: Session, goal: Goal, data: GoalUpdate, *, actor: Principal, 
 
     `steps`, when sent, is the whole new list: stored steps are found by key, a new key adds a step,
     and a stored key left out is refused (a step is retired, never deleted)."""
-    # Edits of one goal take turns (PostgreSQL; SQLite has one writer anyway), so that each finds the
-    # steps the previous one stored: a form posted twice must not add a step twice.
-    session.refresh(goal, with_for_update=True)
+    # Edits of one goal take turns, so that each finds the steps the previous one stored: a form posted
+    # twice must not add a step twice. A write that changes nothing takes the row's lock on PostgreSQL
+    # and the database's write lock on SQLite (whose reads before it took none), before anything is read.
+    session.execute(
+        sql_update(Goal)
+        .where(Goal.workspace_id == goal.workspace_id, Goal.id == goal.id)
+        .values(updated_at=Goal.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(goal)
     patch = data.model_dump(exclude_unset=True)
     _check_read_only(goal, patch)
     _raise_problems(_shape_change_problems(goal, patch))
