@@ -713,3 +713,93 @@ def test_hostile_step_fields_are_refused_or_ignored_never_a_500(
     assert response.status_code in (200, 303, 422), response.text[:500]
     if response.status_code != 303:  # ignored, or refused with the form shown again
         assert "text/html" in response.headers["content-type"]
+
+
+# --- Try it on a multi-step goal: each step tried alone -------------------------------------------------
+
+
+def test_try_it_previews_the_unsaved_steps_each_alone_with_local_times(
+    pages: TestClient, db: Database, clock: FixedClock, designer: Member
+) -> None:
+    with db.transaction() as session:
+        key = make_engine_key(session, designer.workspace, clock.now(), EngineKeyKind.PUBLIC)
+
+    def at(hours: int, name: str, **properties: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "timestamp": (clock.now() - timedelta(hours=hours)).isoformat(),
+            "properties": properties,
+        }
+
+    events = [
+        at(4, "booking_started", service="fitting"),
+        at(3, "dates_chosen", nights=2, ref="2", pets=False),
+        at(2, "dates_chosen", nights=2, ref=2, pets=False),  # `ref` is a number here: a miss
+        at(1, "payment", amount="99"),
+    ]
+    sent = pages.post("/events", json={"events": events}, headers={"Authorization": f"Bearer {key}"})
+    assert sent.status_code == 202
+    headers = {"X-CSRF-Token": csrf_of(pages.get(NEW).text), "Accept": "application/json"}
+    # The form as the page's script sends it: the rows out of order (row 5 second), a blank row.
+    unsaved = STEPS_FORM | {"value_mode": "fixed", "fixed_value": "25.00"}
+
+    response = pages.post("/admin/insights/goals/preview?range=30d", json=unsaved, headers=headers)
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert (preview["trigger_event"], preview["samples"], preview["closest_misses"]) == (None, [], [])
+    assert (preview["scanned"], preview["matched"], preview["timezone"]) == (4, 3, "Europe/Berlin")
+    steps = preview["steps"]
+    assert [(s["key"], s["type"], s["scanned"], s["matched"]) for s in steps] == [
+        ("started", "start", 1, 1),
+        ("dates", "step", 2, 1),
+        ("paid", "completion", 1, 1),
+    ]
+    # The clock reads 2026-11-02 09:30 UTC: each step's samples and misses carry their local time.
+    assert [[s["local_time"] for s in step["samples"]] for step in steps] == [
+        ["2026-11-02 06:30:00 CET"],
+        ["2026-11-02 07:30:00 CET"],
+        ["2026-11-02 09:30:00 CET"],
+    ]
+    [miss] = steps[1]["closest_misses"]
+    assert miss["local_time"] == "2026-11-02 08:30:00 CET"
+    assert miss["failed"] == [{"key": "ref", "expected": "2", "actual": 2, "missing": False}]
+    # Only the completion step records the outcome, so only its samples carry the goal's value.
+    assert [(s["value"], s["currency"]) for step in steps for s in step["samples"]] == [
+        (None, None),
+        (None, None),
+        ("25.00", "EUR"),
+    ]
+    # A retired step (the edit page's checkbox) is listed, not tried.
+    retired = unsaved | {"steps-5-retired": "true"}
+    steps = pages.post("/admin/insights/goals/preview", json=retired, headers=headers).json()["steps"]
+    assert [(s["key"], s["retired"], s["scanned"], s["samples"]) for s in steps][1] == ("dates", True, 0, [])
+    assert stored(db, designer) == []
+
+
+def test_try_it_names_the_editor_control_of_each_step_problem(pages: TestClient, designer: Member) -> None:
+    headers = {"X-CSRF-Token": csrf_of(pages.get(NEW).text), "Accept": "application/json"}
+    wrong = STEPS_FORM | {
+        "value_mode": "fixed",
+        "steps-1-trigger_event": "",  # row 1 is the third step: steps[2]
+        "steps-5-match_conditions": '{"nights": {"min": 2}}',  # the second: steps[1]
+    }
+    response = pages.post("/admin/insights/goals/preview", json=wrong, headers=headers)
+    assert response.status_code == 422
+    details = response.json()["error"]["details"]
+    assert [(d["field"], d.get("input"), d.get("inline", "")[:14]) for d in details] == [
+        ("steps[1].match_conditions.nights", "steps-5-match_conditions", "nights: must b"),
+        ("steps[2].trigger_event", "steps-1-trigger_event", "is required"),
+        ("fixed_value", None, ""),
+    ]
+
+    one_step = {
+        name: text for name, text in STEPS_FORM.items() if not name.startswith(("steps-1-", "steps-5-"))
+    }
+    response = pages.post("/admin/insights/goals/preview", json=one_step, headers=headers)
+    assert response.status_code == 422
+    details = response.json()["error"]["details"]
+    assert {(d["field"], d.get("input")) for d in details} == {("steps", "steps-editor")}
+
+    # A single event still previews as before: the rows of a hidden editor are not read.
+    single = FORM | {"shape": "single", "steps-0-key": "Not A Key"}
+    assert pages.post("/admin/insights/goals/preview", json=single, headers=headers).status_code == 200

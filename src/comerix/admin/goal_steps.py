@@ -9,7 +9,8 @@ down, remove a new row) post the form with `step_action`; the server then shows 
 and unsaved. With JavaScript the same buttons work in the page and nothing is posted.
 
 A step's index in the list sent to the service is its place among the rows kept, so the service's
-problems (`steps[2].key`) are shown on the fields of that row (`StepErrors`). `Shape` is what the form
+problems (`steps[2].key`) are shown on the fields of that row (`StepErrors` on the page; `with_inputs`
+names the control in Try it's answer, for the page's script). `Shape` is what the form
 shows of a goal's type: single event or steps (chosen on a new goal, fixed once created), and the rows.
 """
 
@@ -165,6 +166,38 @@ def raw_steps(rows: Sequence[StepRow]) -> tuple[list[dict[str, Any]], list[Field
     return steps, problems
 
 
+def _located(problem: Mapping[str, Any], steps: Sequence[StepRow]) -> tuple[int, str, str] | None:
+    """The row number and field (`row`: the step as a whole) of a problem naming a step (`steps[2].key`,
+    `steps` indexing the kept rows), and its message as shown there (a deeper path, such as a match
+    condition's key, leads it); None for any other problem."""
+    found = PROBLEM_FIELD.match(str(problem.get("field", "")))
+    if not found or int(found.group(1)) >= len(steps):
+        return None
+    name = found.group(2) if found.group(2) in FIELDS else "row"
+    detail = f"{found.group(3).lstrip('.')}: " if found.group(3) else ""
+    return steps[int(found.group(1))].row, name, detail + str(problem.get("message", "is not valid"))
+
+
+def with_inputs(problems: Iterable[Mapping[str, Any]], rows: Sequence[StepRow]) -> list[dict[str, Any]]:
+    """The problems of a steps form, each naming a step or the steps given `input`, the id of the
+    editor's control to show it on (a problem of a step as a whole: its key's), and `inline`, its message
+    as shown there. Try it answers these, so the page's script finds the row of `steps[2]` without
+    knowing which rows were kept, nor in which order."""
+    steps = kept(rows)
+    shown = []
+    for problem in problems:
+        found = _located(problem, steps)
+        if found is not None:
+            row, name, message = found
+            place = {"input": f"steps-{row}-{'key' if name == 'row' else name}", "inline": message}
+        elif problem.get("field") == "steps":
+            place = {"input": "steps-editor", "inline": str(problem.get("message", ""))}
+        else:
+            place = {}
+        shown.append(dict(problem) | place)
+    return shown
+
+
 @dataclass(frozen=True)
 class StepErrors:
     """The problems naming a step (`steps[2].key`), by row number and field (`row`: the step as a
@@ -178,13 +211,10 @@ class StepErrors:
         steps = kept(rows)
         errors: dict[int, dict[str, str]] = {}
         for problem in problems:
-            found = PROBLEM_FIELD.match(str(problem.get("field", "")))
-            if not found or int(found.group(1)) >= len(steps):
-                continue
-            name = found.group(2) if found.group(2) in FIELDS else "row"
-            detail = f"{found.group(3).lstrip('.')}: " if found.group(3) else ""
-            message = detail + str(problem.get("message", "is not valid"))
-            errors.setdefault(steps[int(found.group(1))].row, {}).setdefault(name, message)
+            found = _located(problem, steps)
+            if found is not None:
+                row, name, message = found
+                errors.setdefault(row, {}).setdefault(name, message)
         return cls(errors, list(rows))
 
     def listed(self) -> list[tuple[int, str, str, str]]:

@@ -8,9 +8,10 @@ default applies, and on the edit page an optional field left blank is cleared.
 A goal is a single event (a trigger and its match conditions) or a multi-step process (its steps, edited
 as rows: `goal_steps`); the form's `shape` chooses which on a new goal, and it is fixed once created.
 
-Try it posts the same fields as a JSON object of texts (the unsaved form) and answers the preview of
-`telemetry.preview`, exactly as `POST /api/v1/goals/preview` does, plus each sample's and miss's time as
-the pages show times (`pages.local_time`), so the page's script formats none itself.
+Try it posts the same fields as a JSON object of texts (the unsaved form, with the steps editor's rows
+for a multi-step goal) and answers the preview of `telemetry.preview`, exactly as
+`POST /api/v1/goals/preview` does, plus each sample's and miss's time as the pages show times
+(`pages.local_time`), so the page's script formats none itself.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from comerix.admin.goal_steps import (
     new_goal_rows,
     raw_steps,
     renumbered,
+    rows_from_form,
+    with_inputs,
 )
 from comerix.admin.pages import local_time, page, redirect, to_pretty_json
 from comerix.analytics.rollups import local_day
@@ -353,9 +356,19 @@ def preview_goal(
     values: Annotated[dict[str, str], Body()],
     range: Annotated[Range, Query()] = Range.D30,
 ) -> JSONResponse:
-    """Try the unsaved form (a JSON object of its fields' texts) against the stored events of the range."""
-    data = parse(GoalPreviewRequest, {name: value for name, value in values.items() if name in LABELS})
-    definition = service.check_definition(data)
+    """Try the unsaved form (a JSON object of its fields' texts) against the stored events of the range.
+    With `shape` "steps", a multi-step goal: the steps editor's rows, named as the form names them; then
+    each problem naming a step says which of the editor's controls to show it on (`with_inputs`)."""
+    rows = rows_from_form(values) if values.get("shape") == "steps" else None
+    try:
+        data = parse(
+            GoalPreviewRequest, {name: value for name, value in values.items() if name in LABELS}, rows
+        )
+        definition = service.check_definition(data)
+    except Invalid as exc:
+        if rows is None:
+            raise
+        raise Invalid(exc.message, with_inputs(exc.details, rows)) from None
     workspace = workspaces.get_or_raise(session, signed_in.principal.workspace_id)
     result = preview.preview(
         session, workspace.id, definition, range, base_currency=workspace.base_currency, now=now
@@ -365,11 +378,15 @@ def preview_goal(
 
 def _with_local_times(result: preview.GoalPreview, timezone: str) -> dict[str, Any]:
     """The preview as JSON, each sample and miss with `local_time`, its event's time as the pages
-    show times (the script shows it as it is: the server formats every time)."""
+    show times (the script shows it as it is: the server formats every time); a multi-step goal's under
+    each of its steps."""
     payload = result.model_dump(mode="json")
-    events = [item.event for item in result.samples] + [item.event for item in result.closest_misses]
-    for shown, event in zip([*payload["samples"], *payload["closest_misses"]], events, strict=True):
-        shown["local_time"] = local_time(event.timestamp, timezone)
+    tried: list[tuple[dict[str, Any], preview.GoalPreview | preview.StepPreview]] = [(payload, result)]
+    tried += list(zip(payload["steps"], result.steps, strict=True))
+    for shown, trial in tried:
+        events = [item.event for item in trial.samples] + [item.event for item in trial.closest_misses]
+        for item, event in zip([*shown["samples"], *shown["closest_misses"]], events, strict=True):
+            item["local_time"] = local_time(event.timestamp, timezone)
     return payload | {"timezone": timezone}
 
 

@@ -1,6 +1,7 @@
 """Multi-step goals and a goal's page in a real browser, on the demo workspace: a process built in the
-steps editor (add, reorder, remove, a refusal shown on its row, then retire), its page with the funnel
-drawn, and a demo goal's page with its trend, latest outcomes and change history."""
+steps editor (add, reorder, remove, a refusal shown on its row, then retire), Try it on an unsaved
+process (each step's matches and misses; a problem shown on its row until the next run), its page with
+the funnel drawn, and a demo goal's page with its trend, latest outcomes and change history."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def test_a_designer_builds_a_multi_step_goal_in_the_steps_editor(signed_in_as: C
     page.get_by_label("Multi-step process").check()
     expect(page.locator("#steps-editor")).to_be_visible()
     expect(page.locator("#single-event")).to_be_hidden()
-    expect(page.locator("#try-it")).to_be_hidden()
+    expect(page.locator("#try-it-steps-note")).to_be_visible()  # Try it tries each step
 
     field(page, "Name").fill("Plan upgrade")
     field(page, "Code").fill("plan_upgrade")
@@ -95,6 +96,11 @@ def test_a_designer_builds_a_multi_step_goal_in_the_steps_editor(signed_in_as: C
     step_field(page, 2, "Retired").check()
     expect(page.locator("#step-rows > .step-row").nth(1)).to_have_class(re.compile("retired"))
     screenshot(page, "goal-steps-form")
+    page.get_by_role("button", name="Try it").click()  # the edit page sends its stored steps' rows
+    tried = page.locator("#try-it-results .try-step")
+    expect(tried).to_have_count(3)
+    expect(tried.nth(1)).to_contain_text("Retired: it matches nothing new, so it was not tried.")
+    expect(tried.nth(2)).to_contain_text("“purchase” events matched")
     page.get_by_role("button", name="Save goal").click()
     expect(page.get_by_role("status")).to_have_text("Goal “Plan upgrade” saved.")
     expect(row).to_contain_text("2 steps")
@@ -114,6 +120,77 @@ def test_a_designer_builds_a_multi_step_goal_in_the_steps_editor(signed_in_as: C
     expect(history.first).to_contain_text("“plan_chosen” retired: no → yes")
     expect(history.last).to_contain_text("pricing (Pricing shown), plan_chosen (Plan chosen), paid (Paid)")
     screenshot(page, "goal-page-multi-step")
+
+
+def test_try_it_shows_each_step_of_an_unsaved_process(
+    signed_in_as: Callable[[str], Page], page_errors: list[str]
+) -> None:
+    page = signed_in_as("designer")
+    page.goto("/admin/insights/goals/new")
+    page.get_by_label("Multi-step process").check()
+    field(page, "Name").fill("Fitting, tried")
+    field(page, "Code").fill("fitting_tried")
+    for number, (key, name, trigger) in enumerate(
+        [("started", "Booking started", "booking_started"), ("paid", "Deposit paid", "")], start=1
+    ):
+        step_field(page, number, "Key").fill(key)
+        step_field(page, number, "Name").fill(name)
+        step_field(page, number, "Trigger event").fill(trigger)  # the completion's left blank: refused
+    page.get_by_role("button", name="Add a step").click()
+    step_field(page, 3, "Key").fill("trail")
+    step_field(page, 3, "Name").fill("Trail runner")
+    step_field(page, 3, "Trigger event").fill("booking_details_given")
+    step_field(page, 3, "Match conditions").fill('{"activity": "trail"}')
+    page.get_by_role("button", name="Move step 3 up").click()  # now the completion is the third step
+    field(page, "Value").select_option("from_property")
+    field(page, "Value property").fill("amount")
+    field(page, "Currency property").fill("currency")
+    page.get_by_label("Events of the last").select_option("90d")
+
+    page.get_by_role("button", name="Try it").click()
+    problems = page.locator("#try-it-results").get_by_role("alert")
+    expect(problems).to_contain_text("Fix the form first")
+    expect(problems).to_contain_text("steps[2].trigger_event: is required")
+    trigger = step_field(page, 3, "Trigger event")
+    expect(page.locator("#step-rows > .step-row").nth(2).locator(".try-inline-error")).to_have_text(
+        "is required"
+    )
+    expect(trigger).to_have_attribute("aria-invalid", "true")
+    problems.get_by_role("link", name="steps[2].trigger_event").click()
+    expect(trigger).to_be_focused()
+    screenshot(page, "goal-steps-try-it-error")
+    expected_refusal = [entry for entry in page_errors if entry.startswith("422 for ")]
+    assert len(expected_refusal) == 1  # the refusal shown above; nothing else went wrong
+    page_errors.remove(expected_refusal[0])
+
+    trigger.fill("deposit_paid")
+    page.get_by_role("button", name="Try it").click()
+    steps = page.locator("#try-it-results .try-step")
+    expect(steps).to_have_count(3)
+    expect(page.locator(".try-inline-error")).to_have_count(0)  # cleared by the next run
+    expect(trigger).not_to_have_attribute("aria-invalid", "true")
+    titles = [" ".join(text.split()) for text in steps.locator("h3").all_inner_texts()]
+    assert titles == [
+        "Step 1 · Booking started started",
+        "Step 2 · Trail runner trail",
+        "Step 3 · Deposit paid paid",
+    ]
+    started, trail, paid = steps.all()
+    expect(started.locator(".step-type")).to_have_text("start step")
+    expect(started.locator(".headline")).to_contain_text(
+        re.compile(r"^\d+ of \d+ “booking_started” events matched")
+    )
+    assert int(started.locator(".headline strong").inner_text()) > 0
+    expect(started.locator(".samples .amount")).to_have_count(0)  # no outcome, no value
+    expect(trail.locator(".misses")).to_contain_text(
+        re.compile(r'activity: expected "trail", found "(road|hiking)"')
+    )
+    expect(paid.locator(".step-type")).to_have_text("completes the goal")
+    expect(paid.locator(".samples > li").first).to_contain_text("20.00 EUR")
+    expect(paid.locator(".samples > li").first).to_contain_text(
+        re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST)")
+    )
+    screenshot(page, "goal-steps-try-it")
 
 
 def test_a_demo_goal_page_shows_its_trend_outcomes_and_history(signed_in_as: Callable[[str], Page]) -> None:

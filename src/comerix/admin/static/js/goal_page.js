@@ -41,7 +41,6 @@
         borderColor: color,
         backgroundColor: color,
         pointRadius: 2,
-        cubicInterpolationMode: "monotone", // smooth, but never below zero between two points
         yAxisID: "y1",
         order: 1,
       });

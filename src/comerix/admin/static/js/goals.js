@@ -1,13 +1,16 @@
 // Insights → Goals, the goal form: shows only the fields of the chosen goal type and value mode, runs
 // the steps editor in the page (add, move, remove, retire: without this script the same buttons post the
 // form and the server shows it again changed), and runs "Try it" (the unsaved form, posted as JSON to the
-// page's preview route) to show what a single-event goal would match.
+// page's preview route) to show what a single-event goal would match, or each step of a multi-step goal,
+// tried alone. Data from the server is only ever put in the page as text (textContent), never as HTML.
 "use strict";
 
 (() => {
   const form = document.getElementById("goal-form");
   if (!form) return;
   const settings = JSON.parse(document.getElementById("goal-form-data").textContent);
+  const panel = document.getElementById("try-it");
+  const results = document.getElementById("try-it-results");
 
   // Goal type: the section of the other type is hidden, and disabled so the form does not send it.
   const shapeInputs = form.querySelectorAll("input[name=shape]");
@@ -24,14 +27,17 @@
       section.hidden = !shown;
       for (const control of section.querySelectorAll("input, select, textarea, button")) control.disabled = !shown;
     }
-    const panel = document.getElementById("try-it");
-    if (panel) {
-      panel.hidden = shape !== "single"; // Try it previews a single event
-      panel.parentElement.classList.toggle("no-aside", panel.hidden); // the form takes its room
-    }
+    panel.hidden = false;
+    document.getElementById("try-it-steps-note").hidden = shape !== "steps";
     if (shape === "steps") renumberSteps();
   };
-  for (const input of shapeInputs) input.addEventListener("change", applyShape);
+  for (const input of shapeInputs) {
+    input.addEventListener("change", () => {
+      applyShape();
+      clearInlineErrors();
+      results.replaceChildren(); // what was tried was the other type
+    });
+  }
 
   // The steps editor. Rows keep their field names; their order is their position field.
   const rows = document.getElementById("step-rows");
@@ -106,13 +112,14 @@
   };
   modeSelect.addEventListener("change", applyValueMode);
   applyValueMode();
+  applyShape();
 
   // Try it
-  const panel = document.getElementById("try-it");
   const button = document.getElementById("try-it-button");
   const rangeSelect = document.getElementById("try-range");
-  const results = document.getElementById("try-it-results");
-  applyShape();
+  const STEP_SAMPLES = 3; // of the 10 the service answers per step: the panel lists every step
+  const STEP_MISSES = 3;
+  const STEP_TYPES = { start: "start step", step: "step", completion: "completes the goal" };
 
   const element = (tag, text, className) => {
     const node = document.createElement(tag);
@@ -145,43 +152,131 @@
     }
     if (preview.samples.length) {
       results.append(element("h3", `Sample matches (newest ${preview.samples.length})`));
-      const list = element("ul", null, "try-list samples");
-      for (const sample of preview.samples) {
-        const item = element("li");
-        item.append(element("span", sample.local_time, "when"));
-        if (sample.value !== null) {
-          item.append(element("span", `${sample.value} ${sample.currency}`, "amount"));
-          if (sample.base_value !== sample.value || sample.base_currency !== sample.currency) {
-            item.append(` (base ${sample.base_value} ${sample.base_currency})`);
-          }
-        } else if (sample.value_error) {
-          item.append(element("span", `No value: ${sample.value_error}`, "value-error"));
-        } else {
-          item.append(element("span", "Counted, without a value", "muted"));
-        }
-        item.append(propertiesOf(sample.event));
-        list.append(item);
-      }
-      results.append(list);
+      results.append(sampleList(preview.samples, true));
     }
     if (preview.closest_misses.length) {
       results.append(element("h3", "Closest misses"));
-      const list = element("ul", null, "try-list misses");
-      for (const miss of preview.closest_misses) {
-        const item = element("li");
-        item.append(element("span", miss.local_time, "when"));
-        const failed = element("ul", null, "failed");
-        for (const condition of miss.failed) {
-          const found = condition.missing ? "the property is missing" : `found ${json(condition.actual)}`;
-          const line = element("li");
-          line.append(element("code", condition.key), `: expected ${json(condition.expected)}, ${found}`);
-          failed.append(line);
-        }
-        item.append(failed, propertiesOf(miss.event));
-        list.append(item);
-      }
-      results.append(list);
+      results.append(missList(preview.closest_misses));
     }
+  };
+
+  // A sample: when, and (`valued`: a single event, or a step that completes the goal) its worth.
+  const sampleList = (samples, valued) => {
+    const list = element("ul", null, "try-list samples");
+    for (const sample of samples) {
+      const item = element("li");
+      item.append(element("span", sample.local_time, "when"));
+      if (!valued) {
+        // a step that does not complete the goal records no outcome: no value to show
+      } else if (sample.value !== null) {
+        item.append(element("span", `${sample.value} ${sample.currency}`, "amount"));
+        if (sample.base_value !== sample.value || sample.base_currency !== sample.currency) {
+          item.append(` (base ${sample.base_value} ${sample.base_currency})`);
+        }
+      } else if (sample.value_error) {
+        item.append(element("span", `No value: ${sample.value_error}`, "value-error"));
+      } else {
+        item.append(element("span", "Counted, without a value", "muted"));
+      }
+      item.append(propertiesOf(sample.event));
+      list.append(item);
+    }
+    return list;
+  };
+
+  const missList = (misses) => {
+    const list = element("ul", null, "try-list misses");
+    for (const miss of misses) {
+      const item = element("li");
+      item.append(element("span", miss.local_time, "when"));
+      const failed = element("ul", null, "failed");
+      for (const condition of miss.failed) {
+        const found = condition.missing ? "the property is missing" : `found ${json(condition.actual)}`;
+        const line = element("li");
+        line.append(element("code", condition.key), `: expected ${json(condition.expected)}, ${found}`);
+        failed.append(line);
+      }
+      item.append(failed, propertiesOf(miss.event));
+      list.append(item);
+    }
+    return list;
+  };
+
+  // A multi-step goal: each step, tried alone, in the form's order.
+  const showSteps = (preview, rangeText) => {
+    const days = rangeText.replace("d", "");
+    results.replaceChildren();
+    const steps = element("ol", null, "try-steps");
+    preview.steps.forEach((step, index) => {
+      const item = element("li", null, step.retired ? "try-step retired" : "try-step");
+      const title = element("h3");
+      title.append(`Step ${index + 1} · `, element("span", step.name, "step-name"), " ", element("code", step.key));
+      item.append(title, element("p", step.retired ? `${STEP_TYPES[step.type]} · retired` : STEP_TYPES[step.type], "step-type muted small"));
+      steps.append(item);
+      if (step.retired) {
+        item.append(element("p", "Retired: it matches nothing new, so it was not tried.", "muted"));
+        return;
+      }
+      const headline = element("p", null, "headline");
+      headline.append(element("strong", String(step.matched)), ` of ${step.scanned} “${step.trigger_event}” events matched.`);
+      item.append(headline);
+      if (step.truncated) {
+        item.append(element("p", `Only the newest ${step.scanned} events were examined.`, "muted small"));
+      }
+      if (step.scanned === 0) {
+        item.append(element("p", `No “${step.trigger_event}” events were stored in the last ${days} days. Event names are case-sensitive.`, "muted"));
+        if (step.similar_names.length) {
+          item.append(element("p", `Names that differ only in case: ${step.similar_names.join(", ")}.`));
+        }
+      }
+      const samples = step.samples.slice(0, STEP_SAMPLES);
+      if (samples.length) {
+        const worth = step.type === "completion" ? ", with the goal's value" : "";
+        item.append(element("h4", `Sample matches (newest ${samples.length}${worth})`));
+        item.append(sampleList(samples, step.type === "completion"));
+      }
+      const misses = step.closest_misses.slice(0, STEP_MISSES);
+      if (misses.length) {
+        item.append(element("h4", "Closest misses"));
+        item.append(missList(misses));
+      }
+    });
+    results.append(steps);
+  };
+
+  // Problems of the unsaved steps, also shown next to the editor's control they name (the service
+  // says which: `input`), until the next run.
+  const inlineErrors = [];
+  const clearInlineErrors = () => {
+    for (const shown of inlineErrors.splice(0)) {
+      shown.note.remove();
+      for (const [name, value] of Object.entries(shown.attributes)) {
+        if (value === null) shown.control.removeAttribute(name);
+        else shown.control.setAttribute(name, value);
+      }
+      if (shown.field) shown.field.classList.remove("try-has-error");
+    }
+  };
+  const showInlineError = (id, message) => {
+    const control = document.getElementById(id);
+    if (!control || !form.contains(control) || inlineErrors.some((shown) => shown.control === control)) return;
+    const note = element("p", message, "error try-inline-error");
+    note.id = `${id}-try-error`;
+    const field = control.closest(".field");
+    const attributes = { "aria-describedby": control.getAttribute("aria-describedby") };
+    if (field) {
+      field.append(note);
+      field.classList.add("try-has-error");
+      attributes["aria-invalid"] = control.getAttribute("aria-invalid");
+      control.setAttribute("aria-invalid", "true");
+    } else if (rows && control.contains(rows)) {
+      rows.before(note); // a problem of the steps as a whole, at the top of the editor
+    } else {
+      return;
+    }
+    const described = [attributes["aria-describedby"], note.id].filter(Boolean).join(" ");
+    control.setAttribute("aria-describedby", described);
+    inlineErrors.push({ control, field, note, attributes });
   };
 
   const showError = (payload, status) => {
@@ -200,7 +295,7 @@
       const list = element("ul");
       for (const detail of details) {
         const item = element("li");
-        const field = detail.field.split(".")[0];
+        const field = typeof detail.input === "string" ? detail.input : detail.field.split(".")[0];
         const target = form.querySelector(`#${CSS.escape(field)}`);
         if (target) {
           const link = element("a", detail.field);
@@ -211,6 +306,7 @@
         }
         item.append(`: ${detail.message}`);
         list.append(item);
+        if (typeof detail.input === "string") showInlineError(detail.input, detail.inline || detail.message);
       }
       box.append(list);
     }
@@ -222,7 +318,9 @@
     for (const [name, value] of new FormData(form)) {
       if (name !== "csrf_token" && typeof value === "string") body[name] = value;
     }
+    body.shape = chosenShape(); // the edit page has no choice: the goal's own type
     const rangeText = rangeSelect.value;
+    clearInlineErrors();
     button.disabled = true;
     results.setAttribute("aria-busy", "true");
     try {
@@ -237,7 +335,8 @@
         body: JSON.stringify(body),
       });
       const payload = await response.json().catch(() => null);
-      if (response.ok && payload) showPreview(payload, rangeText);
+      if (response.ok && payload && payload.steps && payload.steps.length) showSteps(payload, rangeText);
+      else if (response.ok && payload) showPreview(payload, rangeText);
       else showError(payload, response.status);
     } catch {
       showError(null, 0);
