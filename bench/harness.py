@@ -304,6 +304,7 @@ class Tenant:
     goals: int
     listening: int  # goals whose trigger is one of LOAD_EVENTS
     multi_step: int = 0  # of `goals`, how many are multi-step (SPEC §9)
+    busy: bool = False  # the multi-step goals all on the load's names (`multi_step_definitions`)
 
 
 PURCHASE_VALUE = {
@@ -389,39 +390,43 @@ def _specific(trigger: str, rng: random.Random) -> tuple[GoalKind, dict[str, Any
     return GoalKind.ENGAGEMENT, {"model": rng.choice(MODELS), "handover": True}, {}
 
 
-def multi_step_definitions(count: int, seed: int = 11) -> list[GoalCreate]:
-    """`count` multi-step goals on the names the load sends, as a shop's processes would be: two start
-    with every chat (a purchase journey: started, then three of product viewed, added to cart, checkout
-    and an agent's reply, then the purchase), the others only when a chat comes from one campaign and
-    channel (about 1 chat in 30), so a chat opens two or three cycles and most events move one on."""
+def multi_step_definitions(count: int, busy: bool = False, seed: int = 11) -> list[GoalCreate]:
+    """`count` multi-step goals, as a shop's processes would be. Typical (the default), in the
+    proportions of the single-step goals (`goal_definitions`): a tenth on the names the load sends, one
+    of them starting with every chat (a purchase journey: started, then three of product viewed, added
+    to cart, checkout and an agent's reply, then the purchase), the others only when a chat comes from
+    one campaign and channel (about 1 chat in 30); the rest on names the load never sends. Busy: every
+    goal on the load's names, two starting with every chat, so a chat opens three or four cycles and
+    most of its events move one on: the most a workspace could ask of the stage."""
     rng = rng_for(seed)
+    every_chat, listening = (2, count) if busy else (1, max(1, round(count * 0.1)))
     goals = []
     for i in range(count):
         start: dict[str, Any] = (
-            {} if i < 2 else {"utm.campaign": f"c{rng.randrange(10)}", "channel": rng.choice(CHANNELS)}
+            {}
+            if i < every_chat
+            else {"utm.campaign": f"c{rng.randrange(10)}", "channel": rng.choice(CHANNELS)}
         )
-        middle = rng.sample(["product_viewed", "add_to_cart", "checkout_started", "agent_replied"], 3)
+        if i < listening:
+            first, middle, last = "conversation_started", rng.sample(LOAD_MIDDLE, 3), "purchase"
+        else:
+            first, *middle, last = rng.sample(OTHER_NAMES, 5)
         steps = [
-            {
-                "key": "started",
-                "name": "Chat started",
-                "trigger_event": "conversation_started",
-                "match_conditions": start,
-            },
+            {"key": "started", "name": "Started", "trigger_event": first, "match_conditions": start},
             *(
                 {
-                    "key": name,
+                    "key": f"step_{n}",
                     "name": name.replace("_", " "),
                     "trigger_event": name,
                     "time_saved_seconds": rng.choice([0, 30, 60, 120]),
                     "cost_savings": str(rng.choice([0, 1, 2.5])),
                 }
-                for name in middle
+                for n, name in enumerate(middle, 1)
             ),
             {
-                "key": "purchased",
-                "name": "Purchased",
-                "trigger_event": "purchase",
+                "key": "done",
+                "name": "Done",
+                "trigger_event": last,
                 "completion": True,
                 "revenue_earned": "5.00",
             },
@@ -440,14 +445,17 @@ def multi_step_definitions(count: int, seed: int = 11) -> list[GoalCreate]:
     return goals
 
 
-def make_tenant(database: Database, goal_count: int, multi_step: int = 0) -> Tenant:
+LOAD_MIDDLE = ["product_viewed", "add_to_cart", "checkout_started", "agent_replied"]
+
+
+def make_tenant(database: Database, goal_count: int, multi_step: int = 0, busy: bool = False) -> Tenant:
     """A workspace with an admin user, a public Engine API key and `goal_count` active goals, made
     through the services as the API would; the last `multi_step` of them multi-step (in place of goals
     on names the load never sends, so the single-step goals listening to the load stay the same)."""
     now = datetime.now(UTC)
     definitions = goal_definitions(goal_count)
     if multi_step:
-        definitions = definitions[: goal_count - multi_step] + multi_step_definitions(multi_step)
+        definitions = definitions[: goal_count - multi_step] + multi_step_definitions(multi_step, busy)
     with database.transaction() as session:
         workspace = workspaces.create(
             session,
@@ -468,7 +476,7 @@ def make_tenant(database: Database, goal_count: int, multi_step: int = 0) -> Ten
             goals_service.create(session, workspace.id, definition, actor=actor, now=now)
         workspace_id = str(workspace.id)
     listening = sum(definition.trigger_event in LOAD_EVENTS for definition in definitions)
-    return Tenant(workspace_id, key, goal_count, listening, multi_step)
+    return Tenant(workspace_id, key, goal_count, listening, multi_step, busy)
 
 
 def elapsed_since(start: float) -> float:

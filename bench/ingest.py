@@ -78,8 +78,14 @@ BATCH = 100
 TEMPLATES = 64
 PLACEHOLDER = b"~~~~~~~~~~~~"  # 12 bytes; never appears in generated data otherwise
 SECOND = b"^^^^^^^^^^^^^^^^^^^"  # 19 bytes, as 2026-12-03T10:42:07; never appears otherwise either
-CONFIGS: dict[str, tuple[int, int]] = {"10": (10, 0), "1000": (1000, 0), "1000ms": (1000, 50)}
-"""Each configuration: its active goals, and how many of them are multi-step."""
+CONFIGS: dict[str, tuple[int, int, bool]] = {
+    "10": (10, 0, False),
+    "1000": (1000, 0, False),
+    "1000ms": (1000, 50, False),
+    "1000busy": (1000, 50, True),
+}
+"""Each configuration: its active goals, how many of them are multi-step, and whether those are all on
+the load's names (busy) or in the proportions of the single-step goals (`harness.multi_step_definitions`)."""
 MIDDLE_EVENTS = (
     ("message_sent", 34),
     ("agent_replied", 34),
@@ -617,13 +623,14 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
     calls: dict[str, Call] = {}
     tenants: dict[str, Tenant] = {}
     try:
-        for key, (goals, multi_step) in CONFIGS.items():
+        for key, (goals, multi_step, busy) in CONFIGS.items():
             url = backends.fresh(f"ingest_g{key}")
             with migrated(url) as database:
                 started = time.perf_counter()
-                tenants[key] = make_tenant(database, goals, multi_step)
+                tenants[key] = make_tenant(database, goals, multi_step, busy)
             console.print(
-                f"  {goals:>5} goals, {multi_step} multi-step ({tenants[key].listening} single-step on the "
+                f"  {goals:>5} goals, {multi_step} multi-step{' (busy)' if busy else ''} "
+                f"({tenants[key].listening} single-step on the "
                 f"names the load sends) created in {time.perf_counter() - started:.1f} s"
             )
             servers[key] = Server(url, workdir, f"{backend}_g{key}")
@@ -736,6 +743,7 @@ def _figures(
             found |= {
                 "goals": tenants[key].goals,
                 "multi_step_goals": tenants[key].multi_step,
+                "multi_step_busy": tenants[key].busy,
                 "goals_listening_to_the_load": tenants[key].listening,
                 "outcomes_per_100_events": outcomes_per_batch[key],
                 "stored_at_end": stored[key],
@@ -746,6 +754,7 @@ def _figures(
     ten = [r.rate * BATCH for r in peak["10"]]
     thousand = [r.rate * BATCH for r in peak["1000"]]
     multi_step = [r.rate * BATCH for r in peak["1000ms"]]
+    busy = [r.rate * BATCH for r in peak["1000busy"]]
     paired = [b / a for a, b in zip(ten, thousand, strict=True) if a]
     thousand_targets = [Target("ratio", ">=", 0.8)]
     if backend == "sqlite":
@@ -792,8 +801,24 @@ def _figures(
             targets=[Target("ratio", ">=", 0.9)],
             extra=common | details(peak["1000ms"], "1000ms"),
         ),
+        Figure(
+            "ingest",
+            backend,
+            f"ingest 1,000 goals, 50 multi-step all on the load (busy), closed loop, {options.concurrency} "
+            "connections",
+            "events/s",
+            busy,
+            baseline_name="ingest 1,000 goals",
+            baseline_runs=thousand,
+            extra=common | details(peak["1000busy"], "1000busy"),
+        ),
     ]
-    for key, label in (("10", "10 goals"), ("1000", "1,000 goals"), ("1000ms", "1,000 goals, 50 multi-step")):
+    for key, label in (
+        ("10", "10 goals"),
+        ("1000", "1,000 goals"),
+        ("1000ms", "1,000 goals, 50 multi-step"),
+        ("1000busy", "1,000 goals, 50 multi-step busy"),
+    ):
         runs = latency[key]
         base = latency["healthz"]
         extra = {

@@ -1,7 +1,7 @@
 """Where the time of one `POST /events` goes, in-process, under cProfile (no py-spy needed).
 
-    .venv/bin/python bench/profile_ingest.py [--goals 1000] [--batches 300] [--group 6] [--backend sqlite]
-                                             [--unprepared]
+    .venv/bin/python bench/profile_ingest.py [--goals 1000] [--multi-step 50 [--busy]] [--batches 300]
+                                             [--group 6] [--backend sqlite] [--unprepared]
 
 The server spends a request's CPU in two threads, which cProfile (per thread) sees separately:
 
@@ -113,6 +113,8 @@ def _table(profile: cProfile.Profile, top: int, sort: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--goals", type=int, default=1000)
+    parser.add_argument("--multi-step", type=int, default=0, help="of --goals, how many are multi-step")
+    parser.add_argument("--busy", action="store_true", help="multi-step goals all on the load's names")
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--group", type=int, default=6, help="batches per writer transaction")
     parser.add_argument("--top", type=int, default=25)
@@ -132,7 +134,7 @@ def main() -> None:
         backends = Backends(args.backend, Path(workdir), make_url(args.postgres_url))
         try:
             with migrated(backends.fresh("profile")) as database:
-                tenant = make_tenant(database, args.goals)
+                tenant = make_tenant(database, args.goals, args.multi_step, args.busy)
                 templates = build_templates(TEMPLATES)
                 bodies = [unique_body(templates) for _ in range(args.batches)]
                 workspace_id = uuid.UUID(tenant.workspace_id)
@@ -173,7 +175,7 @@ def main() -> None:
                 writer.enable()
                 answers = write(profiled)
                 writer.disable()
-                writer.dump_stats(results / f"profile_writer_{args.backend}_g{args.goals}.prof")
+                writer.dump_stats(results / f"profile_writer_{args.backend}_g{args.goals}_ms{args.multi_step}.prof")
 
                 # Event loop: the whole ASGI app with the writer stubbed; timed, then profiled.
                 settings = Settings(data_dir=Path(workdir), secret_key="p" * 40)  # type: ignore[call-arg]
@@ -199,7 +201,7 @@ def main() -> None:
                 post_all()
                 request.disable()
                 loop.close()
-                request.dump_stats(results / f"profile_request_{args.backend}_g{args.goals}.prof")
+                request.dump_stats(results / f"profile_request_{args.backend}_g{args.goals}_ms{args.multi_step}.prof")
         finally:
             backends.cleanup()
 
