@@ -119,7 +119,7 @@ def test_a_designer_builds_a_multi_step_goal_in_the_steps_editor(signed_in_as: C
     expect(history.first).to_contain_text("Edited")
     expect(history.first).to_contain_text("“plan_chosen” retired: no → yes")
     expect(history.last).to_contain_text("pricing (Pricing shown), plan_chosen (Plan chosen), paid (Paid)")
-    screenshot(page, "goal-page-multi-step")
+    screenshot(page, "goal-page-new-process")
 
 
 def test_try_it_shows_each_step_of_an_unsaved_process(
@@ -261,3 +261,24 @@ def test_the_steps_editor_works_without_javascript(browser: Browser, service_url
         expect(row).to_contain_text("3 steps")
     finally:
         context.close()
+
+
+def test_the_demo_booking_shows_its_funnel_with_drop_off(signed_in_as: Callable[[str], Page]) -> None:
+    """The demo's fitting booking, as a new user first sees a process: cycles in every state, a funnel
+    that narrows step by step, and completions both in the chat and by the backend's deposit."""
+    page = signed_in_as("designer")
+    page.goto("/admin/insights/goals")
+    page.get_by_role("link", name="Fitting booked", exact=True).click()
+    page.get_by_role("link", name="90 days").click()
+    page.wait_for_function(CHART_DRAWN, arg="goal-funnel-chart")
+    for tile in ("started", "incomplete", "partial", "completed"):
+        assert int(page.locator(f"#tile-{tile} .value").inner_text().replace(",", "")) > 0, tile
+    reached = [
+        int(cell.replace(",", ""))
+        for cell in page.locator("#funnel-table tbody tr > :nth-child(3)").all_inner_texts()
+    ]
+    assert reached[0] > reached[1] > reached[2] > 0  # started, details given, slot chosen
+    assert reached[3] > 0  # confirmed in the chat
+    assert reached[4] > 0  # deposit paid
+    page.evaluate("document.querySelector('ul.tiles.states').scrollIntoView({block: 'start'})")
+    screenshot(page, "goal-page-multi-step")
