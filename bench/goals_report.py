@@ -53,7 +53,7 @@ from harness import (
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from comerix.analytics import cycle_rollups, goal_reports, rollups
+from comerix.analytics import cycle_rollups, goal_reports, sums
 from comerix.analytics.models import GoalCycleDayRollup, GoalCycleRollup
 from comerix.auth import service as auth
 from comerix.auth.models import User
@@ -223,7 +223,7 @@ class Volume:
 
     def report(self) -> None:
         """One 90-day goals report, in a fresh session, as the API makes it."""
-        local_today = self.now.astimezone(rollups.zone(ZONE)).date()
+        local_today = self.now.astimezone(sums.zone(ZONE)).date()
         params: dict[str, str | None] = {
             "from": (local_today - timedelta(days=DAYS - 1)).isoformat(),
             "to": local_today.isoformat(),

@@ -18,7 +18,8 @@ The server spends a request's CPU in two threads, which cProfile (per thread) se
 
 What the two leave out of a request's CPU (measured by `run.py` from /proc) is uvicorn and its HTTP
 parser, asyncio and the sockets. The profiles are saved as
-bench/results/profile_{writer,request}_<backend>_g<goals>.prof (open them with `python -m pstats`).
+bench/results/profile_{writer,request}_<backend>_g<goals>_ms<multi-step>.prof (open them with
+`python -m pstats`).
 """
 
 from __future__ import annotations
@@ -175,7 +176,8 @@ def main() -> None:
                 writer.enable()
                 answers = write(profiled)
                 writer.disable()
-                writer.dump_stats(results / f"profile_writer_{args.backend}_g{args.goals}_ms{args.multi_step}.prof")
+                name = f"{args.backend}_g{args.goals}_ms{args.multi_step}"
+                writer.dump_stats(results / f"profile_writer_{name}.prof")
 
                 # Event loop: the whole ASGI app with the writer stubbed; timed, then profiled.
                 settings = Settings(data_dir=Path(workdir), secret_key="p" * 40)  # type: ignore[call-arg]
@@ -201,7 +203,7 @@ def main() -> None:
                 post_all()
                 request.disable()
                 loop.close()
-                request.dump_stats(results / f"profile_request_{args.backend}_g{args.goals}_ms{args.multi_step}.prof")
+                request.dump_stats(results / f"profile_request_{name}.prof")
         finally:
             backends.cleanup()
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from harness import Backends, Figure, Target, console, make_tenant, migrated, progress, rng_for, timed
 from sqlalchemy import select, text
 
-from comerix.analytics import reports, rollups
+from comerix.analytics import reports, rollups, sums
 from comerix.conversions.records import COLUMNS as OUTCOME_COLUMNS
 from comerix.db import Database, new_id
 from comerix.db.bulk import codec_for, insert_rows
@@ -159,7 +159,7 @@ def _measure(
     database: Database, workspace_id: uuid.UUID, now: datetime, calls: int
 ) -> tuple[list[float], list[float]]:
     """Milliseconds per 90-day summary, and per SELECT 1 (the baseline), interleaved."""
-    local_today = now.astimezone(rollups.zone("Europe/Berlin")).date()
+    local_today = now.astimezone(sums.zone("Europe/Berlin")).date()
     params: dict[str, str | None] = {
         "from": (local_today - timedelta(days=DAYS - 1)).isoformat(),
         "to": local_today.isoformat(),

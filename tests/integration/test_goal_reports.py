@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 from comerix.analytics import cycle_rollups, goal_reports, rollups
 from comerix.analytics.models import GoalCycleDayRollup, GoalCycleRollup
 from comerix.analytics.report_query import ReportQuery
-from comerix.analytics.rollups import local_day
 from comerix.analytics.schemas import GoalsReport
+from comerix.analytics.sums import local_day
 from comerix.auth.service import Principal, principal_of
 from comerix.contacts import service as contacts
 from comerix.conversions.models import GoalCycle, GoalStepHit

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from comerix.analytics import reports, rollups
 from comerix.analytics.reports import ReportQuery
-from comerix.analytics.rollups import local_day
+from comerix.analytics.sums import local_day
 from comerix.auth.service import principal_of
 from comerix.contacts import service as contacts
 from comerix.conversions.models import Outcome

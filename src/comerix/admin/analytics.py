@@ -27,8 +27,8 @@ from comerix.admin.forms import errors_by_field
 from comerix.admin.pages import SECURITY_HEADERS, page
 from comerix.analytics import exports, reports
 from comerix.analytics.reports import Interval, ReportQuery
-from comerix.analytics.rollups import local_day
 from comerix.analytics.schemas import Money, Summary
+from comerix.analytics.sums import local_day
 from comerix.errors import FieldProblem, Invalid
 from comerix.goals import service as goals
 from comerix.goals.models import Goal

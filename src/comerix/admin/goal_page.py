@@ -28,8 +28,8 @@ from comerix.admin.dependencies import GoalsPage
 from comerix.admin.goal_figures import cycle_report, goal_query, recent_outcomes, trend_summary
 from comerix.admin.goal_history import history_entries
 from comerix.admin.pages import page
-from comerix.analytics.rollups import local_day
 from comerix.analytics.schemas import CyclePoint, FunnelStep, GoalCycles, Money, SeriesPoint, Summary
+from comerix.analytics.sums import local_day
 from comerix.auth.roles import Permission
 from comerix.goals import service
 from comerix.goals.models import Goal

@@ -42,7 +42,7 @@ from comerix.admin.goal_steps import (
     with_inputs,
 )
 from comerix.admin.pages import local_time, page, redirect, to_pretty_json
-from comerix.analytics.rollups import local_day
+from comerix.analytics.sums import local_day
 from comerix.auth.sessions import SignedIn, set_flash
 from comerix.errors import FieldProblem, Invalid, validated
 from comerix.goals import service

@@ -6,7 +6,7 @@ steps it reached (`reached`, a bit per step slot), with its metrics, in `goal_cy
 same without the flow in `goal_cycle_day_rollups`, which reports not filtered by flow read. A cycle
 that moves on leaves the row of its old tally (`CycleChange.before`) and enters the row of its new one
 (`after`). The deltas of a group are summed per row first, then written in one upsert per table whose
-counts and limbs the database adds (`rollups.sums_upsert`), so concurrent writers never lose an update.
+counts and limbs the database adds (`sums.sums_upsert`), so concurrent writers never lose an update.
 A row may come down to 0 cycles; it stays, and reports skip it.
 """
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from comerix.analytics.credits import ANY
 from comerix.analytics.models import GoalCycleDayRollup, GoalCycleRollup
-from comerix.analytics.rollups import local_day, sums_upsert
+from comerix.analytics.sums import local_day, sums_upsert
 from comerix.conversions.models import GoalCycle
 from comerix.db.bulk import Codec, codec_for, insert_rows
 from comerix.money import LIMB, to_micros

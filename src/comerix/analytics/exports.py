@@ -23,7 +23,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from comerix.analytics.reports import ReportQuery
-from comerix.analytics.rollups import zone
+from comerix.analytics.sums import zone
 from comerix.conversions import records
 from comerix.conversions.models import Outcome
 from comerix.conversions.records import OutcomeRecord

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, ScalarSelect, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from comerix.analytics import cycle_rollups
 from comerix.analytics.credits import ANY, credits, is_chat_driven, merged
 from comerix.analytics.models import (
     ConversationGoalRollup,
@@ -31,6 +31,7 @@ from comerix.analytics.models import (
     OutcomeMonthRollup,
     OutcomeRollup,
 )
+from comerix.analytics.sums import local_day, sums_upsert
 from comerix.conversions import records
 from comerix.conversions.models import Outcome
 from comerix.conversions.records import OutcomeRecord
@@ -40,16 +41,6 @@ from comerix.telemetry.models import Conversation
 from comerix.telemetry.pipeline import ConversationChange, Group, Place
 from comerix.telemetry.stages import read_conversations
 from comerix.vocabulary import GoalKind
-
-
-@cache
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def local_day(moment: datetime, timezone: str) -> date:
-    """The workspace's calendar day of a moment."""
-    return moment.astimezone(zone(timezone)).date()
 
 
 @dataclass(frozen=True)
@@ -392,29 +383,8 @@ _MONEY = {
 
 @cache
 def _money_statement(table: str, dimensions: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
-    """The columns of an upsert of sums, and its ON CONFLICT … DO UPDATE that adds counts and limbs.
-    Two low limbs add up to less than 2 * LIMB, which no 64-bit integer overflows; past LIMB, one LIMB
-    is carried into the high limb, so low stays in [0, LIMB). Every right-hand side reads the row as
-    it was (SQL's UPDATE), so high sees the old low. No `%` operator: psycopg would read it as a
-    placeholder."""
+    """The columns of an upsert of an outcome rollup's sums, and its ON CONFLICT … DO UPDATE."""
     return sums_upsert(table, dimensions, ("outcomes",), _MONEY[table])
-
-
-def sums_upsert(
-    table: str, dimensions: tuple[str, ...], counts: tuple[str, ...], money: tuple[str, ...]
-) -> tuple[tuple[str, ...], str]:
-    """The columns of an upsert that adds plain integer `counts` and the limbs of each `money` measure
-    (`{m}_high`, `{m}_low`) to a rollup keyed by `dimensions`, and its ON CONFLICT … DO UPDATE (see
-    `_money_statement`). Rows list the counts, then each measure's high and low limb."""
-    limbs_of = tuple(f"{m}_{limb}" for m in money for limb in ("high", "low"))
-    sets = [f"{c} = {table}.{c} + excluded.{c}" for c in counts]
-    for m in money:
-        low = f"{table}.{m}_low + excluded.{m}_low"
-        sets.append(f"{m}_low = CASE WHEN {low} >= {LIMB} THEN {low} - {LIMB} ELSE {low} END")
-        carry = f"CASE WHEN {low} >= {LIMB} THEN 1 ELSE 0 END"
-        sets.append(f"{m}_high = {table}.{m}_high + excluded.{m}_high + {carry}")
-    upsert = f"ON CONFLICT (workspace_id, {', '.join(dimensions)}) DO UPDATE SET {', '.join(sets)}"
-    return ("workspace_id", *dimensions, *counts, *limbs_of), upsert
 
 
 def conversation_keys(
@@ -456,10 +426,6 @@ def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
             batch = []
     if batch:
         count_outcomes(connection, codec, workspace_id, timezone, batch, keys)
-    # `cycle_rollups` imports this module's helpers; importing it here, when called, keeps the two
-    # modules from importing each other as they load.
-    from comerix.analytics import cycle_rollups
-
     cycle_rollups.rebuild(session, workspace_id, timezone)
 
 

@@ -125,21 +125,9 @@ CYCLE_COLUMNS = (
     "revenue_earned",
     "outcome_id",
 )
+_FIXED_WHEN_OPENED = frozenset({"workspace_id", "id", "goal_id", "conversation_id", "flow_id", "started_at"})
 _MOVED_ON = "ON CONFLICT (workspace_id, id) DO UPDATE SET " + ", ".join(
-    f"{column} = excluded.{column}"
-    for column in (
-        "open_for",
-        "contact_id",
-        "last_step_at",
-        "ended_at",
-        "state",
-        "reached",
-        "steps_reached",
-        "time_saved_seconds",
-        "cost_savings",
-        "revenue_earned",
-        "outcome_id",
-    )
+    f"{column} = excluded.{column}" for column in CYCLE_COLUMNS if column not in _FIXED_WHEN_OPENED
 )
 STEP_COLUMNS = (
     "workspace_id",
