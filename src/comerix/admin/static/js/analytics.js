@@ -1,22 +1,19 @@
-// Insights → Analytics: draws the series chart (Chart.js, loaded before this file) from the page's JSON
-// block, and helps with the filter form.
+// Insights → Analytics: draws the series chart (Chart.js and revenue_chart.js, loaded before this file)
+// from the page's JSON block, and helps with the filter form.
 "use strict";
 
 (() => {
   const COLORS = { Conversions: "#4f46e5", Engagements: "#0ea5e9", Custom: "#f59e0b" };
-  const REVENUE_COLORS = ["#0f7b4f", "#b42318", "#9a5b00", "#5d6478"];
-
-  function currencyFormat(currency) {
-    const format = new Intl.NumberFormat("en", { style: "currency", currency });
-    return (value) => format.format(value);
-  }
 
   function drawChart() {
     const canvas = document.getElementById("analytics-chart");
     const block = document.getElementById("analytics-chart-data");
     if (!canvas || !block || typeof window.Chart === "undefined") return;
     const data = JSON.parse(block.textContent);
-    const formats = {};
+    const revenue = window.ComerixRevenue.lines(data.revenue, {
+      pointRadius: data.labels.length > 60 ? 0 : 2,
+      cubicInterpolationMode: "monotone", // smooth, but never below zero between two points
+    });
     const datasets = Object.entries(data.counts).map(([label, values]) => ({
       type: "bar",
       label,
@@ -26,22 +23,7 @@
       yAxisID: "y",
       order: 2,
     }));
-    data.revenue.forEach((line, index) => {
-      formats[line.currency] = currencyFormat(line.currency);
-      datasets.push({
-        type: "line",
-        label: `Base revenue (${line.currency})`,
-        currency: line.currency,
-        data: line.values.map(Number),
-        borderColor: REVENUE_COLORS[index % REVENUE_COLORS.length],
-        backgroundColor: REVENUE_COLORS[index % REVENUE_COLORS.length],
-        pointRadius: data.labels.length > 60 ? 0 : 2,
-        cubicInterpolationMode: "monotone", // smooth, but never below zero between two points
-        yAxisID: "y1",
-        order: 1,
-      });
-    });
-    const firstCurrency = data.revenue.length ? data.revenue[0].currency : null;
+    datasets.push(...revenue.datasets);
     new window.Chart(canvas, {
       type: "bar",
       data: { labels: data.labels, datasets },
@@ -58,26 +40,9 @@
             ticks: { precision: 0 },
             title: { display: true, text: "Outcomes" },
           },
-          y1: {
-            position: "right",
-            beginAtZero: true,
-            grid: { drawOnChartArea: false },
-            title: { display: true, text: "Base revenue" },
-            ticks: { callback: (value) => (firstCurrency ? formats[firstCurrency](value) : value) },
-          },
+          y1: revenue.axis,
         },
-        plugins: {
-          legend: { position: "bottom" },
-          tooltip: {
-            callbacks: {
-              label: (item) => {
-                const currency = item.dataset.currency;
-                const value = currency ? formats[currency](item.parsed.y) : item.parsed.y;
-                return `${item.dataset.label}: ${value}`;
-              },
-            },
-          },
-        },
+        plugins: { legend: { position: "bottom" }, tooltip: revenue.tooltip },
       },
     });
   }

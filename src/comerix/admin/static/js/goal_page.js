@@ -1,20 +1,16 @@
-// Insights → Goals → a goal's page: draws its charts (Chart.js, loaded before this file) from the page's
+// Insights → Goals → a goal's page: draws its charts (Chart.js and revenue_chart.js, loaded before this
+// file) from the page's
 // JSON blocks: the trend of outcomes and base revenue per day, and for a multi-step goal the funnel of
 // its steps and its cycles by state. Every figure is also in a table on the page.
 "use strict";
 
 (() => {
   if (typeof window.Chart === "undefined") return;
-  const REVENUE_COLORS = ["#0f7b4f", "#b42318", "#9a5b00", "#5d6478"];
   const STATE_COLORS = { Completed: "#0f7b4f", Partial: "#f59e0b", Incomplete: "#c5cad8" };
 
   const dataOf = (id) => {
     const block = document.getElementById(id);
     return block ? JSON.parse(block.textContent) : null;
-  };
-  const currencyFormat = (currency) => {
-    const format = new Intl.NumberFormat("en", { style: "currency", currency });
-    return (value) => format.format(value);
   };
   const common = {
     responsive: true,
@@ -26,26 +22,11 @@
     const canvas = document.getElementById("goal-trend-chart");
     const data = dataOf("goal-trend-data");
     if (!canvas || !data) return;
-    const formats = {};
+    const revenue = window.ComerixRevenue.lines(data.revenue, { pointRadius: 2 });
     const datasets = [
       { type: "bar", label: "Outcomes", data: data.outcomes, backgroundColor: "#4f46e5", yAxisID: "y", order: 2 },
+      ...revenue.datasets,
     ];
-    data.revenue.forEach((line, index) => {
-      formats[line.currency] = currencyFormat(line.currency);
-      const color = REVENUE_COLORS[index % REVENUE_COLORS.length];
-      datasets.push({
-        type: "line",
-        label: `Base revenue (${line.currency})`,
-        currency: line.currency,
-        data: line.values.map(Number),
-        borderColor: color,
-        backgroundColor: color,
-        pointRadius: 2,
-        yAxisID: "y1",
-        order: 1,
-      });
-    });
-    const first = data.revenue.length ? data.revenue[0].currency : null;
     new window.Chart(canvas, {
       type: "bar",
       data: { labels: data.labels, datasets },
@@ -55,26 +36,9 @@
         scales: {
           x: { grid: { display: false } },
           y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "Outcomes" } },
-          y1: {
-            position: "right",
-            beginAtZero: true,
-            grid: { drawOnChartArea: false },
-            title: { display: true, text: "Base revenue" },
-            ticks: { callback: (value) => (first ? formats[first](value) : value) },
-          },
+          y1: revenue.axis,
         },
-        plugins: {
-          legend: { position: "bottom" },
-          tooltip: {
-            callbacks: {
-              label: (item) => {
-                const currency = item.dataset.currency;
-                const value = currency ? formats[currency](item.parsed.y) : item.parsed.y;
-                return `${item.dataset.label}: ${value}`;
-              },
-            },
-          },
-        },
+        plugins: { legend: { position: "bottom" }, tooltip: revenue.tooltip },
       },
     });
   }
