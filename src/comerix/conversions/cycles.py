@@ -16,7 +16,7 @@ A cycle's metrics are the sums over the distinct steps it reached, each at its w
 they count for `partial` and `completed` cycles only (`Cycle.counted`).
 
 The records are msgspec Structs rather than dataclasses: ingestion makes several for every step an
-event reaches, and a Struct is made several times as fast as a frozen dataclass.
+event reaches, and a Struct costs less to make than a frozen dataclass (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ class ConversationChange:
 class CycleTally(msgspec.Struct, frozen=True, gc=False):
     """What a cycle of a multi-step goal counts for in reports: its state, the steps it reached (a bit
     per step slot) and its metrics (0 while incomplete). A msgspec Struct, as `CycleChange`: ingestion
-    makes a few for every cycle it moves, and a Struct is made several times as fast as a dataclass."""
+    makes a few for every cycle it moves, and a Struct costs less to make than a dataclass."""
 
     state: CycleState
     reached: int
