@@ -283,7 +283,12 @@ def test_goal_events_one_per_step_reached(shop: Shop, cycles: dict[str, GoalCycl
         "2026-10-31T09:32:00Z",
     ]
     assert set(rows[0]) == {"id", "goal", "step", "cycle_id", "conversation_id", "occurred_at"}
-    assert shop.get(f"/GoalEvents('{rows[2]['id']}')")["step"] == "pay"
+    assert [r["id"] for r in rows] == [f"{ann}:start", f"{ann}:choose", f"{ann}:pay"]
+    assert shop.get(f"/GoalEvents('{ann}:pay')")["occurred_at"] == "2026-10-31T09:32:00Z"
+    later = shop.get(
+        "/GoalEvents", **{"$filter": f"cycle_id eq '{ann}' and occurred_at gt 2026-10-31T09:30:30Z"}
+    )["value"]
+    assert [r["step"] for r in later] == ["choose", "pay"]
     reached_choose = shop.get("/GoalEvents", **{"$filter": "step eq 'choose'", "$select": "cycle_id"})[
         "value"
     ]
@@ -351,7 +356,8 @@ def test_another_workspace_sees_none_of_the_cycles_and_their_keys_are_404(
         ("/GoalCycles", "$filter=state eq 3"),
         ("/GoalCycles", "$select=goal,reached"),
         ("/GoalEvents", "$filter=cycle_id gt 5"),
-        ("/GoalEvents", "$skiptoken=not-a-key"),
+        ("/GoalEvents", "$filter=occurred_at gt 5"),
+        ("/GoalEvents", "$orderby=reached_at"),
     ],
 )
 def test_a_bad_query_on_the_new_sets_is_a_400(shop: Shop, path: str, query: str) -> None:

@@ -26,7 +26,7 @@ from comerix.clock import FixedClock
 from comerix.contacts import service
 from comerix.contacts.errors import ContactNotFound
 from comerix.contacts.schemas import PROFILE_CYCLES
-from comerix.conversions.models import GoalCycle, GoalStepHit
+from comerix.conversions.models import GoalCycle, step_time
 from comerix.db import Database
 from comerix.goals.models import Goal, GoalStep
 from comerix.telemetry.models import Contact, Conversation
@@ -121,10 +121,9 @@ def add_cycle(
     reached: Sequence[str],
     *,
     flow_id: str | None = "booking-bot",
-    hit_contact_id: str | None = "same",
 ) -> GoalCycle:
-    """A cycle that reached `reached` (keys, in the order reached, a minute apart) with a goal event per
-    step; completed when a completion step is among them. Its state and metrics follow SPEC §9."""
+    """A cycle that reached `reached` (keys, in the order reached, a minute apart, each time kept in
+    `reached_at`); completed when a completion step is among them. Its state and metrics follow SPEC §9."""
     hit = [steps[key] for key in reached]
     completed = any(step.completion for step in hit)
     state = (
@@ -150,26 +149,9 @@ def add_cycle(
         cost_savings=sum((s.cost_savings for s in hit), Decimal(0)) if counted else Decimal(0),
         revenue_earned=sum((s.revenue_earned for s in hit), Decimal(0)) if counted else Decimal(0),
         outcome_id=uuid.uuid4() if completed else None,
+        reached_at={str(step.slot): step_time(started + offset * MINUTE) for offset, step in enumerate(hit)},
     )
     session.add(cycle)
-    for offset, step in enumerate(hit):
-        session.add(
-            GoalStepHit(
-                workspace_id=goal.workspace_id,
-                id=uuid.uuid4(),
-                goal_id=goal.id,
-                cycle_id=cycle.id,
-                step_key=step.key,
-                step_slot=step.slot,
-                event_ref=uuid.uuid4(),
-                conversation_id=conversation_id,
-                contact_id=contact_id if hit_contact_id == "same" else hit_contact_id,
-                occurred_at=started + offset * MINUTE,
-                time_saved_seconds=step.time_saved_seconds,
-                cost_savings=step.cost_savings,
-                revenue_earned=step.revenue_earned,
-            )
-        )
     session.flush()
     return cycle
 
@@ -328,7 +310,7 @@ def test_a_profile_without_cycles_lists_none(session: Session, admin: Principal,
 # Erasure ---------------------------------------------------------------------------------------------
 
 
-def test_erasure_deletes_the_contacts_cycles_and_goal_events_and_keeps_the_rollups(
+def test_erasure_deletes_the_contacts_cycles_with_their_steps_and_keeps_the_rollups(
     session: Session, admin: Principal, stranger: Principal, clock: FixedClock
 ) -> None:
     now = clock.now()
@@ -338,10 +320,10 @@ def test_erasure_deletes_the_contacts_cycles_and_goal_events_and_keeps_the_rollu
         add_person(session, workspace, who, now)
         add_chat(session, workspace, f"chat-{who}", who, now)
     add_cycle(session, goal, steps, "chat-ann", "ann", now, ["start", "choose", "pay"])
-    # In ann's chat before she was identified: neither the cycle nor its steps name her.
+    # In ann's chat before she was identified: the cycle does not name her.
     add_cycle(session, goal, steps, "chat-ann", None, now + HOUR, ["start"])
-    # Hers by its contact, in a chat not stored as hers, with a step of no contact.
-    add_cycle(session, goal, steps, "elsewhere", "ann", now, ["start", "choose"], hit_contact_id=None)
+    # Hers by its contact, in a chat not stored as hers.
+    add_cycle(session, goal, steps, "elsewhere", "ann", now, ["start", "choose"])
     add_cycle(session, goal, steps, "chat-bob", "bob", now, ["start", "pay"])
     theirs, their_steps = add_multistep_goal(session, stranger.workspace_id, "booking", now)
     add_person(session, stranger.workspace_id, "ann", now)
@@ -354,19 +336,16 @@ def test_erasure_deletes_the_contacts_cycles_and_goal_events_and_keeps_the_rollu
         for r in session.scalars(select(GoalCycleRollup).order_by(GoalCycleRollup.state))
     ]
     assert count(session, GoalCycle, workspace) == 4
-    assert count(session, GoalStepHit, workspace) == 8
 
     result = service.erase(session, workspace, "ann")
 
     assert (result.events_deleted, result.conversations_deleted) == (0, 1)
     session.expire_all()
-    assert [
-        c.contact_id for c in session.scalars(select(GoalCycle).where(GoalCycle.workspace_id == workspace))
-    ] == ["bob"]
-    left = session.scalars(select(GoalStepHit).where(GoalStepHit.workspace_id == workspace)).all()
-    assert sorted((hit.contact_id, hit.step_key) for hit in left) == [("bob", "pay"), ("bob", "start")]
+    left = session.scalars(select(GoalCycle).where(GoalCycle.workspace_id == workspace)).all()
+    assert [(c.contact_id, sorted(c.step_times())) for c in left] == [
+        ("bob", [steps["start"].slot, steps["pay"].slot])
+    ]
     assert count(session, GoalCycle, stranger.workspace_id) == 1
-    assert count(session, GoalStepHit, stranger.workspace_id) == 2
     rollups_after = [
         (r.day, r.goal_id, r.state, r.reached, r.cycles, r.time_saved_seconds, r.cost_savings_low)
         for r in session.scalars(select(GoalCycleRollup).order_by(GoalCycleRollup.state))
@@ -388,7 +367,6 @@ def test_erasure_of_a_contact_known_only_by_cycles_deletes_them(
     service.erase(session, admin.workspace_id, "ann")
 
     assert count(session, GoalCycle, admin.workspace_id) == 0
-    assert count(session, GoalStepHit, admin.workspace_id) == 0
     with pytest.raises(ContactNotFound):
         service.erase(session, admin.workspace_id, "ann")
 

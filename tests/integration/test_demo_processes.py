@@ -20,13 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comerix import demo
-from comerix.conversions.models import GoalCycle, GoalStepHit, Outcome
+from comerix.conversions.models import GoalCycle, Outcome
 from comerix.db import Database
 from comerix.demo.processes import FITTING_BOOKING, PROCESS_GOALS, RETURN_HANDLED
-from comerix.goals.models import Goal
+from comerix.goals.models import Goal, GoalStep
 from comerix.goals.schemas import GoalCreate
 from comerix.models import metadata
-from comerix.telemetry.models import Event
 from comerix.vocabulary import CycleState, Source
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -62,35 +61,26 @@ def cycles(database: Database) -> Iterator[dict[str, list[Cycle]]]:
 
 def _read(session: Session, workspace_id: uuid.UUID) -> dict[str, list[Cycle]]:
     codes = dict(session.execute(select(Goal.id, Goal.code).where(Goal.workspace_id == workspace_id)).all())
-    completions = {step.key for goal in PROCESS_GOALS for step in goal.steps if step.completion}
-    hits = session.execute(
-        select(GoalStepHit.cycle_id, GoalStepHit.step_key, Event.source)
-        .join(Event, (Event.workspace_id == GoalStepHit.workspace_id) & (Event.id == GoalStepHit.event_ref))
-        .where(GoalStepHit.workspace_id == workspace_id)
-    ).all()
-    steps: dict[uuid.UUID, set[str]] = defaultdict(set)
-    completed_by: dict[uuid.UUID, Source] = {}
-    for cycle_id, key, source in hits:
-        steps[cycle_id].add(key)
-        if key in completions:
-            completed_by[cycle_id] = source
-    outcomes = dict(
-        session.execute(
-            select(Outcome.id, Outcome.conversation_id).where(Outcome.workspace_id == workspace_id)
-        ).all()
-    )
+    keys = {
+        (step.goal_id, step.slot): step.key
+        for step in session.scalars(select(GoalStep).where(GoalStep.workspace_id == workspace_id))
+    }
+    outcomes = {
+        outcome.id: (outcome.conversation_id, outcome.source)
+        for outcome in session.scalars(select(Outcome).where(Outcome.workspace_id == workspace_id))
+    }
     found: dict[str, list[Cycle]] = defaultdict(list)
     for row in session.scalars(select(GoalCycle).where(GoalCycle.workspace_id == workspace_id)):
         found[codes[row.goal_id]].append(
             Cycle(
                 conversation_id=row.conversation_id,
                 state=row.state,
-                steps=frozenset(steps[row.id]),
+                steps=frozenset(keys[(row.goal_id, int(slot))] for slot in row.reached_at),
                 time_saved_seconds=row.time_saved_seconds,
                 cost_savings=row.cost_savings,
                 revenue_earned=row.revenue_earned,
-                completed_by=completed_by.get(row.id),
-                outcome=None if row.outcome_id is None else outcomes[row.outcome_id],
+                completed_by=None if row.outcome_id is None else outcomes[row.outcome_id][1],
+                outcome=None if row.outcome_id is None else outcomes[row.outcome_id][0],
             )
         )
     return found

@@ -11,15 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from comerix.auth.service import Principal, principal_of
-from comerix.conversions.models import GoalCycle, GoalStepHit, Outcome
+from comerix.conversions.models import GoalCycle, Outcome, step_time
 from comerix.db import Database
 from comerix.errors import Invalid
 from comerix.goals import service as goals_service
 from comerix.goals.index import GoalIndex
-from comerix.goals.models import Goal
+from comerix.goals.models import Goal, GoalStep
 from comerix.goals.schemas import GoalUpdate
 from comerix.ingestion import STAGES
 from comerix.telemetry.batches import Batch, prepare
@@ -110,13 +110,17 @@ def cycles(db: Database, shop: Shop) -> list[GoalCycle]:
 
 
 def steps_of(db: Database, shop: Shop) -> list[tuple[str, str]]:
-    """Each step reached, with the event it was reached by, in order."""
+    """Each step reached, with the minute it was reached at, in order (of time, then of slot)."""
     with db.sessions() as session:
-        query = select(GoalStepHit.step_key, GoalStepHit.occurred_at).where(
-            GoalStepHit.workspace_id == shop.workspace.id
-        )
-        rows = session.execute(query.order_by(GoalStepHit.occurred_at, GoalStepHit.step_slot))
-        return [(key, at.strftime("%M")) for key, at in rows]
+        steps = session.scalars(select(GoalStep).where(GoalStep.workspace_id == shop.workspace.id))
+        keys = {(step.goal_id, step.slot): step.key for step in steps}
+        query = select(GoalCycle).where(GoalCycle.workspace_id == shop.workspace.id)
+        reached = [
+            (at, slot, keys[(cycle.goal_id, slot)])
+            for cycle in session.scalars(query)
+            for slot, at in cycle.step_times().items()
+        ]
+        return [(key, at.strftime("%M")) for at, _, key in sorted(reached)]
 
 
 def outcomes(db: Database, shop: Shop) -> list[Outcome]:
@@ -456,7 +460,8 @@ def test_single_step_goals_record_beside_multi_step_ones(db: Database) -> None:
     with db.sessions() as session:
         codes = session.scalars(select(Outcome.goal_code).where(Outcome.workspace_id == shop_.workspace.id))
         assert sorted(codes) == ["booking", "purchase"]
-        assert session.scalar(select(func.count()).select_from(GoalStepHit)) == 2
+        reached = select(GoalCycle.steps_reached).where(GoalCycle.workspace_id == shop_.workspace.id)
+        assert session.scalars(reached).all() == [2]
 
 
 def test_a_cycle_found_open_only_at_its_write_is_read_again(db: Database) -> None:
@@ -479,6 +484,7 @@ def test_a_cycle_found_open_only_at_its_write_is_read_again(db: Database) -> Non
                 time_saved_seconds=0,
                 cost_savings=Decimal(0),
                 revenue_earned=Decimal(0),
+                reached_at={"0": step_time(NOW)},
             )
         )
     (answer,) = send(
@@ -489,4 +495,4 @@ def test_a_cycle_found_open_only_at_its_write_is_read_again(db: Database) -> Non
     assert [(c.state, c.reached, c.started_at) for c in cycles(db, shop_)] == [
         (CycleState.PARTIAL, bits(0, 1), NOW)
     ]
-    assert steps_of(db, shop_) == [("details_given", "02")]
+    assert steps_of(db, shop_) == [("booking_started", "00"), ("details_given", "02")]

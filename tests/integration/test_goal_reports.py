@@ -1,5 +1,5 @@
 """The goals report read from the cycle rollups agrees with a naive recomputation from the stored cycles
-and their steps (`goal_cycles`, `goal_events`), on each backend: from `goal_cycle_day_rollups` without a
+with the steps they reached (`goal_cycles`), on each backend: from `goal_cycle_day_rollups` without a
 flow filter, from `goal_cycle_rollups` with one; and the first always holds the second summed over flows.
 
 Hypothesis generates cycles of three multi-step goals (one with its steps reordered and one retired,
@@ -33,7 +33,7 @@ from comerix.analytics.schemas import GoalsReport
 from comerix.analytics.sums import local_day
 from comerix.auth.service import Principal, principal_of
 from comerix.contacts import service as contacts
-from comerix.conversions.models import GoalCycle, GoalStepHit
+from comerix.conversions.models import GoalCycle, step_time
 from comerix.db import Database
 from comerix.db.bulk import Codec
 from comerix.errors import Invalid
@@ -167,13 +167,11 @@ def _rate(part: int, whole: int) -> Decimal:
 
 
 def naive_report(session: Session, workspace: Workspace, query: ReportQuery) -> list[dict[str, Any]]:
-    """Every figure of the report, recomputed from the stored cycles (day, flow, state) and the steps
-    they reached (`goal_events`: which steps, and what each was worth then)."""
+    """Every figure of the report, recomputed from the stored cycles: day, flow, state, the metrics each
+    counts for, and the steps it reached (`reached_at`)."""
     tz, ws = workspace.timezone, workspace.id
     cycles = session.scalars(select(GoalCycle).where(GoalCycle.workspace_id == ws)).all()
-    hits: defaultdict[uuid.UUID, list[GoalStepHit]] = defaultdict(list)
-    for hit in session.scalars(select(GoalStepHit).where(GoalStepHit.workspace_id == ws)):
-        hits[hit.cycle_id].append(hit)
+    slots_of = {c.id: {int(slot) for slot in c.reached_at} for c in cycles}
     steps: defaultdict[uuid.UUID, list[GoalStep]] = defaultdict(list)
     for s in session.scalars(select(GoalStep).where(GoalStep.workspace_id == ws).order_by(GoalStep.position)):
         steps[s.goal_id].append(s)
@@ -192,10 +190,10 @@ def naive_report(session: Session, workspace: Workspace, query: ReportQuery) -> 
             continue
         counted = [c for c in chosen if c.state is not CycleState.INCOMPLETE]
         order = [s.slot for s in steps[goal.id]]
-        reached = {slot: sum(any(h.step_slot == slot for h in hits[c.id]) for c in chosen) for slot in order}
+        reached = {slot: sum(slot in slots_of[c.id] for c in chosen) for slot in order}
         dropped: defaultdict[int, int] = defaultdict(int)
         for c in chosen:
-            slots = {h.step_slot for h in hits[c.id]}
+            slots = slots_of[c.id]
             if c.state is not CycleState.COMPLETED and slots:
                 dropped[max(slots, key=order.index)] += 1
         series: defaultdict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -211,9 +209,9 @@ def naive_report(session: Session, workspace: Workspace, query: ReportQuery) -> 
                 "started": len(chosen),
                 "states": [sum(c.state is state for c in chosen) for state in CycleState],
                 "completion_rate": _rate(sum(c.state is CycleState.COMPLETED for c in chosen), len(chosen)),
-                "time_saved_seconds": sum(h.time_saved_seconds for c in counted for h in hits[c.id]),
-                "cost_savings": sum((h.cost_savings for c in counted for h in hits[c.id]), Decimal(0)),
-                "revenue_earned": sum((h.revenue_earned for c in counted for h in hits[c.id]), Decimal(0)),
+                "time_saved_seconds": sum(c.time_saved_seconds for c in counted),
+                "cost_savings": sum((c.cost_savings for c in counted), Decimal(0)),
+                "revenue_earned": sum((c.revenue_earned for c in counted), Decimal(0)),
                 "funnel": [
                     (s.key, s.retired, reached[s.slot], _rate(reached[s.slot], len(chosen)), dropped[s.slot])
                     for s in steps[goal.id]
@@ -368,7 +366,7 @@ def seeded(specs: Sequence[dict[str, Any]], goals_by_code: dict[str, Shape]) -> 
 
 
 def store(session: Session, workspace_id: uuid.UUID, cycles: Sequence[Seeded]) -> None:
-    """The cycles' rows and their steps' rows, as ingestion leaves them."""
+    """The cycles' rows, with the steps they reached, as ingestion leaves them."""
     for cycle in cycles:
         tally = cycle.tally(len(cycle.hits))
         at = [cycle.started_at + timedelta(minutes=n) for n in range(len(cycle.hits))]
@@ -388,26 +386,11 @@ def store(session: Session, workspace_id: uuid.UUID, cycles: Sequence[Seeded]) -
             time_saved_seconds=tally.time_saved_seconds,
             cost_savings=tally.cost_savings,
             revenue_earned=tally.revenue_earned,
+            reached_at={
+                str(slot): step_time(moment) for (slot, *_), moment in zip(cycle.hits, at, strict=True)
+            },
         )
         session.add(row)
-        session.flush()
-        session.add_all(
-            GoalStepHit(
-                workspace_id=workspace_id,
-                goal_id=cycle.goal.goal_id,
-                cycle_id=row.id,
-                step_key=cycle.goal.keys[slot],
-                step_slot=slot,
-                event_ref=uuid.uuid4(),
-                conversation_id=cycle.conversation,
-                contact_id=cycle.contact,
-                occurred_at=moment,
-                time_saved_seconds=seconds,
-                cost_savings=cost,
-                revenue_earned=revenue,
-            )
-            for (slot, seconds, cost, revenue), moment in zip(cycle.hits, at, strict=True)
-        )
     session.flush()
 
 

@@ -22,20 +22,21 @@ from sqlalchemy.orm import Session
 
 from comerix.auth.service import principal_of
 from comerix.conversions.attribution import AttributionKind
-from comerix.conversions.models import Outcome
+from comerix.conversions.models import GoalCycle, Outcome
 from comerix.conversions.records import COLUMNS as OUTCOME_COLUMNS
 from comerix.db import Database
 from comerix.db.bulk import SQLITE_ROWS_A_STATEMENT, codec_for, insert_rows
 from comerix.db.constraints import violated_constraint
 from comerix.db.engine import Checkpointer
 from comerix.db.migrate import alembic_config, current_revision, head_revision, is_current, upgrade
+from comerix.db.types import ExactDecimal, UTCDateTime
 from comerix.goals.models import Goal
 from comerix.models import metadata
 from comerix.telemetry.batches import EVENT_COLUMNS
 from comerix.telemetry.models import Event, EventNameDay
 from comerix.vocabulary import GoalKind
 from tests.conftest import _POSTGRES_PROBLEM, _postgres_database
-from tests.factories import make_goal, make_user, make_workspace
+from tests.factories import make_goal, make_multistep_goal, make_user, make_workspace
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -645,3 +646,107 @@ def test_revision_0009_counts_again_the_money_that_sqlite_had_turned_into_floats
         )
         assert [tuple(row) for row in series] == [("2026-12-01", 3, *exact)]
     engine.dispose()
+
+
+def test_revision_0012_moves_each_step_reached_into_its_cycle_and_back(blank: Engine) -> None:
+    """Upgrading writes each cycle's `goal_events` into its `reached_at` (by slot, the time in UTC) and
+    drops the table; downgrading builds the table again from the cycles: the same steps, times,
+    conversations and contacts, each step's worth as the step stands, and the event found by its time."""
+    config = alembic_config(blank)
+    command.upgrade(config, "0011")
+    later = NOW + timedelta(minutes=1, microseconds=5)
+    with Session(blank) as session, session.begin():
+        workspace = make_workspace(session, NOW)
+        actor = principal_of(make_user(session, workspace, NOW))
+        goal = make_multistep_goal(session, actor, NOW)
+        scope = {"workspace_id": workspace.id, "goal_id": goal.id}
+    hits = sqlalchemy.Table(  # as revision 0011 made it
+        "goal_events",
+        sqlalchemy.MetaData(),
+        *(
+            sqlalchemy.Column(name, sqlalchemy.Uuid())
+            for name in ("workspace_id", "id", "goal_id", "cycle_id", "event_ref")
+        ),
+        *(
+            sqlalchemy.Column(name, sqlalchemy.String())
+            for name in ("step_key", "conversation_id", "contact_id")
+        ),
+        sqlalchemy.Column("step_slot", sqlalchemy.Integer()),
+        sqlalchemy.Column("occurred_at", UTCDateTime()),
+        sqlalchemy.Column("time_saved_seconds", sqlalchemy.BigInteger()),
+        *(sqlalchemy.Column(name, ExactDecimal()) for name in ("cost_savings", "revenue_earned")),
+    )
+    cycle, event = uuid.uuid4(), uuid.uuid4()
+    with blank.begin() as connection:
+        connection.execute(
+            insert(GoalCycle).values(
+                **scope,
+                id=cycle,
+                conversation_id="chat-1",
+                open_for="chat-1",
+                contact_id="ann",
+                started_at=NOW,
+                last_step_at=later,
+                state="partial",
+                reached=0b011,
+                steps_reached=2,
+                time_saved_seconds=60,
+                cost_savings=Decimal(0),
+                revenue_earned=Decimal(0),
+            )
+        )
+        connection.execute(
+            insert(Event).values(
+                workspace_id=scope["workspace_id"],
+                id=event,
+                event_id="e-2",
+                name="details_given",
+                timestamp=later,
+                received_at=later,
+                conversation_id="chat-1",
+                contact_id="ann",
+                source="widget",
+                properties={},
+            )
+        )
+        for slot, key, at, seconds in ((0, "booking_started", NOW, 0), (1, "details_given", later, 60)):
+            connection.execute(
+                insert(hits).values(
+                    **scope,
+                    id=uuid.uuid4(),
+                    cycle_id=cycle,
+                    step_key=key,
+                    step_slot=slot,
+                    event_ref=uuid.uuid4(),
+                    conversation_id="chat-1",
+                    contact_id="ann",
+                    occurred_at=at,
+                    time_saved_seconds=seconds,
+                    cost_savings=Decimal(0),
+                    revenue_earned=Decimal(0),
+                )
+            )
+
+    command.upgrade(config, "0012")
+    with Session(blank) as session:
+        (stored,) = session.scalars(select(GoalCycle)).all()
+        assert stored.step_times() == {0: NOW, 1: later}
+    assert "goal_events" not in sqlalchemy.inspect(blank).get_table_names()
+
+    command.downgrade(config, "0011")
+    with blank.connect() as connection:
+        rows = connection.execute(
+            select(hits.c.cycle_id, hits.c.step_key, hits.c.step_slot, hits.c.occurred_at, hits.c.contact_id)
+            .add_columns(hits.c.event_ref, hits.c.time_saved_seconds)
+            .order_by(hits.c.step_slot)
+        ).all()
+        assert [(r.cycle_id, r.step_key, r.step_slot, r.contact_id, r.time_saved_seconds) for r in rows] == [
+            (cycle, "booking_started", 0, "ann", 0),
+            (cycle, "details_given", 1, "ann", 60),
+        ]
+        assert [r.occurred_at.replace(tzinfo=UTC) for r in rows] == [NOW, later]
+        # the start's event is not stored: the cycle names it; the second's is found by its time
+        assert [r.event_ref for r in rows] == [cycle, event]
+        assert "reached_at" not in {
+            c["name"] for c in sqlalchemy.inspect(connection).get_columns("goal_cycles")
+        }

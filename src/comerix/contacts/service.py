@@ -32,7 +32,7 @@ from comerix.contacts.schemas import (
     ContactProfile,
     ErasureResult,
 )
-from comerix.conversions.models import GoalCycle, GoalStepHit, Outcome
+from comerix.conversions.models import GoalCycle, Outcome
 from comerix.goals.models import Goal, GoalStep
 from comerix.telemetry import explorer
 from comerix.telemetry.explorer import EventRead
@@ -92,8 +92,7 @@ def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> Erasure
         session, update(Outcome).where(*scope.outcomes).values(contact_id=None, conversation_id=None)
     )
     events = _affected(session, delete(Event).where(*scope.events))
-    # The steps first: they are found through their cycles, and both through the chats, deleted last.
-    _affected(session, delete(GoalStepHit).where(*scope.goal_events))
+    # The cycles (with the steps they reached) before the chats they are found through.
     cycles = _affected(session, delete(GoalCycle).where(*scope.cycles))
     rollups.forget_conversations(session, workspace_id, scope.chats)
     conversations = _affected(session, delete(Conversation).where(*scope.conversations))
@@ -131,8 +130,8 @@ def erasure_preview(session: Session, workspace_id: uuid.UUID, contact_id: str) 
 class _ErasureScope:
     """The rows erasing a contact touches. Their chats go too, with every event and outcome that points
     into them: widget events sent before the person was identified carry the conversation but no contact.
-    Likewise the goal cycles (those of the contact, and those in their chats), and the steps reached:
-    the contact's, those in their chats, and every step of a cycle that goes."""
+    Likewise the goal cycles, with the steps they reached: those of the contact, and those in their
+    chats."""
 
     def __init__(self, workspace_id: uuid.UUID, contact_id: str) -> None:
         self.chats = chats = (
@@ -151,13 +150,6 @@ class _ErasureScope:
         self.cycles: tuple[ColumnElement[bool], ...] = (
             GoalCycle.workspace_id == workspace_id,
             or_(GoalCycle.contact_id == contact_id, GoalCycle.conversation_id.in_(chats)),
-        )
-        cycles = select(GoalCycle.id).where(*self.cycles).scalar_subquery()
-        self.goal_events: tuple[ColumnElement[bool], ...] = (
-            GoalStepHit.workspace_id == workspace_id,
-            # every step hit in one of their chats belongs to a cycle there: by cycle, not by chat,
-            # which `goal_events` has no index for
-            or_(GoalStepHit.contact_id == contact_id, GoalStepHit.cycle_id.in_(cycles)),
         )
         self.conversations: tuple[ColumnElement[bool], ...] = (
             Conversation.workspace_id == workspace_id,

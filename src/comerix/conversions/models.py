@@ -1,10 +1,10 @@
 """The `outcomes` table (one recorded achievement of a goal), and the cycles of multi-step goals
-(`goal_cycles`) with the steps each reached (`goal_events`)."""
+(`goal_cycles`), each with the steps it reached."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.conversions.attribution import AttributionKind
 from comerix.db.base import Base, WorkspaceScoped
-from comerix.db.types import ExactDecimal, UTCDateTime, one_of, text_enum
+from comerix.db.types import ExactDecimal, JSONDocument, UTCDateTime, one_of, text_enum
 from comerix.vocabulary import CLIENT_ID_LENGTH, CycleState, GoalKind, Source
 
 
@@ -55,10 +55,13 @@ class GoalCycle(WorkspaceScoped, Base):
     on by the others, closed by a completion step.
 
     `reached` holds a bit per step reached (the step's `slot`), so reports can tell the funnel and the
-    drop-off in whatever order the steps stand today. The metrics are the sums over the steps reached,
-    counted only once the cycle is partial or completed (an incomplete cycle's are 0). `open_for` is the
-    conversation id while the cycle is open and NULL once completed: its unique key lets at most one
-    cycle per goal and conversation be open, whichever writer opens it."""
+    drop-off in whatever order the steps stand today; `reached_at` the time each was reached, by slot
+    (`{"0": "2026-12-06 09:30:00.000000", …}`, UTC), which OData's `GoalEvents` lists. They live in the
+    cycle's row rather than a row each: ingestion writes one row per cycle it moves on, and a step's
+    time is merged into it in the same upsert (docs/decisions.md). The metrics are the sums over the
+    steps reached, counted only once the cycle is partial or completed (an incomplete cycle's are 0).
+    `open_for` is the conversation id while the cycle is open and NULL once completed: its unique key
+    lets at most one cycle per goal and conversation be open, whichever writer opens it."""
 
     __tablename__ = "goal_cycles"
     __table_args__ = (
@@ -85,29 +88,21 @@ class GoalCycle(WorkspaceScoped, Base):
     cost_savings: Mapped[Decimal] = mapped_column(ExactDecimal())
     revenue_earned: Mapped[Decimal] = mapped_column(ExactDecimal())
     outcome_id: Mapped[uuid.UUID | None]  # the outcome its completion recorded
+    reached_at: Mapped[dict[str, str]] = mapped_column(JSONDocument)
+
+    def step_times(self) -> dict[int, datetime]:
+        """When each step was reached, by its slot."""
+        return {int(slot): parse_step_time(at) for slot, at in self.reached_at.items()}
 
 
-class GoalStepHit(WorkspaceScoped, Base):
-    """A step reached in a cycle: one per step and cycle (a step counts once per cycle). It keeps what
-    the step was worth when reached, so a later change to the step's metrics leaves history as it was."""
+STEP_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+"""A step's time in `GoalCycle.reached_at`: UTC without its offset, as SQLite keeps every timestamp, on
+both backends, so that the same text compares in time order and OData reads it as a timestamp."""
 
-    __tablename__ = "goal_events"
-    __table_args__ = (
-        ForeignKeyConstraint(["workspace_id", "goal_id"], ["goals.workspace_id", "goals.id"]),
-        UniqueConstraint("workspace_id", "cycle_id", "step_slot"),
-        Index(None, "workspace_id", "contact_id"),
-        Index(None, "workspace_id", "occurred_at"),
-        Index(None, "workspace_id", "goal_id", "occurred_at"),
-    )
 
-    goal_id: Mapped[uuid.UUID]
-    cycle_id: Mapped[uuid.UUID]
-    step_key: Mapped[str] = mapped_column(String(64))
-    step_slot: Mapped[int] = mapped_column(Integer)
-    event_ref: Mapped[uuid.UUID]  # the event's row id (no foreign key, as for outcomes)
-    conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
-    contact_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    time_saved_seconds: Mapped[int] = mapped_column(BigInteger)
-    cost_savings: Mapped[Decimal] = mapped_column(ExactDecimal())
-    revenue_earned: Mapped[Decimal] = mapped_column(ExactDecimal())
+def step_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(STEP_TIME_FORMAT)
+
+
+def parse_step_time(text: str) -> datetime:
+    return datetime.strptime(text, STEP_TIME_FORMAT).replace(tzinfo=UTC)

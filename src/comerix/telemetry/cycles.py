@@ -14,9 +14,9 @@ cycles of their conversations, and each completion made a match of its goal.
    stage's writes, made in a savepoint, are undone, and it reads the cycles of every conversation
    and moves them again, once; a second refusal fails the group (`writer_process.write_group`).
 3. Each (conversation, goal)'s cycles moved on by the pure state machine (`conversions.cycles`).
-4. The cycles stored before, moved on (one upsert), then the new ones (one insert), in that order: a
-   cycle completed here gives up `open_for` before the next one opened here takes it; then the steps
-   reached (one insert).
+4. The cycles stored before, moved on (one upsert, which merges the times of the steps reached here
+   into those the row kept), then the new ones (one insert), in that order: a cycle completed here
+   gives up `open_for` before the next one opened here takes it.
 5. `cycle_changes` for the rollups, and each completion as a `Match` credited to its cycle's
    conversation, with the id of its outcome named ahead for the cycle's row, so that `value`,
    `attribute`, `record` and `persist` record one outcome for it, as for any goal.
@@ -28,20 +28,19 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
 import msgspec
 import psycopg
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 
 from comerix.conversions.attribution import Attribution
-from comerix.conversions.cycles import NOTHING, Counted, Cycle, Progress, Worth
+from comerix.conversions.cycles import NOTHING, Cycle, Progress, Worth
 from comerix.conversions.cycles import advance as advance_cycles
-from comerix.conversions.models import GoalCycle, GoalStepHit
+from comerix.conversions.models import GoalCycle, step_time
 from comerix.db.bulk import insert_rows
 from comerix.db.types import new_id
 from comerix.telemetry import reached
@@ -59,43 +58,25 @@ class OpenCycle(msgspec.Struct, frozen=True, gc=False):
     flow_id: str | None
 
 
-_cycles, _hits, _conversations = GoalCycle.__table__, GoalStepHit.__table__, Conversation.__table__
-# The open cycles of the conversations asked for. An incomplete cycle stores no metrics (SPEC §9), so the
-# worth of its one step reached, the start, comes from that step's row.
-_OPEN_CYCLES = (
-    select(
-        _cycles.c.id,
-        _cycles.c.goal_id,
-        _cycles.c.open_for,
-        _cycles.c.contact_id,
-        _cycles.c.flow_id,
-        _cycles.c.started_at,
-        _cycles.c.last_step_at,
-        _cycles.c.state,
-        _cycles.c.reached,
-        _cycles.c.steps_reached,
-        _cycles.c.time_saved_seconds,
-        _cycles.c.cost_savings,
-        _cycles.c.revenue_earned,
-        _hits.c.time_saved_seconds.label("start_time_saved_seconds"),
-        _hits.c.cost_savings.label("start_cost_savings"),
-        _hits.c.revenue_earned.label("start_revenue_earned"),
-    )
-    .select_from(
-        _cycles.outerjoin(
-            _hits,
-            and_(
-                _hits.c.workspace_id == _cycles.c.workspace_id,
-                _hits.c.cycle_id == _cycles.c.id,
-                _cycles.c.state == CycleState.INCOMPLETE,
-            ),
-        )
-    )
-    .where(
-        _cycles.c.workspace_id == bindparam("workspace"),
-        _cycles.c.conversation_id.in_(bindparam("chats", expanding=True)),
-        _cycles.c.open_for.is_not(None),
-    )
+_cycles, _conversations = GoalCycle.__table__, Conversation.__table__
+_OPEN_CYCLES = select(
+    _cycles.c.id,
+    _cycles.c.goal_id,
+    _cycles.c.open_for,
+    _cycles.c.contact_id,
+    _cycles.c.flow_id,
+    _cycles.c.started_at,
+    _cycles.c.last_step_at,
+    _cycles.c.state,
+    _cycles.c.reached,
+    _cycles.c.steps_reached,
+    _cycles.c.time_saved_seconds,
+    _cycles.c.cost_savings,
+    _cycles.c.revenue_earned,
+).where(
+    _cycles.c.workspace_id == bindparam("workspace"),
+    _cycles.c.conversation_id.in_(bindparam("chats", expanding=True)),
+    _cycles.c.open_for.is_not(None),
 )
 _LOCK_CONVERSATIONS = (
     select(_conversations.c.id)
@@ -124,26 +105,19 @@ CYCLE_COLUMNS = (
     "cost_savings",
     "revenue_earned",
     "outcome_id",
+    "reached_at",
 )
-_FIXED_WHEN_OPENED = frozenset({"workspace_id", "id", "goal_id", "conversation_id", "flow_id", "started_at"})
+_FIXED_WHEN_OPENED = frozenset(
+    {"workspace_id", "id", "goal_id", "conversation_id", "flow_id", "started_at", "reached_at"}
+)
 _MOVED_ON = "ON CONFLICT (workspace_id, id) DO UPDATE SET " + ", ".join(
     f"{column} = excluded.{column}" for column in CYCLE_COLUMNS if column not in _FIXED_WHEN_OPENED
 )
-STEP_COLUMNS = (
-    "workspace_id",
-    "id",
-    "goal_id",
-    "cycle_id",
-    "step_key",
-    "step_slot",
-    "event_ref",
-    "conversation_id",
-    "contact_id",
-    "occurred_at",
-    "time_saved_seconds",
-    "cost_savings",
-    "revenue_earned",
-)
+# A cycle moved on gets the times of the steps it reached here merged into those it kept.
+MERGE_STEPS = {
+    "sqlite": ", reached_at = json_patch(goal_cycles.reached_at, excluded.reached_at)",
+    "postgresql": ", reached_at = goal_cycles.reached_at || excluded.reached_at",
+}
 
 
 def advance(group: Group) -> Group:
@@ -195,17 +169,13 @@ def _open_cycles(group: Group, table: StepTable, chats: Iterable[str]) -> dict[P
     for row in rows:
         code = table.code_of.get(row.goal_id)
         if code is not None:
-            found[(row.open_for, code)] = OpenCycle(_cycle_of(row), row.contact_id, row.flow_id)
+            found[(row.open_for, code)] = OpenCycle(_cycle_of(row, table), row.contact_id, row.flow_id)
     return found
 
 
-def _cycle_of(row: Any) -> Cycle:
+def _cycle_of(row: Any, table: StepTable) -> Cycle:
     if row.state == CycleState.INCOMPLETE:
-        worth = Worth(
-            row.start_time_saved_seconds or 0,
-            row.start_cost_savings or Decimal(0),
-            row.start_revenue_earned or Decimal(0),
-        )
+        worth = table.start_worth[row.goal_id]
     else:
         worth = Worth(row.time_saved_seconds, row.cost_savings, row.revenue_earned)
     return Cycle(row.id, row.started_at, row.last_step_at, None, row.reached, row.steps_reached, worth)
@@ -226,34 +196,38 @@ class _Written:
 
     def __init__(self, group: Group) -> None:
         self.group = group
-        self.codec = group.codec
-        self.workspace = self.codec.id(group.terms.workspace_id)
+        self.codec = codec = group.codec
+        self.workspace = codec.id(group.terms.workspace_id)
+        self.step_time = codec.time if codec.sqlite else step_time  # as `GoalCycle.reached_at` keeps it
         self.moved_on: list[tuple[Any, ...]] = []  # rows of cycles stored before
         self.opened: list[tuple[Any, ...]] = []  # rows of new cycles
-        self.steps: list[tuple[Any, ...]] = []
         self.changes: list[CycleChange] = []
         self.completions: list[tuple[int, Match]] = []  # with the event's place in arrival order
-        self._cells: dict[tuple[str, str], tuple[Any, ...]] = {}  # by step: its row's constant cells
 
     def add(self, stored: OpenCycle | None, progress: Progress[Step]) -> None:
         """The cycles of one (conversation, goal) pair, moved on from `stored` (the one open before)."""
-        first = _first_steps(progress.counted)
+        first: dict[uuid.UUID, Step] = {}  # by cycle: the step that opened it, or its first one here
+        times: dict[uuid.UUID, list[str]] = {}  # by cycle: its steps' times here, as JSON members
+        step_time = self.step_time
+        for counted in progress.counted:
+            reach, cycle_id = counted.reach, counted.cycle_id
+            if cycle_id not in first:
+                first[cycle_id], times[cycle_id] = reach.event, []
+            times[cycle_id].append(f'"{reach.slot}":"{step_time(reach.at)}"')
         outcomes = {done.cycle_id: self._complete(done.reach.event) for done in progress.completed}
-        cells: dict[uuid.UUID, tuple[Any, str | None]] = {}  # by cycle: its id in the codec's terms, contact
         for moved in progress.moved:
             cycle, opener = moved.after, first[moved.after.id]
             if moved.before is None or stored is None:
                 contact, flow = opener.arrival.contact_id, opener.chat.flow_id  # fixed when it opens
             else:
                 contact, flow = stored.contact_id or opener.arrival.contact_id, stored.flow_id
-            ref, now = self.codec.id(cycle.id), tally(cycle)
-            cells[cycle.id] = (ref, contact)
+            now = tally(cycle)
             where = (opener.known.goal.id, opener.chat.conversation_id, contact, flow)
-            row = self._cycle_row(cycle, ref, now, where, outcomes.get(cycle.id))
+            reached_at = "{" + ",".join(times[cycle.id]) + "}"
+            row = self._cycle_row(cycle, now, where, outcomes.get(cycle.id), reached_at)
             (self.opened if moved.before is None else self.moved_on).append(row)
             before = None if moved.before is None else tally(moved.before)
             self.changes.append(CycleChange(opener.known.goal.id, cycle.started_at, flow, before, now))
-        self.steps.extend(self._step_row(counted, *cells[counted.cycle_id]) for counted in progress.counted)
 
     def _complete(self, step: Step) -> uuid.UUID:
         """A completion's match, credited to its cycle's conversation; the id its outcome will have."""
@@ -266,16 +240,17 @@ class _Written:
     def _cycle_row(
         self,
         cycle: Cycle,
-        ref: Any,
         now: CycleTally,
         where: tuple[uuid.UUID, str, str | None, str | None],
         outcome: uuid.UUID | None,
+        reached_at: str,
     ) -> tuple[Any, ...]:
-        """A row of `goal_cycles`: `where` is its goal, conversation, contact and flow."""
+        """A row of `goal_cycles`: `where` is its goal, conversation, contact and flow; `reached_at`
+        the times of the steps it reached here (merged into those it kept, for one stored before)."""
         codec, (goal_id, chat, contact, flow) = self.codec, where
         return (
             self.workspace,
-            ref,
+            codec.id(cycle.id),
             codec.id(goal_id),
             chat,
             chat if cycle.ended_at is None else None,  # open_for
@@ -291,37 +266,7 @@ class _Written:
             codec.decimal(now.cost_savings),
             codec.decimal(now.revenue_earned),
             None if outcome is None else codec.id(outcome),
-        )
-
-    def _step_row(self, counted: Counted[Step], cycle_ref: Any, contact: str | None) -> tuple[Any, ...]:
-        step, codec = counted.reach.event, self.codec
-        goal, spec = step.known.goal, step.known.spec
-        cells = self._cells.get((goal.code, spec.key))
-        if cells is None:
-            cells = self._cells[(goal.code, spec.key)] = (
-                codec.id(goal.id),
-                spec.key,
-                spec.slot,
-                spec.time_saved_seconds,
-                codec.decimal(spec.cost_savings),
-                codec.decimal(spec.revenue_earned),
-            )
-        goal_ref, key, slot, seconds, cost, revenue = cells
-        event = step.arrival.event
-        return (
-            self.workspace,
-            codec.new_id(),
-            goal_ref,
-            cycle_ref,
-            key,
-            slot,
-            event.row_id,
-            step.chat.conversation_id,
-            contact,
-            codec.time(event.item.timestamp),
-            seconds,
-            cost,
-            revenue,
+            reached_at,
         )
 
     def store(self) -> Group:
@@ -331,9 +276,11 @@ class _Written:
         if not self.changes:
             return group
         connection, codec = group.session.connection(), self.codec
-        insert_rows(connection, codec, "goal_cycles", CYCLE_COLUMNS, self.moved_on, tail=_MOVED_ON)
-        insert_rows(connection, codec, "goal_cycles", CYCLE_COLUMNS, self.opened)
-        insert_rows(connection, codec, "goal_events", STEP_COLUMNS, self.steps)
+        moved_on = _MOVED_ON + MERGE_STEPS[codec.dialect]
+        insert_rows(
+            connection, codec, "goal_cycles", CYCLE_COLUMNS, self.moved_on, tail=moved_on, json_columns=_JSON
+        )
+        insert_rows(connection, codec, "goal_cycles", CYCLE_COLUMNS, self.opened, json_columns=_JSON)
         self.completions.sort(key=itemgetter(0))
         return replace(
             group,
@@ -342,9 +289,4 @@ class _Written:
         )
 
 
-def _first_steps(counted: Sequence[Counted[Step]]) -> Mapping[uuid.UUID, Step]:
-    """The first step counted in each cycle: the one that opened it, or the first since the group began."""
-    first: dict[uuid.UUID, Step] = {}
-    for step in counted:
-        first.setdefault(step.cycle_id, step.reach.event)
-    return first
+_JSON = frozenset({"reached_at"})

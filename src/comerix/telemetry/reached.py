@@ -59,6 +59,13 @@ class StepTable:
         }
         self.starts = frozenset(hit for hit, known in self.steps.items() if known.spec.is_start)
         self.code_of = {goal.id: goal.code for goal in active}
+        # An incomplete cycle keeps no metrics (SPEC §9): once it moves on, its start step counts at
+        # what the step is worth then.
+        self.start_worth = {
+            goal.id: Worth(start.time_saved_seconds, start.cost_savings, start.revenue_earned)
+            for goal in active
+            for start in goal.steps[:1]
+        }
 
 
 _TABLES: dict[uuid.UUID, StepTable] = {}

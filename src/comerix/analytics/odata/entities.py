@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    TIMESTAMP,
     BigInteger,
     Boolean,
     FromClause,
@@ -52,11 +53,14 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy import Enum as SqlEnum
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
-from comerix.conversions.models import GoalCycle, GoalStepHit, Outcome
+from comerix.conversions.models import GoalCycle, Outcome
 from comerix.db.base import Base
 from comerix.db.types import ExactDecimal, UTCDateTime
 from comerix.goals.models import Goal, GoalStep
@@ -357,7 +361,7 @@ EVENTS = EntitySet(
 )
 
 
-def _with_goal(model: type[GoalStep] | type[GoalCycle] | type[GoalStepHit]) -> FromClause:
+def _with_goal(model: type[GoalStep] | type[GoalCycle]) -> FromClause:
     """The model's rows, each with its goal's (whose code names the goal in the feed)."""
     return join(model, Goal, and_(Goal.workspace_id == model.workspace_id, Goal.id == model.goal_id))
 
@@ -414,19 +418,69 @@ GOAL_CYCLES = EntitySet(
     source=_with_goal(GoalCycle),
 )
 
+
+class _ByBackend(ColumnElement[Any]):
+    """An expression each backend spells its own way (JSON is read differently by each)."""
+
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own protocol: the parts its cache key covers)
+        ("sqlite", InternalTraversal.dp_clauseelement),
+        ("postgresql", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, sqlite: ColumnElement[Any], postgresql: ColumnElement[Any]) -> None:
+        self.sqlite, self.postgresql, self.type = sqlite, postgresql, sqlite.type
+
+
+@compiles(_ByBackend)
+def _sqlite_spelling(element: _ByBackend, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.sqlite, **kw)
+
+
+@compiles(_ByBackend, "postgresql")
+def _postgresql_spelling(element: _ByBackend, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.postgresql, **kw)
+
+
+# A cycle keeps the steps it reached in its own row: a bit of `reached` and a time in `reached_at` per
+# step, by slot (`GoalCycle`). A step reached is a cycle joined to each of its goal's steps whose bit it
+# holds; its id is the cycle's and the step's key, its time read out of `reached_at`, which holds it as
+# SQLite holds any timestamp (UTC text; PostgreSQL reads it back as a timestamp in UTC).
+_SLOT = cast(GoalStep.slot, String())
+_STEP_REACHED = join(
+    GoalCycle,
+    GoalStep,
+    and_(
+        GoalStep.workspace_id == GoalCycle.workspace_id,
+        GoalStep.goal_id == GoalCycle.goal_id,
+        GoalCycle.reached.op("&")(literal_column("1").op("<<")(GoalStep.slot)) != literal_column("0"),
+    ),
+).join(Goal, and_(Goal.workspace_id == GoalCycle.workspace_id, Goal.id == GoalCycle.goal_id))
+STEP_REACHED_ID = _ByBackend(
+    _uuid_text(GoalCycle.id.expression, "sqlite").concat(literal_column("':'")).concat(GoalStep.key),
+    _uuid_text(GoalCycle.id.expression, "postgresql").concat(literal_column("':'")).concat(GoalStep.key),
+)
+STEP_REACHED_AT = _ByBackend(
+    type_coerce(func.json_extract(GoalCycle.reached_at, literal_column("'$.'").concat(_SLOT)), UTCDateTime()),
+    type_coerce(
+        cast(GoalCycle.reached_at.op("->>")(_SLOT), TIMESTAMP()).op("AT TIME ZONE")(literal_column("'UTC'")),
+        UTCDateTime(),
+    ),
+)
+
 GOAL_EVENTS = EntitySet(
     "GoalEvents",
     "GoalEvent",
-    GoalStepHit,
+    GoalCycle,
     (
-        prop(GoalStepHit.id),
+        derived("id", STEP_REACHED_ID, Storage.TEXT),
         prop(Goal.code, "goal"),
-        prop(GoalStepHit.step_key, "step"),
-        prop(GoalStepHit.cycle_id),
-        prop(GoalStepHit.conversation_id),
-        prop(GoalStepHit.occurred_at),
+        prop(GoalStep.key, "step"),
+        prop(GoalCycle.id, "cycle_id"),
+        prop(GoalCycle.conversation_id),
+        derived("occurred_at", STEP_REACHED_AT, Storage.TIMESTAMP),
     ),
-    source=_with_goal(GoalStepHit),
+    source=_STEP_REACHED,
 )
 
 ENTITY_SETS: tuple[EntitySet, ...] = (
