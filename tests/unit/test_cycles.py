@@ -9,7 +9,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
 
-from comerix.conversions.cycles import NOTHING, Cycle, Progress, Reach, Worth, advance, in_step_order
+from hypothesis import given
+from hypothesis import strategies as st
+
+from comerix.conversions.cycles import (
+    NOTHING,
+    Cycle,
+    Progress,
+    Reach,
+    Worth,
+    advance,
+    in_step_order,
+    may_count,
+)
 from comerix.vocabulary import CycleState
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
@@ -174,3 +186,27 @@ def test_a_step_reordered_to_start_is_added_to_the_open_cycle_it_did_not_open() 
 def test_metrics_are_the_sums_over_distinct_steps_reached() -> None:
     progress = run([reach("start"), reach("quote", 1), reach("quote", 2), reach("paid", 3)])
     assert progress.moved[0].after.counted == Worth(0, Decimal("1.50"), Decimal("25.00"))
+
+
+keys = st.sampled_from(sorted(STEPS))
+# one event reaching one step, or two reaching several steps at once (a step order of their own)
+events = st.lists(st.lists(keys, min_size=1, max_size=3, unique=True), max_size=25)
+
+
+@given(events=events, stored=st.sampled_from([None, "incomplete", "partial"]))
+def test_leaving_out_the_steps_that_may_not_count_changes_nothing(
+    events: list[list[str]], stored: str | None
+) -> None:
+    """`may_count` as ingestion applies it (to the steps of each event in the order they apply) keeps
+    every step that could count: `advance` makes the same of what is left as of all of them."""
+    reaches = [
+        r for n, hit in enumerate(events) for r in in_step_order(reach(k, n, f"e{n}-{k}") for k in hit)
+    ]
+    seen: set[int] = set()
+    kept = [r for r in reaches if may_count(seen, r.slot, r.start, r.completion)]
+    before = None
+    if stored is not None:
+        reached = bits("start") if stored == "incomplete" else bits("start", "details")
+        before = Cycle(uuid.UUID(int=1), T0, T0, None, reached, bin(reached).count("1"), Worth(60))
+    assert run(kept, before) == run(reaches, before)
+    assert len(kept) <= len(reaches)

@@ -114,6 +114,21 @@ class Progress(msgspec.Struct, Generic[E], frozen=True, gc=False):
     open: Cycle | None  # the cycle left open
 
 
+def may_count(seen: set[int], slot: int, start: bool, completion: bool) -> bool:
+    """Whether a step reached may still count, given `seen`: the slots reached (in one conversation, of
+    one goal) since its last start or completion step, which this updates. A step reached again with
+    neither in between cannot count, whichever cycle was open the first time (or none): the same one is
+    open now, and holds it. Ingestion leaves such steps out before `advance` (chats send the same events
+    many times), which changes nothing of what `advance` makes of the rest."""
+    if start or completion:
+        seen.clear()
+        return True
+    if slot in seen:
+        return False
+    seen.add(slot)
+    return True
+
+
 def in_step_order(reaches: Iterable[Reach[E]]) -> list[Reach[E]]:
     """The steps one event reached, as they apply: in step order, the completion steps last."""
     return sorted(reaches, key=lambda reach: (reach.completion, reach.position))

@@ -37,16 +37,17 @@ import msgspec
 import psycopg
 from sqlalchemy import bindparam, select
 
-from comerix.conversions.attribution import Attribution
+from comerix.conversions.attribution import Attribution, AttributionKind, Candidate
 from comerix.conversions.cycles import NOTHING, Cycle, Progress, Worth
 from comerix.conversions.cycles import advance as advance_cycles
 from comerix.conversions.models import GoalCycle, step_time
 from comerix.db.bulk import insert_rows
 from comerix.db.types import new_id
+from comerix.goals.index import GoalSpec
 from comerix.telemetry import reached
 from comerix.telemetry.models import Conversation
 from comerix.telemetry.pipeline import CycleChange, CycleTally, Group, Match
-from comerix.telemetry.reached import Arrival, Pair, Step, StepTable
+from comerix.telemetry.reached import Arrival, Pair, StepTable
 from comerix.vocabulary import CycleState
 
 
@@ -123,7 +124,9 @@ MERGE_STEPS = {
 def advance(group: Group) -> Group:
     """Move the cycles of the conversations the new events' steps count in; each completion, a match."""
     table = reached.table_of(group.terms.workspace_id, group.goals)
-    arrivals = reached.arrivals(group, table)
+    arrivals, looked_up = reached.arrivals(group, table)
+    if looked_up:
+        group = replace(group, looked_up=looked_up)
     if not arrivals:
         return group
     # Those the events name are locked already, by `store_conversations`' upsert.
@@ -153,10 +156,11 @@ def _moved_on(group: Group, table: StepTable, arrivals: Sequence[Arrival], new: 
     chats = {a.chat.conversation_id for a in arrivals if a.chat is not None}
     chats.update(chat.conversation_id for a in arrivals for chat in a.joined.values())
     stored = _open_cycles(group, table, chats - new) if chats - new else {}
-    written = _Written(group)
-    for pair, reaches in reached.reaches(arrivals, table, stored.keys()).items():
+    written, goals = _Written(group), table.goals.by_code
+    for pair, found in reached.reaches(arrivals, table, stored.keys()).items():
         before = stored.get(pair)
-        written.add(before, advance_cycles(None if before is None else before.cycle, reaches, new_id))
+        progress = advance_cycles(None if before is None else before.cycle, found.reaches, new_id)
+        written.add(goals[pair[1]], found.chat, before, progress)
     return written.store()
 
 
@@ -204,37 +208,42 @@ class _Written:
         self.changes: list[CycleChange] = []
         self.completions: list[tuple[int, Match]] = []  # with the event's place in arrival order
 
-    def add(self, stored: OpenCycle | None, progress: Progress[Step]) -> None:
-        """The cycles of one (conversation, goal) pair, moved on from `stored` (the one open before)."""
-        first: dict[uuid.UUID, Step] = {}  # by cycle: the step that opened it, or its first one here
+    def add(
+        self, goal: GoalSpec, chat: Candidate, stored: OpenCycle | None, progress: Progress[Arrival]
+    ) -> None:
+        """The cycles of `goal` in `chat`, moved on from `stored` (the one open before)."""
+        opener: dict[uuid.UUID, Arrival] = {}  # by cycle: the arrival that opened it, or its first here
         times: dict[uuid.UUID, list[str]] = {}  # by cycle: its steps' times here, as JSON members
         step_time = self.step_time
         for counted in progress.counted:
             reach, cycle_id = counted.reach, counted.cycle_id
-            if cycle_id not in first:
-                first[cycle_id], times[cycle_id] = reach.event, []
+            if cycle_id not in opener:
+                opener[cycle_id], times[cycle_id] = reach.event, []
             times[cycle_id].append(f'"{reach.slot}":"{step_time(reach.at)}"')
-        outcomes = {done.cycle_id: self._complete(done.reach.event) for done in progress.completed}
+        outcomes = {
+            done.cycle_id: self._complete(goal, chat, done.reach.event) for done in progress.completed
+        }
         for moved in progress.moved:
-            cycle, opener = moved.after, first[moved.after.id]
+            cycle = moved.after
             if moved.before is None or stored is None:
-                contact, flow = opener.arrival.contact_id, opener.chat.flow_id  # fixed when it opens
+                contact, flow = opener[cycle.id].contact_id, chat.flow_id  # fixed when it opens
             else:
-                contact, flow = stored.contact_id or opener.arrival.contact_id, stored.flow_id
+                contact, flow = stored.contact_id or opener[cycle.id].contact_id, stored.flow_id
             now = tally(cycle)
-            where = (opener.known.goal.id, opener.chat.conversation_id, contact, flow)
+            where = (goal.id, chat.conversation_id, contact, flow)
             reached_at = "{" + ",".join(times[cycle.id]) + "}"
             row = self._cycle_row(cycle, now, where, outcomes.get(cycle.id), reached_at)
             (self.opened if moved.before is None else self.moved_on).append(row)
             before = None if moved.before is None else tally(moved.before)
-            self.changes.append(CycleChange(opener.known.goal.id, cycle.started_at, flow, before, now))
+            self.changes.append(CycleChange(goal.id, cycle.started_at, flow, before, now))
 
-    def _complete(self, step: Step) -> uuid.UUID:
-        """A completion's match, credited to its cycle's conversation; the id its outcome will have."""
+    def _complete(self, goal: GoalSpec, chat: Candidate, arrival: Arrival) -> uuid.UUID:
+        """A completion's match, credited to its cycle's conversation (`chat`: the one the event named,
+        or its contact's that the window rule picked); the id its outcome will have."""
         outcome_id = new_id()
-        credit = Attribution(step.credit, step.chat.conversation_id, step.chat.flow_id)
-        match = Match(step.arrival.event, step.known.goal, credit, outcome_id)
-        self.completions.append((step.arrival.order, match))
+        kind = AttributionKind.CONVERSATION if arrival.chat is not None else AttributionKind.WINDOW
+        credit = Attribution(kind, chat.conversation_id, chat.flow_id)
+        self.completions.append((arrival.order, Match(arrival.event, goal, credit, outcome_id)))
         return outcome_id
 
     def _cycle_row(

@@ -195,6 +195,9 @@ class Group:
     credits: tuple[Attribution, ...] = ()  # attribute
     outcomes: tuple[OutcomeRecord, ...] = ()  # record
     cycle_changes: tuple[CycleChange, ...] = ()  # cycles: those of multi-step goals opened or moved on
+    # cycles: the contact's conversations read for an item with no conversation, and the widest window
+    # (hours) they were read for, so that `attribute` need not read them again
+    looked_up: Mapping[ItemRef, tuple[int, Sequence[Candidate]]] = field(default_factory=dict)
 
     def accepted(self) -> list[tuple[int, Batch]]:
         """The batches not refused whole, with their positions."""

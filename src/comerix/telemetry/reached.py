@@ -15,16 +15,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
 from comerix.conversions import attribution
-from comerix.conversions.attribution import AttributionKind, Candidate
-from comerix.conversions.cycles import Reach, Worth, in_step_order
+from comerix.conversions.attribution import Candidate
+from comerix.conversions.cycles import Reach, Worth, in_step_order, may_count
 from comerix.goals.index import GoalSpec, StepSpec, WorkspaceGoals
 from comerix.telemetry.batches import StepReached
-from comerix.telemetry.pipeline import Group, StoredEvent
+from comerix.telemetry.pipeline import Group, ItemRef, StoredEvent
 from comerix.telemetry.schemas import Item
 from comerix.telemetry.stages import contact_candidates
 from comerix.vocabulary import GoalStatus
@@ -96,19 +96,24 @@ class Arrival(msgspec.Struct, frozen=True, gc=False):
         return self.event.item.goal_code is not None
 
 
-class Step(msgspec.Struct, frozen=True, gc=False):
-    """A step an event reached, in the conversation it counts in (`Reach.event`)."""
+class InChat(msgspec.Struct, gc=False):
+    """The steps that can count in one (conversation, goal): the conversation, and the steps, each
+    handing back the arrival that reached it (`Reach.event`)."""
 
-    arrival: Arrival
-    known: Known
     chat: Candidate
-    credit: AttributionKind  # CONVERSATION: the event named it; WINDOW: its contact's, by the window rule
+    reaches: list[Reach[Arrival]]
 
 
-def arrivals(group: Group, table: StepTable) -> list[Arrival]:
+LookedUp = dict[ItemRef, tuple[int, list[Candidate]]]
+"""By item: its contact's conversations read for it, and the window (hours) they were read for."""
+
+
+def arrivals(group: Group, table: StepTable) -> tuple[list[Arrival], LookedUp]:
     """The new events that reach steps, in arrival order, with the conversation they count in (those
-    with none count nowhere)."""
+    with none count nowhere); and the contact's conversations read for each item without one, with the
+    window they were read for (`Group.looked_up`)."""
     found: list[Arrival] = []
+    looked_up: LookedUp = {}
     matching = bool(table.steps)
     standing, contact_of = group.chats.standing, group.chats.contact_of
     for event in group.stored:
@@ -128,78 +133,85 @@ def arrivals(group: Group, table: StepTable) -> list[Arrival]:
         if item.conversation_id is not None:
             contact = contact_of.get(item.conversation_id) or item.contact_id
             found.append(Arrival(event, len(found), hits, standing[item.conversation_id], {}, contact))
-        elif item.contact_id is not None and (joined := _joined(group, table, item, hits)):
-            found.append(Arrival(event, len(found), hits, None, joined, item.contact_id))
-    return found
+        elif item.contact_id is not None:
+            joined = _joined(group, table, item, hits, looked_up, (event.batch, item.index))
+            if joined:
+                found.append(Arrival(event, len(found), hits, None, joined, item.contact_id))
+    return found, looked_up
 
 
-def _joined(group: Group, table: StepTable, item: Item, hits: Sequence[StepReached]) -> dict[str, Candidate]:
+def _joined(
+    group: Group,
+    table: StepTable,
+    item: Item,
+    hits: Sequence[StepReached],
+    looked_up: LookedUp,
+    ref: ItemRef,
+) -> dict[str, Candidate]:
     """For an item with a contact but no conversation: by goal code, the contact's conversation that
-    §3's window rule picks with the goal's window (the candidates read once, for the widest)."""
+    §3's window rule picks with the goal's window (the candidates read once, for the widest, and kept
+    in `looked_up`)."""
     goals = [known.goal for code, key, _ in hits if (known := table.steps.get((code, key))) is not None]
     windows = {goal.code: goal.attribution_window_hours for goal in goals}
     if not windows or item.contact_id is None:
         return {}
+    widest = max(windows.values())
     candidates = contact_candidates(
-        group.session, group.terms.workspace_id, item.contact_id, item.timestamp, max(windows.values())
+        group.session, group.terms.workspace_id, item.contact_id, item.timestamp, widest
     )
+    looked_up[ref] = (widest, candidates)
     by_window = {
         hours: attribution.choose(candidates, item.timestamp, hours) for hours in set(windows.values())
     }
     return {code: chosen for code, hours in windows.items() if (chosen := by_window[hours]) is not None}
 
 
-def reaches(
-    arrivals: Sequence[Arrival], table: StepTable, open_in: Iterable[Pair]
-) -> dict[Pair, list[Reach[Step]]]:
+def reaches(arrivals: Sequence[Arrival], table: StepTable, open_in: Iterable[Pair]) -> dict[Pair, InChat]:
     """The steps that can count, by the (conversation, goal) they count in, in the order they apply:
     those of a goal with a cycle open in the conversation (`open_in`: before the group), or opening
-    there since a start step was reached. The others (a goal with no cycle open, whose start step was
-    not reached) count nowhere and are never looked up."""
+    there since a start step was reached. The others count nowhere and are left out before a `Reach` is
+    made of them: the steps of a goal with no cycle open whose start step was not reached, and those
+    `may_count` rules out (a step reached again). The loop runs for every step every event reaches: it
+    stays bare."""
     steps = table.steps
     active: dict[str, set[str]] = {}  # by conversation: the goals with a cycle open or opening
     for chat_id, code in open_in:
         active.setdefault(chat_id, set()).add(code)
-    by_pair: dict[Pair, list[Reach[Step]]] = {}
+    found: dict[Pair, InChat] = {}
+    seen: dict[Pair, set[int]] = {}  # `may_count`'s, by pair
     for arrival in arrivals:
-        at = arrival.event.item.timestamp
-        credit = AttributionKind.CONVERSATION if arrival.chat is not None else AttributionKind.WINDOW
-        touched: dict[str, list[Reach[Step]]] = {}
-        for code, key, chat in _may_count(arrival, active):
-            known = steps.get((code, key))
-            if known is None:  # not a step of an active goal (the same goals matched it: never)
+        at, own, hits = arrival.event.item.timestamp, arrival.chat, arrival.hits
+        several = len(hits) > 1  # maybe of one goal: made in full, then put in the order they apply
+        touched: dict[Pair, list[Reach[Arrival]]] = {}
+        for code, key, start in hits:
+            chat = own if own is not None else arrival.joined.get(code)
+            if chat is None:
                 continue
-            spec, step = known.spec, Step(arrival, known, chat, credit)
-            reach = Reach(step, spec.slot, spec.position, spec.completion, at, known.worth)
-            touched.setdefault(code, []).append(reach)
-        for code, reaches in touched.items():
-            if len(reaches) > 1 and not arrival.named:
-                reaches = in_step_order(reaches)
-            by_pair.setdefault((reaches[0].event.chat.conversation_id, code), []).extend(reaches)
-    return by_pair
-
-
-def _may_count(arrival: Arrival, active: dict[str, set[str]]) -> Iterator[tuple[str, str, Candidate]]:
-    """The steps of `arrival` that may count, with the conversation they count in: those of the goals
-    in `active` for it (by conversation: the goals with a cycle open or opening), and start steps,
-    whose goals join `active`. The loop runs for every step every event reaches: it stays bare."""
-    own = arrival.chat
-    if own is not None:
-        codes = active.setdefault(own.conversation_id, set())
-        for code, key, start in arrival.hits:
+            codes = active.get(chat.conversation_id)
+            if codes is None:
+                codes = active[chat.conversation_id] = set()
             if code not in codes:
                 if not start:
                     continue
                 codes.add(code)
-            yield code, key, own
-        return
-    for code, key, start in arrival.hits:
-        chat = arrival.joined.get(code)
-        if chat is None:
-            continue
-        codes = active.setdefault(chat.conversation_id, set())
-        if code not in codes:
-            if not start:
+            known = steps.get((code, key))
+            if known is None:  # not a step of an active goal (the same goals matched it: never)
                 continue
-            codes.add(code)
-        yield code, key, chat
+            spec, pair = known.spec, (chat.conversation_id, code)
+            if not several and not may_count(seen.setdefault(pair, set()), spec.slot, start, spec.completion):
+                continue
+            reach = Reach(arrival, spec.slot, spec.position, spec.completion, at, known.worth)
+            if pair not in found:
+                found[pair] = InChat(chat, [])
+            if several:
+                touched.setdefault(pair, []).append(reach)
+            else:
+                found[pair].reaches.append(reach)
+        for pair, reached in touched.items():
+            if not arrival.named:
+                reached = in_step_order(reached)
+            pair_seen = seen.setdefault(pair, set())
+            found[pair].reaches.extend(
+                r for r in reached if may_count(pair_seen, r.slot, r.start, r.completion)
+            )
+    return found

@@ -26,7 +26,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -315,9 +315,10 @@ def value(group: Group) -> Group:
 
 def attribute(group: Group) -> Group:
     """The chat each match credits: the event's own conversation, or one of its contact's within the
-    goal's window. The contact's candidates are read once per event, for its widest window."""
+    goal's window. The contact's candidates are read once per event, for its widest window, unless
+    `advance` read them already for as wide a one."""
     credits: list[Attribution] = []
-    candidates: dict[ItemRef, list[Candidate]] = {}
+    candidates: dict[ItemRef, Sequence[Candidate]] = {}
     widest = _widest_windows(group.matches)
     for m in group.matches:
         if m.credit is not None:  # a completion, credited to its cycle's conversation
@@ -326,9 +327,13 @@ def attribute(group: Group) -> Group:
         item, ref = m.event.item, (m.event.batch, m.event.item.index)
         own = group.chats.standing.get(item.conversation_id) if item.conversation_id is not None else None
         if own is None and item.contact_id is not None and ref not in candidates:
-            candidates[ref] = contact_candidates(
-                group.session, group.terms.workspace_id, item.contact_id, item.timestamp, widest[ref]
-            )
+            read = group.looked_up.get(ref)
+            if read is not None and read[0] >= widest[ref]:
+                candidates[ref] = read[1]
+            else:
+                candidates[ref] = contact_candidates(
+                    group.session, group.terms.workspace_id, item.contact_id, item.timestamp, widest[ref]
+                )
         credits.append(
             attribution.attribute(
                 conversation=own,
