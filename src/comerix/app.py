@@ -14,6 +14,7 @@ from comerix import __version__, admin, api_docs
 from comerix.admin.pages import error_page
 from comerix.analytics.odata.views import PREFIX as ODATA_PREFIX
 from comerix.analytics.odata.views import router as odata_router
+from comerix.analytics.step_views import router as steps_router
 from comerix.analytics.views import router as analytics_router
 from comerix.analytics.views import settings_router
 from comerix.clock import Clock, SystemClock
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(engine_router)
     app.include_router(contacts_router)
     app.include_router(analytics_router)
+    app.include_router(steps_router)
     app.include_router(odata_router)
     app.include_router(goal_preview_router)  # first: its `/preview` also fits `/{goal_id}`
     app.include_router(goals_router)

@@ -5,21 +5,22 @@ put it here, in its place.
 
 The order is also the order in which a group takes its locks, the same in every writer, so that
 writers of several services on one PostgreSQL database seldom wait on each other in a circle:
-`events`, `conversation_rollups`, `conversations`, `contacts`, the conversations joined to the cycles
-of multi-step goals by the window rule (in the order of their ids), `goal_cycles`,
-`goal_cycle_rollups`, `goal_cycle_day_rollups`, `outcomes`, the outcome rollups, the credited
-conversations (in the order of their ids) and their marks, and the event-name catalogue, the rows every
-group of a workspace shares, last. The cycles come before the outcomes because a completion's outcome
-is recorded by the stages after them, as any match's. Conversations are locked in three of these
-places (named, joined, credited), so two writers can still meet in a circle over one contact's chats;
+`events`, `conversation_rollups`, `conversations`, `contacts`, `executed_steps` and
+`conversation_paths`, the conversations joined to the cycles of multi-step goals by the window rule
+(in the order of their ids), `goal_cycles`, `goal_cycle_rollups`, `goal_cycle_day_rollups`,
+`outcomes`, the outcome rollups, the credited conversations (in the order of their ids) and their
+marks, and the rows every group of a workspace shares, last: the step path rollups, the step catalogue
+and the event-name catalogue. The cycles come before the outcomes because a completion's outcome is
+recorded by the stages after them, as any match's. Conversations are locked in three of these places
+(named, joined, credited), so two writers can still meet in a circle over one contact's chats;
 PostgreSQL then stops one of them, whose batches are answered 503 with `Retry-After`, and a retry with
 the same event ids records them once.
 """
 
 from __future__ import annotations
 
-from comerix.analytics import cycle_rollups, rollups
-from comerix.telemetry import catalogue, cycles, stages
+from comerix.analytics import cycle_rollups, rollups, step_rollups
+from comerix.telemetry import catalogue, cycles, stages, steps
 from comerix.telemetry.pipeline import Stage
 
 STAGES: tuple[Stage, ...] = (
@@ -28,6 +29,7 @@ STAGES: tuple[Stage, ...] = (
     stages.conversation,
     rollups.count_conversation_changes,
     stages.store_conversations,
+    steps.record_steps,
     stages.match,
     cycles.advance,
     cycle_rollups.count_cycle_changes,
@@ -36,5 +38,6 @@ STAGES: tuple[Stage, ...] = (
     stages.record,
     stages.persist,
     rollups.count_outcome_records,
+    step_rollups.count_steps,
     catalogue.catalogue,
 )

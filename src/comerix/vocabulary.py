@@ -50,6 +50,16 @@ class StepType(StrEnum):
     COMPLETION = "completion"
 
 
+class FlowStepType(StrEnum):
+    """What an analytics step of a flow marks (SPEC §10): a point of the flow, or an intent recognised."""
+
+    NODE = "node"
+    INTENT = "intent"
+
+
+FLOW_STEP_LABEL_LENGTH = 128
+"""The longest label (and id) of an analytics step."""
+
 MAX_STEPS = 20
 """The most steps a multi-step goal holds, retired ones included (a step is never deleted)."""
 

@@ -56,6 +56,7 @@ PURE = (
     "comerix.analytics.credits",
     "comerix.analytics.summary",
     "comerix.analytics.goal_fold",
+    "comerix.analytics.step_paths",
 )
 """Modules of plain values and functions: importing one (with its packages) loads no database layer
 and no web framework, so they stay cheap to import and test."""

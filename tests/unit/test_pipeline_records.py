@@ -238,8 +238,9 @@ def test_the_stages_write_in_the_order_every_writer_locks_in() -> None:
     """Writers of several services on one PostgreSQL take their locks in the order of the stages: the
     rows of the conversation rollups before the conversations they count, the cycles of multi-step
     goals after the conversations and before their rollups and the outcomes their completions record,
-    the outcome rollups and the marks after the outcomes, and the catalogue, which every group of a
-    workspace shares, last."""
+    the outcome rollups and the marks after the outcomes, the executed steps and the paths right after
+    the conversations that lock them, and the rows every group of a workspace shares (the step path
+    rollups, the step catalogue, the event-name catalogue) last."""
     order = [f"{stage.__module__.rsplit('.', 1)[-1]}.{stage.__name__}" for stage in STAGES]
     assert order == [
         "stages.validate",
@@ -247,6 +248,7 @@ def test_the_stages_write_in_the_order_every_writer_locks_in() -> None:
         "stages.conversation",
         "rollups.count_conversation_changes",
         "stages.store_conversations",
+        "steps.record_steps",
         "stages.match",
         "cycles.advance",
         "cycle_rollups.count_cycle_changes",
@@ -255,5 +257,6 @@ def test_the_stages_write_in_the_order_every_writer_locks_in() -> None:
         "stages.record",
         "stages.persist",
         "rollups.count_outcome_records",
+        "step_rollups.count_steps",
         "catalogue.catalogue",
     ]

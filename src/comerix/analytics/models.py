@@ -24,18 +24,24 @@ and summed by the database itself on both backends. A sum of millionths is kept 
 - `goal_cycle_day_rollups`: the same cycles and sums without the flow, which a report not filtered by
   flow reads: a rare mask of steps shows up in more (day, flow) rows as volume grows, and summing the
   flows away on each read would make the report slow down with the cycles it counts.
+- `step_path_rollups`: conversations by the local day and flow of their first analytics step and the
+  path of their first steps (SPEC §10): a conversation whose path grows leaves its old row and enters
+  its new one. The Step Explorer reads the distinct paths of a range, far fewer than conversations.
+- `flow_steps`, `flow_step_days`: the analytics steps' catalogue (latest label, type) and their
+  executions and conversations by UTC day, as the event-name catalogue counts names.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base
-from comerix.vocabulary import CLIENT_ID_LENGTH
+from comerix.db.types import JSONDocument, UTCDateTime, text_enum
+from comerix.vocabulary import CLIENT_ID_LENGTH, FLOW_STEP_LABEL_LENGTH, FlowStepType
 
 
 class _OutcomeSums:
@@ -155,3 +161,48 @@ class GoalCycleDayRollup(Base):
     cost_savings_low: Mapped[int] = mapped_column(BigInteger)
     revenue_earned_high: Mapped[int] = mapped_column(BigInteger)
     revenue_earned_low: Mapped[int] = mapped_column(BigInteger)
+
+
+class FlowStepEntry(Base):
+    """An analytics step in the catalogue (SPEC §10), identified by its flow ('' for none) and id: its
+    latest label (by the time of the event that sent it), type, and counts over all time."""
+
+    __tablename__ = "flow_steps"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    label: Mapped[str] = mapped_column(String(FLOW_STEP_LABEL_LENGTH))
+    type: Mapped[FlowStepType] = mapped_column(text_enum(FlowStepType, "flow_step_type"))
+    labelled_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the time of the label's event
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FlowStepDay(Base):
+    """A step's executions on a UTC day, and the conversations that executed it for the first time
+    that day: the catalogue's counts over a range."""
+
+    __tablename__ = "flow_step_days"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    step_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    executions: Mapped[int] = mapped_column(BigInteger)
+    conversations: Mapped[int] = mapped_column(BigInteger)
+
+
+class StepPathRollup(Base):
+    """How many conversations took a path (the first steps they executed, `ConversationPath.path`), by
+    the local day and flow of their first step: what the Step Explorer's trees are built from. `path_key`
+    names the path in the key (a digest of its JSON text), which would be too long for an index."""
+
+    __tablename__ = "step_path_rollups"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    path_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    path: Mapped[list[str]] = mapped_column(JSONDocument)
+    conversations: Mapped[int] = mapped_column(BigInteger)

@@ -8,6 +8,7 @@ what they return.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -82,12 +83,7 @@ def parse_query(session: Session, workspace_id: uuid.UUID, params: dict[str, str
     """The query of `params` (from, to, goal, kind, flow, attribution, interval), or `Invalid` naming each
     parameter that is wrong."""
     problems: list[FieldProblem] = []
-    start = _date(params.get("from"), "from", problems)
-    end = _date(params.get("to"), "to", problems)
-    if start and end and end < start:
-        problems.append(FieldProblem("to", "is before `from`"))
-    if start and end and (end - start).days >= MAX_DAYS:
-        problems.append(FieldProblem("to", f"the range may cover at most {MAX_DAYS} days"))
+    start, end = date_range(params, problems)
     interval = _choice(Interval, params.get("interval") or "day", "interval", problems)
     kind = _choice(GoalKind, params.get("kind"), "kind", problems)
     attribution = _choice(AttributionKind, params.get("attribution"), "attribution", problems)
@@ -109,7 +105,23 @@ def parse_query(session: Session, workspace_id: uuid.UUID, params: dict[str, str
     return ReportQuery(start, end, interval, goal, kind, params.get("flow") or None, attribution)
 
 
-def _date(raw: str | None, name: str, problems: list[FieldProblem]) -> date | None:
+def date_range(
+    params: Mapping[str, str | None], problems: list[FieldProblem]
+) -> tuple[date | None, date | None]:
+    """The range of local days `from` and `to` name (both required, at most `MAX_DAYS`), each None
+    when wrong, with the problem added to `problems`."""
+    start = parse_date(params.get("from"), "from", problems)
+    end = parse_date(params.get("to"), "to", problems)
+    if start and end and end < start:
+        problems.append(FieldProblem("to", "is before `from`"))
+    if start and end and (end - start).days >= MAX_DAYS:
+        problems.append(FieldProblem("to", f"the range may cover at most {MAX_DAYS} days"))
+    return start, end
+
+
+def parse_date(raw: str | None, name: str, problems: list[FieldProblem]) -> date | None:
+    """The date `raw` names (YYYY-MM-DD, within the range every backend represents), or None with the
+    problem added to `problems` under `name`."""
     if not raw:
         problems.append(FieldProblem(name, "is required (YYYY-MM-DD)"))
         return None

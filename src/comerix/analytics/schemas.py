@@ -1,11 +1,14 @@
-"""The shapes of the Analytics Hub's JSON answers (SPEC §6, and the goals report of §9)."""
+"""The shapes of the Analytics Hub's JSON answers (SPEC §6, the goals report of §9, and the analytics
+steps' catalogue and path tree of §10)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
+
+from comerix.vocabulary import FlowStepType
 
 
 class Money(BaseModel):
@@ -132,5 +135,42 @@ class GoalsReport(BaseModel):
     interval: str
     filters: dict[str, str | None]
     goals: list[GoalCycles]
+
+    model_config = {"populate_by_name": True}
+
+
+class StepRead(BaseModel):
+    id: str
+    flow: str | None
+    label: str = Field(description="the latest label the events sent")
+    type: FlowStepType
+    executions: int = Field(description="in the range")
+    conversations: int = Field(description="conversations that executed it for the first time in the range")
+    last_seen: datetime
+
+
+class StepCatalogue(BaseModel):
+    range: str
+    steps: list[StepRead]
+
+
+class PathNodeRead(BaseModel):
+    step: str | None = Field(description="the step's id; null for the node that folds the rest")
+    label: str
+    conversations: int
+    share: Decimal = Field(description="of the parent's conversations (of all counted, for a root)")
+    drop_off: int = Field(description="conversations whose path ends here")
+    children: list[PathNodeRead]
+
+
+class PathsReport(BaseModel):
+    from_: date = Field(alias="from")
+    to: date
+    direction: str
+    start: str | None
+    contains: str | None
+    flow: str | None
+    conversations: int = Field(description="conversations counted, once filtered")
+    nodes: list[PathNodeRead]
 
     model_config = {"populate_by_name": True}

@@ -36,7 +36,7 @@ from comerix.conversions.models import GoalCycle, Outcome
 from comerix.goals.models import Goal, GoalStep
 from comerix.telemetry import explorer
 from comerix.telemetry.explorer import EventRead
-from comerix.telemetry.models import Contact, Conversation, Event
+from comerix.telemetry.models import Contact, Conversation, ConversationPath, Event, ExecutedStep
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> Erasure
     outcomes = _affected(
         session, update(Outcome).where(*scope.outcomes).values(contact_id=None, conversation_id=None)
     )
+    # The executed steps before the events, through which those in chats not theirs are found.
+    _affected(session, delete(ExecutedStep).where(*scope.executed_steps))
+    _affected(session, delete(ConversationPath).where(*scope.paths))
     events = _affected(session, delete(Event).where(*scope.events))
     # The cycles (with the steps they reached) before the chats they are found through.
     cycles = _affected(session, delete(GoalCycle).where(*scope.cycles))
@@ -131,7 +134,8 @@ class _ErasureScope:
     """The rows erasing a contact touches. Their chats go too, with every event and outcome that points
     into them: widget events sent before the person was identified carry the conversation but no contact.
     Likewise the goal cycles, with the steps they reached: those of the contact, and those in their
-    chats."""
+    chats; and the analytics steps executed in their chats or by their events, with their chats' paths
+    (the path rollups and the step catalogue keep their counts)."""
 
     def __init__(self, workspace_id: uuid.UUID, contact_id: str) -> None:
         self.chats = chats = (
@@ -150,6 +154,22 @@ class _ErasureScope:
         self.cycles: tuple[ColumnElement[bool], ...] = (
             GoalCycle.workspace_id == workspace_id,
             or_(GoalCycle.contact_id == contact_id, GoalCycle.conversation_id.in_(chats)),
+        )
+        theirs = select(Event.id).where(Event.workspace_id == workspace_id, Event.contact_id == contact_id)
+        their_chats = select(Event.conversation_id).where(
+            Event.workspace_id == workspace_id, Event.contact_id == contact_id
+        )
+        self.executed_steps: tuple[ColumnElement[bool], ...] = (
+            ExecutedStep.workspace_id == workspace_id,
+            # those of their events in chats not theirs: by chat first, which has an index
+            or_(
+                ExecutedStep.conversation_id.in_(chats),
+                and_(ExecutedStep.conversation_id.in_(their_chats), ExecutedStep.event_ref.in_(theirs)),
+            ),
+        )
+        self.paths: tuple[ColumnElement[bool], ...] = (
+            ConversationPath.workspace_id == workspace_id,
+            ConversationPath.conversation_id.in_(chats),
         )
         self.conversations: tuple[ColumnElement[bool], ...] = (
             Conversation.workspace_id == workspace_id,

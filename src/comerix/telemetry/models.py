@@ -1,4 +1,5 @@
-"""The `events`, `conversations`, `contacts` tables and the event-name catalogue."""
+"""The `events`, `conversations`, `contacts` tables, the event-name catalogue, and the analytics steps
+the conversations executed (SPEC §10)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base, WorkspaceScoped
@@ -86,3 +87,38 @@ class EventPropertyKey(Base):
     name: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH + 5), primary_key=True)
     path: Mapped[str] = mapped_column(String(255), primary_key=True)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ExecutedStep(WorkspaceScoped, Base):
+    """An analytics step one event of a conversation marked (SPEC §10), with the step executed before it
+    in that conversation (`parent_step_id`): loops and repeats are kept, one row each, `position` 0, 1,
+    2, ... in the order they arrived. `event_ref` is the event's row id (no foreign key, as for outcomes),
+    through which erasure finds a contact's steps in a chat not theirs."""
+
+    __tablename__ = "executed_steps"
+    __table_args__ = (UniqueConstraint("workspace_id", "conversation_id", "position"),)
+
+    conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
+    position: Mapped[int] = mapped_column(Integer)
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))  # '' for none, as the catalogue keys it
+    step_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
+    parent_step_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    executed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_ref: Mapped[uuid.UUID]
+
+
+class ConversationPath(Base):
+    """What a conversation's executed steps come to: how many, the first `telemetry.steps.PATH_LENGTH`
+    of them (the path the Step Explorer counts, under the local day and the flow of its first step), the
+    distinct steps it executed (in the order first executed), and its last one (the next one's parent)."""
+
+    __tablename__ = "conversation_paths"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    first_step_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))  # its first step's, '' for none
+    steps: Mapped[int] = mapped_column(Integer)
+    path: Mapped[list[str]] = mapped_column(JSONDocument)
+    seen: Mapped[list[str]] = mapped_column(JSONDocument)
+    last_step_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))

@@ -5,13 +5,14 @@ workspace, and each workspace's batches go through the stages together as one `G
 one INSERT per table and rollup deltas summed over the group, while each batch keeps its own answer
 (`Recorded`, then `answer`). A stage is a function from the group to the group with what it adds:
 
-    validate → dedupe → conversation → (conversation rollups) → store_conversations → match → cycles
-    → (cycle rollups) → value → attribute → record → persist → (outcome rollups) → catalogue
+    validate → dedupe → conversation → (conversation rollups) → store_conversations → steps → match
+    → cycles → (cycle rollups) → value → attribute → record → persist → (outcome rollups)
+    → (step rollups) → catalogue
 
-The list is `comerix.ingestion.STAGES`: telemetry's stages (`telemetry.stages`, `telemetry.cycles`,
-`telemetry.catalogue`) and, in their places, those of the packages above it, which telemetry must not
-import (docs/architecture.md). To add a stage, give `Group` a field for what it adds, write the
-function, and put it in that list.
+The list is `comerix.ingestion.STAGES`: telemetry's stages (`telemetry.stages`, `telemetry.steps`,
+`telemetry.cycles`, `telemetry.catalogue`) and, in their places, those of the packages above it, which
+telemetry must not import (docs/architecture.md). To add a stage, give `Group` a field for what it
+adds, write the function, and put it in that list.
 
 A batch refused whole (an unknown goal code or step key: `Invalid`) stores nothing and leaves the
 others alone; an item that records nothing says why with a `Rejection`. Batches of one group are
@@ -28,7 +29,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -45,7 +46,7 @@ from comerix.errors import DomainError, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
 from comerix.telemetry.batches import Batch
 from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
-from comerix.vocabulary import CycleState
+from comerix.vocabulary import CycleState, FlowStepType
 from comerix.workspaces.models import Workspace
 
 CONVERSATION_ENDED = "conversation_ended"  # the event that says when a conversation ended
@@ -140,6 +141,30 @@ class CycleChange(msgspec.Struct, frozen=True, gc=False):
     after: CycleTally
 
 
+class PathChange(msgspec.Struct, frozen=True, gc=False):
+    """A conversation whose path of first analytics steps the group started (`before` is None) or
+    lengthened; the path rollups move it under the local day of its first step and that step's flow."""
+
+    first_step_at: datetime
+    flow_id: str  # '' for none
+    before: tuple[str, ...] | None
+    after: tuple[str, ...]
+
+
+class StepCount(msgspec.Struct, gc=False):
+    """What the group's events did with one analytics step (by flow and id) on one UTC day: how often
+    it was executed, by how many conversations for the first time, its latest label, and when it was
+    first and last executed."""
+
+    executions: int
+    conversations: int
+    label: str
+    type: FlowStepType
+    labelled_at: datetime
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
 class ChatSeen:
     """What the group's events say of one conversation: when first and last active, when it ended,
     and the first contact and flow named."""
@@ -198,6 +223,9 @@ class Group:
     # cycles: the contact's conversations read for an item with no conversation, and the widest window
     # (hours) they were read for, so that `attribute` need not read them again
     looked_up: Mapping[ItemRef, tuple[int, Sequence[Candidate]]] = field(default_factory=dict)
+    path_changes: tuple[PathChange, ...] = ()  # steps: the conversations whose path of steps grew
+    step_counts: Mapping[tuple[date, str, str], StepCount] = field(default_factory=dict)  # steps: by
+    # (UTC day, flow, step id)
 
     def accepted(self) -> list[tuple[int, Batch]]:
         """The batches not refused whole, with their positions."""

@@ -19,7 +19,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from comerix.conversions.records import OutcomeRecord
 from comerix.errors import FieldProblem, Invalid, problems_from_pydantic
 from comerix.text import json_bytes, no_nul, nul_free_json, path_deeper_than, valid_unicode
-from comerix.vocabulary import CLIENT_ID_LENGTH, MAX_STEPS, GoalKind, Source
+from comerix.vocabulary import (
+    CLIENT_ID_LENGTH,
+    FLOW_STEP_LABEL_LENGTH,
+    MAX_STEPS,
+    FlowStepType,
+    GoalKind,
+    Source,
+)
 
 MAX_BATCH = 500
 MAX_PROPERTIES_BYTES = 16 * 1024
@@ -40,6 +47,27 @@ EventName = Annotated[
 StepKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
+def _trimmed(value: str) -> str:
+    if value != value.strip():
+        raise ValueError("must not start or end with a space")
+    return value
+
+
+class StepIn(BaseModel):
+    """An analytics step the event marks (SPEC §10): what a designer sees in the Step Explorer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=FLOW_STEP_LABEL_LENGTH),
+        AfterValidator(no_nul),
+        AfterValidator(_trimmed),
+    ]
+    type: FlowStepType = FlowStepType.NODE
+    id: ClientId | None = Field(default=None, description="a stable id for the step; default: its label")
+
+
 class _ItemFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,6 +77,7 @@ class _ItemFields(BaseModel):
     contact_id: ClientId | None = None
     flow_id: ClientId | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
+    step: StepIn | None = None
 
 
 class EventIn(_ItemFields):
@@ -92,6 +121,16 @@ class Item:
     goal_code: str | None = None  # a conversion that names its goal: recorded without matching
     properties_json: str | None = None  # the properties serialised once, as they are stored
     steps: tuple[str, ...] | None = None  # with `goal_code`: the keys of the steps reached, in order
+    step: FlowStep | None = None  # the analytics step the event marks
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """An analytics step as an event marks it: `id` identifies it in its flow, `label` may change."""
+
+    id: str
+    label: str
+    type: FlowStepType
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -199,6 +238,7 @@ def _parse(raw: Any, plural: str, model: type[_ItemFields], source: Source, now:
                 goal_code=goal_code,
                 properties_json=properties_json,
                 steps=_steps_of(fields, index, problems),
+                step=_step_of(fields.step),
             )
         )
     if problems:
@@ -225,6 +265,12 @@ def _steps_of(fields: _ItemFields, index: int, problems: list[FieldProblem]) -> 
         )
         return None
     return tuple(fields.steps)
+
+
+def _step_of(step: StepIn | None) -> FlowStep | None:
+    if step is None:
+        return None
+    return FlowStep(step.label if step.id is None else step.id, step.label, step.type)
 
 
 def _name_of(fields: _ItemFields, index: int, problems: list[FieldProblem]) -> tuple[str, str | None]:

@@ -1,0 +1,201 @@
+"""Ingestion's stage of analytics steps (SPEC §10): each new event that marks a step in a conversation
+becomes an executed step, the step before it in that conversation its parent.
+
+`record_steps`, after `store_conversations` (which locks, on PostgreSQL, the conversations the events
+name, so the writers of one conversation take turns at its path):
+
+1. The paths of the conversations those events name, in one read (`conversation_paths`).
+2. Each event's step, in arrival order within its conversation: its position (0, 1, 2, ...), its
+   parent (the conversation's last step), and what it adds to the conversation's path: its count, the
+   first `PATH_LENGTH` steps (the path the Step Explorer counts), the distinct steps, its last step.
+3. One INSERT of the executed steps, one upsert of the paths; for the rollup stage after it, each path
+   that grew (`Group.path_changes`) and each step's counts by UTC day (`Group.step_counts`).
+
+A step's flow is the event's `flow_id`, else its conversation's, else none (''); a step is known by
+its flow and id, its label is the latest the events sent (by their time). An event with a step but no
+conversation executes nothing: there is no path for it to be on (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from comerix.db.bulk import insert_rows
+from comerix.telemetry.models import ConversationPath
+from comerix.telemetry.pipeline import Group, PathChange, StepCount
+from comerix.telemetry.schemas import FlowStep
+
+PATH_LENGTH = 30
+"""The steps of a conversation the Step Explorer counts: its first 30, enough for a tree 10 levels deep
+from a step first executed as the twentieth."""
+
+_paths = ConversationPath.__table__
+_READ = select(
+    _paths.c.conversation_id,
+    _paths.c.first_step_at,
+    _paths.c.flow_id,
+    _paths.c.steps,
+    _paths.c.path,
+    _paths.c.seen,
+    _paths.c.last_step_id,
+).where(
+    _paths.c.workspace_id == bindparam("workspace"),
+    _paths.c.conversation_id.in_(bindparam("chats", expanding=True)),
+)
+STEP_COLUMNS = (
+    "workspace_id",
+    "id",
+    "conversation_id",
+    "position",
+    "flow_id",
+    "step_id",
+    "parent_step_id",
+    "executed_at",
+    "event_ref",
+)
+PATH_COLUMNS = (
+    "workspace_id",
+    "conversation_id",
+    "first_step_at",
+    "flow_id",
+    "steps",
+    "path",
+    "seen",
+    "last_step_id",
+)
+_PATH_JSON = frozenset({"path", "seen"})
+_MOVED_ON = "ON CONFLICT (workspace_id, conversation_id) DO UPDATE SET " + ", ".join(
+    f"{column} = excluded.{column}" for column in ("steps", "path", "seen", "last_step_id")
+)
+
+
+@dataclass
+class _Path:
+    """A conversation's path as it stands while the group's steps are added to it."""
+
+    first_step_at: datetime
+    flow_id: str
+    steps: int
+    path: list[str]
+    seen: set[str]
+    last_step_id: str | None
+    before: tuple[str, ...] | None  # the path as stored, None for a new one
+    order: list[str] = field(default_factory=list)  # `seen` in the order first executed, as stored
+
+    def add(self, step_id: str) -> bool:
+        """Add an execution of `step_id`; whether the conversation executes it for the first time."""
+        self.steps += 1
+        self.last_step_id = step_id
+        if len(self.path) < PATH_LENGTH:
+            self.path.append(step_id)
+        if step_id in self.seen:
+            return False
+        self.seen.add(step_id)
+        self.order.append(step_id)
+        return True
+
+
+def record_steps(group: Group) -> Group:
+    """The executed steps of the group's new events, their conversations' paths, and what the rollups
+    and the catalogue count of them."""
+    marked = [
+        (event, step, chat)
+        for event in group.stored
+        if (step := event.item.step) is not None and (chat := event.item.conversation_id) is not None
+    ]
+    if not marked:
+        return group
+    codec, workspace = group.codec, group.codec.id(group.terms.workspace_id)
+    paths = _stored_paths(group, {chat for _, _, chat in marked})
+    counts: dict[tuple[date, str, str], StepCount] = {}
+    rows: list[tuple[Any, ...]] = []
+    standing = group.chats.standing
+    for event, step, chat in marked:
+        item = event.item
+        flow = item.flow_id or standing[chat].flow_id or ""
+        path = paths.get(chat)
+        if path is None:
+            path = paths[chat] = _Path(item.timestamp, flow, 0, [], set(), None, None)
+        parent, position = path.last_step_id, path.steps
+        first = path.add(step.id)
+        rows.append(
+            (
+                workspace,
+                codec.new_id(),
+                chat,
+                position,
+                flow,
+                step.id,
+                parent,
+                codec.time(item.timestamp),
+                event.row_id,
+            )
+        )
+        _count(counts, item.timestamp, flow, step, first)
+    connection = group.session.connection()
+    insert_rows(connection, codec, "executed_steps", STEP_COLUMNS, rows)
+    changed = [(chat, path) for chat, path in paths.items() if path.before != tuple(path.path)]
+    stored = [
+        (
+            workspace,
+            chat,
+            codec.time(path.first_step_at),
+            path.flow_id,
+            path.steps,
+            codec.json(path.path),
+            codec.json(path.order),
+            path.last_step_id,
+        )
+        for chat, path in sorted(paths.items())
+    ]
+    insert_rows(
+        connection, codec, "conversation_paths", PATH_COLUMNS, stored, tail=_MOVED_ON, json_columns=_PATH_JSON
+    )
+    return replace(
+        group,
+        path_changes=tuple(
+            PathChange(path.first_step_at, path.flow_id, path.before, tuple(path.path)) for _, path in changed
+        ),
+        step_counts=counts,
+    )
+
+
+def _stored_paths(group: Group, chats: Iterable[str]) -> dict[str, _Path]:
+    rows = group.session.connection().execute(
+        _READ, {"workspace": group.terms.workspace_id, "chats": sorted(chats)}
+    )
+    found = {}
+    for row in rows:
+        path = list(row.path)
+        found[row.conversation_id] = _Path(
+            row.first_step_at,
+            row.flow_id,
+            row.steps,
+            path,
+            set(row.seen),
+            row.last_step_id,
+            tuple(path),
+            list(row.seen),
+        )
+    return found
+
+
+def _count(
+    counts: dict[tuple[date, str, str], StepCount], at: datetime, flow: str, step: FlowStep, first: bool
+) -> None:
+    key = (at.astimezone(UTC).date(), flow, step.id)
+    count = counts.get(key)
+    if count is None:
+        counts[key] = StepCount(1, int(first), step.label, step.type, at, at, at)
+        return
+    count.executions += 1
+    count.conversations += first
+    if at >= count.labelled_at:
+        count.label, count.type, count.labelled_at = step.label, step.type, at
+    count.first_seen_at = min(count.first_seen_at, at)
+    count.last_seen_at = max(count.last_seen_at, at)
