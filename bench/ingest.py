@@ -78,14 +78,16 @@ BATCH = 100
 TEMPLATES = 64
 PLACEHOLDER = b"~~~~~~~~~~~~"  # 12 bytes; never appears in generated data otherwise
 SECOND = b"^^^^^^^^^^^^^^^^^^^"  # 19 bytes, as 2026-12-03T10:42:07; never appears otherwise either
-CONFIGS: dict[str, tuple[int, int, bool]] = {
-    "10": (10, 0, False),
-    "1000": (1000, 0, False),
-    "1000ms": (1000, 50, False),
-    "1000busy": (1000, 50, True),
+CONFIGS: dict[str, tuple[int, int, bool, bool]] = {
+    "10": (10, 0, False, False),
+    "1000": (1000, 0, False, False),
+    "1000ms": (1000, 50, False, False),
+    "1000busy": (1000, 50, True, False),
+    "1000steps": (1000, 0, False, True),
 }
-"""Each configuration: its active goals, how many of them are multi-step, and whether those are all on
-the load's names (busy) or in the proportions of the single-step goals (`harness.multi_step_definitions`)."""
+"""Each configuration: its active goals, how many of them are multi-step, whether those are all on the
+load's names (busy) or in the proportions of the single-step goals (`harness.multi_step_definitions`),
+and whether every event marks an analytics step (SPEC §10)."""
 MIDDLE_EVENTS = (
     ("message_sent", 34),
     ("agent_replied", 34),
@@ -99,13 +101,33 @@ _tokens = itertools.count(1)
 # --- the load -----------------------------------------------------------------------------------------
 
 
-def build_templates(count: int) -> list[bytes]:
+def build_templates(count: int, steps: bool = False) -> list[bytes]:
     """`count` serialised bodies of 100 events each, with PLACEHOLDER where ids must be unique and
-    SECOND where the clock's second goes (see `unique_body`)."""
-    return [_template(seed) for seed in range(count)]
+    SECOND where the clock's second goes (see `unique_body`); with `steps`, every event marks an
+    analytics step (SPEC §10), as a flow that marks each of its points would send them."""
+    return [_template(seed, steps) for seed in range(count)]
 
 
-def _template(seed: int) -> bytes:
+def _step(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """The analytics step a flow would mark with an event: a point of the flow, or the intent heard."""
+    if name == "message_sent":
+        intent = properties["intent"]
+        return {"label": f"Intent: {intent}", "id": f"intent-{intent}", "type": "intent"}
+    return {"label": STEP_LABELS[name], "id": name}
+
+
+STEP_LABELS = {
+    "conversation_started": "Greeting",
+    "agent_replied": "Answer",
+    "product_viewed": "Show product",
+    "add_to_cart": "Add to cart",
+    "checkout_started": "Checkout",
+    "purchase": "Order placed",
+    "conversation_ended": "Goodbye",
+}
+
+
+def _template(seed: int, steps: bool = False) -> bytes:
     rng = rng_for(1000 + seed)
     token = PLACEHOLDER.decode()
     second = SECOND.decode()
@@ -121,6 +143,8 @@ def _template(seed: int) -> bytes:
         }
         event.update({key: value for key, value in ids.items() if value is not None})
         event["properties"] = properties
+        if steps:
+            event["step"] = _step(name, properties)
         events.append(event)
 
     # A body is one second of ten live chats, as a collector forwarding what the site's widgets sent
@@ -618,23 +642,24 @@ def _stored(url: URL) -> dict[str, int]:
 def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
     backend = backends.name
     console.rule(f"[bold]Ingestion over HTTP: {backend}")
-    templates = build_templates(TEMPLATES)
+    templates = {steps: build_templates(TEMPLATES, steps=steps) for steps in (False, True)}
     servers: dict[str, Server] = {}
     calls: dict[str, Call] = {}
     tenants: dict[str, Tenant] = {}
     try:
-        for key, (goals, multi_step, busy) in CONFIGS.items():
+        for key, (goals, multi_step, busy, steps) in CONFIGS.items():
             url = backends.fresh(f"ingest_g{key}")
             with migrated(url) as database:
                 started = time.perf_counter()
                 tenants[key] = make_tenant(database, goals, multi_step, busy)
             console.print(
-                f"  {goals:>5} goals, {multi_step} multi-step{' (busy)' if busy else ''} "
+                f"  {goals:>5} goals, {multi_step} multi-step{' (busy)' if busy else ''}"
+                f"{', a step on every event' if steps else ''} "
                 f"({tenants[key].listening} single-step on the "
                 f"names the load sends) created in {time.perf_counter() - started:.1f} s"
             )
             servers[key] = Server(url, workdir, f"{backend}_g{key}")
-            calls[key] = events_call(templates, tenants[key])
+            calls[key] = events_call(templates[steps], tenants[key])
         for server in servers.values():
             server.start()
         outcomes_per_batch = {key: _sanity(servers[key], calls[key]) for key in CONFIGS}
@@ -755,6 +780,7 @@ def _figures(
     thousand = [r.rate * BATCH for r in peak["1000"]]
     multi_step = [r.rate * BATCH for r in peak["1000ms"]]
     busy = [r.rate * BATCH for r in peak["1000busy"]]
+    with_steps = [r.rate * BATCH for r in peak["1000steps"]]
     paired = [b / a for a, b in zip(ten, thousand, strict=True) if a]
     thousand_targets = [Target("ratio", ">=", 0.8)]
     if backend == "sqlite":
@@ -812,12 +838,24 @@ def _figures(
             baseline_runs=thousand,
             extra=common | details(peak["1000busy"], "1000busy"),
         ),
+        Figure(
+            "ingest",
+            backend,
+            f"ingest 1,000 goals, a step on every event, closed loop, {options.concurrency} connections",
+            "events/s",
+            with_steps,
+            baseline_name="ingest 1,000 goals",
+            baseline_runs=thousand,
+            targets=[Target("ratio", ">=", 0.85)],
+            extra=common | details(peak["1000steps"], "1000steps"),
+        ),
     ]
     for key, label in (
         ("10", "10 goals"),
         ("1000", "1,000 goals"),
         ("1000ms", "1,000 goals, 50 multi-step"),
         ("1000busy", "1,000 goals, 50 multi-step busy"),
+        ("1000steps", "1,000 goals, a step on every event"),
     ):
         runs = latency[key]
         base = latency["healthz"]

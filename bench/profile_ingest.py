@@ -1,7 +1,7 @@
 """Where the time of one `POST /events` goes, in-process, under cProfile (no py-spy needed).
 
-    .venv/bin/python bench/profile_ingest.py [--goals 1000] [--multi-step 50 [--busy]] [--batches 300]
-                                             [--group 6] [--backend sqlite] [--unprepared]
+    .venv/bin/python bench/profile_ingest.py [--goals 1000] [--multi-step 50 [--busy]] [--steps]
+                                             [--batches 300] [--group 6] [--backend sqlite] [--unprepared]
 
 The server spends a request's CPU in two threads, which cProfile (per thread) sees separately:
 
@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--goals", type=int, default=1000)
     parser.add_argument("--multi-step", type=int, default=0, help="of --goals, how many are multi-step")
     parser.add_argument("--busy", action="store_true", help="multi-step goals all on the load's names")
+    parser.add_argument("--steps", action="store_true", help="every event marks an analytics step")
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--group", type=int, default=6, help="batches per writer transaction")
     parser.add_argument("--top", type=int, default=25)
@@ -136,7 +137,7 @@ def main() -> None:
         try:
             with migrated(backends.fresh("profile")) as database:
                 tenant = make_tenant(database, args.goals, args.multi_step, args.busy)
-                templates = build_templates(TEMPLATES)
+                templates = build_templates(TEMPLATES, steps=args.steps)
                 bodies = [unique_body(templates) for _ in range(args.batches)]
                 workspace_id = uuid.UUID(tenant.workspace_id)
                 index = GoalIndex()
@@ -176,7 +177,7 @@ def main() -> None:
                 writer.enable()
                 answers = write(profiled)
                 writer.disable()
-                name = f"{args.backend}_g{args.goals}_ms{args.multi_step}"
+                name = f"{args.backend}_g{args.goals}_ms{args.multi_step}" + ("_steps" if args.steps else "")
                 writer.dump_stats(results / f"profile_writer_{name}.prof")
 
                 # Event loop: the whole ASGI app with the writer stubbed; timed, then profiled.

@@ -6,8 +6,9 @@ a baseline measured in the same run.
     make bench BENCH_ARGS="--quick --backend sqlite"
 
 - ingest: `comerix serve` over loopback HTTP, 100-event batches, 10 and 1,000 active goals, and 1,000
-  of which 50 are multi-step: peak events/s (closed loop), then p50/p99 batch latency at half that peak
-  (open loop). Baselines: GET /healthz; 1,000 single-step goals for the multi-step configuration.
+  of which 50 are multi-step, and 1,000 with a step on every event: peak events/s (closed loop), then
+  p50/p99 batch latency at half that peak (open loop). Baselines: GET /healthz; 1,000 single-step goals
+  for the multi-step and the steps configurations.
 - explorer: `explorer.newest` over 1,000,000 stored events, with and without a name filter.
   Baseline: SELECT 1.
 - attribution: `stages.contact_candidates` with 1,000,000 conversations stored. Baseline: SELECT 1.

@@ -15,8 +15,12 @@ catalogue does, and writes each table once, its rows in key order.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date
+
+from sqlalchemy import Connection
 
 from comerix.analytics.sums import local_day, sums_upsert
 from comerix.db.bulk import Codec, insert_rows
@@ -61,35 +65,39 @@ def count_steps(group: Group) -> Group:
     if not group.path_changes and not group.step_counts:
         return group
     connection, codec = group.session.connection(), group.codec
-    workspace = codec.id(group.terms.workspace_id)
-    moves = path_moves(group.path_changes, group.terms.timezone)
-    paths = {
-        path_key(path): path
-        for change in group.path_changes
-        for path in (change.before, change.after)
-        if path
-    }
-    rows = [
-        (workspace, codec.day(day), flow, key, count)
-        for (day, flow, key), count in sorted(moves.items())
-        if count
-    ]
-    if rows:
-        # The path itself travels with the row (kept as inserted): a column of the row, not of its key.
-        insert_rows(
-            connection,
-            codec,
-            "step_path_rollups",
-            (*_PATH_COLUMNS, "path"),
-            [(*row, codec.json(list(paths[row[3]]))) for row in rows],
-            tail=_PATH_UPSERT,
-            json_columns=frozenset({"path"}),
-        )
-    _count_catalogue(group, codec, workspace)
+    add_path_changes(connection, codec, group.terms.workspace_id, group.path_changes, group.terms.timezone)
+    _count_catalogue(group, codec, codec.id(group.terms.workspace_id))
     return group
 
 
-def path_moves(changes: tuple[PathChange, ...], timezone: str) -> Counter[tuple[date, str, str]]:
+def add_path_changes(
+    connection: Connection,
+    codec: Codec,
+    workspace_id: uuid.UUID,
+    changes: Sequence[PathChange],
+    timezone: str,
+) -> None:
+    """Move each changed path in `step_path_rollups`: -1 where it was, +1 where it is."""
+    workspace = codec.id(workspace_id)
+    paths = {path_key(path): path for change in changes for path in (change.before, change.after) if path}
+    rows = [
+        (workspace, codec.day(day), flow, key, count, codec.json(list(paths[key])))
+        for (day, flow, key), count in sorted(path_moves(changes, timezone).items())
+        if count
+    ]
+    # The path travels with its row (kept as first inserted): a column of the row, not of its key.
+    insert_rows(
+        connection,
+        codec,
+        "step_path_rollups",
+        (*_PATH_COLUMNS, "path"),
+        rows,
+        tail=_PATH_UPSERT,
+        json_columns=frozenset({"path"}),
+    )
+
+
+def path_moves(changes: Sequence[PathChange], timezone: str) -> Counter[tuple[date, str, str]]:
     """What the changes add to each row of the path rollups: -1 where a path was, +1 where it is."""
     moves: Counter[tuple[date, str, str]] = Counter()
     for change in changes:

@@ -89,17 +89,19 @@ class EventPropertyKey(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class ExecutedStep(WorkspaceScoped, Base):
+class ExecutedStep(Base):
     """An analytics step one event of a conversation marked (SPEC §10), with the step executed before it
     in that conversation (`parent_step_id`): loops and repeats are kept, one row each, `position` 0, 1,
-    2, ... in the order they arrived. `event_ref` is the event's row id (no foreign key, as for outcomes),
-    through which erasure finds a contact's steps in a chat not theirs."""
+    2, ... in the order they arrived, which with the conversation is the row's key (SQLite keeps the rows
+    in it: one B-tree written per step). `event_ref` is the event's row id (no foreign key, as for
+    outcomes), through which erasure finds a contact's steps in a chat not theirs."""
 
     __tablename__ = "executed_steps"
-    __table_args__ = (UniqueConstraint("workspace_id", "conversation_id", "position"),)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
-    position: Mapped[int] = mapped_column(Integer)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
     flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))  # '' for none, as the catalogue keys it
     step_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
     parent_step_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))

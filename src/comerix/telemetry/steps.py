@@ -28,7 +28,6 @@ from sqlalchemy import bindparam, select
 from comerix.db.bulk import insert_rows
 from comerix.telemetry.models import ConversationPath
 from comerix.telemetry.pipeline import Group, PathChange, StepCount
-from comerix.telemetry.schemas import FlowStep
 
 PATH_LENGTH = 30
 """The steps of a conversation the Step Explorer counts: its first 30, enough for a tree 10 levels deep
@@ -49,7 +48,6 @@ _READ = select(
 )
 STEP_COLUMNS = (
     "workspace_id",
-    "id",
     "conversation_id",
     "position",
     "flow_id",
@@ -115,28 +113,21 @@ def record_steps(group: Group) -> Group:
     counts: dict[tuple[date, str, str], StepCount] = {}
     rows: list[tuple[Any, ...]] = []
     standing = group.chats.standing
+    time = codec.time
     for event, step, chat in marked:
         item = event.item
-        flow = item.flow_id or standing[chat].flow_id or ""
+        at, flow = item.timestamp, item.flow_id or standing[chat].flow_id or ""
         path = paths.get(chat)
         if path is None:
-            path = paths[chat] = _Path(item.timestamp, flow, 0, [], set(), None, None)
-        parent, position = path.last_step_id, path.steps
+            path = paths[chat] = _Path(at, flow, 0, [], set(), None, None)
+        rows.append((workspace, chat, path.steps, flow, step.id, path.last_step_id, time(at), event.row_id))
         first = path.add(step.id)
-        rows.append(
-            (
-                workspace,
-                codec.new_id(),
-                chat,
-                position,
-                flow,
-                step.id,
-                parent,
-                codec.time(item.timestamp),
-                event.row_id,
-            )
-        )
-        _count(counts, item.timestamp, flow, step, first)
+        day = at.date() if at.tzinfo is UTC else at.astimezone(UTC).date()
+        count = counts.get((day, flow, step.id))
+        if count is None:
+            counts[(day, flow, step.id)] = StepCount(1, int(first), step.label, step.type, at, at, at)
+        else:
+            count.add(step, at, first)
     connection = group.session.connection()
     insert_rows(connection, codec, "executed_steps", STEP_COLUMNS, rows)
     changed = [(chat, path) for chat, path in paths.items() if path.before != tuple(path.path)]
@@ -183,19 +174,3 @@ def _stored_paths(group: Group, chats: Iterable[str]) -> dict[str, _Path]:
             list(row.seen),
         )
     return found
-
-
-def _count(
-    counts: dict[tuple[date, str, str], StepCount], at: datetime, flow: str, step: FlowStep, first: bool
-) -> None:
-    key = (at.astimezone(UTC).date(), flow, step.id)
-    count = counts.get(key)
-    if count is None:
-        counts[key] = StepCount(1, int(first), step.label, step.type, at, at, at)
-        return
-    count.executions += 1
-    count.conversations += first
-    if at >= count.labelled_at:
-        count.label, count.type, count.labelled_at = step.label, step.type, at
-    count.first_seen_at = min(count.first_seen_at, at)
-    count.last_seen_at = max(count.last_seen_at, at)

@@ -38,7 +38,6 @@ def upgrade() -> None:
     op.create_table(
         "executed_steps",
         *_workspace("executed_steps"),
-        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("conversation_id", CLIENT_ID, nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("flow_id", CLIENT_ID, nullable=False),
@@ -46,13 +45,10 @@ def upgrade() -> None:
         sa.Column("parent_step_id", CLIENT_ID, nullable=True),
         sa.Column("executed_at", UTC_TIMESTAMP, nullable=False),
         sa.Column("event_ref", sa.Uuid(), nullable=False),
-        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_executed_steps")),
-        sa.UniqueConstraint(
-            "workspace_id",
-            "conversation_id",
-            "position",
-            name=op.f("uq_executed_steps_workspace_id_conversation_id_position"),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "conversation_id", "position", name=op.f("pk_executed_steps")
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "conversation_paths",
