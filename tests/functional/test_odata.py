@@ -206,6 +206,8 @@ def test_the_service_document_lists_the_entity_sets(shop: Shop) -> None:
                 "GoalSteps",
                 "GoalCycles",
                 "GoalEvents",
+                "Steps",
+                "ExecutedSteps",
             )
         ]
 
@@ -231,6 +233,8 @@ def test_metadata_is_csdl_with_the_sets_and_the_json_api_property_names(shop: Sh
         "GoalSteps": "Comerix.GoalStep",
         "GoalCycles": "Comerix.GoalCycle",
         "GoalEvents": "Comerix.GoalEvent",
+        "Steps": "Comerix.Step",
+        "ExecutedSteps": "Comerix.ExecutedStep",
     }
     types = {t.get("Name"): t for t in schema.findall("edm:EntityType", EDM)}
     names = {name: [p.get("Name") for p in t.findall("edm:Property", EDM)] for name, t in types.items()}
@@ -245,6 +249,7 @@ def test_metadata_is_csdl_with_the_sets_and_the_json_api_property_names(shop: Sh
         "ended_at",
         "contact_id",
         "flow_id",
+        "step_path",
     ]
     for entity_type in types.values():
         assert [ref.get("Name") for ref in entity_type.findall("edm:Key/edm:PropertyRef", EDM)] == ["id"]

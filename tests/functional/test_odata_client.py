@@ -1,6 +1,6 @@
 """A real OData v4 client against the real service: python-odata reads `$metadata`, builds its entity
-classes from it, and pages through `Outcomes` (and the sets of multi-step goals) by following
-`@odata.nextLink` over HTTP."""
+classes from it, and pages through `Outcomes` (and the sets of multi-step goals and of analytics steps)
+by following `@odata.nextLink` over HTTP."""
 
 from __future__ import annotations
 
@@ -121,6 +121,8 @@ def test_python_odata_reads_the_metadata_and_pages_through_every_outcome(
             "GoalSteps",
             "GoalCycles",
             "GoalEvents",
+            "Steps",
+            "ExecutedSteps",
         }
         Outcome = service.entities["Outcomes"]
         requested: list[str] = []
@@ -243,3 +245,55 @@ def test_python_odata_reads_the_sets_of_multi_step_goals(
         ("pay", "completion"),
     ]
     assert sorted(event.step for event in events) == ["choose", "pay", "start"]
+
+
+@pytest.fixture
+def chats_with_steps(client: TestClient, admin: Member, db: Database, clock: FixedClock) -> None:
+    """Two chats of the `sales` flow through the Engine API: greet → ask → ask → buy, and greet."""
+    with db.transaction() as session:
+        key = make_engine_key(session, admin.workspace, clock.now(), EngineKeyKind.PUBLIC)
+    start = clock.now() - timedelta(hours=1)
+    chats = {"chat-a": ["greet", "ask", "ask", "buy"], "chat-b": ["greet"]}
+    events = [
+        {
+            "name": "message_sent",
+            "conversation_id": chat,
+            "flow_id": "sales",
+            "timestamp": (start + timedelta(minutes=n)).isoformat(),
+            "step": {"label": step.title(), "id": step},
+        }
+        for chat, steps in chats.items()
+        for n, step in enumerate(steps)
+    ]
+    answer = client.post("/events", json={"events": events}, headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 202, answer.text
+
+
+def test_python_odata_reads_the_sets_of_analytics_steps(
+    server: str, admin: Member, chats_with_steps: None
+) -> None:
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {admin.token}", "Prefer": "odata.maxpagesize=2"})
+    with session:
+        service = ODataService(server, reflect_entities=True, session=session, quiet_progress=True)
+        Step, Executed = service.entities["Steps"], service.entities["ExecutedSteps"]
+        Conversation = service.entities["Conversations"]
+        steps = service.query(Step).order_by(Step.step_id.asc()).all()
+        executed = service.query(Executed).filter(Executed.conversation_id == "chat-a").all()
+        conversations = service.query(Conversation).order_by(Conversation.id.asc()).all()
+
+    assert [(s.step_id, s.flow, s.label, s.type) for s in steps] == [
+        ("ask", "sales", "Ask", "node"),
+        ("buy", "sales", "Buy", "node"),
+        ("greet", "sales", "Greet", "node"),
+    ]
+    assert sorted((e.position, e.step_id, e.parent) for e in executed) == [
+        (0, "greet", None),
+        (1, "ask", "greet"),
+        (2, "ask", "ask"),
+        (3, "buy", "ask"),
+    ]
+    assert [(c.id, c.step_path) for c in conversations] == [
+        ("chat-a", '["greet","ask","ask","buy"]'),
+        ("chat-b", '["greet"]'),
+    ]

@@ -82,7 +82,7 @@ def names_of(cycles: dict[str, GoalCycle], rows: list[dict[str, Any]]) -> set[st
 
 def test_the_service_document_and_metadata_declare_the_sets_of_multi_step_goals(shop: Shop) -> None:
     listed = [entry["name"] for entry in shop.get("/")["value"]]
-    assert listed[-3:] == ["GoalSteps", "GoalCycles", "GoalEvents"]
+    assert listed[4:7] == ["GoalSteps", "GoalCycles", "GoalEvents"]
 
     response = shop.client.get(f"{ROOT}/$metadata", headers=shop.admin.headers)
     assert response.status_code == 200

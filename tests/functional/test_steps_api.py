@@ -153,3 +153,35 @@ def test_the_telemetry_permission_and_the_workspace_bound_what_is_seen(
     assert client.get("/api/v1/steps").status_code == 401
     assert get(client, stranger, "")["steps"] == []
     assert get(client, stranger, "/paths", **{"from": DAY, "to": DAY})["nodes"] == []
+
+
+def test_odata_serves_steps_executed_steps_and_step_paths(
+    client: TestClient, shop: Shop, db: Database, clock: FixedClock
+) -> None:
+    def odata(who: Member, path: str, **params: str) -> Any:
+        response = client.get(f"/odata/v4/{path}", params=params, headers=who.headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    after_ask = odata(shop.admin, "ExecutedSteps", **{"$filter": "parent eq 'ask'", "$orderby": "id"})
+    assert [(r["id"], r["step_id"], r["position"]) for r in after_ask["value"]] == [
+        ("c1:2", "buy", 2),
+        ("c2:2", "ask", 2),
+        ("c2:3", "handoff", 3),
+        ("c3:2", "buy", 2),
+    ]
+    assert odata(shop.admin, "ExecutedSteps('c2:3')")["parent"] == "ask"
+    ask = odata(shop.admin, "Steps('sales:ask')")
+    assert (ask["step_id"], ask["flow"], ask["label"], ask["type"]) == (
+        "ask",
+        "sales",
+        "What are you looking for?",
+        "intent",
+    )
+    assert odata(shop.admin, "Conversations('c4')")["step_path"] == '["greet"]'
+    with db.transaction() as session:
+        stranger = make_member(session, clock.now())
+    for entity_set in ("Steps", "ExecutedSteps"):
+        assert odata(stranger, entity_set)["value"] == []
+    missing = client.get("/odata/v4/ExecutedSteps('c2:3')", headers=stranger.headers)
+    assert missing.status_code == 404

@@ -4,8 +4,10 @@ Property names are those of the JSON API (`GoalRead`, `OutcomeRead`, `EventRead`
 conversation). The sets of multi-step goals (SPEC §9) follow the same habits: a goal is named by its code
 (`goal`) and a step by its key (`step`), as `OutcomeRead` names its goal; rows named by id keep the
 `_id` suffix (`conversation_id`, `cycle_id`). Their rows hold the goal's id, so those sets read their table
-joined to `goals` (`EntitySet.source`). Each property's EDM type follows from its column's type, chosen
-for what Excel and Power BI read without help:
+joined to `goals` (`EntitySet.source`). The analytics steps (§10) name a step by `step_id` and its flow
+(`flow`, null for none), and the step before one by `parent`; a set keyed by several columns has an `id`
+joining their text with `:` (`sales:ask`, `chat-1:3`). Each property's EDM type follows from its
+column's type, chosen for what Excel and Power BI read without help:
 
 - ids (UUIDs and client ids) are `Edm.String`; closed sets (kind, status, source, ...) are `Edm.String`
   holding the readable value, as in the JSON API;
@@ -50,6 +52,7 @@ from sqlalchemy import (
     func,
     join,
     literal_column,
+    outerjoin,
     type_coerce,
 )
 from sqlalchemy import Enum as SqlEnum
@@ -60,11 +63,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
+from comerix.analytics.models import FlowStepEntry
 from comerix.conversions.models import GoalCycle, Outcome
 from comerix.db.base import Base
 from comerix.db.types import ExactDecimal, UTCDateTime
 from comerix.goals.models import Goal, GoalStep
-from comerix.telemetry.models import Conversation, Event
+from comerix.telemetry.models import Conversation, ConversationPath, Event, ExecutedStep
 from comerix.text import json_text
 from comerix.vocabulary import StepType
 
@@ -328,6 +332,15 @@ OUTCOMES = EntitySet(
     ),
 )
 
+# A conversation's path of analytics steps (SPEC §10) is a row of its own, which a chat without steps
+# has not: the conversations are read joined to their paths, the path null where there is none.
+STEP_PATH = Property(
+    name="step_path",
+    column=ConversationPath.path,
+    storage=Storage.JSON,
+    nullable=True,
+)
+
 CONVERSATIONS = EntitySet(
     "Conversations",
     "Conversation",
@@ -339,6 +352,15 @@ CONVERSATIONS = EntitySet(
         prop(Conversation.ended_at),
         prop(Conversation.contact_id),
         prop(Conversation.flow_id),
+        STEP_PATH,
+    ),
+    source=outerjoin(
+        Conversation,
+        ConversationPath,
+        and_(
+            ConversationPath.workspace_id == Conversation.workspace_id,
+            ConversationPath.conversation_id == Conversation.id,
+        ),
     ),
 )
 
@@ -483,6 +505,54 @@ GOAL_EVENTS = EntitySet(
     source=_STEP_REACHED,
 )
 
+
+def _flow(column: InstrumentedAttribute[str]) -> Property:
+    """A step's flow as the JSON API shows it: null for none (stored as '' in the keys)."""
+    return Property(
+        name="flow", column=func.nullif(column, literal_column("''")), storage=Storage.TEXT, nullable=True
+    )
+
+
+def _key(*parts: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+    """A key made of several columns' text, `:` between them."""
+    key: ColumnElement[Any] = parts[0].expression
+    for part in parts[1:]:
+        key = key.concat(literal_column("':'")).concat(part.expression)
+    return type_coerce(key, String())
+
+
+STEPS = EntitySet(
+    "Steps",
+    "Step",
+    FlowStepEntry,
+    (
+        derived("id", _key(FlowStepEntry.flow_id, FlowStepEntry.id), Storage.TEXT),
+        prop(FlowStepEntry.id, "step_id"),
+        _flow(FlowStepEntry.flow_id),
+        prop(FlowStepEntry.label),
+        prop(FlowStepEntry.type),
+        prop(FlowStepEntry.first_seen_at),
+        prop(FlowStepEntry.last_seen_at),
+    ),
+)
+
+EXECUTED_STEPS = EntitySet(
+    "ExecutedSteps",
+    "ExecutedStep",
+    ExecutedStep,
+    (
+        derived(
+            "id", _key(ExecutedStep.conversation_id, cast(ExecutedStep.position, String())), Storage.TEXT
+        ),
+        prop(ExecutedStep.conversation_id),
+        prop(ExecutedStep.position),
+        _flow(ExecutedStep.flow_id),
+        prop(ExecutedStep.step_id),
+        prop(ExecutedStep.parent_step_id, "parent"),
+        prop(ExecutedStep.executed_at),
+    ),
+)
+
 ENTITY_SETS: tuple[EntitySet, ...] = (
     GOALS,
     OUTCOMES,
@@ -491,5 +561,7 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
     GOAL_STEPS,
     GOAL_CYCLES,
     GOAL_EVENTS,
+    STEPS,
+    EXECUTED_STEPS,
 )
 BY_NAME: dict[str, EntitySet] = {entity_set.name: entity_set for entity_set in ENTITY_SETS}
