@@ -1,4 +1,5 @@
-"""One demo chat as it unfolds: the events its widget sends, each a little after the one before."""
+"""One demo chat as it unfolds: the events its widget sends, each a little after the one before, each
+marking the analytics step it is (`demo.steps`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from comerix.demo.steps import flow_step
 from comerix.telemetry.schemas import Item
 from comerix.vocabulary import Source
 
@@ -45,6 +47,7 @@ class Chat:
                 contact_id=self.contact,
                 flow_id=self.flow,
                 properties=properties or {},
+                step=flow_step(name, properties or {}),
             )
         )
 

@@ -9,6 +9,7 @@ and a shop's backend would have sent, in time order, as validated ingestion item
   inside the 168-hour attribution window and some outside; a few with values the goal cannot read;
 - the two multi-step processes of `demo.processes` (a fitting booked, a return handled), with drop-off at
   each step, and deposits the backend reports days after the booking chat;
+- the analytics steps each flow marks (`demo.steps`), for the Step Explorer;
 - more traffic on weekdays and in the afternoon, and a slow rise over the 90 days.
 """
 
@@ -79,6 +80,7 @@ def traffic(now: datetime, *, seed: int = 7, scale: float = 1.0) -> Iterator[Ite
             flow_id=item.flow_id,
             properties=item.properties,
             goal_code=item.goal_code,
+            step=item.step,
         )
 
 
