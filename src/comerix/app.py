@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from comerix import __version__, admin, api_docs
 from comerix.admin.pages import error_page
+from comerix.analytics.conversation_views import router as conversations_router
 from comerix.analytics.odata.views import PREFIX as ODATA_PREFIX
 from comerix.analytics.odata.views import router as odata_router
 from comerix.analytics.step_views import router as steps_router
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(contacts_router)
     app.include_router(analytics_router)
     app.include_router(steps_router)
+    app.include_router(conversations_router)
     app.include_router(odata_router)
     app.include_router(goal_preview_router)  # first: its `/preview` also fits `/{goal_id}`
     app.include_router(goals_router)

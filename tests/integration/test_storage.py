@@ -750,3 +750,50 @@ def test_revision_0012_moves_each_step_reached_into_its_cycle_and_back(blank: En
         assert "reached_at" not in {
             c["name"] for c in sqlalchemy.inspect(connection).get_columns("goal_cycles")
         }
+
+
+def test_revision_0013_counts_each_conversations_events_and_keeps_their_ids(blank: Engine) -> None:
+    """Upgrading counts the stored events into their conversations and keeps their row ids (32 hex
+    digits, in time order) for the timeline; downgrading drops both again."""
+    config = alembic_config(blank)
+    command.upgrade(config, "0012")
+    with Session(blank) as session, session.begin():
+        workspace_id = make_workspace(session, NOW).id
+    tables = sqlalchemy.MetaData()
+    chats = sqlalchemy.Table(  # as revision 0012 left it
+        "conversations",
+        tables,
+        sqlalchemy.Column("workspace_id", sqlalchemy.Uuid()),
+        sqlalchemy.Column("id", sqlalchemy.String()),
+        sqlalchemy.Column("started_at", UTCDateTime()),
+        sqlalchemy.Column("last_activity_at", UTCDateTime()),
+    )
+    late, early = uuid.uuid4(), uuid.uuid4()
+    with blank.begin() as connection:
+        connection.execute(
+            insert(chats).values(workspace_id=workspace_id, id="c-1", started_at=NOW, last_activity_at=NOW)
+        )
+        connection.execute(
+            insert(chats).values(workspace_id=workspace_id, id="c-2", started_at=NOW, last_activity_at=NOW)
+        )
+        for row_id, minutes in ((late, 5), (early, 1)):
+            connection.execute(
+                insert(Event.__table__).values(
+                    workspace_id=workspace_id,
+                    id=row_id,
+                    name="message_sent",
+                    timestamp=NOW + timedelta(minutes=minutes),
+                    received_at=NOW,
+                    conversation_id="c-1",
+                    source="widget",
+                    properties={},
+                )
+            )
+
+    command.upgrade(config, "0013")
+    with blank.connect() as connection:
+        found = connection.execute(text("SELECT id, events, event_refs FROM conversations ORDER BY id")).all()
+    assert [tuple(row) for row in found] == [("c-1", 2, f"{early.hex},{late.hex}"), ("c-2", 0, "")]
+    command.downgrade(config, "0012")
+    columns = {c["name"] for c in sqlalchemy.inspect(blank).get_columns("conversations")}
+    assert {"events", "event_refs"}.isdisjoint(columns)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -174,3 +175,70 @@ class PathsReport(BaseModel):
     nodes: list[PathNodeRead]
 
     model_config = {"populate_by_name": True}
+
+
+class ConversationRow(BaseModel):
+    id: str
+    started_at: datetime
+    last_activity_at: datetime
+    contact_id: str | None
+    flow_id: str | None
+    events: int
+    steps: int = Field(description="analytics steps executed")
+    outcomes: list[str] = Field(description="the codes of the goals credited to the conversation")
+    step_path: list[str] = Field(description="the labels of its first steps, in order")
+
+
+class ConversationsPage(BaseModel):
+    conversations: list[ConversationRow]
+    next: str | None = Field(description="the cursor of the next page, null on the last")
+
+
+class EventEntry(BaseModel):
+    type: Literal["event"] = "event"
+    at: datetime
+    name: str
+    event_id: str | None
+    properties: dict[str, Any]
+
+
+class StepEntry(BaseModel):
+    type: Literal["step"] = "step"
+    at: datetime
+    step_id: str
+    label: str
+    position: int
+    parent: str | None
+
+
+class OutcomeEntry(BaseModel):
+    type: Literal["outcome"] = "outcome"
+    at: datetime
+    goal: str
+    kind: str
+    value: Decimal | None
+    currency: str | None
+    base_value: Decimal | None
+    attribution: str
+    credited: bool = Field(description="whether the outcome is credited to this conversation")
+
+
+class CycleEntry(BaseModel):
+    type: Literal["cycle"] = "cycle"
+    at: datetime
+    goal: str
+    state: str
+    steps_reached: int
+    ended_at: datetime | None
+
+
+class ConversationDetail(BaseModel):
+    id: str
+    started_at: datetime
+    last_activity_at: datetime
+    ended_at: datetime | None
+    contact_id: str | None
+    flow_id: str | None
+    events: int
+    steps: int
+    timeline: list[EventEntry | StepEntry | OutcomeEntry | CycleEntry] = Field(description="in time order")

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base, WorkspaceScoped
@@ -42,7 +42,10 @@ class Conversation(Base):
     """One chat, keyed by the client's conversation id, kept up to date by the events that name it."""
 
     __tablename__ = "conversations"
-    __table_args__ = (Index(None, "workspace_id", "contact_id", "started_at"),)
+    __table_args__ = (
+        Index(None, "workspace_id", "contact_id", "started_at"),
+        Index(None, "workspace_id", "started_at"),  # the Conversation Explorer: newest first
+    )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
     id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
@@ -51,6 +54,11 @@ class Conversation(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     contact_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
     flow_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The row ids (32 hex digits, comma-separated, in time order within each group) of its first events
+    # (`telemetry.stages.TIMELINE_EVENTS`), which its timeline reads by key: an index of events by
+    # conversation would cost every event its upkeep (docs/decisions.md).
+    event_refs: Mapped[str] = mapped_column(Text, default="")
 
 
 class Contact(Base):

@@ -178,20 +178,23 @@ class StepCount(msgspec.Struct, gc=False):
 
 class ChatSeen:
     """What the group's events say of one conversation: when first and last active, when it ended,
-    and the first contact and flow named."""
+    the first contact and flow named, and its events (how many, and their row ids as 32 hex digits, in
+    time order: the conversation keeps them for its timeline)."""
 
-    __slots__ = ("contact_id", "ended_at", "first", "flow_id", "last")
+    __slots__ = ("contact_id", "ended_at", "events", "first", "flow_id", "last")
 
     def __init__(self, at: datetime) -> None:
         self.first = self.last = at
         self.ended_at: datetime | None = None
         self.contact_id: str | None = None
         self.flow_id: str | None = None
+        self.events: list[str] = []
 
-    def saw(self, item: Item) -> None:
+    def saw(self, item: Item, ref: str) -> None:
         self.last = item.timestamp
         self.contact_id = self.contact_id or item.contact_id
         self.flow_id = self.flow_id or item.flow_id
+        self.events.append(ref)
         if item.name == CONVERSATION_ENDED:
             self.ended_at = item.timestamp
 

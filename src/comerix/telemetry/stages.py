@@ -193,14 +193,19 @@ def conversation(group: Group) -> Group:
     of their contacts (`store_conversations` writes it)."""
     chats: dict[str, ChatSeen] = {}
     people: dict[str, tuple[datetime, datetime]] = {}
+    hex_of = _hex if not group.codec.sqlite else str  # SQLite's row ids are their hex already
     for event in sorted(group.stored, key=lambda e: e.item.timestamp):
         item = event.item
         if item.conversation_id is not None:
-            chats.setdefault(item.conversation_id, ChatSeen(item.timestamp)).saw(item)
+            chats.setdefault(item.conversation_id, ChatSeen(item.timestamp)).saw(item, hex_of(event.row_id))
         if item.contact_id is not None:
             people[item.contact_id] = (people.get(item.contact_id, (item.timestamp,))[0], item.timestamp)
     stand = _stand(group, chats) if chats else Chats()
     return replace(group, chats=replace(stand, seen=chats, contacts=people))
+
+
+def _hex(row_id: uuid.UUID) -> str:
+    return row_id.hex
 
 
 def store_conversations(group: Group) -> Group:
@@ -238,6 +243,22 @@ def _stand(group: Group, chats: Mapping[str, ChatSeen]) -> Chats:
     return Chats(standing, frozenset(chats.keys() - stored.keys()), tuple(changes), contact_of=contact_of)
 
 
+TIMELINE_EVENTS = 1000
+"""The events a conversation keeps the row ids of, for its timeline: its first thousand or so (a group
+adds all of its own while fewer are kept). Its count of events goes on."""
+CONVERSATION_COLUMNS = (
+    "workspace_id",
+    "id",
+    "started_at",
+    "last_activity_at",
+    "ended_at",
+    "contact_id",
+    "flow_id",
+    "events",
+    "event_refs",
+)
+
+
 def _upsert_conversations(group: Group, chats: Mapping[str, ChatSeen]) -> None:
     codec = group.codec
     workspace, least, greatest = codec.id(group.terms.workspace_id), codec.least, codec.greatest
@@ -245,7 +266,7 @@ def _upsert_conversations(group: Group, chats: Mapping[str, ChatSeen]) -> None:
         group.session.connection(),
         codec,
         "conversations",
-        ("workspace_id", "id", "started_at", "last_activity_at", "ended_at", "contact_id", "flow_id"),
+        CONVERSATION_COLUMNS,
         [
             (
                 workspace,
@@ -255,6 +276,8 @@ def _upsert_conversations(group: Group, chats: Mapping[str, ChatSeen]) -> None:
                 codec.time(c.ended_at),
                 c.contact_id,
                 c.flow_id,
+                len(c.events),
+                ",".join(c.events),
             )
             for chat_id, c in chats.items()
         ],
@@ -266,7 +289,12 @@ def _upsert_conversations(group: Group, chats: Mapping[str, ChatSeen]) -> None:
             f"ended_at = {greatest}(coalesce(conversations.ended_at, excluded.ended_at), "
             "coalesce(excluded.ended_at, conversations.ended_at)), "
             "contact_id = coalesce(conversations.contact_id, excluded.contact_id), "
-            "flow_id = coalesce(conversations.flow_id, excluded.flow_id)"
+            "flow_id = coalesce(conversations.flow_id, excluded.flow_id), "
+            "events = conversations.events + excluded.events, "
+            # the first TIMELINE_EVENTS or so: a group adds its events while fewer are kept
+            f"event_refs = CASE WHEN conversations.events >= {TIMELINE_EVENTS} THEN conversations.event_refs "
+            "WHEN conversations.event_refs = '' THEN excluded.event_refs "
+            "ELSE conversations.event_refs || ',' || excluded.event_refs END"
         ),
     )
 

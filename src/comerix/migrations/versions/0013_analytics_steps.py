@@ -1,6 +1,8 @@
-"""Analytics steps (SPEC §10): the steps each conversation executed, what they come to per
-conversation (count, first steps, distinct steps), the conversations by path of first steps (what the
-Step Explorer reads), and the steps' catalogue with its daily counts.
+"""Analytics steps and the Conversation Explorer (SPEC §10): the steps each conversation executed, what
+they come to per conversation (count, first steps, distinct steps), the conversations by path of first
+steps (what the Step Explorer reads), and the steps' catalogue with its daily counts; each conversation
+keeps its count of events and the row ids of its first events (its timeline), and the conversations
+get an index by start, newest first. The upgrade counts the stored events into their conversations.
 
 Revision ID: 0013
 Revises: 0012
@@ -34,7 +36,36 @@ def _workspace(table: str) -> list[Any]:
     ]
 
 
+# A conversation's events, as ingestion keeps them (`telemetry.stages.TIMELINE_EVENTS`): the first 1,000
+# row ids, 32 hex digits each, comma-separated, in time order.
+_SQLITE_EVENTS = (
+    "UPDATE conversations SET events = (SELECT count(*) FROM events AS e"
+    " WHERE e.workspace_id = conversations.workspace_id AND e.conversation_id = conversations.id),"
+    " event_refs = coalesce((SELECT group_concat(id, ',') FROM (SELECT e.id FROM events AS e"
+    " WHERE e.workspace_id = conversations.workspace_id AND e.conversation_id = conversations.id"
+    " ORDER BY e.timestamp, e.id LIMIT 1000)), '')"
+)
+_POSTGRESQL_EVENTS = (
+    "UPDATE conversations SET events = (SELECT count(*) FROM events AS e"
+    " WHERE e.workspace_id = conversations.workspace_id AND e.conversation_id = conversations.id),"
+    " event_refs = coalesce((SELECT string_agg(replace(first.id::text, '-', ''), ','"
+    " ORDER BY first.timestamp, first.id) FROM (SELECT e.id, e.timestamp FROM events AS e"
+    " WHERE e.workspace_id = conversations.workspace_id AND e.conversation_id = conversations.id"
+    " ORDER BY e.timestamp, e.id LIMIT 1000) AS first), '')"
+)
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        batch.add_column(sa.Column("events", sa.BigInteger(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("event_refs", sa.Text(), nullable=False, server_default=""))
+    op.execute(_SQLITE_EVENTS if op.get_bind().dialect.name == "sqlite" else _POSTGRESQL_EVENTS)
+    with op.batch_alter_table("conversations") as batch:
+        batch.alter_column("events", existing_type=sa.BigInteger(), server_default=None)
+        batch.alter_column("event_refs", existing_type=sa.Text(), server_default=None)
+    op.create_index(
+        op.f("ix_conversations_workspace_id_started_at"), "conversations", ["workspace_id", "started_at"]
+    )
     op.create_table(
         "executed_steps",
         *_workspace("executed_steps"),
@@ -105,6 +136,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_conversations_workspace_id_started_at"), table_name="conversations")
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("event_refs")
+        batch.drop_column("events")
     for table in (
         "flow_step_days",
         "flow_steps",

@@ -1,0 +1,175 @@
+"""The Conversation Explorer's API over HTTP (SPEC §10), on each backend: the list with its filters and
+cursor paging, and one conversation's timeline of events, steps, outcomes and cycles, for the
+telemetry permission and one workspace only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from comerix.auth.roles import Role
+from comerix.clock import FixedClock
+from comerix.db import Database
+from tests.factories import Member, Shop, make_member
+
+DAY = "2026-11-02"  # START is 09:30 UTC that day; the chats are two hours earlier
+
+
+@pytest.fixture
+def shop(client: TestClient, db: Database, clock: FixedClock) -> Shop:
+    """Chats of the sales flow, one of support; ann's chat buys in the chat, bob's buys later from the
+    shop's backend (credited by window); a multi-step booking runs in ann's chat."""
+    shop = Shop(client, db, clock)
+    shop.goal(code="purchase", name="Purchase", kind="conversion", trigger_event="purchase")
+    shop.goal(
+        code="booking",
+        name="Booking",
+        kind="engagement",
+        steps=[
+            {"key": "start", "name": "Start", "trigger_event": "booking_started"},
+            {"key": "done", "name": "Done", "trigger_event": "booking_done", "completion": True},
+        ],
+    )
+    at = clock.now() - timedelta(hours=2)
+
+    def event(chat: str, minute: int, name: str, step: str | None, **fields: Any) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "conversation_id": chat,
+            "timestamp": (at + timedelta(minutes=minute)).isoformat(),
+            "flow_id": "sales",
+        }
+        if step is not None:
+            body["step"] = {"label": step.title(), "id": step}
+        return body | fields
+
+    shop.send(
+        "/events",
+        {
+            "events": [
+                event("ann-chat", 0, "conversation_started", "greet", contact_id="ann"),
+                event("ann-chat", 1, "booking_started", "ask"),
+                event("ann-chat", 2, "purchase", "buy"),
+                event("bob-chat", 3, "conversation_started", "greet", contact_id="bob"),
+                event("bob-chat", 4, "message_sent", "ask"),
+                event("help-chat", 5, "conversation_started", "greet", contact_id="cy", flow_id="support"),
+            ]
+        },
+    )
+    later = {"event": "purchase", "event_id": "order-9", "contact_id": "bob"}
+    shop.send("/conversions", later | {"timestamp": (at + timedelta(minutes=30)).isoformat()})
+    return shop
+
+
+def page(client: TestClient, who: Member, **params: str) -> Any:
+    response = client.get(
+        "/api/v1/conversations", params={"from": DAY, "to": DAY} | params, headers=who.headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def ids(body: Any) -> list[str]:
+    return [row["id"] for row in body["conversations"]]
+
+
+def test_the_list_is_newest_first_with_counts_goals_and_paths(client: TestClient, shop: Shop) -> None:
+    body = page(client, shop.admin)
+    assert ids(body) == ["help-chat", "bob-chat", "ann-chat"]
+    assert body["next"] is None
+    ann = body["conversations"][2]
+    assert (ann["contact_id"], ann["flow_id"], ann["events"], ann["steps"]) == ("ann", "sales", 3, 3)
+    assert (ann["outcomes"], ann["step_path"]) == (["purchase"], ["Greet", "Ask", "Buy"])
+    assert body["conversations"][1]["outcomes"] == ["purchase"]  # bob's, by the window rule
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"flow": "support"}, ["help-chat"]),
+        ({"contact": "bob"}, ["bob-chat"]),
+        ({"contains_step": "ask"}, ["bob-chat", "ann-chat"]),
+        ({"contains_step": "buy"}, ["ann-chat"]),
+        ({"contains_step": "nowhere"}, []),
+        ({"goal": "purchase"}, ["bob-chat", "ann-chat"]),
+        ({"converting": "true"}, ["bob-chat", "ann-chat"]),
+        ({"converting": "true", "contains_step": "buy"}, ["ann-chat"]),
+    ],
+)
+def test_filters(client: TestClient, shop: Shop, params: dict[str, str], expected: list[str]) -> None:
+    assert ids(page(client, shop.admin, **params)) == expected
+
+
+def test_pages_follow_the_cursor_without_skipping_or_repeating(
+    client: TestClient, shop: Shop, clock: FixedClock
+) -> None:
+    at = clock.now() - timedelta(hours=1)
+    shop.send(
+        "/events",
+        {
+            "events": [
+                {"name": "ping", "conversation_id": f"many-{n:03d}", "timestamp": at.isoformat()}
+                for n in range(120)
+            ]
+        },
+    )
+    seen: list[str] = []
+    body = page(client, shop.admin)
+    while True:
+        assert len(body["conversations"]) <= 50
+        seen += ids(body)
+        if body["next"] is None:
+            break
+        body = page(client, shop.admin, cursor=body["next"])
+    assert len(seen) == len(set(seen)) == 123
+    assert seen[:3] == ["many-119", "many-118", "many-117"]  # one start: by id, descending
+
+
+def test_the_timeline_tells_what_happened_in_time_order(client: TestClient, shop: Shop) -> None:
+    response = client.get("/api/v1/conversations/ann-chat", headers=shop.admin.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["id"], body["events"], body["steps"]) == ("ann-chat", 3, 3)
+    kinds = [
+        (entry["type"], entry.get("name") or entry.get("step_id") or entry.get("goal"))
+        for entry in body["timeline"]
+    ]
+    assert kinds == [
+        ("event", "conversation_started"),
+        ("step", "greet"),
+        ("event", "booking_started"),
+        ("step", "ask"),
+        ("cycle", "booking"),
+        ("event", "purchase"),
+        ("step", "buy"),
+        ("outcome", "purchase"),
+    ]
+    ask = body["timeline"][3]
+    assert (ask["label"], ask["position"], ask["parent"]) == ("Ask", 1, "greet")
+    bob = client.get("/api/v1/conversations/bob-chat", headers=shop.admin.headers).json()
+    (sale,) = [entry for entry in bob["timeline"] if entry["type"] == "outcome"]
+    assert (sale["goal"], sale["attribution"], sale["credited"]) == ("purchase", "window", True)
+
+
+def test_bad_parameters_unknown_conversations_and_permissions(
+    client: TestClient, shop: Shop, db: Database, clock: FixedClock
+) -> None:
+    for params, field in (
+        ({"to": DAY}, "from"),
+        ({"from": DAY, "to": DAY, "goal": "nope"}, "goal"),
+        ({"from": DAY, "to": DAY, "converting": "yes"}, "converting"),
+        ({"from": DAY, "to": DAY, "cursor": "%%%"}, "cursor"),
+    ):
+        answer = client.get("/api/v1/conversations", params=params, headers=shop.admin.headers)
+        assert answer.status_code == 422, answer.text
+        assert field in [p["field"] for p in answer.json()["error"]["details"]]
+    assert client.get("/api/v1/conversations/none", headers=shop.admin.headers).status_code == 404
+    with db.transaction() as session:
+        viewer = make_member(session, clock.now(), role=Role.VIEWER, workspace=shop.admin.workspace)
+        stranger = make_member(session, clock.now())
+    assert client.get("/api/v1/conversations/ann-chat", headers=viewer.headers).status_code == 403
+    assert client.get("/api/v1/conversations/ann-chat", headers=stranger.headers).status_code == 404
+    assert page(client, stranger)["conversations"] == []
