@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, ScalarSelect, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from comerix.analytics import cycle_rollups
+from comerix.analytics import cycle_rollups, step_rollups
 from comerix.analytics.credits import ANY, credits, is_chat_driven, merged
 from comerix.analytics.models import (
     ConversationGoalRollup,
@@ -395,8 +395,9 @@ def conversation_keys(
 
 
 def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
-    """Recompute every rollup of the workspace from its stored outcomes, conversations and goal cycles,
-    for a new reporting time zone. Those erased with their contact are no longer there to count."""
+    """Recompute every rollup of the workspace from its stored outcomes, conversations, goal cycles and
+    paths of steps, for a new reporting time zone. Those erased with their contact are no longer there
+    to count."""
     codec = codec_for(session.get_bind().dialect.name)
     connection = session.connection()
     for model in (
@@ -427,6 +428,7 @@ def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
     if batch:
         count_outcomes(connection, codec, workspace_id, timezone, batch, keys)
     cycle_rollups.rebuild(session, workspace_id, timezone)
+    step_rollups.rebuild(session, workspace_id, timezone)
 
 
 REBUILD_CHUNK = 5000

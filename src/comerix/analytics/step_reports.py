@@ -116,7 +116,7 @@ def parse_paths_query(params: dict[str, str | None]) -> PathsQuery:
             problems.append(FieldProblem("direction", "must be forward or backward"))
     depth = DEFAULT_DEPTH
     if raw := params.get("depth"):
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_DEPTH:
+        if raw not in {str(n) for n in range(1, MAX_DEPTH + 1)}:
             problems.append(FieldProblem("depth", f"must be a whole number from 1 to {MAX_DEPTH}"))
         else:
             depth = int(raw)
@@ -181,19 +181,23 @@ def _steps_in(nodes: tuple[PathNode, ...]) -> set[str]:
 
 
 def _labels(session: Session, workspace_id: uuid.UUID, flow: str | None, ids: set[str]) -> dict[str, str]:
-    """Each step's latest label: the flow's when one is asked for, else the latest of any flow."""
-    if not ids:
-        return {}
+    """Each step's latest label: the flow's when one is asked for, else the latest any flow gave it."""
     entries = FlowStepEntry
-    query = select(entries.id, entries.flow_id, entries.label, entries.labelled_at).where(
-        entries.workspace_id == workspace_id, entries.id.in_(sorted(ids))
-    )
     found: dict[str, tuple[bool, datetime, str]] = {}
-    for row in session.execute(query):
-        rank = (row.flow_id == (flow or ""), row.labelled_at, row.label)
-        if row.id not in found or rank > found[row.id]:
-            found[row.id] = rank
+    ordered = sorted(ids)
+    for low in range(0, len(ordered), LABELS_A_QUERY):
+        query = select(entries.id, entries.flow_id, entries.label, entries.labelled_at).where(
+            entries.workspace_id == workspace_id, entries.id.in_(ordered[low : low + LABELS_A_QUERY])
+        )
+        for row in session.execute(query):
+            rank = (flow is not None and row.flow_id == flow, row.labelled_at, row.label)
+            if row.id not in found or rank > found[row.id]:
+                found[row.id] = rank
     return {step: label for step, (_, _, label) in found.items()}
+
+
+LABELS_A_QUERY = 1000
+"""Step ids a label look-up names at once: a deep tree shows many, and a statement holds few parameters."""
 
 
 def _read(node: PathNode, labels: dict[str, str]) -> PathNodeRead:

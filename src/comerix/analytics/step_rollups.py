@@ -20,10 +20,13 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.orm import Session
 
+from comerix.analytics.models import StepPathRollup
 from comerix.analytics.sums import local_day, sums_upsert
-from comerix.db.bulk import Codec, insert_rows
+from comerix.db.bulk import Codec, codec_for, insert_rows
+from comerix.telemetry.models import ConversationPath
 from comerix.telemetry.pipeline import Group, PathChange, StepCount
 from comerix.text import json_text
 
@@ -150,3 +153,25 @@ def _merged(one: StepCount, other: StepCount) -> StepCount:
         min(one.first_seen_at, other.first_seen_at),
         max(one.last_seen_at, other.last_seen_at),
     )
+
+
+def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
+    """Recompute the workspace's path rollups from its conversations' paths, in the days of `timezone`
+    (a path keeps the time of its first step, so it moves to its new local day). Paths erased with their
+    contact are no longer there to count, as for the other rollups."""
+    codec = codec_for(session.get_bind().dialect.name)
+    session.execute(delete(StepPathRollup).where(StepPathRollup.workspace_id == workspace_id))
+    paths = select(ConversationPath.first_step_at, ConversationPath.flow_id, ConversationPath.path).where(
+        ConversationPath.workspace_id == workspace_id
+    )
+    changes: list[PathChange] = []
+    for first_step_at, flow, path in session.execute(paths.execution_options(yield_per=REBUILD_CHUNK)):
+        changes.append(PathChange(first_step_at, flow, None, tuple(path)))
+        if len(changes) == REBUILD_CHUNK:
+            add_path_changes(session.connection(), codec, workspace_id, changes, timezone)
+            changes = []
+    if changes:
+        add_path_changes(session.connection(), codec, workspace_id, changes, timezone)
+
+
+REBUILD_CHUNK = 5000

@@ -178,8 +178,8 @@ def _open_cycles(group: Group, table: StepTable, chats: Iterable[str]) -> dict[P
 
 
 def _cycle_of(row: Any, table: StepTable) -> Cycle:
-    if row.state == CycleState.INCOMPLETE:
-        worth = table.start_worth[row.goal_id]
+    if row.state == CycleState.INCOMPLETE:  # one step reached: its bit is the mask
+        worth = table.worth_of.get((row.goal_id, row.reached.bit_length() - 1), NOTHING)
     else:
         worth = Worth(row.time_saved_seconds, row.cost_savings, row.revenue_earned)
     return Cycle(row.id, row.started_at, row.last_step_at, None, row.reached, row.steps_reached, worth)

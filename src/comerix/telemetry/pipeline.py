@@ -234,9 +234,9 @@ class Group:
     credits: tuple[Attribution, ...] = ()  # attribute
     outcomes: tuple[OutcomeRecord, ...] = ()  # record
     cycle_changes: tuple[CycleChange, ...] = ()  # cycles: those of multi-step goals opened or moved on
-    # cycles: the contact's conversations read for an item with no conversation, and the widest window
-    # (hours) they were read for, so that `attribute` need not read them again
-    looked_up: Mapping[ItemRef, tuple[int, Sequence[Candidate]]] = field(default_factory=dict)
+    # cycles: the contact's conversations read for an item with no conversation, by the window (hours)
+    # they were read for, so that `attribute` need not read them again
+    looked_up: Mapping[ItemRef, Mapping[int, Sequence[Candidate]]] = field(default_factory=dict)
     path_changes: tuple[PathChange, ...] = ()  # steps: the conversations whose path of steps grew
     step_counts: Mapping[tuple[date, str, str], StepCount] = field(default_factory=dict)  # steps: by
     # (UTC day, flow, step id)

@@ -59,12 +59,12 @@ class StepTable:
         }
         self.starts = frozenset(hit for hit, known in self.steps.items() if known.spec.is_start)
         self.code_of = {goal.id: goal.code for goal in active}
-        # An incomplete cycle keeps no metrics (SPEC §9): once it moves on, its start step counts at
-        # what the step is worth then.
-        self.start_worth = {
-            goal.id: Worth(start.time_saved_seconds, start.cost_savings, start.revenue_earned)
+        # An incomplete cycle keeps no metrics (SPEC §9): once it moves on, the one step it reached
+        # (by its slot: the start step when it opened, whatever the order since) counts at its worth then.
+        self.worth_of = {
+            (goal.id, step.slot): Worth(step.time_saved_seconds, step.cost_savings, step.revenue_earned)
             for goal in active
-            for start in goal.steps[:1]
+            for step in goal.steps
         }
 
 
@@ -104,8 +104,8 @@ class InChat(msgspec.Struct, gc=False):
     reaches: list[Reach[Arrival]]
 
 
-LookedUp = dict[ItemRef, tuple[int, list[Candidate]]]
-"""By item: its contact's conversations read for it, and the window (hours) they were read for."""
+LookedUp = dict[ItemRef, dict[int, list[Candidate]]]
+"""By item, then by window (hours): its contact's conversations read for it."""
 
 
 def arrivals(group: Group, table: StepTable) -> tuple[list[Arrival], LookedUp]:
@@ -149,20 +149,21 @@ def _joined(
     ref: ItemRef,
 ) -> dict[str, Candidate]:
     """For an item with a contact but no conversation: by goal code, the contact's conversation that
-    §3's window rule picks with the goal's window (the candidates read once, for the widest, and kept
-    in `looked_up`)."""
+    §3's window rule picks with the goal's window (the candidates read once per window, and kept in
+    `looked_up`)."""
     goals = [known.goal for code, key, _ in hits if (known := table.steps.get((code, key))) is not None]
     windows = {goal.code: goal.attribution_window_hours for goal in goals}
     if not windows or item.contact_id is None:
         return {}
-    widest = max(windows.values())
-    candidates = contact_candidates(
-        group.session, group.terms.workspace_id, item.contact_id, item.timestamp, widest
-    )
-    looked_up[ref] = (widest, candidates)
-    by_window = {
-        hours: attribution.choose(candidates, item.timestamp, hours) for hours in set(windows.values())
-    }
+    # One read per window: a read is cut at the newest conversations, so a wider one could leave out
+    # the conversation a narrower window picks.
+    read = looked_up.setdefault(ref, {})
+    by_window = {}
+    for hours in sorted(set(windows.values())):
+        read[hours] = contact_candidates(
+            group.session, group.terms.workspace_id, item.contact_id, item.timestamp, hours
+        )
+        by_window[hours] = attribution.choose(read[hours], item.timestamp, hours)
     return {code: chosen for code, hours in windows.items() if (chosen := by_window[hours]) is not None}
 
 

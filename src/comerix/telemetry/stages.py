@@ -343,45 +343,34 @@ def value(group: Group) -> Group:
 
 def attribute(group: Group) -> Group:
     """The chat each match credits: the event's own conversation, or one of its contact's within the
-    goal's window. The contact's candidates are read once per event, for its widest window, unless
-    `advance` read them already for as wide a one."""
+    goal's window. The contact's candidates are read once per event and window (unless `advance` read
+    them for that window already): a read is cut at the newest conversations (`CANDIDATES_PER_CONTACT`),
+    so one for a wider window may leave out the conversation a narrower one picks."""
     credits: list[Attribution] = []
-    candidates: dict[ItemRef, Sequence[Candidate]] = {}
-    widest = _widest_windows(group.matches)
+    candidates: dict[tuple[ItemRef, int], Sequence[Candidate]] = {}
     for m in group.matches:
         if m.credit is not None:  # a completion, credited to its cycle's conversation
             credits.append(m.credit)
             continue
-        item, ref = m.event.item, (m.event.batch, m.event.item.index)
+        item, ref, hours = m.event.item, (m.event.batch, m.event.item.index), m.goal.attribution_window_hours
         own = group.chats.standing.get(item.conversation_id) if item.conversation_id is not None else None
-        if own is None and item.contact_id is not None and ref not in candidates:
-            read = group.looked_up.get(ref)
-            if read is not None and read[0] >= widest[ref]:
-                candidates[ref] = read[1]
+        if own is None and item.contact_id is not None and (ref, hours) not in candidates:
+            read = group.looked_up.get(ref, {}).get(hours)
+            if read is not None:
+                candidates[(ref, hours)] = read
             else:
-                candidates[ref] = contact_candidates(
-                    group.session, group.terms.workspace_id, item.contact_id, item.timestamp, widest[ref]
+                candidates[(ref, hours)] = contact_candidates(
+                    group.session, group.terms.workspace_id, item.contact_id, item.timestamp, hours
                 )
         credits.append(
             attribution.attribute(
                 conversation=own,
-                contact_candidates=candidates.get(ref, ()),
+                contact_candidates=candidates.get((ref, hours), ()),
                 at=item.timestamp,
-                window_hours=m.goal.attribution_window_hours,
+                window_hours=hours,
             )
         )
     return replace(group, credits=tuple(credits))
-
-
-def _widest_windows(matches: Iterable[Match]) -> dict[ItemRef, int]:
-    """The widest attribution window of the goals each event achieves."""
-    widest: dict[ItemRef, int] = {}
-    for m in matches:
-        if m.credit is not None:
-            continue
-        ref = (m.event.batch, m.event.item.index)
-        widest[ref] = max(widest.get(ref, 0), m.goal.attribution_window_hours)
-    return widest
 
 
 def contact_candidates(

@@ -4,7 +4,8 @@ becomes an executed step, the step before it in that conversation its parent.
 `record_steps`, after `store_conversations` (which locks, on PostgreSQL, the conversations the events
 name, so the writers of one conversation take turns at its path):
 
-1. The paths of the conversations those events name, in one read (`conversation_paths`).
+1. The conversations those events name, as stored now (their flow: another writer may have set it
+   since the group first read them), with their paths (`conversation_paths`), in one read.
 2. Each event's step, in arrival order within its conversation: its position (0, 1, 2, ...), its
    parent (the conversation's last step), and what it adds to the conversation's path: its count, the
    first `PATH_LENGTH` steps (the path the Step Explorer counts), the distinct steps, its last step.
@@ -23,28 +24,39 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 
 from comerix.db.bulk import insert_rows
-from comerix.telemetry.models import ConversationPath
+from comerix.telemetry.models import Conversation, ConversationPath
 from comerix.telemetry.pipeline import Group, PathChange, StepCount
 
 PATH_LENGTH = 30
 """The steps of a conversation the Step Explorer counts: its first 30, enough for a tree 10 levels deep
 from a step first executed as the twentieth."""
 
-_paths = ConversationPath.__table__
-_READ = select(
-    _paths.c.conversation_id,
-    _paths.c.first_step_at,
-    _paths.c.flow_id,
-    _paths.c.steps,
-    _paths.c.path,
-    _paths.c.seen,
-    _paths.c.last_step_id,
-).where(
-    _paths.c.workspace_id == bindparam("workspace"),
-    _paths.c.conversation_id.in_(bindparam("chats", expanding=True)),
+_paths, _chats = ConversationPath.__table__, Conversation.__table__
+# The conversations as `store_conversations` left them (on PostgreSQL, locked by its upsert: their flow
+# as the last writer stored it), with their paths, if any.
+_READ = (
+    select(
+        _chats.c.id,
+        _chats.c.flow_id.label("chat_flow"),
+        _paths.c.first_step_at,
+        _paths.c.flow_id,
+        _paths.c.steps,
+        _paths.c.path,
+        _paths.c.seen,
+        _paths.c.last_step_id,
+    )
+    .select_from(
+        _chats.outerjoin(
+            _paths,
+            and_(_paths.c.workspace_id == _chats.c.workspace_id, _paths.c.conversation_id == _chats.c.id),
+        )
+    )
+    .where(
+        _chats.c.workspace_id == bindparam("workspace"), _chats.c.id.in_(bindparam("chats", expanding=True))
+    )
 )
 STEP_COLUMNS = (
     "workspace_id",
@@ -109,14 +121,13 @@ def record_steps(group: Group) -> Group:
     if not marked:
         return group
     codec, workspace = group.codec, group.codec.id(group.terms.workspace_id)
-    paths = _stored_paths(group, {chat for _, _, chat in marked})
+    flows, paths = _stored(group, {chat for _, _, chat in marked})
     counts: dict[tuple[date, str, str], StepCount] = {}
     rows: list[tuple[Any, ...]] = []
-    standing = group.chats.standing
     time = codec.time
     for event, step, chat in marked:
         item = event.item
-        at, flow = item.timestamp, item.flow_id or standing[chat].flow_id or ""
+        at, flow = item.timestamp, item.flow_id or flows.get(chat) or ""
         path = paths.get(chat)
         if path is None:
             path = paths[chat] = _Path(at, flow, 0, [], set(), None, None)
@@ -156,14 +167,18 @@ def record_steps(group: Group) -> Group:
     )
 
 
-def _stored_paths(group: Group, chats: Iterable[str]) -> dict[str, _Path]:
+def _stored(group: Group, chats: Iterable[str]) -> tuple[dict[str, str | None], dict[str, _Path]]:
+    """The conversations' flows, and the paths of those that have one."""
     rows = group.session.connection().execute(
         _READ, {"workspace": group.terms.workspace_id, "chats": sorted(chats)}
     )
-    found = {}
+    flows, found = {}, {}
     for row in rows:
+        flows[row.id] = row.chat_flow
+        if row.path is None:
+            continue
         path = list(row.path)
-        found[row.conversation_id] = _Path(
+        found[row.id] = _Path(
             row.first_step_at,
             row.flow_id,
             row.steps,
@@ -173,4 +188,4 @@ def _stored_paths(group: Group, chats: Iterable[str]) -> dict[str, _Path]:
             tuple(path),
             list(row.seen),
         )
-    return found
+    return flows, found

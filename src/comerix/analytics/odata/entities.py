@@ -6,8 +6,9 @@ conversation). The sets of multi-step goals (SPEC §9) follow the same habits: a
 `_id` suffix (`conversation_id`, `cycle_id`). Their rows hold the goal's id, so those sets read their table
 joined to `goals` (`EntitySet.source`). The analytics steps (§10) name a step by `step_id` and its flow
 (`flow`, null for none), and the step before one by `parent`; a set keyed by several columns has an `id`
-joining their text with `:` (`sales:ask`, `chat-1:3`). Each property's EDM type follows from its
-column's type, chosen for what Excel and Power BI read without help:
+joining their text with `:` (`sales:ask`, `chat-1:3`; a `:` or `%` inside one is written `%3A`, `%25`).
+Each property's EDM type follows from its column's type, chosen for what Excel and Power BI read
+without help:
 
 - ids (UUIDs and client ids) are `Edm.String`; closed sets (kind, status, source, ...) are `Edm.String`
   holding the readable value, as in the JSON API;
@@ -514,11 +515,18 @@ def _flow(column: InstrumentedAttribute[str]) -> Property:
 
 
 def _key(*parts: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[Any]:
-    """A key made of several columns' text, `:` between them."""
-    key: ColumnElement[Any] = parts[0].expression
-    for part in parts[1:]:
-        key = key.concat(literal_column("':'")).concat(part.expression)
+    """A key made of several columns' text, `:` between them; a `%` or `:` inside a part is written
+    `%25` or `%3A`, so that two rows never share a key (flow `a`, step `b:c` and flow `a:b`, step `c`)."""
+    escaped = [_escaped(part.expression) for part in parts]
+    key = escaped[0]
+    for part in escaped[1:]:
+        key = key.concat(literal_column("':'")).concat(part)
     return type_coerce(key, String())
+
+
+def _escaped(text: ColumnElement[Any]) -> ColumnElement[Any]:
+    percent = func.replace(text, literal_column("'%'"), literal_column("'%25'"))
+    return func.replace(percent, literal_column("':'"), literal_column("'%3A'"))
 
 
 STEPS = EntitySet(

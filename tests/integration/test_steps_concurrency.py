@@ -1,0 +1,140 @@
+"""Analytics steps with two writers interleaved on PostgreSQL: one conversation's path kept once, two
+conversations moving the same path rollup rows, and a step taking the flow another writer stored."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from comerix.analytics.models import FlowStepEntry, StepPathRollup
+from comerix.db import Database
+from comerix.goals.index import GoalIndex
+from comerix.ingestion import STAGES
+from comerix.telemetry.batches import Batch
+from comerix.telemetry.models import ConversationPath, ExecutedStep
+from comerix.telemetry.pipeline import ingest_group
+from comerix.telemetry.schemas import FlowStep, Item
+from comerix.vocabulary import FlowStepType, Source
+from tests.integration.test_executed_steps import workspace
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def item(n: int, step: str, chat: str, flow: str | None) -> Item:
+    return Item(
+        index=0,
+        source=Source.WIDGET,
+        name="message_sent",
+        timestamp=NOW + timedelta(minutes=n),
+        event_id=f"{chat}-{n}",
+        conversation_id=chat,
+        contact_id=None,
+        flow_id=flow,
+        properties={},
+        step=FlowStep(step, step, FlowStepType.NODE),
+    )
+
+
+def interleave(db: Database, ws: uuid.UUID, first: list[Item], second: list[Item]) -> None:
+    """Writer 1 runs all its stages and holds its transaction open; writer 2 starts meanwhile (and waits
+    on the lock its upsert of the conversation meets); writer 1 commits; writer 2 finishes."""
+    ran = threading.Event()
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            with db.transaction() as session:
+                ingest_group(session, [Batch(ws, first, NOW)], GoalIndex(), STAGES)
+                ran.set()
+                time.sleep(1.0)
+        except BaseException as exc:
+            errors.append(exc)
+            ran.set()
+
+    def two() -> None:
+        ran.wait()
+        try:
+            with db.transaction() as session:
+                ingest_group(session, [Batch(ws, second, NOW)], GoalIndex(), STAGES)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one), threading.Thread(target=two)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def state(db: Database, ws: uuid.UUID) -> dict[str, Any]:
+    with db.sessions() as session:
+        return {
+            "executed": [
+                (r.conversation_id, r.position, r.step_id, r.parent_step_id, r.flow_id)
+                for r in session.scalars(
+                    select(ExecutedStep)
+                    .where(ExecutedStep.workspace_id == ws)
+                    .order_by(ExecutedStep.conversation_id, ExecutedStep.position)
+                )
+            ],
+            "paths": {
+                r.conversation_id: (r.steps, r.path, r.flow_id)
+                for r in session.scalars(select(ConversationPath).where(ConversationPath.workspace_id == ws))
+            },
+            "rollups": {
+                tuple(r.path): r.conversations
+                for r in session.scalars(select(StepPathRollup).where(StepPathRollup.workspace_id == ws))
+                if r.conversations
+            },
+            "catalogue": sorted(
+                (r.flow_id, r.id)
+                for r in session.scalars(select(FlowStepEntry).where(FlowStepEntry.workspace_id == ws))
+            ),
+        }
+
+
+@pytest.fixture
+def pg(db: Database) -> Database:
+    if db.backend != "postgresql":
+        pytest.skip("PostgreSQL only")
+    return db
+
+
+def test_two_writers_on_one_chat_keep_one_path(pg: Database) -> None:
+    ws = workspace(pg)
+    interleave(pg, ws, [item(0, "greet", "c1", "sales")], [item(1, "ask", "c1", "sales")])
+    got = state(pg, ws)
+    assert got["executed"] == [("c1", 0, "greet", None, "sales"), ("c1", 1, "ask", "greet", "sales")]
+    assert got["rollups"] == {("greet", "ask"): 1}
+
+
+def test_two_writers_on_two_chats_moving_the_same_rollup_rows(pg: Database) -> None:
+    ws = workspace(pg)
+    with pg.transaction() as session:
+        ingest_group(
+            session,
+            [
+                Batch(ws, [item(0, "greet", "c1", "sales")], NOW),
+                Batch(ws, [item(0, "greet", "c2", "sales")], NOW),
+            ],
+            GoalIndex(),
+            STAGES,
+        )
+    interleave(pg, ws, [item(1, "ask", "c1", "sales")], [item(1, "ask", "c2", "sales")])
+    assert state(pg, ws)["rollups"] == {("greet", "ask"): 2}
+
+
+def test_the_second_writers_step_takes_the_conversations_flow(pg: Database) -> None:
+    """Writer 2's event names no flow; the conversation's flow is 'sales' (writer 1's). SPEC/decisions: a
+    step's flow is the event's, else its conversation's."""
+    ws = workspace(pg)
+    interleave(pg, ws, [item(0, "greet", "c1", "sales")], [item(1, "ask", "c1", None)])
+    got = state(pg, ws)
+    assert got["executed"][1][4] == "sales", got
