@@ -12,6 +12,7 @@ MAIN_PAGES = [
     "/admin/insights/goals",
     "/admin/insights/goals/new",
     "/admin/insights/events",
+    "/admin/insights/steps",
     "/admin/insights/analytics",
     "/admin/contacts",
     "/admin/settings/analytics",
@@ -53,6 +54,7 @@ def test_each_main_page_is_labelled_and_keyboard_reachable(
     [
         ("viewer", "/admin/insights/goals"),
         ("viewer", "/admin/insights/events"),
+        ("viewer", "/admin/insights/steps"),
         ("analyst", "/admin/insights/goals/new"),
         ("designer", "/admin/contacts"),
         ("designer", "/admin/settings/keys"),
