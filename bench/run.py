@@ -2,7 +2,7 @@
 a baseline measured in the same run.
 
     .venv/bin/python bench/run.py [--quick] [--backend sqlite|postgresql|all]
-                                  [--only ingest|explorer|attribution|summary|goals_report|odata ...]
+                                  [--only ingest|explorer|attribution|summary|goals_report|steps|odata ...]
     make bench BENCH_ARGS="--quick --backend sqlite"
 
 - ingest: `comerix serve` over loopback HTTP, 100-event batches, 10 and 1,000 active goals, and 1,000
@@ -16,6 +16,10 @@ a baseline measured in the same run.
   outcomes). Baseline: SELECT 1, and the small volume against the large one (flatness).
 - goals_report: the 90-day goals report (multi-step goals) over 100,000 and 1,000,000 cycles.
   Baseline: SELECT 1, and the small volume against the large one (flatness).
+- steps: the Step Explorer's 90-day path tree (depth 5) over 1,000,000 conversations of about 10 steps:
+  forward from the first steps, from a chosen step, backward from a late step, and with `contains`
+  (target 300 ms each); and forward from the first steps over 100,000. Baseline: SELECT 1, and the small
+  volume against the large one (flatness, no target).
 - odata: GET /odata/v4/Outcomes with a 1,000-item `in` list (ids, contacts) and a 1,000-term `or` chain,
   over 100,000 outcomes. Baseline: the same request with one item.
 
@@ -24,7 +28,8 @@ server's `test` database); the bench creates databases named `comerix_bench_<pid
 them at the end. Without a reachable server the PostgreSQL runs are skipped, and the output says so.
 
 Results: a table on the terminal, a Markdown table for the README, and bench/results/latest.json.
-A full run on SQLite and PostgreSQL takes about 10 minutes on 2 cores; `--quick` about 2.
+A full run on SQLite and PostgreSQL takes about 16 minutes on 2 cores (6 of them the steps section); `--quick`
+about 3.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import ingest
 import odata
 import orjson
 import queries
+import steps_report
 import summary
 from harness import (
     BENCH_ROOT,
@@ -56,7 +62,7 @@ from harness import (
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-SECTIONS = ("ingest", "explorer", "attribution", "summary", "goals_report", "odata")
+SECTIONS = ("ingest", "explorer", "attribution", "summary", "goals_report", "steps", "odata")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -99,6 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.conversations = args.conversations or (100_000 if quick else 1_000_000)
     args.summary_events = (100_000, 1_000_000) if quick else (1_000_000, 10_000_000)
     args.goals_cycles = (10_000, 100_000) if quick else (100_000, 1_000_000)
+    args.steps_conversations = (10_000, 100_000) if quick else (100_000, 1_000_000)
     args.odata_outcomes = 20_000 if quick else 100_000
     args.sections = set(args.only or SECTIONS)
     return args
@@ -160,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
                     small, large = args.goals_cycles
                     figures += goals_report.run(
                         databases, goals_report.Options(small=small, large=large, calls=25)
+                    )
+                if "steps" in args.sections:
+                    small, large = args.steps_conversations
+                    figures += steps_report.run(
+                        databases, steps_report.Options(small=small, large=large, calls=10)
                     )
                 if "odata" in args.sections:
                     figures += odata.run(
