@@ -16,9 +16,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from comerix.admin.conversations import conversation_path
 from comerix.admin.dependencies import ContactsPage
 from comerix.admin.pages import page, redirect, workspace_timezone
 from comerix.auth import sessions
+from comerix.auth.roles import Permission
 from comerix.auth.sessions import SignedIn
 from comerix.contacts import service
 from comerix.contacts.schemas import Amount
@@ -158,5 +160,8 @@ def profile(request: Request, session: DbSession, signed_in: ContactsPage, conta
         "events": service.recent_events(session, workspace_id, contact_id),
         "base_money": lambda value: _money(Amount(currency=base_currency, value=value)),
         "duration": duration,
+        "conversation_path": conversation_path
+        if Permission.TELEMETRY in signed_in.principal.permissions
+        else None,
     } | _shared(session, signed_in)
     return page(request, "admin/contacts/profile.html", signed_in, context, current=CONTACTS_PATH)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from comerix.admin.contacts import contact_path
+from comerix.admin.conversations import conversation_path
 from comerix.admin.dependencies import TelemetryPage
 from comerix.admin.pages import page, workspace_timezone
 from comerix.auth.roles import Permission
@@ -51,6 +52,7 @@ class EventRow:
     event: EventRead
     new_goal_path: str | None
     contact_path: str | None
+    conversation_path: str | None
 
     @property
     def arrived_late(self) -> bool:
@@ -80,11 +82,17 @@ def event_explorer(
     catalogue = explorer.names(session, principal.workspace_id, range_, now=now).names
     may_create_goals = Permission.GOALS_MANAGE in principal.permissions
     may_open_contacts = Permission.CONTACTS_MANAGE in principal.permissions
+    may_open_conversations = Permission.TELEMETRY in principal.permissions
     rows = [
         EventRow(
             event=event,
             new_goal_path=new_goal_path(event) if may_create_goals else None,
             contact_path=contact_path(event.contact_id) if event.contact_id and may_open_contacts else None,
+            conversation_path=(
+                conversation_path(event.conversation_id)
+                if event.conversation_id and may_open_conversations
+                else None
+            ),
         )
         for event in events
     ]

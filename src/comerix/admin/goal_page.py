@@ -24,6 +24,7 @@ from fastapi.responses import Response
 
 from comerix.admin.analytics import ATTRIBUTIONS, count, money, percent, period_label
 from comerix.admin.contacts import contact_path
+from comerix.admin.conversations import conversation_path
 from comerix.admin.dependencies import GoalsPage
 from comerix.admin.goal_figures import cycle_report, goal_query, recent_outcomes, trend_summary
 from comerix.admin.goal_history import history_entries
@@ -75,6 +76,7 @@ def goal_page(
         "history": history_entries(service.history(session, goal)),
         "analytics_href": _analytics_link(goal, range) if Permission.ANALYTICS_VIEW in allowed else None,
         "contact_href": contact_path if Permission.CONTACTS_MANAGE in allowed else None,
+        "conversation_href": conversation_path if Permission.TELEMETRY in allowed else None,
         "money": money,
         "amount": amount,
         "state_labels": STATE_LABELS,

@@ -70,6 +70,7 @@ MENU = (
     MenuEntry("Insights", "Goals", "/admin/insights/goals", Permission.GOALS_MANAGE),
     MenuEntry("Insights", "Events", "/admin/insights/events", Permission.TELEMETRY),
     MenuEntry("Insights", "Steps", "/admin/insights/steps", Permission.TELEMETRY),
+    MenuEntry("Insights", "Conversations", "/admin/insights/conversations", Permission.TELEMETRY),
     MenuEntry("Insights", "Analytics", "/admin/insights/analytics", Permission.ANALYTICS_VIEW),
     MenuEntry("Contacts", "Contacts", "/admin/contacts", Permission.CONTACTS_MANAGE),
     MenuEntry("Settings", "Analytics", "/admin/settings/analytics", Permission.SETTINGS_MANAGE),

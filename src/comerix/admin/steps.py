@@ -46,6 +46,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 TEMPLATE = "admin/insights/steps.html"
 PAGE_PATH = "/admin/insights/steps"
+CONVERSATIONS_PATH = "/admin/insights/conversations"
 PARAMETERS = ("from", "to", "flow", "start", "direction", "contains", "depth")
 TRIMMED = ("from", "to", "direction", "depth")  # ids (flow, steps) may carry spaces of their own
 DEFAULT_DAYS = 30
@@ -83,6 +84,12 @@ class Filters:
         params = [(name, value) for name, value in self.values.items() if value]
         params += [("path", step) for step in path]
         return f"{PAGE_PATH}?{urlencode(params)}"
+
+    def conversations_link(self, step: str) -> str:
+        """The Conversation Explorer's list of the conversations of this range and flow that executed
+        `step`: those behind a node, near enough (they may have reached it by another path)."""
+        params = {name: self.values[name] for name in ("from", "to", "flow") if self.values[name]}
+        return f"{CONVERSATIONS_PATH}?{urlencode(params | {'contains_step': step})}"
 
 
 @dataclass(frozen=True)
@@ -219,15 +226,15 @@ def _form(workspace: Workspace, filters: Filters, known: StepCatalogue) -> dict[
     values = filters.values
     flows = sorted({step.flow for step in known.steps if step.flow})
     in_flow = [step for step in known.steps if not values["flow"] or step.flow == values["flow"]]
-    choices = _step_choices(in_flow[:MOST_EXECUTED])
+    choices = step_choices(in_flow[:MOST_EXECUTED])
     return {
         "workspace": workspace,
         "timezone": workspace.timezone,
         "filters": filters,
-        "flow_options": [("", "All flows"), *_with_chosen([(f, f) for f in flows], values["flow"])],
-        "start_options": [("", "First steps"), *_with_chosen(choices, values["start"])],
-        "contains_options": [("", "Any step"), *_with_chosen(choices, values["contains"])],
-        "direction_options": _with_chosen(list(DIRECTIONS.items()), values["direction"]),
+        "flow_options": [("", "All flows"), *with_chosen([(f, f) for f in flows], values["flow"])],
+        "start_options": [("", "First steps"), *with_chosen(choices, values["start"])],
+        "contains_options": [("", "Any step"), *with_chosen(choices, values["contains"])],
+        "direction_options": with_chosen(list(DIRECTIONS.items()), values["direction"]),
         "depth_options": [(str(level), str(level)) for level in range(1, MAX_DEPTH + 1)],
         "default_depth": str(DEFAULT_DEPTH),
         "count": count,
@@ -235,7 +242,7 @@ def _form(workspace: Workspace, filters: Filters, known: StepCatalogue) -> dict[
     }
 
 
-def _step_choices(steps: list[StepRead]) -> list[tuple[str, str]]:
+def step_choices(steps: list[StepRead]) -> list[tuple[str, str]]:
     """(id, label) of each step, by label; a label that several ids share names its id too. A step id
     of several flows keeps the label of its most executed entry (the catalogue's order)."""
     labels: dict[str, str] = {}
@@ -246,7 +253,7 @@ def _step_choices(steps: list[StepRead]) -> list[tuple[str, str]]:
     return sorted(choices, key=lambda choice: (choice[1].casefold(), choice[0]))
 
 
-def _with_chosen(options: list[tuple[str, str]], chosen: str) -> list[tuple[str, str]]:
+def with_chosen(options: list[tuple[str, str]], chosen: str) -> list[tuple[str, str]]:
     """The options, and the one in the URL even when it is not among them (so the form shows it)."""
     if chosen and chosen not in {value for value, _ in options}:
         return [*options, (chosen, chosen)]

@@ -13,6 +13,8 @@ MAIN_PAGES = [
     "/admin/insights/goals/new",
     "/admin/insights/events",
     "/admin/insights/steps",
+    "/admin/insights/conversations",
+    "/admin/insights/conversations/chat-85-000",  # a demo chat of every scale, 5 days before the clock
     "/admin/insights/analytics",
     "/admin/contacts",
     "/admin/settings/analytics",
@@ -55,6 +57,7 @@ def test_each_main_page_is_labelled_and_keyboard_reachable(
         ("viewer", "/admin/insights/goals"),
         ("viewer", "/admin/insights/events"),
         ("viewer", "/admin/insights/steps"),
+        ("viewer", "/admin/insights/conversations"),
         ("analyst", "/admin/insights/goals/new"),
         ("designer", "/admin/contacts"),
         ("designer", "/admin/settings/keys"),
