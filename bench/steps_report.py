@@ -74,6 +74,7 @@ from comerix.analytics import step_reports, step_rollups, sums
 from comerix.analytics.models import FlowStepEntry, StepPathRollup
 from comerix.db import Database
 from comerix.db.bulk import codec_for
+from comerix.runtime import tune_garbage_collector
 from comerix.telemetry.pipeline import PathChange
 from comerix.telemetry.steps import PATH_LENGTH
 from comerix.vocabulary import FlowStepType
@@ -634,6 +635,7 @@ def run(backends: Backends, options: Options) -> list[Figure]:
             )
             volumes.append(Volume(conversations, database, workspace_id, now, seeded))
         small, large = volumes
+        tune_garbage_collector()  # as `comerix serve` runs the collector (and bench/profile_ingest.py)
         timings: dict[tuple[int, str], list[float]] = {}
         baseline: list[float] = []
         runs = [(large, tree) for tree in TREES] + [(small, first)]
