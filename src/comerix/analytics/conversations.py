@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, cast, exists, func, literal, or_, ou
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from comerix.analytics.models import ConversationMark, FlowStepEntry
+from comerix.analytics.models import ConversationMark
 from comerix.analytics.report_query import date_range
 from comerix.analytics.schemas import (
     ConversationDetail,
@@ -35,6 +35,7 @@ from comerix.analytics.schemas import (
     OutcomeEntry,
     StepEntry,
 )
+from comerix.analytics.step_reports import StepLabels
 from comerix.analytics.sums import zone
 from comerix.conversions.models import GoalCycle, Outcome
 from comerix.errors import FieldProblem, Invalid, NotFound
@@ -145,7 +146,7 @@ def conversations(session: Session, workspace: Workspace, query: ConversationQue
     rows = session.execute(read).all()
     more, rows = len(rows) > PAGE, rows[:PAGE]
     credited = _credited(session, workspace.id, [row.id for row in rows])
-    labels = _labels(session, workspace.id, {step for row in rows for step in (row.path or ())})
+    labels = StepLabels(session, workspace.id, {step for row in rows for step in (row.path or ())})
     found = [
         ConversationRow(
             id=row.id,
@@ -156,7 +157,7 @@ def conversations(session: Session, workspace: Workspace, query: ConversationQue
             events=row.events,
             steps=row.steps or 0,
             outcomes=credited.get(row.id, []),
-            step_path=[_label(labels, row.path_flow, step) for step in (row.path or ())],
+            step_path=[labels.of(step, row.path_flow or "") for step in (row.path or ())],
         )
         for row in rows
     ]
@@ -216,29 +217,6 @@ def _credited(session: Session, workspace_id: uuid.UUID, chats: list[str]) -> di
     return {chat: sorted(goal_codes) for chat, goal_codes in found.items()}
 
 
-def _labels(session: Session, workspace_id: uuid.UUID, steps: set[str]) -> dict[tuple[str, str], str]:
-    if not steps:
-        return {}
-    rows = session.execute(
-        select(FlowStepEntry.flow_id, FlowStepEntry.id, FlowStepEntry.label, FlowStepEntry.labelled_at).where(
-            FlowStepEntry.workspace_id == workspace_id, FlowStepEntry.id.in_(sorted(steps))
-        )
-    )
-    labels: dict[tuple[str, str], str] = {}
-    latest: dict[str, tuple[datetime, str]] = {}
-    for flow, step, label, at in rows:
-        labels[(flow, step)] = label
-        if step not in latest or at > latest[step][0]:
-            latest[step] = (at, label)
-    labels.update({("*", step): label for step, (_, label) in latest.items()})
-    return labels
-
-
-def _label(labels: dict[tuple[str, str], str], flow: str | None, step: str) -> str:
-    """A step's label in the flow it was executed in, else the latest any flow gave it."""
-    return labels.get((flow or "", step)) or labels.get(("*", step)) or step
-
-
 def timeline(session: Session, workspace: Workspace, conversation_id: str) -> ConversationDetail:
     """The conversation and what happened in it, in time order."""
     chat = session.get(Conversation, (workspace.id, conversation_id))
@@ -259,12 +237,12 @@ def timeline(session: Session, workspace: Workspace, conversation_id: str) -> Co
             ExecutedStep.workspace_id == ws, ExecutedStep.conversation_id == conversation_id
         )
     ).all()
-    labels = _labels(session, ws, {step.step_id for step in executed})
+    labels = StepLabels(session, ws, {step.step_id for step in executed})
     entries += [
         StepEntry(
             at=step.executed_at,
             step_id=step.step_id,
-            label=_label(labels, step.flow_id, step.step_id),
+            label=labels.of(step.step_id, step.flow_id),
             position=step.position,
             parent=step.parent_step_id,
         )

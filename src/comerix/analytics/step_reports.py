@@ -158,7 +158,7 @@ def paths(session: Session, workspace_id: uuid.UUID, query: PathsQuery) -> Paths
         contains=query.contains,
         depth=query.depth,
     )
-    labels = _labels(session, workspace_id, query.flow, _steps_in(tree.nodes))
+    labels = StepLabels(session, workspace_id, _steps_in(tree.nodes))
     return PathsReport(
         from_=query.start,
         to=query.end,
@@ -167,7 +167,7 @@ def paths(session: Session, workspace_id: uuid.UUID, query: PathsQuery) -> Paths
         contains=query.contains,
         flow=query.flow,
         conversations=tree.conversations,
-        nodes=[_read(node, labels) for node in tree.nodes],
+        nodes=[_read(node, labels, query.flow) for node in tree.nodes],
     )
 
 
@@ -182,33 +182,40 @@ def _steps_in(nodes: tuple[PathNode, ...]) -> set[str]:
     return found
 
 
-def _labels(session: Session, workspace_id: uuid.UUID, flow: str | None, ids: set[str]) -> dict[str, str]:
-    """Each step's latest label: the flow's when one is asked for, else the latest any flow gave it."""
-    entries = FlowStepEntry
-    found: dict[str, tuple[bool, datetime, str]] = {}
-    ordered = sorted(ids)
-    for low in range(0, len(ordered), LABELS_A_QUERY):
-        query = select(entries.id, entries.flow_id, entries.label, entries.labelled_at).where(
-            entries.workspace_id == workspace_id, entries.id.in_(ordered[low : low + LABELS_A_QUERY])
-        )
-        for row in session.execute(query):
-            rank = (flow is not None and row.flow_id == flow, row.labelled_at, row.label)
-            if row.id not in found or rank > found[row.id]:
-                found[row.id] = rank
-    return {step: label for step, (_, _, label) in found.items()}
+class StepLabels:
+    """The latest labels of some steps, by flow and id (`flow_steps`), read a chunk of ids at a time: a
+    deep tree shows many steps, and a statement holds few parameters."""
+
+    A_QUERY = 1000
+
+    def __init__(self, session: Session, workspace_id: uuid.UUID, ids: set[str]) -> None:
+        self._in_flow: dict[tuple[str, str], str] = {}
+        self._latest: dict[str, tuple[datetime, str]] = {}
+        entries, ordered = FlowStepEntry, sorted(ids)
+        for low in range(0, len(ordered), self.A_QUERY):
+            query = select(entries.id, entries.flow_id, entries.label, entries.labelled_at).where(
+                entries.workspace_id == workspace_id, entries.id.in_(ordered[low : low + self.A_QUERY])
+            )
+            for step, flow, label, at in session.execute(query):
+                self._in_flow[(flow, step)] = label
+                if step not in self._latest or at > self._latest[step][0]:
+                    self._latest[step] = (at, label)
+
+    def of(self, step: str, flow: str | None = None) -> str:
+        """The step's label in `flow` ('' for none) when it has one there, else the latest any flow
+        gave it, else its id."""
+        if flow is not None and (label := self._in_flow.get((flow, step))) is not None:
+            return label
+        latest = self._latest.get(step)
+        return step if latest is None else latest[1]
 
 
-LABELS_A_QUERY = 1000
-"""Step ids a label look-up names at once: a deep tree shows many, and a statement holds few parameters."""
-
-
-def _read(node: PathNode, labels: dict[str, str]) -> PathNodeRead:
-    label = OTHER if node.step is None else labels.get(node.step, node.step)
+def _read(node: PathNode, labels: StepLabels, flow: str | None) -> PathNodeRead:
     return PathNodeRead(
         step=node.step,
-        label=label,
+        label=OTHER if node.step is None else labels.of(node.step, flow),
         conversations=node.conversations,
         share=node.share,
         drop_off=node.drop_off,
-        children=[_read(child, labels) for child in node.children],
+        children=[_read(child, labels, flow) for child in node.children],
     )
