@@ -797,3 +797,31 @@ def test_revision_0013_counts_each_conversations_events_and_keeps_their_ids(blan
     command.downgrade(config, "0012")
     columns = {c["name"] for c in sqlalchemy.inspect(blank).get_columns("conversations")}
     assert {"events", "event_refs"}.isdisjoint(columns)
+
+
+def test_revision_0014_gives_each_day_with_path_rollups_its_first_revision(blank: Engine) -> None:
+    config = alembic_config(blank)
+    command.upgrade(config, "0013")
+    with Session(blank) as session, session.begin():
+        workspace_id = make_workspace(session, NOW).id
+    rollups = sqlalchemy.Table(  # as revision 0013 left it
+        "step_path_rollups",
+        sqlalchemy.MetaData(),
+        sqlalchemy.Column("workspace_id", sqlalchemy.Uuid()),
+        sqlalchemy.Column("day", sqlalchemy.Date()),
+        sqlalchemy.Column("flow_id", sqlalchemy.String()),
+        sqlalchemy.Column("path_key", sqlalchemy.String()),
+        sqlalchemy.Column("path", sqlalchemy.JSON()),
+        sqlalchemy.Column("conversations", sqlalchemy.BigInteger()),
+    )
+    with blank.begin() as connection:
+        for day, flow, key in ((1, "sales", "a"), (1, "support", "b"), (3, "sales", "a")):
+            row = {"day": date(2026, 11, day), "flow_id": flow, "path_key": key, "path": [key]}
+            connection.execute(insert(rollups).values(workspace_id=workspace_id, conversations=1, **row))
+
+    command.upgrade(config, "0014")
+    with blank.connect() as connection:
+        found = connection.execute(text("SELECT day, revision FROM step_path_days ORDER BY day")).all()
+    assert [(str(day), revision) for day, revision in found] == [("2026-11-01", 1), ("2026-11-03", 1)]
+    command.downgrade(config, "0013")
+    assert not sqlalchemy.inspect(blank).has_table("step_path_days")

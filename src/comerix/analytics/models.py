@@ -27,6 +27,8 @@ and summed by the database itself on both backends. A sum of millionths is kept 
 - `step_path_rollups`: conversations by the local day and flow of their first analytics step and the
   path of their first steps (SPEC §10): a conversation whose path grows leaves its old row and enters
   its new one. The Step Explorer reads the distinct paths of a range, far fewer than conversations.
+- `step_path_days`: a revision of each local day's path rollups, moved on by every change to them, so
+  that a process may keep a day's counts in memory while its revision stands (`analytics.path_counts`).
 - `flow_steps`, `flow_step_days`: the analytics steps' catalogue (latest label, type) and their
   executions and conversations by UTC day, as the event-name catalogue counts names.
 """
@@ -206,3 +208,15 @@ class StepPathRollup(Base):
     path_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     path: Mapped[list[str]] = mapped_column(JSONDocument)
     conversations: Mapped[int] = mapped_column(BigInteger)
+
+
+class StepPathDay(Base):
+    """The revision of a local day's rows in `step_path_rollups`: every change to them moves it on (in
+    the same transaction), so a day's counts read at one revision are still the day's counts while the
+    revision stands. It only grows: a day whose rows are all gone keeps its row."""
+
+    __tablename__ = "step_path_days"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)

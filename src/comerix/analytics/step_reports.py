@@ -4,8 +4,9 @@ Explorer's path tree, read from the rollups ingestion keeps (`analytics.step_rol
 - The catalogue sums `flow_step_days` over the last 7, 30 or 90 UTC days (today's included) and lists
   the steps executed in them, most executed first, with their latest label and type (`flow_steps`).
 - The path tree reads the distinct paths of the conversations whose first step fell in a range of local
-  days (`step_path_rollups`, by flow when asked) and folds them (`analytics.step_paths`); each step is
-  shown with its latest label: in the flow asked for, else the latest any flow gave it.
+  days (`step_path_rollups`, by flow when asked, through this process's memory of closed days:
+  `analytics.path_counts`) and folds them (`analytics.step_paths`); each step is shown with its latest
+  label: in the flow asked for, else the latest any flow gave it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-import orjson
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from comerix.analytics.models import FlowStepDay, FlowStepEntry, StepPathRollup
+from comerix.analytics.models import FlowStepDay, FlowStepEntry
+from comerix.analytics.path_counts import PATH_COUNTS, PathCounts
 from comerix.analytics.report_query import date_range
 from comerix.analytics.schemas import PathNodeRead, PathsReport, StepCatalogue, StepRead
 from comerix.analytics.step_paths import DEFAULT_DEPTH, MAX_DEPTH, Direction, PathNode, path_tree
@@ -139,20 +140,12 @@ def parse_paths_query(params: dict[str, str | None]) -> PathsQuery:
     )
 
 
-def paths(session: Session, workspace_id: uuid.UUID, query: PathsQuery) -> PathsReport:
+def paths(
+    session: Session, workspace_id: uuid.UUID, query: PathsQuery, counts: PathCounts = PATH_COUNTS
+) -> PathsReport:
     """The path tree of the conversations whose first step fell in the query's range."""
-    rollups = StepPathRollup
-    # The path's JSON as text, decoded here by orjson: a 90-day tree reads hundreds of thousands of them.
-    read = select(cast(rollups.path, Text), rollups.conversations).where(
-        rollups.workspace_id == workspace_id,
-        rollups.day >= query.start,
-        rollups.day <= query.end,
-        rollups.conversations > 0,
-    )
-    if query.flow is not None:
-        read = read.where(rollups.flow_id == query.flow)
     tree = path_tree(
-        ((tuple(orjson.loads(path)), count) for path, count in session.execute(read)),
+        counts.counts(session, workspace_id, query.start, query.end, query.flow),
         start=query.step,
         direction=query.direction,
         contains=query.contains,

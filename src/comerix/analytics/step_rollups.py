@@ -4,6 +4,8 @@ Explorer and the step catalogue read.
 - `step_path_rollups`: each conversation whose path of first steps grew leaves the row of its old path
   (a count of -1) and enters the row of its new one, under the local day of its first step and that
   step's flow. A row whose count falls to 0 stays, and readers skip it.
+- `step_path_days`: the revision of each local day's path rollups, moved on with them, for the Step
+  Explorer's memory of closed days (`analytics.path_counts`).
 - `flow_steps`: each step's latest label and type (the latest by the time of the event that sent it,
   whichever writer stores it last), and when first and last executed.
 - `flow_step_days`: executions, and conversations executing the step for the first time, by UTC day.
@@ -20,10 +22,10 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.orm import Session
 
-from comerix.analytics.models import StepPathRollup
+from comerix.analytics.models import StepPathDay, StepPathRollup
 from comerix.analytics.sums import local_day, sums_upsert
 from comerix.db.bulk import Codec, codec_for, insert_rows
 from comerix.telemetry.models import ConversationPath
@@ -33,6 +35,7 @@ from comerix.text import json_text
 _PATH_COLUMNS, _PATH_UPSERT = sums_upsert(
     "step_path_rollups", ("day", "flow_id", "path_key"), ("conversations",), ()
 )
+_REVISION_COLUMNS, _REVISION_UPSERT = sums_upsert("step_path_days", ("day",), ("revision",), ())
 _DAY_COLUMNS, _DAY_UPSERT = sums_upsert(
     "flow_step_days", ("day", "flow_id", "step_id"), ("executions", "conversations"), ()
 )
@@ -80,7 +83,8 @@ def add_path_changes(
     changes: Sequence[PathChange],
     timezone: str,
 ) -> None:
-    """Move each changed path in `step_path_rollups`: -1 where it was, +1 where it is."""
+    """Move each changed path in `step_path_rollups`: -1 where it was, +1 where it is; and the revision
+    of each day whose rows change."""
     workspace = codec.id(workspace_id)
     paths = {path_key(path): path for change in changes for path in (change.before, change.after) if path}
     rows = [
@@ -88,6 +92,8 @@ def add_path_changes(
         for (day, flow, key), count in sorted(path_moves(changes, timezone).items())
         if count
     ]
+    if not rows:
+        return
     # The path travels with its row (kept as first inserted): a column of the row, not of its key.
     insert_rows(
         connection,
@@ -98,6 +104,9 @@ def add_path_changes(
         tail=_PATH_UPSERT,
         json_columns=frozenset({"path"}),
     )
+    days = sorted({row[1] for row in rows})
+    revisions = [(workspace, day, 1) for day in days]
+    insert_rows(connection, codec, "step_path_days", _REVISION_COLUMNS, revisions, tail=_REVISION_UPSERT)
 
 
 def path_moves(changes: Sequence[PathChange], timezone: str) -> Counter[tuple[date, str, str]]:
@@ -161,6 +170,13 @@ def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
     contact are no longer there to count, as for the other rollups."""
     codec = codec_for(session.get_bind().dialect.name)
     session.execute(delete(StepPathRollup).where(StepPathRollup.workspace_id == workspace_id))
+    # Every day moves on, those left without rows too: no process may go on counting what it kept.
+    session.execute(
+        update(StepPathDay)
+        .where(StepPathDay.workspace_id == workspace_id)
+        .values(revision=StepPathDay.revision + 1)
+        .execution_options(synchronize_session=False)
+    )
     paths = select(ConversationPath.first_step_at, ConversationPath.flow_id, ConversationPath.path).where(
         ConversationPath.workspace_id == workspace_id
     )
