@@ -173,3 +173,37 @@ def test_bad_parameters_unknown_conversations_and_permissions(
     assert client.get("/api/v1/conversations/ann-chat", headers=viewer.headers).status_code == 403
     assert client.get("/api/v1/conversations/ann-chat", headers=stranger.headers).status_code == 404
     assert page(client, stranger)["conversations"] == []
+
+
+def test_contains_step_finds_a_step_executed_after_the_days_of_the_range(
+    client: TestClient, shop: Shop, clock: FixedClock
+) -> None:
+    """The list picks chats by the day they started: a chat of November 1st (Berlin) that reached its
+    step after midnight is found, and a step last executed before the range finds none."""
+    late, old = "2026-11-01T22:50:00+00:00", "2026-10-30T10:00:00+00:00"
+    shop.send(
+        "/events",
+        {
+            "events": [
+                {"name": "conversation_started", "conversation_id": "night-chat", "timestamp": late},
+                {
+                    "name": "message_sent",
+                    "conversation_id": "night-chat",
+                    "timestamp": "2026-11-02T00:20:00+00:00",
+                    "step": {"label": "Night owl", "id": "night-owl"},
+                },
+                {
+                    "name": "message_sent",
+                    "conversation_id": "old-chat",
+                    "timestamp": old,
+                    "step": {"label": "Old", "id": "old"},
+                },
+            ]
+        },
+    )
+    day = {"from": "2026-11-01", "to": "2026-11-01"}
+    assert ids(page(client, shop.admin, **day, contains_step="night-owl")) == ["night-chat"]
+    assert ids(page(client, shop.admin, **day, contains_step="old")) == []
+    assert ids(
+        page(client, shop.admin, **{"from": "2026-10-30", "to": "2026-10-30"}, contains_step="old")
+    ) == ["old-chat"]

@@ -4,7 +4,8 @@ timeline of events, executed steps, outcomes and goal cycles.
 
 - The list reads `conversations` by their start (an index, newest first) joined to their path of steps
   (`conversation_paths`); "contains step" looks into the path's distinct steps, "goal" and "converting"
-  into the conversation's marks (`conversation_marks`, written when an outcome credits it). A page is
+  into the conversation's marks (`conversation_marks`, written when an outcome credits it); a step the
+  catalogue saw no execution of since the range began gives an empty list at once. A page is
   50 conversations; its cursor is the last one's start and id, so pages never skip or repeat one while
   new conversations arrive.
 - The timeline reads a conversation's events by the row ids it keeps (its first thousand or so: see
@@ -18,13 +19,13 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, and_, cast, exists, func, literal, or_, outerjoin, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from comerix.analytics.models import ConversationMark
+from comerix.analytics.models import ConversationMark, FlowStepDay
 from comerix.analytics.report_query import date_range
 from comerix.analytics.schemas import (
     ConversationDetail,
@@ -121,6 +122,8 @@ _JOINED = outerjoin(
 
 def conversations(session: Session, workspace: Workspace, query: ConversationQuery) -> ConversationsPage:
     """A page of the conversations the query selects, newest first."""
+    if query.contains_step is not None and not _executed_since(session, workspace.id, query):
+        return ConversationsPage(conversations=[], next=None)
     chats = _chats
     read = (
         select(
@@ -184,6 +187,20 @@ def _conditions(
     if query.converting:
         found.append(exists().where(marked, marks.conversion.is_(True)))
     return found
+
+
+def _executed_since(session: Session, workspace_id: uuid.UUID, query: ConversationQuery) -> bool:
+    """Whether the catalogue counts an execution of the query's step since the range began: a chat that
+    started in the range executed its steps after that, so without one no chat of the range holds the
+    step, and the list need not look into every path of the range to find none."""
+    days = FlowStepDay
+    executed = exists().where(
+        days.workspace_id == workspace_id,
+        days.step_id == query.contains_step,
+        days.day >= query.start.astimezone(UTC).date(),
+        days.executions > 0,
+    )
+    return bool(session.scalar(select(executed)))
 
 
 def _contains(session: Session, step: str) -> ColumnElement[bool]:
