@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -27,6 +28,8 @@ from comerix.db import Database
 from comerix.db.migrate import upgrade
 from comerix.demo.traffic import traffic as demo_traffic
 from comerix.errors import DomainError, error_body, validated
+from comerix.rates import reference
+from comerix.rates import service as rates
 from comerix.runtime import tune_garbage_collector
 from comerix.settings import Settings, SettingsError, load_settings
 from comerix.workspaces import service as workspaces
@@ -48,6 +51,8 @@ app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(keys_app, name="keys")
+rates_app = typer.Typer(help="Exchange rates (the ECB's reference rates).", no_args_is_help=True)
+app.add_typer(rates_app, name="rates")
 
 console = Console(soft_wrap=True)  # never break a token or an id across lines
 errors = Console(stderr=True, soft_wrap=True)
@@ -317,6 +322,51 @@ def keys_create(
         return {"key": auth.create_engine_key(session, target.id, data, now=clock.now())}
 
     _run(json_output, action, lambda result: f"Engine API key (shown once): {result['key']}")
+
+
+@rates_app.command("import")
+def rates_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="An ECB reference-rate file: eurofxref-hist.zip, or a CSV such as eurofxref.csv."
+        ),
+    ],
+    json_output: JsonFlag = False,
+) -> None:
+    """Import the ECB's reference rates published since the history the service ships with."""
+    try:
+        history = reference.read_file(file)
+    except (OSError, ValueError) as exc:
+        _fail(json_output, "invalid_rates_file", str(exc), [{"field": "file", "message": str(exc)}])
+        raise  # unreachable: _fail always raises
+    quotes = list(reference.quotes_in(history))
+    database = _open_database(json_output)
+    try:
+        with (
+            Progress(
+                *Progress.get_default_columns(), MofNCompleteColumn(), console=errors, disable=json_output
+            ) as bar,
+            database.transaction() as session,
+        ):
+            task = bar.add_task(f"Importing {file.name}", total=len(quotes))
+            done = rates.import_quotes(session, quotes, clock.now(), lambda count: bar.advance(task, count))
+    finally:
+        database.dispose()
+    result = {
+        "quotes": done.quotes,
+        "stored": done.stored,
+        "first_day": None if done.first_day is None else done.first_day.isoformat(),
+        "last_day": None if done.last_day is None else done.last_day.isoformat(),
+    }
+    _print(
+        json_output,
+        result,
+        lambda r: (
+            f"{r['quotes']:,} quotes from {r['first_day']} to {r['last_day']}; "
+            f"{r['stored']:,} new to this service, stored."
+        ),
+    )
 
 
 def main() -> None:

@@ -64,6 +64,15 @@ MAX_STEPS = 20
 """The most steps a multi-step goal holds, retired ones included (a step is never deleted)."""
 
 
+class BaseValueSource(StrEnum):
+    """How an outcome's base value was found (SPEC §11)."""
+
+    EVENT = "event"  # the event sent it
+    SAME_CURRENCY = "same_currency"  # the display currency is the base currency
+    RATE = "rate"  # converted with an exchange rate (`fx_rate`, `fx_date`)
+    DISPLAY_FALLBACK = "display_fallback"  # no rate known: the display value taken as is
+
+
 class Source(StrEnum):
     """Which Engine API route an event came through."""
 

@@ -38,6 +38,8 @@ def shop(pages: TestClient, db: Database, clock: FixedClock) -> dict[str, Any]:
     return {
         "admin": admin,
         "viewer": viewer,
+        "key": key,
+        "day": day,
         "range": {"range": "custom", "from": str(first), "to": str(last)},
     }
 
@@ -77,7 +79,7 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     assert page.status_code == 200
     body = page.text
 
-    assert tile(body, "goal-sale") == "Primary Sale 3 conversions · base revenue €5.30"
+    assert tile(body, "goal-sale") == "Primary Sale 3 conversions · base revenue €4.775474"
     assert tile(body, "conversations") == f"Conversations {totals['conversations']} started in the range"
     assert tile(body, "converting").startswith(
         f"Converting conversations {totals['converting_conversations']}"
@@ -86,18 +88,18 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     assert totals["conversion_rate"] == 1.0
     assert tile(body, "revenue") == "Revenue €0.30 $5.00 per display currency"
     assert totals["revenue"] == [{"currency": "EUR", "value": "0.30"}, {"currency": "USD", "value": "5.00"}]
-    assert tile(body, "base-revenue").startswith("Base revenue €5.30")
-    assert tile(body, "chat-driven") == "Chat-driven base revenue €0.30 5.7% of base revenue"
-    assert tile(body, "unattributed") == "Unattributed €5.00 94.3% of base revenue"
+    assert tile(body, "base-revenue").startswith("Base revenue €4.775474")
+    assert tile(body, "chat-driven") == "Chat-driven base revenue €0.30 6.3% of base revenue"
+    assert tile(body, "unattributed") == "Unattributed €4.475474 93.7% of base revenue"
     assert (totals["chat_driven_base_revenue"], totals["unattributed_base_revenue"]) == (
         [{"currency": "EUR", "value": "0.30"}],
-        [{"currency": "EUR", "value": "5.00"}],
+        [{"currency": "EUR", "value": "4.475474"}],  # USD 5.00 at the ECB's 1.1172 of 30 October 2026
     )
 
     outcomes = totals["conversions"] + totals["engagements"] + totals["custom"]
-    assert footer(body, "by-goal") == f"{outcomes} — €0.30 $5.00 €5.30"
-    assert footer(body, "by-flow") == f"{totals['conversations']} {outcomes} €0.30 $5.00 €5.30"
-    assert footer(body, "by-attribution") == f"{outcomes} €5.30"
+    assert footer(body, "by-goal") == f"{outcomes} — €0.30 $5.00 €4.775474"
+    assert footer(body, "by-flow") == f"{totals['conversations']} {outcomes} €0.30 $5.00 €4.775474"
+    assert footer(body, "by-attribution") == f"{outcomes} €4.775474"
     assert element(body, "by-currency").endswith("EUR 2 €0.30 USD 1 $5.00 Total 3 €0.30 $5.00")
     assert [(row["currency"], row["outcomes"], row["revenue"]) for row in summary["by_currency"]] == [
         ("EUR", 2, "0.30"),
@@ -105,14 +107,14 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     ]
     goal_rows = element(body, "by-goal")
     assert goal_rows.index("Sale") < goal_rows.index("Reply")  # primary first
-    assert "Sale Primary sale Conversion active 3 1 €0.30 $5.00 €5.30" in goal_rows
+    assert "Sale Primary sale Conversion active 3 1 €0.30 $5.00 €4.775474" in goal_rows
     assert "sales-bot 1 3 €0.30 €0.30" in element(body, "by-flow")
     assert "In the conversation 3 €0.30" in element(body, "by-attribution")
-    assert "Not attributed 1 €5.00" in element(body, "by-attribution")
+    assert "Not attributed 1 €4.475474" in element(body, "by-attribution")
 
     series = element(body, "series")
     assert len(re.findall(r"<time datetime=", body)) == len(summary["series"]) == 4
-    assert series.endswith(f"Total {totals['conversions']} {totals['engagements']} 0 €5.30")
+    assert series.endswith(f"Total {totals['conversions']} {totals['engagements']} 0 €4.775474")
 
 
 def test_the_chart_gets_the_summary_series_as_json(pages: TestClient, shop: dict[str, Any]) -> None:
@@ -123,7 +125,7 @@ def test_the_chart_gets_the_summary_series_as_json(pages: TestClient, shop: dict
     chart = orjson.loads(block.group(1))
     assert chart["labels"] == ["Week of 26 Oct", "Week of 2 Nov"]
     assert chart["counts"]["Conversions"] == [3, 0]
-    assert chart["revenue"] == [{"currency": "EUR", "values": ["5.30", "0"]}]
+    assert chart["revenue"] == [{"currency": "EUR", "values": ["4.775474", "0"]}]
     assert "vendor/chart.js/chart.umd.min.js" in page
     assert page.index("chart.umd.min.js") < page.index("js/analytics.js")
 
@@ -144,7 +146,7 @@ def test_filters_in_the_url_narrow_the_figures_and_stay_in_the_form(
     assert '<option value="none" selected>Not attributed</option>' in elsewhere
 
     unattributed = pages.get(PAGE, params=shop["range"] | {"attribution": "none"}).text
-    assert tile(unattributed, "base-revenue").startswith("Base revenue €5.00")
+    assert tile(unattributed, "base-revenue").startswith("Base revenue €4.475474")
 
 
 @pytest.mark.parametrize(
@@ -241,3 +243,28 @@ def test_another_workspace_sees_none_of_it(
     assert pages.get(PAGE, params=shop["range"] | {"goal": "sale"}).status_code == 422
     export = pages.get(f"{PAGE}/outcomes.csv", params=shop["range"])
     assert list(csv.DictReader(io.StringIO(export.text))) == []
+
+
+def test_amounts_without_an_exchange_rate_are_shown_apart(pages: TestClient, shop: dict[str, Any]) -> None:
+    """A sale in pesos, a currency the ECB does not publish: its base value is its display value, and
+    the page says so above the tiles, as the JSON summary does."""
+    assert sign_in(pages, shop["admin"].user.email).status_code == 303
+    assert 'id="fallback-warning"' not in pages.get(PAGE, params=shop["range"]).text  # every sale converted
+    sale = {
+        "event": "sale",
+        "contact_id": "cy",
+        "timestamp": shop["day"].isoformat(),
+        "properties": {"total": "1500", "currency": "ARS"},
+    }
+    headers = {"Authorization": f"Bearer {shop['key']}"}
+    assert pages.post("/conversions", json=sale, headers=headers).status_code == 202
+    warning = element(pages.get(PAGE, params=shop["range"]).text, "fallback-warning")
+    assert "not converted to EUR" in warning
+    assert "ARS" in warning
+    assert "1,500.00 (1 outcome)" in warning
+    summary = pages.get(
+        "/api/v1/reports/summary",
+        params={"from": shop["range"]["from"], "to": shop["range"]["to"]},
+        headers=shop["admin"].headers,
+    ).json()
+    assert summary["totals"]["display_fallback"] == [{"currency": "ARS", "value": "1500.00", "outcomes": 1}]

@@ -9,16 +9,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from comerix.cli import app
 from comerix.db import Database
 from comerix.demo import DEMO_EMAIL, DEMO_PASSWORD
+from comerix.rates.models import ReferenceRate
 
 
 @pytest.fixture
@@ -163,3 +166,31 @@ def test_serve_migrates_a_new_database_and_answers(tmp_path: Path) -> None:
         server.wait(timeout=10)
         if server.stdout is not None:
             server.stdout.close()
+
+
+def test_rates_import_keeps_the_ecb_quotes_the_service_lacks(
+    comerix: Any, db: Database, tmp_path: Path
+) -> None:
+    """The ECB's daily file of 4 December 2026, after the shipped history: its quotes are stored once;
+    the shipped history itself adds nothing; a file that is not the ECB's is refused, naming it."""
+    daily = tmp_path / "eurofxref.csv"
+    daily.write_text("Date, USD, JPY, GBP, CHF, \n04 December 2026, 1.1642, 180.12, 0.8391, 0.9312, \n")
+    code, answer = comerix("rates", "import", str(daily))
+    assert (code, answer) == (
+        0,
+        {"quotes": 4, "stored": 4, "first_day": "2026-12-04", "last_day": "2026-12-04"},
+    )
+    assert comerix("rates", "import", str(daily))[1]["stored"] == 0
+    with db.sessions() as session:
+        stored = dict(session.execute(select(ReferenceRate.currency, ReferenceRate.per_euro)).all())
+    assert stored == {
+        "USD": Decimal("1.1642"),
+        "JPY": Decimal("180.12"),
+        "GBP": Decimal("0.8391"),
+        "CHF": Decimal("0.9312"),
+    }
+    (tmp_path / "notes.csv").write_text("hello\n")
+    code, answer = comerix("rates", "import", str(tmp_path / "notes.csv"))
+    assert code == 1
+    assert answer["error"]["code"] == "invalid_rates_file"
+    assert answer["error"]["details"][0]["field"] == "file"

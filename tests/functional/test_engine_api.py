@@ -72,8 +72,12 @@ def test_the_walk_through_of_the_issue(shop: Shop, clock: FixedClock) -> None:
             "kind": "conversion",
             "value": "129.50",
             "currency": "USD",
-            "base_value": "129.50",
+            "base_value": "115.697311",  # 129.50 / 1.1193
             "base_currency": "EUR",
+            # a Sunday: the ECB's rate of Friday 23 October 2026, 1.1193 dollars a euro
+            "base_value_source": "rate",
+            "fx_rate": "1.1193",
+            "fx_date": "2026-10-23",
             "value_error": None,
             "attribution": "window",
             "conversation_id": "chat-1",

@@ -49,9 +49,10 @@ def test_the_summary_adds_up(client: TestClient, shop: dict[str, Any]) -> None:
     )
     assert (totals["converting_conversations"], totals["conversion_rate"]) == (1, 1.0)
     assert totals["revenue"] == [{"currency": "EUR", "value": "0.30"}, {"currency": "USD", "value": "5.00"}]
-    assert totals["base_revenue"] == [{"currency": "EUR", "value": "5.30"}]
+    # USD 5.00 on Friday 30 October 2026: EUR 4.475474 at the ECB's 1.1172 dollars a euro
+    assert totals["base_revenue"] == [{"currency": "EUR", "value": "4.775474"}]
     assert totals["chat_driven_base_revenue"] == [{"currency": "EUR", "value": "0.30"}]
-    assert totals["unattributed_base_revenue"] == [{"currency": "EUR", "value": "5.00"}]
+    assert totals["unattributed_base_revenue"] == [{"currency": "EUR", "value": "4.475474"}]
     assert [(g["goal"], g["outcomes"], g["conversations"]) for g in body["by_goal"]] == [
         ("sale", 3, 1),
         ("reply", 1, 1),

@@ -43,6 +43,7 @@ from comerix.goals.models import Goal, GoalStep
 from comerix.goals.schemas import GoalCreate, GoalUpdate
 from comerix.ingestion import STAGES
 from comerix.money import LIMB
+from comerix.rates.service import RATES
 from comerix.telemetry.batches import Batch
 from comerix.telemetry.pipeline import CycleChange, CycleTally, Group, Terms, ingest, ingest_group
 from comerix.telemetry.schemas import Item
@@ -404,7 +405,14 @@ def count_through_the_stage(db: Database, workspace: Workspace, cycles: Sequence
             group = Group(
                 session=session,
                 codec=Codec(db.backend),
-                terms=Terms(workspace.id, workspace.base_currency, workspace.timezone),
+                terms=Terms(
+                    workspace.id,
+                    workspace.base_currency,
+                    workspace.timezone,
+                    RATES.for_workspace(
+                        session, workspace.id, workspace.base_currency, workspace.timezone, 0
+                    ),
+                ),
                 goals=WorkspaceGoals.build(0, []),
                 batches=(),
                 cycle_changes=tuple(ordered[low : low + split]),

@@ -34,7 +34,7 @@ from comerix.telemetry.batches import Batch
 from comerix.telemetry.models import Conversation
 from comerix.telemetry.pipeline import ingest, ingest_group
 from comerix.telemetry.schemas import Item
-from comerix.vocabulary import Source
+from comerix.vocabulary import BaseValueSource, Source
 from comerix.workspaces.models import Workspace
 from tests.factories import make_user, make_workspace
 
@@ -113,6 +113,11 @@ def naive_summary(session: Session, workspace: Workspace, query: ReportQuery) ->
             money["base"][o.base_currency] += o.base_value
             side = "chat" if o.attribution.value in ("conversation", "window") else "none"
             money[side][o.base_currency] += o.base_value
+    fallback: dict[str, tuple[int, Decimal]] = {}
+    for o in chosen:
+        if o.base_value_source is BaseValueSource.DISPLAY_FALLBACK and o.currency and o.value is not None:
+            count, value = fallback.get(o.currency, (0, Decimal(0)))
+            fallback[o.currency] = (count + 1, value + o.value)
     per_goal: dict[str, set[str]] = defaultdict(set)
     for o in outcomes:
         if (
@@ -140,6 +145,7 @@ def naive_summary(session: Session, workspace: Workspace, query: ReportQuery) ->
         },
         "converting": len(converting),
         "money": {name: dict(sums) for name, sums in money.items()},
+        "fallback": fallback,
         "goal_conversations": {code: len(ids) for code, ids in per_goal.items()},
     }
 
@@ -176,6 +182,7 @@ def rolled_up(summary: Any) -> dict[str, Any]:
         },
         "converting": totals.converting_conversations,
         "money": {name: sums for name, sums in money.items() if sums},
+        "fallback": {f.currency: (f.outcomes, f.value) for f in totals.display_fallback},
         "goal_conversations": {row.goal: row.conversations for row in summary.by_goal if row.conversations},
     }
 

@@ -34,7 +34,7 @@ from comerix.goals.models import Goal
 from comerix.models import metadata
 from comerix.telemetry.batches import EVENT_COLUMNS
 from comerix.telemetry.models import Event, EventNameDay
-from comerix.vocabulary import GoalKind
+from comerix.vocabulary import BaseValueSource, GoalKind
 from tests.conftest import _POSTGRES_PROBLEM, _postgres_database
 from tests.factories import make_goal, make_multistep_goal, make_user, make_workspace
 
@@ -352,7 +352,11 @@ def test_bulk_inserts_count_what_they_wrote_at_any_size(session: Session, count:
 
 @pytest.mark.parametrize(
     ("column", "value", "constraint"),
-    [("kind", "goal", "ck_outcomes_outcome_kind"), ("attribution", "direct", "ck_outcomes_attribution_kind")],
+    [
+        ("kind", "goal", "ck_outcomes_outcome_kind"),
+        ("attribution", "direct", "ck_outcomes_attribution_kind"),
+        ("base_value_source", "guess", "ck_outcomes_base_value_source"),
+    ],
 )
 def test_an_outcome_outside_its_closed_sets_is_refused(
     session: Session, column: str, value: str, constraint: str
@@ -377,6 +381,9 @@ def test_an_outcome_outside_its_closed_sets_is_refused(
             "currency": None,
             "base_value": None,
             "base_currency": None,
+            "base_value_source": None,
+            "fx_rate": None,
+            "fx_date": None,
             "value_error": None,
             "attribution": "none",
             "conversation_id": None,
@@ -386,7 +393,8 @@ def test_an_outcome_outside_its_closed_sets_is_refused(
         } | values
         return tuple(row[name] for name in OUTCOME_COLUMNS)
 
-    members = [kind.value for kind in (GoalKind if column == "kind" else AttributionKind)]
+    closed = {"kind": GoalKind, "attribution": AttributionKind, "base_value_source": BaseValueSource}
+    members = [member.value for member in closed[column]]
     written = insert_rows(
         session.connection(), codec, "outcomes", OUTCOME_COLUMNS, [outcome(**{column: m}) for m in members]
     )
@@ -825,3 +833,54 @@ def test_revision_0014_gives_each_day_with_path_rollups_its_first_revision(blank
     assert [(str(day), revision) for day, revision in found] == [("2026-11-01", 1), ("2026-11-03", 1)]
     command.downgrade(config, "0013")
     assert not sqlalchemy.inspect(blank).has_table("step_path_days")
+
+
+def test_revision_0015_marks_how_each_stored_base_value_was_found(blank: Engine) -> None:
+    config = alembic_config(blank)
+    command.upgrade(config, "0014")
+    money = [  # value, currency, base value, base currency: the source the revision gives
+        (None, None, None, None, None),
+        ("89.00", "EUR", "89.00", "EUR", "same_currency"),
+        ("129.50", "USD", "118.20", "EUR", "event"),
+        ("129.50", "USD", "129.50", "EUR", "display_fallback"),
+    ]
+    with Session(blank) as session, session.begin():
+        workspace = make_workspace(session, NOW)
+        goal = make_goal(session, principal_of(make_user(session, workspace, NOW)), NOW)
+        ids = []
+        for value, currency, base_value, base_currency, _ in money:
+            ids.append(uuid.uuid4())
+            session.execute(
+                insert(Outcome).values(
+                    workspace_id=workspace.id,
+                    id=ids[-1],
+                    goal_id=goal.id,
+                    goal_code=goal.code,
+                    kind=goal.kind.value,
+                    event_ref=uuid.uuid4(),
+                    occurred_at=NOW,
+                    recorded_at=NOW,
+                    value=None if value is None else Decimal(value),
+                    currency=currency,
+                    base_value=None if base_value is None else Decimal(base_value),
+                    base_currency=base_currency,
+                    attribution="none",
+                    source="server",
+                )
+            )
+
+    command.upgrade(config, "0015")
+    with Session(blank) as session:
+        marked = {row.id: row for row in session.scalars(select(Outcome))}
+    assert [(marked[i].base_value_source, marked[i].fx_rate) for i in ids] == [
+        (None if source is None else BaseValueSource(source), None) for *_, source in money
+    ]
+    with blank.connect() as connection:
+        counted = connection.execute(
+            text("SELECT day, currency, outcomes, value_high, value_low FROM outcome_fallback_rollups")
+        ).all()
+    assert [(str(day), *rest) for day, *rest in counted] == [("2026-11-02", "USD", 1, 0, 129_500_000)]
+    command.downgrade(config, "0014")
+    columns = {c["name"] for c in sqlalchemy.inspect(blank).get_columns("outcomes")}
+    assert {"base_value_source", "fx_rate", "fx_date"}.isdisjoint(columns)
+    assert not sqlalchemy.inspect(blank).has_table("workspace_rates")

@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("http", "api_docs"),  # generic web helpers
     ("auth",),
     ("workspaces",),
+    ("rates",),
     ("goals",),
     ("conversions",),
     ("telemetry",),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pickle
 import uuid
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from comerix.analytics import rollups
@@ -22,7 +22,7 @@ from comerix.ingestion import STAGES
 from comerix.telemetry.batches import NOT_PREPARED, Batch, prepare
 from comerix.telemetry.pipeline import ConversationChange, Place, Recorded, Rejection, answer
 from comerix.telemetry.schemas import Item, OutcomeRead
-from comerix.vocabulary import GoalKind, GoalStatus, Source, ValueMode
+from comerix.vocabulary import BaseValueSource, GoalKind, GoalStatus, Source, ValueMode
 
 NOW = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)
 WORKSPACE = uuid.UUID(int=1)
@@ -42,6 +42,9 @@ def outcome(**changes: object) -> OutcomeRecord:
         "currency": "EUR",
         "base_value": Decimal("12.50"),
         "base_currency": "EUR",
+        "base_value_source": BaseValueSource.SAME_CURRENCY,
+        "fx_rate": None,
+        "fx_date": None,
         "value_error": None,
         "attribution": AttributionKind.WINDOW,
         "conversation_id": "chat-1",
@@ -101,9 +104,19 @@ def test_a_record_becomes_a_row_in_each_backends_terms() -> None:
         "server",
     )
     assert type(row["kind"]) is str  # a driver may write an Enum by its name
-    (postgresql,) = records.rows([outcome(value=None)], Codec("postgresql"))
+    assert (row["base_value_source"], row["fx_rate"], row["fx_date"]) == ("same_currency", None, None)
+    (postgresql,) = records.rows([outcome(value=None, base_value_source=None)], Codec("postgresql"))
     row = dict(zip(records.COLUMNS, postgresql, strict=True))
     assert (row["id"], row["value"], row["occurred_at"]) == (uuid.UUID(int=2), None, NOW)
+    assert row["base_value_source"] is None
+    rate = {
+        "base_value_source": BaseValueSource.RATE,
+        "fx_rate": Decimal("1.0956"),
+        "fx_date": date(2024, 1, 2),
+    }
+    (converted,) = records.rows([outcome(**rate)], Codec("sqlite"))
+    row = dict(zip(records.COLUMNS, converted, strict=True))
+    assert (row["base_value_source"], row["fx_rate"], row["fx_date"]) == ("rate", "1.0956", "2024-01-02")
 
 
 def test_what_was_recorded_crosses_a_pipe_unchanged() -> None:
@@ -131,7 +144,8 @@ def test_the_api_shows_the_public_fields_of_the_record() -> None:
     shown = OutcomeRead.of(outcome())
     assert [f.name for f in fields(OutcomeRead)] == [
         "id", "goal", "kind", "occurred_at", "value", "currency", "base_value", "base_currency",
-        "value_error", "attribution", "conversation_id", "flow_id", "contact_id", "source",
+        "base_value_source", "fx_rate", "fx_date", "value_error", "attribution", "conversation_id",
+        "flow_id", "contact_id", "source",
     ]  # fmt: skip
     assert (shown.id, shown.goal, shown.attribution) == (str(uuid.UUID(int=2)), "purchase", "window")
 

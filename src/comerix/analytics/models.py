@@ -9,6 +9,8 @@ and summed by the database itself on both backends. A sum of millionths is kept 
 
 - `outcome_rollups`: outcomes by day (of the outcome), goal, kind, flow, attribution, currency and base
   currency: the count, the sum of values and the sum of base values.
+- `outcome_fallback_rollups`: the same, for the outcomes whose base value is their display value for
+  want of an exchange rate (`display_fallback`), which reports show apart.
 - `outcome_month_rollups`, `outcome_day_series`: the same outcomes by local month, and by day with only
   kind and base currency, so that a 90-day report reads a few hundred rows whatever the volume.
 - `conversation_rollups`: conversations by the day they started and their flow.
@@ -77,6 +79,16 @@ class OutcomeMonthRollup(_OutcomeSums, Base):
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class OutcomeFallbackRollup(_OutcomeSums, Base):
+    """The outcomes of `outcome_rollups` whose base value is their display value for want of a rate
+    (`display_fallback`, SPEC §11): what a report shows beside base revenue, so that nothing is silent."""
+
+    __tablename__ = "outcome_fallback_rollups"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
 class OutcomeDaySeries(Base):

@@ -20,6 +20,7 @@ from comerix.analytics.models import (
     ConversationGoalRollup,
     ConversationRollup,
     OutcomeDaySeries,
+    OutcomeFallbackRollup,
     OutcomeMonthRollup,
     OutcomeRollup,
 )
@@ -27,6 +28,7 @@ from comerix.analytics.report_query import Interval, ReportQuery
 from comerix.analytics.summary import (
     CreditedConversations,
     DayRow,
+    FallbackRow,
     FlowConversations,
     OutcomeRow,
     ReportGoal,
@@ -60,6 +62,29 @@ def outcome_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) 
             ),
         )
         for found in session.execute(statement).mappings()
+    ]
+
+
+def fallback_rows(session: Session, workspace_id: uuid.UUID, query: ReportQuery) -> list[FallbackRow]:
+    """The range's outcomes whose base value is their display value, per display currency (few rows:
+    only those outcomes are counted there)."""
+    table = OutcomeFallbackRollup
+    statement = (
+        select(
+            table.currency,
+            func.sum(table.outcomes).label("outcomes"),
+            *_micros(table.value_high, table.value_low, "value"),
+        )
+        .where(table.workspace_id == workspace_id, table.day >= query.start, table.day <= query.end)
+        .group_by(table.currency)
+    )
+    return [
+        FallbackRow(
+            currency=found["currency"],
+            outcomes=int(found["outcomes"]),
+            value=_millionths(found["value_high"], found["value_low_high"], found["value_low_low"]),
+        )
+        for found in session.execute(_filtered(statement, table, query)).mappings()
     ]
 
 

@@ -25,6 +25,7 @@ def summary(session: Session, workspace: Workspace, query: ReportQuery) -> Summa
     """The summary of `query`, read from the rollups only."""
     rows = SummaryRows(
         outcomes=queries.outcome_rows(session, workspace.id, query),
+        fallbacks=queries.fallback_rows(session, workspace.id, query),
         days=queries.day_rows(session, workspace.id, query),
         conversations=queries.flow_conversations(session, workspace.id, query),
         credited=queries.credited_conversations(session, workspace.id, query),

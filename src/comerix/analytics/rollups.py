@@ -28,6 +28,7 @@ from comerix.analytics.models import (
     ConversationMark,
     ConversationRollup,
     OutcomeDaySeries,
+    OutcomeFallbackRollup,
     OutcomeMonthRollup,
     OutcomeRollup,
 )
@@ -40,7 +41,7 @@ from comerix.money import LIMB, to_micros
 from comerix.telemetry.models import Conversation
 from comerix.telemetry.pipeline import ConversationChange, Group, Place
 from comerix.telemetry.stages import read_conversations
-from comerix.vocabulary import GoalKind
+from comerix.vocabulary import BaseValueSource, GoalKind
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def count_outcomes(
     `created`: conversations made in this transaction, before these outcomes: no mark is stored for
     them yet (marks go with their conversation, `contacts.service.erase`), so none is looked for."""
     sums: dict[OutcomeKey, list[int]] = {}
+    fallback: dict[OutcomeKey, list[int]] = {}  # those whose base value is their display value
     for o in outcomes:
         key = OutcomeKey(
             local_day(o.occurred_at, timezone),
@@ -171,11 +173,15 @@ def count_outcomes(
             o.currency or ANY,
             o.base_currency or ANY,
         )
-        entry = sums.setdefault(key, [0, 0, 0])
-        entry[0] += 1
-        entry[1] += to_micros(o.value) if o.value is not None else 0
-        entry[2] += to_micros(o.base_value) if o.base_value is not None else 0
+        value = to_micros(o.value) if o.value is not None else 0
+        base = to_micros(o.base_value) if o.base_value is not None else 0
+        for tally in (sums, fallback) if o.base_value_source is BaseValueSource.DISPLAY_FALLBACK else (sums,):
+            entry = tally.setdefault(key, [0, 0, 0])
+            entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + value, entry[2] + base
     _add_money(connection, codec, workspace_id, sums)
+    if fallback:
+        dimensions = ("day", *OUTCOME_DIMENSIONS[1:])
+        _add_sums(connection, codec, "outcome_fallback_rollups", dimensions, workspace_id, fallback)
     _mark(connection, codec, workspace_id, outcomes, conversation_keys, created)
 
 
@@ -376,6 +382,7 @@ def _add_sums(
 
 _MONEY = {
     "outcome_rollups": ("value", "base_value"),
+    "outcome_fallback_rollups": ("value", "base_value"),
     "outcome_month_rollups": ("value", "base_value"),
     "outcome_day_series": ("base_value",),
 }
@@ -404,6 +411,7 @@ def rebuild(session: Session, workspace_id: uuid.UUID, timezone: str) -> None:
         OutcomeRollup,
         OutcomeMonthRollup,
         OutcomeDaySeries,
+        OutcomeFallbackRollup,
         ConversationRollup,
         ConversationMark,
         ConversationGoalRollup,

@@ -17,6 +17,12 @@ class Money(BaseModel):
     value: Decimal
 
 
+class FallbackAmount(BaseModel):
+    currency: str = Field(description="the display currency")
+    value: Decimal = Field(description="the display values summed, in that currency")
+    outcomes: int
+
+
 class Totals(BaseModel):
     conversations: int = Field(description="conversations started in the range (of the flow, when filtered)")
     conversions: int
@@ -30,6 +36,11 @@ class Totals(BaseModel):
     base_revenue: list[Money] = Field(description="sum of base values, per base currency")
     chat_driven_base_revenue: list[Money] = Field(description="base revenue attributed to a conversation")
     unattributed_base_revenue: list[Money]
+    display_fallback: list[FallbackAmount] = Field(
+        description="outcomes whose base value is their display value, for want of an exchange rate on "
+        "their date (`base_value_source` display_fallback): their display values per currency. They "
+        "are in base_revenue as they are; empty when every base value is explained"
+    )
 
 
 class GoalRow(BaseModel):

@@ -29,6 +29,7 @@ from comerix.analytics.credits import ANY, is_chat_driven
 from comerix.analytics.schemas import (
     AttributionRow,
     CurrencyRow,
+    FallbackAmount,
     FlowRow,
     GoalRow,
     Money,
@@ -57,6 +58,15 @@ class OutcomeRow:
     outcomes: int
     value: int  # millionths of `currency`
     base_value: int  # millionths of `base_currency`
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackRow:
+    """Outcomes in one display currency whose base value is their display value, for want of a rate."""
+
+    currency: str
+    outcomes: int
+    value: int  # millionths of `currency`
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,7 @@ class SummaryRows:
     days: Sequence[DayRow] = ()
     conversations: Sequence[FlowConversations] = ()
     credited: Sequence[CreditedConversations] = ()
+    fallbacks: Sequence[FallbackRow] = ()
 
 
 def fold(
@@ -136,7 +147,9 @@ def fold(
             "base_currency": base_currency,
             "interval": query.interval.value,
             "filters": _filters(query),
-            "totals": _totals(tallies, sum(conversations.values()), _converting(query, credited)),
+            "totals": _totals(
+                tallies, sum(conversations.values()), _converting(query, credited), rows.fallbacks
+            ),
             "by_goal": _goal_rows(query, goals, tallies.by_goal),
             "by_flow": _flow_rows(tallies.by_flow),
             "by_currency": _currency_rows(tallies.by_currency),
@@ -234,7 +247,9 @@ def _filters(query: ReportQuery) -> dict[str, str | None]:
     }
 
 
-def _totals(tallies: _Tallies, conversations: int, converting: int) -> Totals:
+def _totals(
+    tallies: _Tallies, conversations: int, converting: int, fallbacks: Sequence[FallbackRow]
+) -> Totals:
     return Totals(
         conversations=conversations,
         conversions=tallies.per_kind[GoalKind.CONVERSION.value],
@@ -246,7 +261,21 @@ def _totals(tallies: _Tallies, conversations: int, converting: int) -> Totals:
         base_revenue=tallies.total.base_revenue.money(),
         chat_driven_base_revenue=tallies.chat_driven.money(),
         unattributed_base_revenue=tallies.unattributed.money(),
+        display_fallback=_fallbacks(fallbacks),
     )
+
+
+def _fallbacks(rows: Sequence[FallbackRow]) -> list[FallbackAmount]:
+    counts: defaultdict[str, int] = defaultdict(int)
+    values = _Sums()
+    for row in rows:
+        counts[row.currency] += row.outcomes
+        values.add(row.currency, row.value)
+    return [
+        FallbackAmount(currency=money.currency, value=money.value, outcomes=counts[money.currency])
+        for money in values.money()
+        if counts[money.currency]
+    ]
 
 
 def _goal_rows(

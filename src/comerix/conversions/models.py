@@ -4,16 +4,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.conversions.attribution import AttributionKind
 from comerix.db.base import Base, WorkspaceScoped
 from comerix.db.types import ExactDecimal, JSONDocument, UTCDateTime, one_of, text_enum
-from comerix.vocabulary import CLIENT_ID_LENGTH, CycleState, GoalKind, Source
+from comerix.vocabulary import CLIENT_ID_LENGTH, BaseValueSource, CycleState, GoalKind, Source
 
 
 class Outcome(WorkspaceScoped, Base):
@@ -28,6 +28,7 @@ class Outcome(WorkspaceScoped, Base):
         Index(None, "workspace_id", "contact_id", "goal_id"),
         one_of("kind", GoalKind, "outcome_kind"),  # spelt out: see `one_of` (ingestion writes these)
         one_of("attribution", AttributionKind, "attribution_kind"),
+        one_of("base_value_source", BaseValueSource, "base_value_source"),
     )
 
     goal_id: Mapped[uuid.UUID]
@@ -40,6 +41,13 @@ class Outcome(WorkspaceScoped, Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     base_value: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     base_currency: Mapped[str | None] = mapped_column(String(3))
+    # How the base value was found (SPEC §11); for `rate`, the rate (units of `currency` per unit of
+    # `base_currency`) and the date of its quote.
+    base_value_source: Mapped[BaseValueSource | None] = mapped_column(
+        text_enum(BaseValueSource, "base_value_source", constraint=False)
+    )
+    fx_rate: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    fx_date: Mapped[date | None] = mapped_column(Date)
     value_error: Mapped[str | None] = mapped_column(Text)
     attribution: Mapped[AttributionKind] = mapped_column(
         text_enum(AttributionKind, "attribution_kind", constraint=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
@@ -27,7 +27,7 @@ from msgspec.structs import astuple
 
 from comerix.conversions.attribution import AttributionKind
 from comerix.db.bulk import Codec
-from comerix.vocabulary import GoalKind, Source
+from comerix.vocabulary import BaseValueSource, GoalKind, Source
 
 
 class OutcomeRecord(msgspec.Struct, frozen=True, gc=False):
@@ -45,6 +45,9 @@ class OutcomeRecord(msgspec.Struct, frozen=True, gc=False):
     currency: str | None
     base_value: Decimal | None
     base_currency: str | None
+    base_value_source: BaseValueSource | None  # None without a value (SPEC §11)
+    fx_rate: Decimal | None  # with `rate`: units of `currency` per unit of `base_currency`
+    fx_date: date | None  # with `rate`: the date of that rate's quote
     value_error: str | None
     attribution: AttributionKind
     conversation_id: str | None
@@ -75,6 +78,8 @@ def _converters(codec: Codec) -> tuple[Callable[[Any], Any], ...]:
         "time": codec.time,
         "decimal": codec.decimal,
         "enum": str,  # a StrEnum's value; a driver may write an Enum by its name (psycopg does)
+        "enum_or_none": _value_or_none,
+        "day": _day_or_none(codec),
         "same": _same,
     }
     return tuple(by_kind[kind] for kind in _field_kinds())
@@ -85,7 +90,15 @@ def _field_kinds() -> tuple[str, ...]:
     """Each field's kind of value, by its type; a type not provided for fails here, at the first write,
     rather than reach the driver in the wrong terms."""
     hints = get_type_hints(OutcomeRecord)
-    kinds = {uuid.UUID: "id", datetime: "time", Decimal | None: "decimal", str: "same", str | None: "same"}
+    kinds = {
+        uuid.UUID: "id",
+        datetime: "time",
+        Decimal | None: "decimal",
+        date | None: "day",
+        BaseValueSource | None: "enum_or_none",
+        str: "same",
+        str | None: "same",
+    }
     found = []
     for name in COLUMNS:
         hint = hints[name]
@@ -98,3 +111,11 @@ def _field_kinds() -> tuple[str, ...]:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _value_or_none(member: StrEnum | None) -> str | None:
+    return None if member is None else member.value
+
+
+def _day_or_none(codec: Codec) -> Callable[[date | None], Any]:
+    return lambda day: None if day is None else codec.day(day)

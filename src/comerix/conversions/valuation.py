@@ -5,8 +5,12 @@
   `value_error`, never a silent zero.
 - currency (only with a value): the event's currency property when it holds a real ISO 4217 code (any
   case); else the goal's currency; else the workspace base currency.
-- base_value: the event's base value property when numeric; else the display value.
 - base_currency: the event's base currency property when valid; else the workspace base currency.
+- base_value (SPEC §11), and how it was found (`base_value_source`): the event's base value property when
+  numeric (`event`); else the display value when the display currency is the base currency
+  (`same_currency`); else the display value converted with the rate for the outcome's local date
+  (`rate`, with the rate and its date: `rates.book`); else, with no rate known, the display value as is
+  (`display_fallback`), which the reports count apart so that nothing is silent.
 - An amount (value or base value) outside the range of `money.in_range`, or with more decimal places
   than `money.MAX_DECIMALS`: no value, and a `value_error` that names the limit, never a silent zero
   nor an amount the rollups cannot sum exactly or a database cannot store. An amount is kept as
@@ -17,13 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from comerix.goals.matching import MISSING, read_path
 from comerix.goals.rules import ValueRule
 from comerix.money import AMOUNT_RANGE, MAX_DECIMALS, in_range, kept_amount, normalize_currency
-from comerix.vocabulary import ValueMode
+from comerix.rates.book import RateBook, convert
+from comerix.vocabulary import BaseValueSource, ValueMode
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,9 @@ class Valuation:
     base_value: Decimal | None = None
     base_currency: str | None = None
     value_error: str | None = None
+    base_value_source: BaseValueSource | None = None
+    fx_rate: Decimal | None = None
+    fx_date: date | None = None
 
 
 def to_decimal(raw: Any) -> Decimal | None:
@@ -95,22 +104,30 @@ def _shown(value: Any, text: Any = str) -> str:
     return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
-def valuate(rule: ValueRule, properties: Mapping[str, Any], base_currency: str) -> Valuation:
-    """The value, currency, base value and base currency of one outcome."""
+def valuate(
+    rule: ValueRule, properties: Mapping[str, Any], base_currency: str, rates: RateBook, at: datetime
+) -> Valuation:
+    """The value, currency, base value and base currency of one outcome that occurred `at`."""
     value, error = value_of(rule, properties)
     if value is None:
         return Valuation(value_error=error)
-    base_value: Decimal | None = None
+    currency = _currency_at(properties, rule.currency_property) or rule.currency or base_currency
+    base = _currency_at(properties, rule.base_currency_property) or base_currency
     if rule.base_value_property is not None:
         raw = read_path(properties, rule.base_value_property)
-        base_value = to_decimal(raw) if raw is not MISSING else None
-        if base_value is not None:
-            base_value, error = _amount(base_value, rule.base_value_property)
+        sent = to_decimal(raw) if raw is not MISSING else None
+        if sent is not None:
+            base_value, error = _amount(sent, rule.base_value_property)
             if base_value is None:
                 return Valuation(value_error=error)
-    return Valuation(
-        value=value,
-        currency=_currency_at(properties, rule.currency_property) or rule.currency or base_currency,
-        base_value=value if base_value is None else base_value,
-        base_currency=_currency_at(properties, rule.base_currency_property) or base_currency,
-    )
+            return Valuation(value, currency, base_value, base, None, BaseValueSource.EVENT)
+    if currency == base:
+        return Valuation(value, currency, value, base, None, BaseValueSource.SAME_CURRENCY)
+    rate = rates.rate_at(currency, base, at)
+    if rate is None:
+        return Valuation(value, currency, value, base, None, BaseValueSource.DISPLAY_FALLBACK)
+    converted = convert(value, rate)
+    if not in_range(converted):
+        problem = f"converted to {base} at {rate.per_base} {currency} per {base}, it is {_OUTSIDE}"
+        return Valuation(value_error=problem)
+    return Valuation(value, currency, converted, base, None, BaseValueSource.RATE, rate.per_base, rate.day)

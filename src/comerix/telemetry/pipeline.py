@@ -44,6 +44,8 @@ from comerix.conversions.valuation import Valuation
 from comerix.db.bulk import Codec
 from comerix.errors import DomainError, Invalid
 from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
+from comerix.rates.book import RateBook
+from comerix.rates.service import RATES, revision_of
 from comerix.telemetry.batches import Batch
 from comerix.telemetry.schemas import FlowStep, IngestResult, Item, ItemResult, OutcomeRead
 from comerix.vocabulary import CycleState, FlowStepType
@@ -78,6 +80,7 @@ class Terms:
     workspace_id: uuid.UUID
     base_currency: str
     timezone: str
+    rates: RateBook  # its rates, to convert display values into base values (SPEC §11)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,9 +286,9 @@ _WIRE_ENCODER = msgspec.json.Encoder()
 _WIRE_DECODER = msgspec.json.Decoder(Recorded)
 
 
-_WORKSPACE = select(Workspace.base_currency, Workspace.timezone, Workspace.goals_revision).where(
-    Workspace.id == bindparam("workspace")
-)
+_WORKSPACE = select(
+    Workspace.base_currency, Workspace.timezone, Workspace.goals_revision, revision_of(Workspace.id)
+).where(Workspace.id == bindparam("workspace"))
 
 
 def ingest(session: Session, batch: Batch, index: GoalIndex, stages: Sequence[Stage]) -> IngestResult:
@@ -325,13 +328,14 @@ def record_group(
 
 def start(session: Session, workspace_id: uuid.UUID, batches: list[Batch], index: GoalIndex) -> Group:
     """The group of `batches` (all of `workspace_id`) before any stage: the workspace's terms and goals."""
-    base_currency, timezone, revision = (
+    base_currency, timezone, revision, rates_revision = (
         session.connection().execute(_WORKSPACE, {"workspace": workspace_id}).one()
     )
+    rates = RATES.for_workspace(session, workspace_id, base_currency, timezone, rates_revision)
     return Group(
         session=session,
         codec=Codec(session.get_bind().dialect.name),
-        terms=Terms(workspace_id, base_currency, timezone),
+        terms=Terms(workspace_id, base_currency, timezone, rates),
         goals=index.for_workspace(session, workspace_id, revision),
         batches=tuple(batches),
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,9 +29,12 @@ from comerix.conversions.valuation import valuate
 from comerix.goals.matching import MISSING, failures, read_path
 from comerix.goals.rules import ValueRule
 from comerix.goals.schemas import GoalDefinition, step_type
+from comerix.rates.book import RateBook
+from comerix.rates.service import RATES, revision_of
 from comerix.telemetry.explorer import arrivals
 from comerix.telemetry.models import Event, EventNameDay
-from comerix.vocabulary import Range, StepType, ValueMode
+from comerix.vocabulary import BaseValueSource, Range, StepType, ValueMode
+from comerix.workspaces.models import Workspace
 
 SCAN_LIMIT = 50_000
 SAMPLES = 10
@@ -53,6 +56,11 @@ class PreviewMatch(BaseModel):
     currency: str | None
     base_value: Decimal | None
     base_currency: str | None
+    base_value_source: BaseValueSource | None = Field(
+        description="how the base value would be found: event, same_currency, rate or display_fallback"
+    )
+    fx_rate: Decimal | None = Field(description="with `rate`: units of the currency per unit of the base")
+    fx_date: date | None = Field(description="with `rate`: the date of the rate's quote")
     value_error: str | None
 
 
@@ -134,17 +142,16 @@ def preview(
 ) -> GoalPreview:
     tried = {step.trigger_event for step in goal.steps if not step.retired}
     rows = _Rows(session, workspace_id, now - range_.span, max(1, len(tried)))
+    terms = _Terms.of(session, workspace_id, base_currency)
     if goal.trigger_event is not None:
-        trial = _try(rows, goal.trigger_event, goal.match_conditions, ValueRule.of(goal), base_currency)
+        trial = _try(rows, goal.trigger_event, goal.match_conditions, ValueRule.of(goal), terms)
         return GoalPreview(range=range_, trigger_event=goal.trigger_event, **vars(trial))
     steps = []
     no_value = ValueRule(ValueMode.NONE)
     for position, step in enumerate(goal.steps):
         rule = ValueRule.of(goal) if step.completion else no_value
         trial = (
-            _NOT_TRIED
-            if step.retired
-            else _try(rows, step.trigger_event, step.match_conditions, rule, base_currency)
+            _NOT_TRIED if step.retired else _try(rows, step.trigger_event, step.match_conditions, rule, terms)
         )
         steps.append(
             StepPreview(
@@ -189,9 +196,24 @@ class _Rows:
         return self._read[name]
 
 
-def _try(
-    rows_of: _Rows, name: str, conditions: Mapping[str, Any], rule: ValueRule, base_currency: str
-) -> _Trial:
+@dataclass(frozen=True)
+class _Terms:
+    """What valuing a sample takes, as ingestion would value it: the base currency and the rates."""
+
+    base_currency: str
+    rates: RateBook
+
+    @classmethod
+    def of(cls, session: Session, workspace_id: uuid.UUID, base_currency: str) -> _Terms:
+        timezone, revision = session.execute(
+            select(Workspace.timezone, revision_of(Workspace.id)).where(Workspace.id == workspace_id)
+        ).one()
+        return cls(
+            base_currency, RATES.for_workspace(session, workspace_id, base_currency, timezone, revision)
+        )
+
+
+def _try(rows_of: _Rows, name: str, conditions: Mapping[str, Any], rule: ValueRule, terms: _Terms) -> _Trial:
     rows, truncated = rows_of.of(name)
     matched = 0
     samples: list[PreviewMatch] = []
@@ -201,7 +223,7 @@ def _try(
         if not failed:
             matched += 1
             if len(samples) < SAMPLES:
-                samples.append(_match(row, rule, base_currency))
+                samples.append(_match(row, rule, terms))
         else:
             misses.append((len(failed), row, failed))
     misses.sort(key=lambda miss: miss[0])  # stable: among equals, the newest stays first
@@ -226,14 +248,17 @@ def _event(row: Event) -> PreviewEvent:
     )
 
 
-def _match(row: Event, rule: ValueRule, base_currency: str) -> PreviewMatch:
-    valuation = valuate(rule, row.properties, base_currency)
+def _match(row: Event, rule: ValueRule, terms: _Terms) -> PreviewMatch:
+    valuation = valuate(rule, row.properties, terms.base_currency, terms.rates, row.timestamp)
     return PreviewMatch(
         event=_event(row),
         value=valuation.value,
         currency=valuation.currency,
         base_value=valuation.base_value,
         base_currency=valuation.base_currency,
+        base_value_source=valuation.base_value_source,
+        fx_rate=valuation.fx_rate,
+        fx_date=valuation.fx_date,
         value_error=valuation.value_error,
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -23,6 +23,7 @@ from comerix.vocabulary import (
     CLIENT_ID_LENGTH,
     FLOW_STEP_LABEL_LENGTH,
     MAX_STEPS,
+    BaseValueSource,
     FlowStepType,
     GoalKind,
     Source,
@@ -340,6 +341,9 @@ class OutcomeRead:
     currency: str | None
     base_value: Decimal | None
     base_currency: str | None
+    base_value_source: BaseValueSource | None
+    fx_rate: Decimal | None
+    fx_date: date | None
     value_error: str | None
     attribution: str
     conversation_id: str | None
@@ -358,6 +362,9 @@ class OutcomeRead:
             currency=outcome.currency,
             base_value=outcome.base_value,
             base_currency=outcome.base_currency,
+            base_value_source=outcome.base_value_source,
+            fx_rate=outcome.fx_rate,
+            fx_date=outcome.fx_date,
             value_error=outcome.value_error,
             attribution=outcome.attribution.value,
             conversation_id=outcome.conversation_id,

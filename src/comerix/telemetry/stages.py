@@ -333,12 +333,14 @@ def match(group: Group) -> Group:
 
 
 def value(group: Group) -> Group:
-    """What each match is worth, in its currency and the base currency."""
-    base = group.terms.base_currency
-    return replace(
-        group,
-        valuations=tuple(valuate(m.goal.value_rule, m.event.item.properties, base) for m in group.matches),
+    """What each match is worth, in its currency and the base currency (converted with the rate of
+    the outcome's local date where it has to be)."""
+    base, rates = group.terms.base_currency, group.terms.rates
+    valuations = tuple(
+        valuate(m.goal.value_rule, m.event.item.properties, base, rates, m.event.item.timestamp)
+        for m in group.matches
     )
+    return replace(group, valuations=valuations)
 
 
 def attribute(group: Group) -> Group:
@@ -409,6 +411,9 @@ def record(group: Group) -> Group:
                 currency=worth.currency,
                 base_value=worth.base_value,
                 base_currency=worth.base_currency,
+                base_value_source=worth.base_value_source,
+                fx_rate=worth.fx_rate,
+                fx_date=worth.fx_date,
                 value_error=worth.value_error,
                 attribution=credit.kind,
                 conversation_id=credit.conversation_id,

@@ -14,6 +14,7 @@ without help:
   holding the readable value, as in the JSON API;
 - money is `Edm.Decimal` (variable scale), written as an exact JSON number, or as a string when the
   client asks for `IEEE754Compatible=true`; so is a 64-bit integer (`Edm.Int64`: time saved, in seconds);
+- dates (a rate's) are `Edm.Date` (`2026-11-02`);
 - timestamps are `Edm.DateTimeOffset` in UTC with a `Z` (`2026-11-02T09:30:00Z`, microseconds when any);
 - `match_conditions` and `properties` are `Edm.String` holding the JSON document (compact). Open types
   and dynamic properties are poorly supported by Power BI and Excel, while a JSON text column can be
@@ -42,6 +43,7 @@ from sqlalchemy import (
     TIMESTAMP,
     BigInteger,
     Boolean,
+    Date,
     FromClause,
     Integer,
     Numeric,
@@ -83,6 +85,7 @@ class Edm(StrEnum):
     INT64 = "Edm.Int64"
     DECIMAL = "Edm.Decimal"
     DATE_TIME_OFFSET = "Edm.DateTimeOffset"
+    DATE = "Edm.Date"
 
 
 class Storage(StrEnum):
@@ -96,6 +99,7 @@ class Storage(StrEnum):
     BIG_INTEGER = "big_integer"
     DECIMAL = "decimal"
     TIMESTAMP = "timestamp"
+    DATE = "date"
     JSON = "json"
 
 
@@ -109,6 +113,7 @@ EDM_OF: dict[Storage, Edm] = {
     Storage.BIG_INTEGER: Edm.INT64,
     Storage.DECIMAL: Edm.DECIMAL,
     Storage.TIMESTAMP: Edm.DATE_TIME_OFFSET,
+    Storage.DATE: Edm.DATE,
 }
 
 
@@ -117,6 +122,7 @@ def storage_of(column_type: TypeEngine[Any]) -> Storage:
     Integer)."""
     checks: list[tuple[type[Any], Storage]] = [
         (UTCDateTime, Storage.TIMESTAMP),
+        (Date, Storage.DATE),
         (ExactDecimal, Storage.DECIMAL),
         (Uuid, Storage.UUID),
         (SqlEnum, Storage.ENUM),
@@ -184,6 +190,8 @@ class Property:
             return value.value if isinstance(value, Enum) else str(value)
         if self.storage is Storage.TIMESTAMP:
             return timestamp_text(value)
+        if self.storage is Storage.DATE:
+            return value.isoformat()
         if self.storage is Storage.JSON:
             return json_text(value)
         if self.storage is Storage.BIG_INTEGER:
@@ -324,6 +332,9 @@ OUTCOMES = EntitySet(
         prop(Outcome.currency),
         prop(Outcome.base_value),
         prop(Outcome.base_currency),
+        prop(Outcome.base_value_source),
+        prop(Outcome.fx_rate),
+        prop(Outcome.fx_date),
         prop(Outcome.value_error),
         prop(Outcome.attribution),
         prop(Outcome.conversation_id),

@@ -69,6 +69,7 @@ LITERALS_OF: dict[Edm, tuple[type[ast._Literal], ...]] = {
     Edm.INT64: (ast.Integer,),
     Edm.DECIMAL: (ast.Integer, ast.Float),
     Edm.DATE_TIME_OFFSET: (ast.DateTime, ast.Date),
+    Edm.DATE: (ast.Date,),
 }
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -100,6 +101,7 @@ EXAMPLES = {
     Edm.INT64: "3600",
     Edm.DECIMAL: "129.50",
     Edm.DATE_TIME_OFFSET: "2026-11-02T09:30:00Z",
+    Edm.DATE: "2026-11-02",
 }
 
 

@@ -160,6 +160,20 @@
     }
   };
 
+  // How a sample's base value would be found (SPEC §11), in words: nothing is silent.
+  const baseSource = (sample) => {
+    switch (sample.base_value_source) {
+      case "rate":
+        return `, at ${sample.fx_rate} ${sample.currency} per ${sample.base_currency}, the rate of ${sample.fx_date}`;
+      case "event":
+        return ", sent with the event";
+      case "display_fallback":
+        return `: no exchange rate for that date, the ${sample.currency} amount taken as it is`;
+      default:
+        return "";
+    }
+  };
+
   // A sample: when, and (`valued`: a single event, or a step that completes the goal) its worth.
   const sampleList = (samples, valued) => {
     const list = element("ul", null, "try-list samples");
@@ -171,7 +185,7 @@
       } else if (sample.value !== null) {
         item.append(element("span", `${sample.value} ${sample.currency}`, "amount"));
         if (sample.base_value !== sample.value || sample.base_currency !== sample.currency) {
-          item.append(` (base ${sample.base_value} ${sample.base_currency})`);
+          item.append(` (base ${sample.base_value} ${sample.base_currency}${baseSource(sample)})`);
         }
       } else if (sample.value_error) {
         item.append(element("span", `No value: ${sample.value_error}`, "value-error"));

