@@ -27,6 +27,7 @@ from comerix.goals.index import GoalIndex
 from comerix.goals.views import router as goals_router
 from comerix.http import RejectNulCharacters, install_error_handlers, unavailable_headers
 from comerix.ingestion import STAGES
+from comerix.rates.views import router as rates_router
 from comerix.settings import Settings
 from comerix.telemetry.engine_auth import EngineKeyCache
 from comerix.telemetry.views import ENGINE_SCHEMAS, engine_router, explorer_router, goal_preview_router
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(goals_router)
     app.include_router(explorer_router)
     app.include_router(settings_router)
+    app.include_router(rates_router)
     admin.install(app)
     api_docs.install(app, schemas=ENGINE_SCHEMAS)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comerix import demo as demo_data
+from comerix.analytics import rate_repairs
 from comerix.auth import service as auth
 from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
@@ -365,6 +367,53 @@ def rates_import(
         lambda r: (
             f"{r['quotes']:,} quotes from {r['first_day']} to {r['last_day']}; "
             f"{r['stored']:,} new to this service, stored."
+        ),
+    )
+
+
+@rates_app.command("apply")
+def rates_apply(
+    workspace: WorkspaceOption,
+    since: Annotated[
+        str | None, typer.Option("--from", help="Only outcomes from this local date on (YYYY-MM-DD).")
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Convert the outcomes whose base value is their display value, now that rates exist."""
+    first = None
+    if since is not None:
+        try:
+            first = date.fromisoformat(since)
+        except ValueError:
+            _fail(
+                json_output,
+                "invalid_input",
+                "bad --from",
+                [{"field": "from", "message": "must be YYYY-MM-DD"}],
+            )
+    database = _open_database(json_output)
+    try:
+        with (
+            Progress(
+                *Progress.get_default_columns(), MofNCompleteColumn(), console=errors, disable=json_output
+            ) as bar,
+            database.transaction() as session,
+        ):
+            target = workspaces.find(session, workspace)
+            task = bar.add_task("Converting outcomes without a rate", total=None)
+            done = rate_repairs.apply_rates(session, target, first, lambda count: bar.advance(task, count))
+    except DomainError as exc:
+        _fail(json_output, exc.code, exc.message, exc.details)
+        raise  # unreachable: _fail always raises
+    finally:
+        database.dispose()
+    result = {"looked_at": done.looked_at, "converted": done.converted, "left": done.left}
+    _print(
+        json_output,
+        result,
+        lambda r: (
+            f"{r['converted']:,} of {r['looked_at']:,} outcomes converted; "
+            f"{r['left']:,} still without a rate for their date."
         ),
     )
 

@@ -14,7 +14,7 @@ from comerix.conversions.models import Outcome
 from comerix.db.availability import StorageProbe
 from comerix.db.base import Base
 from comerix.goals.models import Goal, GoalRevision
-from comerix.rates.models import RateRevision, ReferenceRate, WorkspaceRate
+from comerix.rates.models import RateChange, RateRevision, ReferenceRate, WorkspaceRate
 from comerix.telemetry.models import Contact, Conversation, Event, EventNameDay, EventPropertyKey
 from comerix.workspaces.models import Workspace
 
@@ -38,6 +38,7 @@ __all__ = [
     "OutcomeMonthRollup",
     "OutcomeRollup",
     "PersonalAccessToken",
+    "RateChange",
     "RateRevision",
     "ReferenceRate",
     "SignInAttempt",

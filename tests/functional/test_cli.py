@@ -194,3 +194,17 @@ def test_rates_import_keeps_the_ecb_quotes_the_service_lacks(
     assert code == 1
     assert answer["error"]["code"] == "invalid_rates_file"
     assert answer["error"]["details"][0]["field"] == "file"
+
+
+def test_rates_apply_names_its_workspace_and_date(comerix: Any) -> None:
+    code, _ = comerix("workspaces", "create", "--name", "Acme", "--base-currency", "EUR")
+    assert code == 0
+    assert comerix("rates", "apply", "--workspace", "Acme") == (
+        0,
+        {"looked_at": 0, "converted": 0, "left": 0},
+    )
+    code, answer = comerix("rates", "apply", "--workspace", "Acme", "--from", "yesterday")
+    assert (code, answer["error"]["details"]) == (1, [{"field": "from", "message": "must be YYYY-MM-DD"}])
+    code, answer = comerix("rates", "apply", "--workspace", "Nowhere")
+    assert code == 1
+    assert answer["error"]["code"] == "workspace_not_found"

@@ -10,6 +10,14 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from comerix.analytics import rollups
+from comerix.analytics.models import (
+    OutcomeDaySeries,
+    OutcomeFallbackRollup,
+    OutcomeMonthRollup,
+    OutcomeRollup,
+)
+from comerix.analytics.rate_repairs import apply_rates
 from comerix.auth.service import principal_of
 from comerix.conversions.models import Outcome
 from comerix.db import Database
@@ -21,6 +29,7 @@ from comerix.telemetry.batches import Batch
 from comerix.telemetry.pipeline import ingest_group
 from comerix.telemetry.schemas import IngestResult, Item
 from comerix.vocabulary import BaseValueSource, Source
+from comerix.workspaces.models import Workspace
 from tests.factories import make_goal, make_user, make_workspace
 
 FRIDAY = datetime(2026, 10, 30, 15, 0, tzinfo=UTC)  # the shipped history's last quote: 1.1172 USD/EUR
@@ -144,3 +153,59 @@ def test_a_book_is_built_again_only_when_its_revision_moves_on(db: Database) -> 
         assert RATES.for_workspace(session, ws, "EUR", "Europe/Berlin", 0) is held
         assert RATES.for_workspace(session, ws, "EUR", "Europe/Berlin", 1) is not held
         assert RATES.for_workspace(session, ws, "EUR", "UTC", 1).timezone == "UTC"  # a new time zone
+
+
+def rollup_rows(db: Database, workspace_id: uuid.UUID) -> dict[str, set[tuple[object, ...]]]:
+    """The workspace's outcome rollups as sets of rows (without zero rows: a delta may leave one)."""
+    tables = (OutcomeRollup, OutcomeMonthRollup, OutcomeDaySeries, OutcomeFallbackRollup)
+    found: dict[str, set[tuple[object, ...]]] = {}
+    with db.sessions() as session:
+        for table in tables:
+            columns = [c for c in table.__table__.columns if c.key != "workspace_id"]
+            rows = session.execute(select(*columns).where(table.workspace_id == workspace_id)).all()
+            found[table.__tablename__] = {tuple(row) for row in rows if row.outcomes}
+    return found
+
+
+def test_rates_apply_converts_what_a_rate_now_explains_and_the_rollups_follow(db: Database) -> None:
+    ws = shop(db)
+    converted_before = sell(db, ws, FRIDAY, "100", "USD")
+    waiting = sell(db, ws, LATER, "129.50", "USD")
+    unknown = sell(db, ws, LATER, "1500", "ARS")  # a currency the ECB does not publish
+    with db.transaction() as session:
+        session.add(
+            ReferenceRate(
+                day=date(2026, 12, 4), currency="USD", per_euro=Decimal("1.1642"), imported_at=LATER
+            )
+        )
+        # a corrected quote for a date already converted: what was reported stays as it was
+        session.add(
+            ReferenceRate(day=date(2026, 10, 30), currency="USD", per_euro=Decimal("1.2"), imported_at=LATER)
+        )
+        bump_revision(session)
+    with db.transaction() as session:
+        workspace = session.get(Workspace, ws)
+        assert workspace is not None
+        applied = apply_rates(session, workspace)
+    assert (applied.looked_at, applied.converted, applied.left) == (2, 1, 1)
+    with db.sessions() as session:
+        now = {o.id: o for o in session.scalars(select(Outcome).where(Outcome.workspace_id == ws))}
+    assert (now[waiting.id].base_value, now[waiting.id].base_value_source, now[waiting.id].fx_rate) == (
+        Decimal("111.235183"),  # 129.50 / 1.1642
+        BaseValueSource.RATE,
+        Decimal("1.1642"),
+    )
+    assert now[converted_before.id].fx_rate == Decimal("1.1172")
+    assert now[unknown.id].base_value_source is BaseValueSource.DISPLAY_FALLBACK
+
+    applied_rollups = rollup_rows(db, ws)
+    with db.transaction() as session:
+        rollups.rebuild(session, ws, "Europe/Berlin")  # every rollup recomputed from the outcomes
+    assert applied_rollups == rollup_rows(db, ws)
+    assert {row[5] for row in applied_rollups["outcome_fallback_rollups"]} == {"ARS"}
+
+    with db.transaction() as session:
+        workspace = session.get(Workspace, ws)
+        assert workspace is not None
+        again = apply_rates(session, workspace, since=date(2026, 12, 1))
+    assert (again.looked_at, again.converted) == (1, 0)

@@ -21,6 +21,7 @@ from comerix.admin import (
     events,
     goal_page,
     goals,
+    rates,
     settings,
     steps,
 )
@@ -42,6 +43,7 @@ def install(app: FastAPI) -> None:
         analytics,
         contacts,
         settings,
+        rates,
         credentials,
     )
     for module in routers:

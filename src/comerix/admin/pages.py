@@ -74,6 +74,7 @@ MENU = (
     MenuEntry("Insights", "Analytics", "/admin/insights/analytics", Permission.ANALYTICS_VIEW),
     MenuEntry("Contacts", "Contacts", "/admin/contacts", Permission.CONTACTS_MANAGE),
     MenuEntry("Settings", "Analytics", "/admin/settings/analytics", Permission.SETTINGS_MANAGE),
+    MenuEntry("Settings", "Exchange rates", "/admin/settings/rates", Permission.SETTINGS_MANAGE),
     MenuEntry("Settings", "Users", "/admin/settings/users", Permission.SETTINGS_MANAGE),
     MenuEntry("Settings", "API keys & tokens", "/admin/settings/keys", Permission.SETTINGS_MANAGE),
 )

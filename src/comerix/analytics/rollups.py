@@ -164,15 +164,7 @@ def count_outcomes(
     sums: dict[OutcomeKey, list[int]] = {}
     fallback: dict[OutcomeKey, list[int]] = {}  # those whose base value is their display value
     for o in outcomes:
-        key = OutcomeKey(
-            local_day(o.occurred_at, timezone),
-            o.goal_id.hex,
-            o.kind.value,
-            o.flow_id or ANY,
-            o.attribution.value,
-            o.currency or ANY,
-            o.base_currency or ANY,
-        )
+        key = _outcome_key(o, timezone)
         value = to_micros(o.value) if o.value is not None else 0
         base = to_micros(o.base_value) if o.base_value is not None else 0
         for tally in (sums, fallback) if o.base_value_source is BaseValueSource.DISPLAY_FALLBACK else (sums,):
@@ -183,6 +175,50 @@ def count_outcomes(
         dimensions = ("day", *OUTCOME_DIMENSIONS[1:])
         _add_sums(connection, codec, "outcome_fallback_rollups", dimensions, workspace_id, fallback)
     _mark(connection, codec, workspace_id, outcomes, conversation_keys, created)
+
+
+def adjust_outcomes(
+    connection: Connection,
+    codec: Codec,
+    workspace_id: uuid.UUID,
+    timezone: str,
+    before: Sequence[OutcomeRecord],
+    after: Sequence[OutcomeRecord],
+) -> None:
+    """Move the outcome rollups from `before` to `after`, the same outcomes with other base values or
+    sources (`comerix rates apply`): each row gets the difference, in the outcome and the fallback
+    rollups alike. A negative difference is written as limbs like any sum (`divmod` floors, so the low
+    limb stays in [0, LIMB) and the carry settles the high one). The marks do not change: the outcomes
+    credit the same conversations."""
+    sums: dict[OutcomeKey, list[int]] = {}
+    fallback: dict[OutcomeKey, list[int]] = {}
+    for sign, records_ in ((-1, before), (1, after)):
+        for o in records_:
+            key = _outcome_key(o, timezone)
+            value = sign * (to_micros(o.value) if o.value is not None else 0)
+            base = sign * (to_micros(o.base_value) if o.base_value is not None else 0)
+            for tally in (
+                (sums, fallback) if o.base_value_source is BaseValueSource.DISPLAY_FALLBACK else (sums,)
+            ):
+                entry = tally.setdefault(key, [0, 0, 0])
+                entry[0], entry[1], entry[2] = entry[0] + sign, entry[1] + value, entry[2] + base
+    _add_money(connection, codec, workspace_id, {key: sum_ for key, sum_ in sums.items() if any(sum_)})
+    fallback = {key: sum_ for key, sum_ in fallback.items() if any(sum_)}
+    if fallback:
+        dimensions = ("day", *OUTCOME_DIMENSIONS[1:])
+        _add_sums(connection, codec, "outcome_fallback_rollups", dimensions, workspace_id, fallback)
+
+
+def _outcome_key(o: OutcomeRecord, timezone: str) -> OutcomeKey:
+    return OutcomeKey(
+        local_day(o.occurred_at, timezone),
+        o.goal_id.hex,
+        o.kind.value,
+        o.flow_id or ANY,
+        o.attribution.value,
+        o.currency or ANY,
+        o.base_currency or ANY,
+    )
 
 
 def _mark(

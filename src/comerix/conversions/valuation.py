@@ -28,7 +28,7 @@ from typing import Any
 from comerix.goals.matching import MISSING, read_path
 from comerix.goals.rules import ValueRule
 from comerix.money import AMOUNT_RANGE, MAX_DECIMALS, in_range, kept_amount, normalize_currency
-from comerix.rates.book import RateBook, convert
+from comerix.rates.book import Rate, RateBook, convert
 from comerix.vocabulary import BaseValueSource, ValueMode
 
 
@@ -126,8 +126,14 @@ def valuate(
     rate = rates.rate_at(currency, base, at)
     if rate is None:
         return Valuation(value, currency, value, base, None, BaseValueSource.DISPLAY_FALLBACK)
-    converted = convert(value, rate)
-    if not in_range(converted):
+    base_value = converted(value, rate)
+    if base_value is None:
         problem = f"converted to {base} at {rate.per_base} {currency} per {base}, it is {_OUTSIDE}"
         return Valuation(value_error=problem)
-    return Valuation(value, currency, converted, base, None, BaseValueSource.RATE, rate.per_base, rate.day)
+    return Valuation(value, currency, base_value, base, None, BaseValueSource.RATE, rate.per_base, rate.day)
+
+
+def converted(value: Decimal, rate: Rate) -> Decimal | None:
+    """`value` converted with `rate` (`rates.book.convert`), or None when that is beyond SPEC §2's range."""
+    base_value = convert(value, rate)
+    return base_value if in_range(base_value) else None

@@ -1,5 +1,5 @@
-"""The rates stored (SPEC §11): the ECB's quotes imported since the shipped history, and each
-workspace's own rates."""
+"""The rates stored (SPEC §11): the ECB's quotes imported since the shipped history, each workspace's
+own rates and their audit trail, and the revision that tells a process its rate book is stale."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, ForeignKey, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base
-from comerix.db.types import ExactDecimal, UTCDateTime
+from comerix.db.types import ExactDecimal, UTCDateTime, new_id
 
 
 class ReferenceRate(Base):
@@ -47,3 +47,20 @@ class RateRevision(Base):
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
+
+
+class RateChange(Base):
+    """The audit trail of a workspace's own rates: one row per rate added, changed or removed, with who
+    did it and when (`before` null for an addition, `after` null for a removal)."""
+
+    __tablename__ = "rate_changes"
+    __table_args__ = (Index(None, "workspace_id", "at"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    currency: Mapped[str] = mapped_column(String(3))
+    day: Mapped[date] = mapped_column(Date)
+    before: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    after: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    actor_email: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

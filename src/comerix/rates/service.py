@@ -20,10 +20,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
+from comerix.auth.service import Principal
 from comerix.db.bulk import codec_for, insert_rows
+from comerix.errors import FieldProblem, Invalid
 from comerix.rates.book import RateBook
-from comerix.rates.models import RateRevision, ReferenceRate, WorkspaceRate
+from comerix.rates.models import RateChange, RateRevision, ReferenceRate, WorkspaceRate
 from comerix.rates.reference import EcbRates, bundled, quote_of
+from comerix.rates.schemas import RateChangeRead, RateRead, RatesIn, RatesRead
+from comerix.workspaces.models import Workspace
 
 
 class RateIndex:
@@ -136,6 +140,12 @@ RATES = RateIndex()
 """This process's rate books, which ingestion and the goal preview use."""
 
 
+def revision_now(session: Session, workspace_id: uuid.UUID) -> int:
+    """The workspace's rate revision as stored now."""
+    revision = session.scalar(select(RateRevision.revision).where(RateRevision.workspace_id == workspace_id))
+    return int(revision or 0)
+
+
 def revision_of(workspace_id: Any) -> ColumnElement[int]:
     """The workspace's rate revision as a column of a query (0 when it never changed)."""
     revision = select(RateRevision.revision).where(RateRevision.workspace_id == workspace_id)
@@ -157,3 +167,94 @@ _BUMP = (
     "INSERT INTO rate_revisions (workspace_id, revision) SELECT id, 1 FROM workspaces WHERE {chosen} "
     "ON CONFLICT (workspace_id) DO UPDATE SET revision = rate_revisions.revision + 1"
 )
+
+
+def rates_of(session: Session, workspace: Workspace) -> RatesRead:
+    """The workspace's own rates and their latest changes."""
+    rates = session.scalars(
+        select(WorkspaceRate)
+        .where(WorkspaceRate.workspace_id == workspace.id)
+        .order_by(WorkspaceRate.currency, WorkspaceRate.day)
+    )
+    changes = session.scalars(
+        select(RateChange)
+        .where(RateChange.workspace_id == workspace.id)
+        .order_by(RateChange.at.desc(), RateChange.id.desc())  # ids are time-ordered (UUIDv7)
+        .limit(CHANGES_SHOWN)
+    )
+    return RatesRead(
+        base_currency=workspace.base_currency,
+        rates=[RateRead(currency=r.currency, date=r.day, per_base=r.per_base) for r in rates],
+        changes=[
+            RateChangeRead(
+                currency=c.currency, date=c.day, before=c.before, after=c.after, actor=c.actor_email, at=c.at
+            )
+            for c in changes
+        ],
+    )
+
+
+CHANGES_SHOWN = 100
+
+
+def replace_rates(
+    session: Session, workspace: Workspace, data: RatesIn, *, actor: Principal, now: datetime
+) -> RatesRead:
+    """Make `data` the workspace's own rates: each rate added, changed or removed goes into the audit
+    trail, and every process's book is rebuilt. `Invalid`, naming the rate, for a rate of the base
+    currency or two rates of one currency on one date."""
+    problems: list[FieldProblem] = []
+    seen: dict[tuple[str, date], int] = {}
+    for index, rate in enumerate(data.rates):
+        if rate.currency == workspace.base_currency:
+            problems.append(
+                FieldProblem(
+                    f"rates[{index}].currency", f"{rate.currency} is the base currency: it needs no rate"
+                )
+            )
+        elif (earlier := seen.setdefault((rate.currency, rate.date), index)) != index:
+            problems.append(
+                FieldProblem(
+                    f"rates[{index}].date",
+                    f"{rate.currency} already has a rate on {rate.date} (rates[{earlier}])",
+                )
+            )
+    if problems:
+        raise Invalid.of(problems)
+    stored = {
+        (r.currency, r.day): r
+        for r in session.scalars(select(WorkspaceRate).where(WorkspaceRate.workspace_id == workspace.id))
+    }
+    wanted = {(r.currency, r.date): r.per_base for r in data.rates}
+    changed = False
+    for key in sorted(stored.keys() | wanted.keys()):
+        held, per_base = stored.get(key), wanted.get(key)
+        before = None if held is None else held.per_base
+        if before == per_base:
+            continue
+        changed = True
+        session.add(
+            RateChange(
+                workspace_id=workspace.id,
+                currency=key[0],
+                day=key[1],
+                before=before,
+                after=per_base,
+                actor_email=actor.email,
+                at=now,
+            )
+        )
+        if held is None:
+            session.add(
+                WorkspaceRate(
+                    workspace_id=workspace.id, currency=key[0], day=key[1], per_base=per_base, set_at=now
+                )
+            )
+        elif per_base is None:
+            session.delete(held)
+        else:
+            held.per_base, held.set_at = per_base, now
+    if changed:
+        session.flush()
+        bump_revision(session, workspace.id)
+    return rates_of(session, workspace)

@@ -18,6 +18,7 @@ MAIN_PAGES = [
     "/admin/insights/analytics",
     "/admin/contacts",
     "/admin/settings/analytics",
+    "/admin/settings/rates",
     "/admin/settings/users",
     "/admin/settings/keys",
     "/admin/account",
