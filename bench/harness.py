@@ -18,10 +18,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -36,6 +37,8 @@ from comerix.db import Database
 from comerix.db.migrate import upgrade
 from comerix.goals import service as goals_service
 from comerix.goals.schemas import GoalCreate
+from comerix.rates import service as rates_service
+from comerix.rates.schemas import RateIn, RatesIn
 from comerix.vocabulary import GoalKind, ValueMode
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.schemas import WorkspaceCreate
@@ -448,10 +451,17 @@ def multi_step_definitions(count: int, busy: bool = False, seed: int = 11) -> li
 LOAD_MIDDLE = ["product_viewed", "add_to_cart", "checkout_started", "agent_replied"]
 
 
-def make_tenant(database: Database, goal_count: int, multi_step: int = 0, busy: bool = False) -> Tenant:
+OWN_RATES = {"USD": Decimal("1.1642"), "GBP": Decimal("0.8391"), "CHF": Decimal("0.9312")}
+"""Units per euro: a bench workspace's own rates, as its admin would set them (plausible, not the ECB's)."""
+
+
+def make_tenant(
+    database: Database, goal_count: int, multi_step: int = 0, busy: bool = False, rates: bool = False
+) -> Tenant:
     """A workspace with an admin user, a public Engine API key and `goal_count` active goals, made
     through the services as the API would; the last `multi_step` of them multi-step (in place of goals
-    on names the load never sends, so the single-step goals listening to the load stay the same)."""
+    on names the load never sends, so the single-step goals listening to the load stay the same); with
+    `rates`, its own exchange rates for USD, GBP and CHF on each of the last 10 days (SPEC §11)."""
     now = datetime.now(UTC)
     definitions = goal_definitions(goal_count)
     if multi_step:
@@ -474,6 +484,14 @@ def make_tenant(database: Database, goal_count: int, multi_step: int = 0, busy: 
         )
         for definition in definitions:
             goals_service.create(session, workspace.id, definition, actor=actor, now=now)
+        if rates:
+            today = now.astimezone(ZoneInfo("Europe/Berlin")).date()
+            own = [
+                RateIn(currency=currency, date=today - timedelta(days=back), per_base=per_base)
+                for currency, per_base in OWN_RATES.items()
+                for back in range(10)
+            ]
+            rates_service.replace_rates(session, workspace, RatesIn(rates=own), actor=actor, now=now)
         workspace_id = str(workspace.id)
     listening = sum(definition.trigger_event in LOAD_EVENTS for definition in definitions)
     return Tenant(workspace_id, key, goal_count, listening, multi_step, busy)
