@@ -96,7 +96,7 @@ currencies of `harness.CURRENCIES` evenly (three of them without a rate: `displa
 CURRENCY_MIX: dict[str, tuple[str, ...]] = {
     "1000eur": ("EUR",),
     # 5 of 8 amounts sent with a currency: with the goals of fixed euro values, a third of all valued
-    # outcomes (34.5 % measured; 3 in 9 gave 18 %: docs/benchmarks.md)
+    # outcomes (docs/benchmarks.md)
     "1000fx": ("EUR", "EUR", "EUR", "USD", "GBP", "CHF", "USD", "GBP"),
 }
 WITH_RATES = frozenset(CURRENCY_MIX)

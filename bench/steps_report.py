@@ -39,7 +39,7 @@ The conversation list's first page (50 chats, newest first) over the 90 days of 
 `contains_step`: a common step (`support.helpful`, 24 %), a rare one (`intent-weather`, about 0.3 %),
 and one no chat executed. Target: median <= 50 ms (the issue names "a contains_step filter": the common
 step). The list walks the chats newest first until it has a page, so a rare step costs the rows it walks
-past (about 17,000 for 50 chats at 0.3 %), whatever the volume; a step the catalogue saw no execution of
+past, whatever the volume; a step the catalogue saw no execution of
 since the range began is answered without reading a chat.
 
     .venv/bin/python bench/steps_report.py [--quick] [--backend sqlite|postgresql|all] [--calls N]

@@ -21,7 +21,7 @@ from comerix.errors import Invalid
 from comerix.http import DbSession, Now
 from comerix.rates import service
 from comerix.rates.book import MAX_AGE_DAYS
-from comerix.rates.schemas import RateIn, RatesIn
+from comerix.rates.schemas import RateIn
 from comerix.workspaces import service as workspaces
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -72,14 +72,7 @@ def set_rate(
     workspace = workspaces.get_or_raise(session, signed_in.principal.workspace_id)
     try:
         rate = parse_form(RateIn, values)
-        kept = [
-            RateIn(currency=r.currency, date=r.date, per_base=r.per_base)
-            for r in service.rates_of(session, workspace).rates
-            if (r.currency, r.date) != (rate.currency, rate.date)
-        ]
-        service.replace_rates(
-            session, workspace, RatesIn(rates=[*kept, rate]), actor=signed_in.principal, now=now
-        )
+        service.set_rate(session, workspace, rate, actor=signed_in.principal, now=now)
     except Invalid as invalid:
         errors = {name.rsplit(".", 1)[-1]: message for name, message in errors_by_field(invalid).items()}
         return _rates_page(request, session, signed_in, now, values, errors, 422)
@@ -97,13 +90,10 @@ def remove_rate(
 ) -> Response:
     """Remove the rate of a currency on a date (nothing happens when there is none)."""
     workspace = workspaces.get_or_raise(session, signed_in.principal.workspace_id)
-    rates = service.rates_of(session, workspace).rates
-    kept = [
-        RateIn(currency=r.currency, date=r.date, per_base=r.per_base)
-        for r in rates
-        if (r.currency, r.date.isoformat()) != (currency, date)
-    ]
-    if len(kept) < len(rates):
-        service.replace_rates(session, workspace, RatesIn(rates=kept), actor=signed_in.principal, now=now)
+    try:
+        day = datetime.fromisoformat(date).date()
+    except ValueError:
+        return redirect(RATES_PATH)  # no rate has such a date
+    if service.remove_rate(session, workspace, currency, day, actor=signed_in.principal, now=now):
         sessions.set_flash(signed_in.row, f"Rate of {currency} on {date} removed.")
     return redirect(RATES_PATH)

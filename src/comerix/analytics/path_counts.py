@@ -2,9 +2,9 @@
 each day's counts kept in this process while the day's revision (`step_path_days`) stands.
 
 Why a memory: the Step Explorer folds every distinct path of its range (`analytics.step_paths`), and the
-long tail of paths makes them many: about 115,000 distinct over 90 days of 1,000,000 conversations, in
-363,000 (day, flow, path) rows. Reading those rows takes the database longer than the fold itself, on
-every call, though all but the last day or two never change. So each day's counts are read once and
+long tail of paths makes them many, in many more (day, flow, path) rows. Reading those rows takes the
+database longer than the fold itself, on every call, though all but the last day or two never change
+(docs/benchmarks.md, "analytics steps, issue 24"). So each day's counts are read once and
 kept, with the revision they were read at; a call reads the revisions of its days (one small row each),
 then the rows of the days whose revision moved on or that it does not hold (today, mostly), and adds up
 what it holds. Ingestion moves a day's revision on in the transaction that changes its rows
@@ -100,7 +100,7 @@ _DAYS_A_QUERY = 100  # days in one IN list
 class PathCounts:
     """A process's memory of the workspaces' path counts by day; safe to share between threads."""
 
-    LIMIT = 4_000_000  # paths and day entries held, about 100 MB
+    LIMIT = 4_000_000  # paths and day entries held
 
     def __init__(self, limit: int = LIMIT) -> None:
         self._limit = limit

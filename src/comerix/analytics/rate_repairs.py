@@ -71,10 +71,11 @@ def apply_rates(
     found = [
         OutcomeRecord.of_row(row) for row in session.execute(query.order_by(Outcome.occurred_at)).mappings()
     ]
-    looked_at = changed = 0
+    changed = 0
     for low in range(0, len(found), CHUNK):
+        chunk = found[low : low + CHUNK]
         before, after = [], []
-        for record in found[low : low + CHUNK]:
+        for record in chunk:
             # a display_fallback outcome has a value, its currency and a base currency
             assert record.value is not None
             assert record.currency is not None
@@ -107,10 +108,9 @@ def apply_rates(
                 ],
             )
             adjust_outcomes(session.connection(), codec, workspace.id, workspace.timezone, before, after)
-        looked_at += len(found[low : low + CHUNK])
         changed += len(after)
-        progress(len(found[low : low + CHUNK]))
-    return Applied(looked_at, changed)
+        progress(len(chunk))
+    return Applied(len(found), changed)
 
 
 CHUNK = 1000

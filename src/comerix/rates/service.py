@@ -26,7 +26,7 @@ from comerix.errors import FieldProblem, Invalid
 from comerix.rates.book import RateBook
 from comerix.rates.models import RateChange, RateRevision, ReferenceRate, WorkspaceRate
 from comerix.rates.reference import EcbRates, bundled, quote_of
-from comerix.rates.schemas import RateChangeRead, RateRead, RatesIn, RatesRead
+from comerix.rates.schemas import RateChangeRead, RateIn, RateRead, RatesIn, RatesRead
 from comerix.workspaces.models import Workspace
 
 
@@ -258,3 +258,27 @@ def replace_rates(
         session.flush()
         bump_revision(session, workspace.id)
     return rates_of(session, workspace)
+
+
+def set_rate(
+    session: Session, workspace: Workspace, rate: RateIn, *, actor: Principal, now: datetime
+) -> None:
+    """Add `rate`, or change the one of its currency and date, keeping the others (`replace_rates`)."""
+    kept = [r for r in _own(session, workspace) if (r.currency, r.date) != (rate.currency, rate.date)]
+    replace_rates(session, workspace, RatesIn(rates=[*kept, rate]), actor=actor, now=now)
+
+
+def remove_rate(
+    session: Session, workspace: Workspace, currency: str, day: date, *, actor: Principal, now: datetime
+) -> bool:
+    """Remove the rate of `currency` on `day` (`replace_rates`); whether there was one."""
+    own = _own(session, workspace)
+    kept = [r for r in own if (r.currency, r.date) != (currency, day)]
+    if len(kept) < len(own):
+        replace_rates(session, workspace, RatesIn(rates=kept), actor=actor, now=now)
+    return len(kept) < len(own)
+
+
+def _own(session: Session, workspace: Workspace) -> list[RateIn]:
+    rows = session.scalars(select(WorkspaceRate).where(WorkspaceRate.workspace_id == workspace.id))
+    return [RateIn(currency=r.currency, date=r.day, per_base=r.per_base) for r in rows]
