@@ -147,13 +147,14 @@ def test_healthz_answers_at_once_from_its_last_state_while_the_database_is_busy(
         health.failed(StorageUnavailable())
     answers: list[Response] = []
     with probes_blocked(db):
-        started = time.monotonic()
         asking = threading.Thread(target=lambda: answers.append(shop.client.get("/healthz")))
         asking.start()
+        # Half of SQLite's 10 s wait for the lock: a probe that waited for it answers after the
+        # block ends. No tighter bound: a shared machine can take seconds to schedule the thread.
         asking.join(timeout=5)
-        took = time.monotonic() - started
+        answered_while_busy = bool(answers)
     asking.join(timeout=30)
-    assert took < 2
+    assert answered_while_busy
     (answer,) = answers
     if failing:
         assert_unavailable(answer)

@@ -4,7 +4,6 @@ took them (a transaction per batch, or a commit group)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -167,7 +166,6 @@ def test_a_million_outcomes_at_the_upper_limit_sum_exactly(db: Database) -> None
         workspace = make_workspace(session, NOW, timezone="UTC", base_currency="EUR")
     goal = uuid.uuid4().hex
     micros = 1000 * to_micros(MAX_AMOUNT)
-    began = time.perf_counter()
     codec = codec_for(db.engine.dialect.name)
     for first in range(0, MILLION // 1000, 10):
         with db.transaction() as session:
@@ -177,7 +175,6 @@ def test_a_million_outcomes_at_the_upper_limit_sum_exactly(db: Database) -> None
                 rollups._add_money(session.connection(), codec, workspace.id, {cell: [1000, micros, -micros]})
     with db.transaction() as session:
         summary = reports.summary(session, workspace, ReportQuery(date(2026, 11, 1), date(2026, 12, 10)))
-    elapsed = time.perf_counter() - began
     with localcontext(prec=80):
         assert reported(summary) == {
             "revenue": {"IDR": MILLION * MAX_AMOUNT},
@@ -187,4 +184,3 @@ def test_a_million_outcomes_at_the_upper_limit_sum_exactly(db: Database) -> None
         assert summary.totals.conversions == MILLION
         assert sum(p.conversions for p in summary.series) == MILLION
         assert sum((p.base_revenue[0].value for p in summary.series), Decimal(0)) == MILLION * MIN_AMOUNT
-    assert elapsed < 20, f"{elapsed:.1f} s"
