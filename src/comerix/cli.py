@@ -7,6 +7,7 @@ result (or the error) is then one JSON object on standard output.
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from currency_converter import CurrencyConverter
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy import select
@@ -342,6 +344,32 @@ def rates_import(
     except (OSError, ValueError) as exc:
         _fail(json_output, "invalid_rates_file", str(exc), [{"field": "file", "message": str(exc)}])
         raise  # unreachable: _fail always raises
+    _import_rates(history, file.name, json_output)
+
+
+@rates_app.command("update")
+def rates_update(
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Fetch from here instead (default: COMERIX_ECB_RATES_URL)."),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Fetch the ECB's latest reference rates (its daily file) and import them."""
+    source = url or _settings(json_output).ecb_rates_url
+    with tempfile.TemporaryDirectory(prefix="comerix-rates-") as folder:
+        try:
+            file = reference.download(source, Path(folder))
+            history = reference.read_file(file)
+        except (OSError, ValueError) as exc:  # urllib's errors are OSErrors
+            message = f"could not fetch the ECB's rates from {source}: {exc}"
+            _fail(json_output, "rates_unavailable", message, [{"field": "url", "message": message}])
+            raise  # unreachable: _fail always raises
+        _import_rates(history, file.name, json_output)
+
+
+def _import_rates(history: CurrencyConverter, name: str, json_output: bool) -> None:
+    """Store the quotes of an ECB file, with a progress bar, and say what it held."""
     quotes = list(reference.quotes_in(history))
     database = _open_database(json_output)
     try:
@@ -351,7 +379,7 @@ def rates_import(
             ) as bar,
             database.transaction() as session,
         ):
-            task = bar.add_task(f"Importing {file.name}", total=len(quotes))
+            task = bar.add_task(f"Importing {name}", total=len(quotes))
             done = rates.import_quotes(session, quotes, clock.now(), lambda count: bar.advance(task, count))
     finally:
         database.dispose()

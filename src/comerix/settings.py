@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,6 +55,12 @@ class Settings(BaseSettings):
         description="Seconds a client has to send a request's whole body once its headers are in, "
         "before the request is answered 408 and the connection closed.",
     )
+    ecb_rates_url: str = Field(
+        default="https://www.ecb.europa.eu/stats/eurofxref/eurofxref.zip",
+        description="Where `comerix rates update` fetches the ECB's reference rates: the daily file "
+        "(default), or the whole history (eurofxref-hist.zip) after a gap of more than a few days. "
+        "http(s):// or file://, for a mirror inside a network without internet.",
+    )
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Addresses or networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) of the reverse "
@@ -76,6 +83,13 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(address, strict=False)
             except ValueError:
                 raise ValueError(f"{address!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("ecb_rates_url")
+    @classmethod
+    def _fetchable(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https", "file"):
+            raise ValueError("must be an http://, https:// or file:// URL")
         return value
 
     @field_validator("database_url")

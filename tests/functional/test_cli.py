@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+import zipfile
+from collections.abc import Iterator
 from decimal import Decimal
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +199,70 @@ def test_rates_import_keeps_the_ecb_quotes_the_service_lacks(
     assert code == 1
     assert answer["error"]["code"] == "invalid_rates_file"
     assert answer["error"]["details"][0]["field"] == "file"
+
+
+@pytest.fixture
+def ecb_site(tmp_path: Path) -> Iterator[str]:
+    """A web server standing in for the ECB's: it serves `site/` (the daily zip, as the ECB names it)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    with zipfile.ZipFile(site / "eurofxref.zip", "w") as archive:
+        archive.writestr("eurofxref.csv", "Date, USD, GBP, \n04 December 2026, 1.1642, 0.8391, \n")
+    handler = functools.partial(QuietHandler, directory=str(site))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        serving = threading.Thread(target=server.serve_forever, daemon=True)
+        serving.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_rates_update_fetches_the_daily_file_from_the_configured_address(
+    comerix: Any, db: Database, ecb_site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMERIX_ECB_RATES_URL", f"{ecb_site}/eurofxref.zip")
+    assert comerix("rates", "update") == (
+        0,
+        {"quotes": 2, "stored": 2, "first_day": "2026-12-04", "last_day": "2026-12-04"},
+    )
+    assert comerix("rates", "update", "--url", f"{ecb_site}/eurofxref.zip")[1]["stored"] == 0
+    with db.sessions() as session:
+        stored = dict(session.execute(select(ReferenceRate.currency, ReferenceRate.per_euro)).all())
+    assert stored == {"USD": Decimal("1.1642"), "GBP": Decimal("0.8391")}
+
+
+def test_rates_update_names_the_address_it_could_not_fetch(comerix: Any, ecb_site: str) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/eurofxref.zip"
+    closed.close()
+    for url, reason in (
+        (nowhere, "refused"),
+        (f"{ecb_site}/gone.zip", "404"),
+        (f"{ecb_site}/", "not an ECB reference-rate file"),  # the server's folder listing
+    ):
+        code, answer = comerix("rates", "update", "--url", url)
+        assert code == 1, url
+        assert answer["error"]["code"] == "rates_unavailable"
+        assert url in answer["error"]["message"]
+        assert reason in answer["error"]["message"]
+        assert answer["error"]["details"][0]["field"] == "url"
+    code, answer = comerix("rates", "update", "--url", "ftp://mirror.example/eurofxref.zip")
+    assert (code, answer["error"]["code"]) == (1, "rates_unavailable")
+
+
+def test_rates_update_refuses_an_address_it_cannot_fetch_from(
+    comerix: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMERIX_ECB_RATES_URL", "ftp://mirror.example/eurofxref.zip")
+    code, answer = comerix("rates", "update")
+    assert code == 2
+    assert answer["error"]["code"] == "invalid_configuration"
+    assert "COMERIX_ECB_RATES_URL" in answer["error"]["message"]
 
 
 def test_rates_apply_names_its_workspace_and_date(comerix: Any) -> None:

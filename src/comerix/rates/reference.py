@@ -13,7 +13,10 @@ from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.error import HTTPError
+from urllib.parse import urlsplit
+from urllib.request import Request, urlopen
 
 from currency_converter import CurrencyConverter, RateNotFoundError
 
@@ -65,6 +68,33 @@ def read_file(path: Path) -> CurrencyConverter:
     except (StopIteration, IndexError, ValueError, KeyError, UnicodeDecodeError) as error:
         expected = "a header `Date, USD, JPY, …`, then a row of quotes per date"
         raise ValueError(f"{path.name} is not an ECB reference-rate file: expected {expected}") from error
+
+
+DOWNLOAD_TIMEOUT = 60.0  # seconds without a byte before a fetch gives up
+_MAX_DOWNLOAD = 64 * 2**20  # the whole history is about 0.6 MB zipped: anything far larger is not it
+
+
+def download(url: str, folder: Path) -> Path:
+    """Fetch an ECB file into `folder`, under the name of the URL's last part (the package tells a zip
+    from a CSV by it); `OSError` when it cannot be fetched."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "file"):
+        raise ValueError("must be an http://, https:// or file:// URL")
+    target = folder / (PurePosixPath(parts.path).name or "eurofxref.csv")
+    request = Request(url, headers={"User-Agent": "comerix-insights"})  # noqa: S310 (scheme checked)
+    try:
+        answer = urlopen(request, timeout=DOWNLOAD_TIMEOUT)  # noqa: S310
+    except HTTPError as error:  # an answer, not a file: its connection is closed here
+        error.close()
+        raise
+    with answer, target.open("wb") as out:
+        copied = 0
+        while chunk := answer.read(2**16):
+            copied += len(chunk)
+            if copied > _MAX_DOWNLOAD:
+                raise ValueError(f"is larger than {_MAX_DOWNLOAD // 2**20} MiB: not an ECB rate file")
+            out.write(chunk)
+    return target
 
 
 def quotes_in(history: CurrencyConverter) -> Iterator[tuple[date, str, Decimal]]:
