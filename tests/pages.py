@@ -1,4 +1,5 @@
-"""Helpers for the tests of the admin pages over HTTP: a browser-like client, signing in, CSRF tokens.
+"""Helpers for the tests of the admin pages over HTTP: a browser-like client, signing in, CSRF tokens,
+and reading a page as its reader sees it.
 
 The session cookie is `Secure`, so the client talks to `https://testserver`, as a browser would to a
 deployed service.
@@ -6,6 +7,7 @@ deployed service.
 
 from __future__ import annotations
 
+import html
 import re
 
 from fastapi.testclient import TestClient
@@ -36,3 +38,22 @@ def post_form(client: TestClient, path: str, data: dict[str, str], *, page: str 
     """Submit a form of the admin pages with the CSRF token of `page` (default: `path` itself)."""
     token = csrf_of(client.get(page or path).text)
     return client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
+
+
+def inner(page: str, element_id: str) -> str:
+    """The HTML inside the element with this id (a tile, a table)."""
+    found = re.search(rf'<(\w+)[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', page, re.S)
+    assert found is not None, f"no element #{element_id}"
+    return found.group(2)
+
+
+def text(fragment: str) -> str:
+    """What a reader sees of some HTML: tags dropped, spaces squeezed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def table_rows(page: str, table_id: str) -> list[str]:
+    """The rows of the body of the table with this id, as a reader sees them."""
+    body = re.search(r"<tbody>(.*?)</tbody>", inner(page, table_id), re.S)
+    assert body is not None
+    return [text(row) for row in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)]

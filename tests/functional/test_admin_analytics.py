@@ -19,7 +19,7 @@ from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
 from tests.factories import make_engine_key, make_member, send_sales_day
-from tests.pages import sign_in
+from tests.pages import inner, sign_in, text
 
 PAGE = "/admin/insights/analytics"
 
@@ -42,18 +42,6 @@ def shop(pages: TestClient, db: Database, clock: FixedClock) -> dict[str, Any]:
         "day": day,
         "range": {"range": "custom", "from": str(first), "to": str(last)},
     }
-
-
-def inner(page: str, element_id: str) -> str:
-    """The HTML inside the element with this id (a tile, a table)."""
-    found = re.search(rf'<(\w+)[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', page, re.S)
-    assert found is not None, f"no element #{element_id}"
-    return found.group(2)
-
-
-def text(fragment: str) -> str:
-    """What a reader sees of some HTML: tags dropped, spaces squeezed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
 def element(page: str, element_id: str) -> str:

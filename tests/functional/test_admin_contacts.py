@@ -21,7 +21,7 @@ from comerix.db import Database
 from comerix.telemetry.models import Contact, Conversation, Event
 from comerix.workspaces.models import Workspace
 from tests.factories import make_engine_key, make_goal, make_member, make_workspace
-from tests.pages import csrf_of, post_form, sign_in
+from tests.pages import csrf_of, post_form, sign_in, table_rows
 
 CONTACTS = "/admin/contacts"
 PROFILE = "/admin/contacts/profile?contact_id="
@@ -114,6 +114,10 @@ def test_the_profile_shows_seen_times_conversations_and_goals_in_the_workspace_t
     assert 'Purchase <code class="muted">purchase</code>' in text
     assert '<td class="num">2</td>' in text
     assert '<span class="amount">149.50 EUR</span>' in text
+    assert table_rows(text, "contact-outcomes") == [  # newest first; the backend's sale credited by window
+        "2026-11-01 10:30:00 CET Purchase purchase server 20 EUR 20 EUR chat-1 Within the attribution window",
+        "2026-10-30 11:00:00 CET Purchase purchase widget 129.50 EUR 129.50 EUR chat-1 In the conversation",
+    ]
     assert "<code>message_sent</code>" in text  # the newest events
     assert 'href="/admin/contacts/erase?contact_id=ann"' in text
 

@@ -20,7 +20,7 @@ from comerix.clock import FixedClock
 from comerix.db import Database
 from comerix.goals import service as goals
 from tests.factories import Member, Shop, make_member
-from tests.pages import sign_in
+from tests.pages import inner, sign_in, text
 
 LIST = "/admin/insights/conversations"
 DAY = "2026-11-02"  # the clock's day; the chats are two hours before it
@@ -77,17 +77,6 @@ def shop(pages: TestClient, db: Database, clock: FixedClock) -> Shop:
 def member(db: Database, clock: FixedClock, role: Role, of: Member | None = None) -> Member:
     with db.transaction() as session:
         return make_member(session, clock.now(), role=role, workspace=of.workspace if of else None)
-
-
-def text(fragment: str) -> str:
-    """What a reader sees of some HTML: tags dropped, spaces squeezed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
-def inner(page: str, element_id: str) -> str:
-    found = re.search(rf'<(\w+)[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', page, re.S)
-    assert found is not None, f"no element #{element_id}"
-    return found.group(2)
 
 
 def rows(page: str) -> list[str]:

@@ -4,7 +4,6 @@ who may open it."""
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from comerix.db import Database
 from comerix.goals import service as goals
 from comerix.goals.models import Goal
 from tests.factories import Member, make_engine_key, make_member, send_sales_day
-from tests.pages import post_form, sign_in
+from tests.pages import inner, post_form, sign_in, table_rows, text
 
 LIST = "/admin/insights/goals"
 
@@ -43,23 +42,6 @@ def goal_named(db: Database, who: Member, code: str) -> Goal:
 
 def page_path(goal: Goal | str) -> str:
     return f"/admin/insights/goals/{goal if isinstance(goal, str) else goal.id}"
-
-
-def inner(page: str, element_id: str) -> str:
-    found = re.search(rf'<(\w+)[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', page, re.S)
-    assert found is not None, f"no element #{element_id}"
-    return found.group(2)
-
-
-def text(fragment: str) -> str:
-    """What a reader sees of some HTML: tags dropped, spaces squeezed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
-def rows(page: str, table_id: str) -> list[str]:
-    body = re.search(r"<tbody>(.*?)</tbody>", inner(page, table_id), re.S)
-    assert body is not None
-    return [text(row) for row in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)]
 
 
 def member(db: Database, clock: FixedClock, role: Role, of: Member | None = None) -> Member:
@@ -106,7 +88,7 @@ def test_the_page_shows_the_goal_trend_as_the_analytics_hub_does(
             ],
         }
     ]
-    assert len(rows(body, "trend-table")) == 30
+    assert len(table_rows(body, "trend-table")) == 30
     assert text(inner(body, "trend-table")).endswith("Total 3 €4.775474")
     assert body.index("vendor/chart.js/chart.umd.min.js") < body.index("js/goal_page.js")
     sources = re.findall(r'<script src="([^"]+)"', body)
@@ -123,8 +105,9 @@ def test_recent_outcomes_show_values_attribution_and_links_newest_first(
     admin = shop["admin"]
     sign_in(pages, admin.user.email)
     body = pages.get(page_path(goal_named(pages.app.state.database, admin, "sale"))).text
-    assert rows(body, "outcomes-table") == [
-        "2026-10-31 11:30:00 CET $5.00 €4.475474 Not attributed — bob",
+    assert table_rows(body, "outcomes-table") == [
+        "2026-10-31 11:30:00 CET $5.00 €4.475474 converted at 1.1172 USD per EUR, the rate of 2026-10-30 "
+        "Not attributed — bob",
         "2026-10-30 11:33:00 CET €0.20 €0.20 In the conversation c1 ann",
         "2026-10-30 11:32:00 CET €0.10 €0.10 In the conversation c1 ann",
     ]
@@ -160,7 +143,7 @@ def test_every_value_a_client_sent_is_escaped(pages: TestClient, shop: dict[str,
     body = pages.get(page_path(goal_named(pages.app.state.database, admin, "sale"))).text
     assert "<img" not in body
     assert 'onerror="alert' not in body
-    newest = rows(body, "outcomes-table")[0]
+    newest = table_rows(body, "outcomes-table")[0]
     assert f"c{hostile}" in newest
     assert f"ann{hostile}" in newest
     assert "No value: property 'total' is not a number" in newest
@@ -351,7 +334,7 @@ def test_a_multi_step_goal_page_shows_its_cycles_as_the_goals_report_does(
     assert text(inner(body, "tile-cost-savings")) == f"Cost savings €{report['cost_savings']} in EUR"
     assert text(inner(body, "tile-revenue-earned")) == f"Revenue earned €{report['revenue_earned']} in EUR"
 
-    assert rows(body, "funnel-table") == [
+    assert table_rows(body, "funnel-table") == [
         f"Started started Start 3 100.0% {report['funnel'][0]['drop_off']}",
         f"Dates dates Step 2 66.7% {report['funnel'][1]['drop_off']}",
         "Paid paid Completion 1 33.3% 0",
@@ -385,7 +368,7 @@ def test_the_range_changes_every_figure_of_the_page(
     week = pages.get(page_path(booking["id"]), params={"range": "7d"}).text
     assert '<a class="button small" href="?range=7d" aria-current="page">7 days</a>' in week
     assert "2026-10-27 to 2026-11-02" in text(week)
-    assert len(rows(week, "trend-table")) == len(rows(week, "cycles-table")) == 7
+    assert len(table_rows(week, "trend-table")) == len(table_rows(week, "cycles-table")) == 7
     assert text(inner(week, "tile-started")).startswith("Started 3")
     sale = goal_named(pages.app.state.database, shop["admin"], "sale")
     assert (

@@ -17,7 +17,7 @@ from comerix.clock import FixedClock
 from comerix.db import Database
 from tests.factories import Member, Shop, make_member
 from tests.functional.test_steps_api import CHATS, DAY, step_events
-from tests.pages import sign_in
+from tests.pages import inner, sign_in, text
 
 PAGE = "/admin/insights/steps"
 RANGE = {"from": DAY, "to": DAY}
@@ -35,17 +35,6 @@ def shop(pages: TestClient, db: Database, clock: FixedClock) -> Shop:
 def member(db: Database, clock: FixedClock, role: Role, of: Member | None = None) -> Member:
     with db.transaction() as session:
         return make_member(session, clock.now(), role=role, workspace=of.workspace if of else None)
-
-
-def text(fragment: str) -> str:
-    """What a reader sees of some HTML: tags dropped, spaces squeezed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
-def inner(page: str, element_id: str) -> str:
-    found = re.search(rf'<(\w+)[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', page, re.S)
-    assert found is not None, f"no element #{element_id}"
-    return found.group(2)
 
 
 def columns(page: str) -> list[list[str]]:

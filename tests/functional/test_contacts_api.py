@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
+from unittest.mock import ANY
 
 import pytest
 from fastapi import FastAPI
@@ -20,8 +21,8 @@ from comerix.conversions.models import Outcome
 from comerix.db import Database
 from comerix.goals.models import Goal
 from comerix.telemetry.models import Contact, Conversation, Event
-from comerix.vocabulary import Source
-from tests.factories import Member, make_goal, make_member
+from comerix.vocabulary import BaseValueSource, Source
+from tests.factories import Member, Shop, make_goal, make_member
 
 HOUR = timedelta(hours=1)
 
@@ -98,6 +99,7 @@ def outcome(goal: Goal, contact_id: str, at: datetime, base: str) -> Outcome:
         currency="EUR",
         base_value=Decimal(base),
         base_currency="EUR",
+        base_value_source=BaseValueSource.SAME_CURRENCY,
         attribution=AttributionKind.CONVERSATION,
         conversation_id=f"chat-{contact_id}",
         flow_id="sales",
@@ -155,8 +157,77 @@ def test_a_profile_over_http(
                 "base_value": [{"currency": "EUR", "value": "0.30"}],
             }
         ],
+        "outcomes": [
+            {
+                "id": ANY,
+                "goal": "purchase",
+                "name": "Purchase",
+                "kind": "conversion",
+                "occurred_at": occurred_at,
+                "value": value,
+                "currency": "EUR",
+                "base_value": value,
+                "base_currency": "EUR",
+                "base_value_source": "same_currency",
+                "fx_rate": None,
+                "fx_date": None,
+                "value_error": None,
+                "attribution": "conversation",
+                "conversation_id": "chat-c-1",
+                "source": "widget",
+            }
+            for occurred_at, value in (("2026-11-02T10:30:00Z", "0.20"), ("2026-11-02T09:30:00Z", "0.10"))
+        ],
         "cycles": [],
     }
+
+
+def test_a_profile_says_how_each_base_value_was_found_and_which_chat_got_the_credit(
+    api: TestClient, db: Database, clock: FixedClock
+) -> None:
+    """Three sales in other currencies, reported by the shop's backend with no conversation, each
+    credited by window to the contact's chat: one converted with the workspace's own rate, one (a week
+    earlier, before that rate) with the ECB's of the Friday before a Sunday, one in a currency the ECB
+    does not publish."""
+    shop = Shop(api, db, clock)
+    shop.goal(
+        code="sale",
+        name="Sale",
+        kind="conversion",
+        trigger_event="sale",
+        value_mode="from_property",
+        value_property="total",
+        currency_property="currency",
+    )
+    now = clock.now()
+    rates = {"rates": [{"currency": "USD", "date": now.date().isoformat(), "per_base": "1.25"}]}
+    assert api.put("/api/v1/settings/rates", json=rates, headers=shop.admin.headers).status_code == 200
+    chat = {"conversation_id": "chat-1", "contact_id": "ann"}
+    for name, days_before in (("conversation_started", 9), ("message_sent", 1)):
+        moment = (now - timedelta(days=days_before)).isoformat()
+        shop.send("/events", {"name": name, "timestamp": moment, **chat})
+    for event_id, days_before, total, currency in (
+        ("o-1", 0, "100", "USD"),
+        ("o-2", 8, "50", "USD"),
+        ("o-3", 8.5, "1000000", "VND"),
+    ):
+        moment = (now - timedelta(days=days_before)).isoformat()
+        sale = {"event": "sale", "event_id": event_id, "contact_id": "ann", "timestamp": moment}
+        shop.send("/conversions", sale | {"properties": {"total": total, "currency": currency}})
+
+    profile = api.get("/api/v1/contacts/ann", headers=shop.admin.headers).json()
+    found = [
+        (o["value"], o["currency"], o["base_value"], o["base_value_source"], o["fx_rate"], o["fx_date"])
+        for o in profile["outcomes"]
+    ]
+    assert now.date().isoformat() == "2026-11-02"  # o-2 on Sunday 25 October
+    assert found == [
+        ("100", "USD", "80.000000", "rate", "1.25", "2026-11-02"),
+        ("50", "USD", "44.670776", "rate", "1.1193", "2026-10-23"),  # the ECB's published quote
+        ("1000000", "VND", "1000000", "display_fallback", None, None),
+    ]
+    credit = {(o["conversation_id"], o["attribution"], o["source"]) for o in profile["outcomes"]}
+    assert credit == {("chat-1", "window", "server")}
 
 
 def test_unknown_and_other_workspaces_contacts_are_not_found(

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from comerix.admin.analytics import ATTRIBUTIONS
 from comerix.admin.conversations import conversation_path
 from comerix.admin.dependencies import ContactsPage
 from comerix.admin.pages import page, redirect, workspace_timezone
@@ -151,14 +152,17 @@ def _count(number: int, noun: str) -> str:
 
 @router.get("/contacts/profile", name="admin_contacts_profile")
 def profile(request: Request, session: DbSession, signed_in: ContactsPage, contact_id: ContactId) -> Response:
-    """The contact's profile: when seen, their conversations, the goals they reached, their newest cycles
-    of multi-step goals (metrics in the base currency), their newest events."""
+    """The contact's profile: when seen, their conversations, the goals they reached, their newest
+    outcomes (how each base value was found, which chat got the credit), their newest cycles of
+    multi-step goals (metrics in the base currency), their newest events."""
     workspace_id = signed_in.principal.workspace_id
     base_currency = workspaces.get_or_raise(session, workspace_id).base_currency
     context = {
         "profile": service.get_profile(session, workspace_id, contact_id),
         "events": service.recent_events(session, workspace_id, contact_id),
         "base_money": lambda value: _money(Amount(currency=base_currency, value=value)),
+        "money_of": lambda value, currency: f"{value:,f} {currency or ''}".rstrip(),
+        "attributions": ATTRIBUTIONS,
         "duration": duration,
         "conversation_path": conversation_path
         if Permission.TELEMETRY in signed_in.principal.permissions

@@ -278,6 +278,10 @@ def timeline(session: Session, workspace: Workspace, conversation_id: str) -> Co
             value=o.value,
             currency=o.currency,
             base_value=o.base_value,
+            base_currency=o.base_currency,
+            base_value_source=o.base_value_source,
+            fx_rate=o.fx_rate,
+            fx_date=o.fx_date,
             attribution=o.attribution.value,
             credited=o.conversation_id == conversation_id,
         )

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from comerix.vocabulary import FlowStepType
+from comerix.vocabulary import BaseValueSource, FlowStepType
 
 
 class Money(BaseModel):
@@ -230,6 +230,10 @@ class OutcomeEntry(BaseModel):
     value: Decimal | None
     currency: str | None
     base_value: Decimal | None
+    base_currency: str | None
+    base_value_source: BaseValueSource | None = Field(description="how the base value was found (SPEC §11)")
+    fx_rate: Decimal | None = Field(description="with `rate`: units of `currency` per unit of the base")
+    fx_date: date | None = Field(description="with `rate`: the date of that rate")
     attribution: str
     credited: bool = Field(description="whether the outcome is credited to this conversation")
 

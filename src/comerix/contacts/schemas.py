@@ -3,15 +3,18 @@ written in JSON as a decimal string."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from comerix.vocabulary import CycleState, GoalKind
+from comerix.conversions.attribution import AttributionKind
+from comerix.vocabulary import BaseValueSource, CycleState, GoalKind, Source
 
 PROFILE_CYCLES = 100
 """The most cycles a profile lists (the newest): a contact may go through a goal in every chat."""
+PROFILE_OUTCOMES = 100
+"""The most outcomes a profile lists (the newest); `goals` counts them all."""
 
 
 class Amount(BaseModel):
@@ -35,6 +38,29 @@ class ContactGoal(BaseModel):
     first_completed_at: datetime
     last_completed_at: datetime
     base_value: list[Amount] = Field(description="the outcomes' base values summed per base currency")
+
+
+class ContactOutcome(BaseModel):
+    """One of the contact's outcomes: what it was worth, how its base value was found (SPEC §11), and
+    the conversation it is credited to (a sale reported by the shop's backend names the chat the
+    attribution window picked)."""
+
+    id: str
+    goal: str = Field(description="the goal's code")
+    name: str = Field(description="the goal's name")
+    kind: GoalKind
+    occurred_at: datetime
+    value: Decimal | None
+    currency: str | None
+    base_value: Decimal | None
+    base_currency: str | None
+    base_value_source: BaseValueSource | None
+    fx_rate: Decimal | None = Field(description="with `rate`: units of `currency` per unit of the base")
+    fx_date: date | None = Field(description="with `rate`: the date of that rate")
+    value_error: str | None
+    attribution: AttributionKind
+    conversation_id: str | None = Field(description="the conversation credited with it")
+    source: Source
 
 
 class ContactCycle(BaseModel):
@@ -61,6 +87,9 @@ class ContactProfile(BaseModel):
     last_seen_at: datetime
     conversations: list[ContactConversation] = Field(description="newest first")
     goals: list[ContactGoal] = Field(description="primary goals first, then by name")
+    outcomes: list[ContactOutcome] = Field(
+        description=f"the contact's outcomes, newest first, at most {PROFILE_OUTCOMES}"
+    )
     cycles: list[ContactCycle] = Field(
         description=f"the cycles of multi-step goals in the contact's conversations, newest first, at most "
         f"{PROFILE_CYCLES}"

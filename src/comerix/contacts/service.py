@@ -25,10 +25,12 @@ from comerix.analytics import rollups
 from comerix.contacts.errors import ContactNotFound
 from comerix.contacts.schemas import (
     PROFILE_CYCLES,
+    PROFILE_OUTCOMES,
     Amount,
     ContactConversation,
     ContactCycle,
     ContactGoal,
+    ContactOutcome,
     ContactProfile,
     ErasureResult,
 )
@@ -65,6 +67,7 @@ def get_profile(session: Session, workspace_id: uuid.UUID, contact_id: str) -> C
         last_seen_at=last_seen_at,
         conversations=_conversations_of(session, workspace_id, contact_id),
         goals=_goals_of(session, workspace_id, outcomes),
+        outcomes=_newest_outcomes(session, workspace_id, outcomes),
         cycles=_cycles_of(session, workspace_id, _ErasureScope(workspace_id, contact_id)),
     )
 
@@ -318,6 +321,37 @@ def _goals_of(session: Session, workspace_id: uuid.UUID, outcomes: Sequence[Outc
         .order_by(Goal.is_primary.desc(), Goal.name, Goal.code)
     )
     return [_goal_row(goal, by_goal[goal.id]) for goal in session.scalars(query)]
+
+
+def _newest_outcomes(
+    session: Session, workspace_id: uuid.UUID, outcomes: Sequence[Outcome]
+) -> list[ContactOutcome]:
+    """The newest `PROFILE_OUTCOMES` outcomes, each with its goal's name."""
+    newest = sorted(outcomes, key=lambda o: (o.occurred_at, o.id), reverse=True)[:PROFILE_OUTCOMES]
+    goal_ids = {outcome.goal_id for outcome in newest}
+    query = select(Goal.id, Goal.name).where(Goal.workspace_id == workspace_id, Goal.id.in_(goal_ids))
+    names = dict(session.execute(query).all()) if goal_ids else {}
+    return [
+        ContactOutcome(
+            id=str(o.id),
+            goal=o.goal_code,
+            name=names.get(o.goal_id, o.goal_code),
+            kind=o.kind,
+            occurred_at=o.occurred_at,
+            value=o.value,
+            currency=o.currency,
+            base_value=o.base_value,
+            base_currency=o.base_currency,
+            base_value_source=o.base_value_source,
+            fx_rate=o.fx_rate,
+            fx_date=o.fx_date,
+            value_error=o.value_error,
+            attribution=o.attribution,
+            conversation_id=o.conversation_id,
+            source=o.source,
+        )
+        for o in newest
+    ]
 
 
 def _goal_row(goal: Goal, outcomes: Sequence[Outcome]) -> ContactGoal:
