@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -21,11 +21,14 @@ from comerix.auth.roles import Role
 from comerix.auth.schemas import EngineKeyCreate, TokenCreate, UserCreate
 from comerix.db import Database
 from comerix.demo.processes import PROCESS_GOALS
-from comerix.demo.traffic import traffic
+from comerix.demo.traffic import CURRENCIES, traffic
 from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
 from comerix.ingestion import STAGES
+from comerix.rates import reference
+from comerix.rates import service as rates
+from comerix.rates.schemas import RateIn, RatesIn
 from comerix.telemetry.batches import Batch
 from comerix.telemetry.pipeline import ingest
 from comerix.telemetry.schemas import IngestResult, Item
@@ -34,6 +37,7 @@ from comerix.workspaces import service as workspaces
 from comerix.workspaces.schemas import WorkspaceCreate
 
 DEMO_WORKSPACE = "Demo Shop"
+DEMO_CURRENCIES = sorted(set(CURRENCIES) - {"EUR"})
 DEMO_EMAIL = "admin@demo-shop.example"
 DEMO_PASSWORD = "comerix-demo"  # noqa: S105 - the published login of a local demo, printed on purpose
 
@@ -49,7 +53,6 @@ DEMO_GOALS = (
         value_mode=ValueMode.FROM_PROPERTY,
         value_property="grand_total",
         currency_property="currency",
-        base_value_property="base_total",
     ),
     GoalCreate(
         code="lead_form",
@@ -146,6 +149,7 @@ def create(session: Session, *, now: datetime) -> DemoLogin:
         goal = goals.create(session, workspace.id, data, actor=admin, now=now)
         if data.code in DEMO_STATUSES:
             goals.set_status(session, goal, DEMO_STATUSES[data.code], actor=admin, now=now)
+    rates.replace_rates(session, workspace, RatesIn(rates=carried_rates(now)), actor=admin, now=now)
     return DemoLogin(
         workspace_id=workspace.id,
         email=DEMO_EMAIL,
@@ -154,6 +158,23 @@ def create(session: Session, *, now: datetime) -> DemoLogin:
         public_key=keys[0],
         secret_key=keys[1],
     )
+
+
+def carried_rates(now: datetime) -> list[RateIn]:
+    """The shop's own rates for the weekdays since the ECB history the service ships with ends, up to
+    `now`: the ECB's last quote of each of the demo's currencies, carried forward, so that every sale of
+    the demo converts into euros (SPEC §11; the README says what they are)."""
+    history = reference.EcbRates()
+    last = history.last_bundled_day
+    quotes = {currency: history.per_euro(currency, last) for currency in DEMO_CURRENCIES}
+    days = (last + timedelta(days=n) for n in range(1, (now.date() - last).days + 2))
+    return [
+        RateIn(currency=currency, date=day, per_base=quote)
+        for day in days
+        if day.weekday() < 5
+        for currency, quote in quotes.items()
+        if quote is not None
+    ]
 
 
 def load_traffic(

@@ -4,7 +4,7 @@ Pure and deterministic (a seeded `random.Random` and a given `now`): it yields t
 and a shop's backend would have sent, in time order, as validated ingestion items. The shapes:
 - four flows (sales assistant, support bot, onboarding guide, returns helper) with their own mix of
   messages, product views, ratings, newsletter sign-ups, lead forms, hand-offs and purchases;
-- purchases in EUR, USD, GBP and CHF with a base total in EUR, premium and basic plans;
+- purchases in EUR, USD, GBP and CHF, premium and basic plans, converted into euros by the service;
 - late sales reported by the backend as server conversions, 1 to 14 days after the chat, so some fall
   inside the 168-hour attribution window and some outside; a few with values the goal cannot read;
 - the two multi-step processes of `demo.processes` (a fitting booked, a return handled), with drop-off at
@@ -29,7 +29,7 @@ from comerix.vocabulary import Source
 DAYS = 90
 FLOWS = ("sales-assistant", "support-bot", "onboarding-guide", "returns-helper")
 FLOW_WEIGHTS = (0.45, 0.3, 0.15, 0.1)
-CURRENCIES = {"EUR": Decimal("1"), "USD": Decimal("0.92"), "GBP": Decimal("1.17"), "CHF": Decimal("1.04")}
+CURRENCIES = ("EUR", "USD", "GBP", "CHF")
 CURRENCY_WEIGHTS = (0.55, 0.25, 0.12, 0.08)
 PLANS = {"premium": (Decimal("89"), Decimal("249")), "basic": (Decimal("19"), Decimal("59"))}
 PRODUCTS = ("trail-runner-2", "city-backpack", "merino-hoodie", "rain-shell", "camp-stove", "yoga-mat")
@@ -123,13 +123,10 @@ def _order(rng: random.Random) -> dict[str, Any]:
     plan = "premium" if rng.random() < 0.55 else "basic"
     low, high = PLANS[plan]
     total = (low + (high - low) * Decimal(rng.randrange(100)) / 100).quantize(Decimal("0.01"))
-    currency = rng.choices(list(CURRENCIES), CURRENCY_WEIGHTS)[0]
-    base = (total * CURRENCIES[currency]).quantize(Decimal("0.01"))
     return {
         "plan": plan,
         "grand_total": str(total),
-        "currency": currency,
-        "base_total": str(base),
+        "currency": rng.choices(CURRENCIES, CURRENCY_WEIGHTS)[0],
         "items": rng.randint(1, 3),
     }
 
