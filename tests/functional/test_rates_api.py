@@ -4,6 +4,8 @@ with them as soon as they are saved."""
 
 from __future__ import annotations
 
+import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -125,3 +127,34 @@ def test_a_sale_converts_with_the_workspaces_rate_once_saved(shop: Shop, clock: 
         "1.25",
         today,
     )
+
+
+def test_concurrent_replacements_each_answer_and_leave_one_whole_set(shop: Shop, clock: FixedClock) -> None:
+    """Two admins save at once, each adding a rate of the same currency and date: neither is a server
+    error, and what is stored is one of the two sets, whole, with an audit trail that explains it."""
+    for round_ in range(8):
+        day = (clock.now().date() - timedelta(days=round_)).isoformat()
+        bodies = [
+            {"rates": [{"currency": "USD", "date": day, "per_base": per_base}]}
+            for per_base in ("1.10", "1.20")
+        ]
+        start = threading.Barrier(2)
+        answers: list[Any] = [None, None]
+
+        def save(n: int, start: threading.Barrier, answers: list[Any], body: dict[str, Any]) -> None:
+            start.wait()
+            answers[n] = shop.client.put(RATES, json=body, headers=shop.admin.headers)
+
+        threads = [threading.Thread(target=save, args=(n, start, answers, bodies[n])) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [200, 200], [answer.text for answer in answers]
+        saved = shop.client.get(RATES, headers=shop.admin.headers).json()
+        stored = saved["rates"]
+        assert [(r["currency"], r["date"]) for r in stored] == [("USD", day)]
+        assert stored[0]["per_base"] in ("1.10", "1.20")
+        latest = saved["changes"][0]  # the second save changed the first's rate, or found it equal
+        assert (latest["date"], latest["after"]) == (day, stored[0]["per_base"])

@@ -203,6 +203,20 @@ def replace_rates(
     """Make `data` the workspace's own rates: each rate added, changed or removed goes into the audit
     trail, and every process's book is rebuilt. `Invalid`, naming the rate, for a rate of the base
     currency or two rates of one currency on one date."""
+    _take_rates(session, workspace)
+    return _replace(session, workspace, data, actor=actor, now=now)
+
+
+def _take_rates(session: Session, workspace: Workspace) -> None:
+    """Move the workspace's rate revision on first, before reading its rates: the upsert takes the
+    revision row's lock (SQLite's write lock), so two admins saving at once take turns, and the second
+    reads what the first saved instead of adding the same rate again."""
+    bump_revision(session, workspace.id)
+
+
+def _replace(
+    session: Session, workspace: Workspace, data: RatesIn, *, actor: Principal, now: datetime
+) -> RatesRead:
     problems: list[FieldProblem] = []
     seen: dict[tuple[str, date], int] = {}
     for index, rate in enumerate(data.rates):
@@ -226,13 +240,11 @@ def replace_rates(
         for r in session.scalars(select(WorkspaceRate).where(WorkspaceRate.workspace_id == workspace.id))
     }
     wanted = {(r.currency, r.date): r.per_base for r in data.rates}
-    changed = False
     for key in sorted(stored.keys() | wanted.keys()):
         held, per_base = stored.get(key), wanted.get(key)
         before = None if held is None else held.per_base
         if before == per_base:
             continue
-        changed = True
         session.add(
             RateChange(
                 workspace_id=workspace.id,
@@ -254,9 +266,7 @@ def replace_rates(
             session.delete(held)
         else:
             held.per_base, held.set_at = per_base, now
-    if changed:
-        session.flush()
-        bump_revision(session, workspace.id)
+    session.flush()
     return rates_of(session, workspace)
 
 
@@ -264,18 +274,20 @@ def set_rate(
     session: Session, workspace: Workspace, rate: RateIn, *, actor: Principal, now: datetime
 ) -> None:
     """Add `rate`, or change the one of its currency and date, keeping the others (`replace_rates`)."""
+    _take_rates(session, workspace)
     kept = [r for r in _own(session, workspace) if (r.currency, r.date) != (rate.currency, rate.date)]
-    replace_rates(session, workspace, RatesIn(rates=[*kept, rate]), actor=actor, now=now)
+    _replace(session, workspace, RatesIn(rates=[*kept, rate]), actor=actor, now=now)
 
 
 def remove_rate(
     session: Session, workspace: Workspace, currency: str, day: date, *, actor: Principal, now: datetime
 ) -> bool:
     """Remove the rate of `currency` on `day` (`replace_rates`); whether there was one."""
+    _take_rates(session, workspace)
     own = _own(session, workspace)
     kept = [r for r in own if (r.currency, r.date) != (currency, day)]
     if len(kept) < len(own):
-        replace_rates(session, workspace, RatesIn(rates=kept), actor=actor, now=now)
+        _replace(session, workspace, RatesIn(rates=kept), actor=actor, now=now)
     return len(kept) < len(own)
 
 
