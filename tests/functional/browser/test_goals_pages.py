@@ -118,7 +118,7 @@ def test_try_it_shows_matches_values_and_misses_on_the_demo_purchases(
     field(page, "Value").select_option("from_property")
     field(page, "Value property").fill("grand_total")
     field(page, "Currency property").fill("currency")
-    field(page, "Base value property").fill("base_total")
+    field(page, "Base value property").fill("base_total")  # the demo's events have none
     page.get_by_label("Events of the last").select_option("90d")
     page.get_by_role("button", name="Try it").click()
 
@@ -129,6 +129,12 @@ def test_try_it_shows_matches_values_and_misses_on_the_demo_purchases(
     samples = results.locator(".samples > li")
     with_value = samples.filter(has_text=re.compile(r"\d+\.\d\d (EUR|USD|GBP|CHF)"))
     expect(with_value.first).to_be_visible()  # some samples may show a value error instead
+    # The demo's events carry no base_total: each base value is found as the service would find it.
+    converted = samples.filter(has_text=re.compile(r"\d+\.\d\d (USD|GBP|CHF)"))
+    expect(converted.first).to_contain_text(
+        re.compile(r"at \d+\.\d+ (USD|GBP|CHF) per EUR, the rate of 2026-1\d-\d\d")
+    )
+    expect(samples.filter(has_text="no exchange rate")).to_have_count(0)
     expect(samples.first).to_contain_text(
         re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (CET|CEST|GMT\+1|GMT\+2)")
     )
