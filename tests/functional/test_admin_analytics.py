@@ -67,7 +67,7 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     assert page.status_code == 200
     body = page.text
 
-    assert tile(body, "goal-sale") == "Primary Sale 3 conversions · base revenue €4.775474"
+    assert tile(body, "goal-sale") == "Primary Sale 3 conversions · base revenue €4.78"  # sums: to the cent
     assert tile(body, "conversations") == f"Conversations {totals['conversations']} started in the range"
     assert tile(body, "converting").startswith(
         f"Converting conversations {totals['converting_conversations']}"
@@ -76,18 +76,19 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     assert totals["conversion_rate"] == 1.0
     assert tile(body, "revenue") == "Revenue €0.30 $5.00 per display currency"
     assert totals["revenue"] == [{"currency": "EUR", "value": "0.30"}, {"currency": "USD", "value": "5.00"}]
-    assert tile(body, "base-revenue").startswith("Base revenue €4.775474")
+    assert tile(body, "base-revenue").startswith("Base revenue €4.78")
     assert tile(body, "chat-driven") == "Chat-driven base revenue €0.30 6.3% of base revenue"
-    assert tile(body, "unattributed") == "Unattributed €4.475474 93.7% of base revenue"
+    assert tile(body, "unattributed") == "Unattributed €4.48 93.7% of base revenue"
     assert (totals["chat_driven_base_revenue"], totals["unattributed_base_revenue"]) == (
         [{"currency": "EUR", "value": "0.30"}],
         [{"currency": "EUR", "value": "4.475474"}],  # USD 5.00 at the ECB's 1.1172 of 30 October 2026
     )
 
     outcomes = totals["conversions"] + totals["engagements"] + totals["custom"]
-    assert footer(body, "by-goal") == f"{outcomes} — €0.30 $5.00 €4.775474"
-    assert footer(body, "by-flow") == f"{totals['conversations']} {outcomes} €0.30 $5.00 €4.775474"
-    assert footer(body, "by-attribution") == f"{outcomes} €4.775474"
+    assert footer(body, "by-goal") == f"{outcomes} — €0.30 $5.00 €4.78"
+    assert 'title="€4.775474 exactly">€4.78</span>' in inner(body, "by-goal")  # the exact sum, on hover
+    assert footer(body, "by-flow") == f"{totals['conversations']} {outcomes} €0.30 $5.00 €4.78"
+    assert footer(body, "by-attribution") == f"{outcomes} €4.78"
     assert element(body, "by-currency").endswith("EUR 2 €0.30 USD 1 $5.00 Total 3 €0.30 $5.00")
     assert [(row["currency"], row["outcomes"], row["revenue"]) for row in summary["by_currency"]] == [
         ("EUR", 2, "0.30"),
@@ -95,14 +96,14 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     ]
     goal_rows = element(body, "by-goal")
     assert goal_rows.index("Sale") < goal_rows.index("Reply")  # primary first
-    assert "Sale Primary sale Conversion active 3 1 €0.30 $5.00 €4.775474" in goal_rows
+    assert "Sale Primary sale Conversion active 3 1 €0.30 $5.00 €4.78" in goal_rows
     assert "sales-bot 1 3 €0.30 €0.30" in element(body, "by-flow")
     assert "In the conversation 3 €0.30" in element(body, "by-attribution")
-    assert "Not attributed 1 €4.475474" in element(body, "by-attribution")
+    assert "Not attributed 1 €4.48" in element(body, "by-attribution")
 
     series = element(body, "series")
     assert len(re.findall(r"<time datetime=", body)) == len(summary["series"]) == 4
-    assert series.endswith(f"Total {totals['conversions']} {totals['engagements']} 0 €4.775474")
+    assert series.endswith(f"Total {totals['conversions']} {totals['engagements']} 0 €4.78")
 
 
 def test_the_chart_gets_the_summary_series_as_json(pages: TestClient, shop: dict[str, Any]) -> None:
@@ -134,7 +135,7 @@ def test_filters_in_the_url_narrow_the_figures_and_stay_in_the_form(
     assert '<option value="none" selected>Not attributed</option>' in elsewhere
 
     unattributed = pages.get(PAGE, params=shop["range"] | {"attribution": "none"}).text
-    assert tile(unattributed, "base-revenue").startswith("Base revenue €4.475474")
+    assert tile(unattributed, "base-revenue").startswith("Base revenue €4.48")
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_the_page_shows_the_goal_trend_as_the_analytics_hub_does(
     ).json()
     assert summary["totals"]["conversions"] == 3
     assert text(inner(body, "tile-outcomes")) == "Outcomes 3"
-    assert text(inner(body, "tile-base-revenue")) == "Base revenue €4.775474"
+    assert text(inner(body, "tile-base-revenue")) == "Base revenue €4.78"  # a sum: to the cent
     assert text(inner(body, "tile-revenue")) == "Revenue €0.30 $5.00 per display currency"
     assert text(inner(body, "tile-conversations")) == "Conversations credited 1 started in the range"
 
@@ -89,7 +89,8 @@ def test_the_page_shows_the_goal_trend_as_the_analytics_hub_does(
         }
     ]
     assert len(table_rows(body, "trend-table")) == 30
-    assert text(inner(body, "trend-table")).endswith("Total 3 €4.775474")
+    assert text(inner(body, "trend-table")).endswith("Total 3 €4.78")
+    assert 'title="€4.775474 exactly">€4.78</span>' in inner(body, "trend-table")
     assert body.index("vendor/chart.js/chart.umd.min.js") < body.index("js/goal_page.js")
     sources = re.findall(r'<script src="([^"]+)"', body)
     assert all(src.startswith("https://testserver/admin/static/") for src in sources)  # no CDN
@@ -257,7 +258,7 @@ def test_the_list_shows_each_goals_outcomes_and_base_revenue_of_the_last_30_days
         )
     }
     # The sale of 31 days ago is not counted; a goal without a value has no base revenue.
-    assert figures == {"Sale": "3 €4.775474 Pause Archive", "Reply": "1 — Pause Archive"}
+    assert figures == {"Sale": "3 €4.78 Pause Archive", "Reply": "1 — Pause Archive"}
     sale = goal_named(pages.app.state.database, shop["admin"], "sale")
     assert f'<a href="/admin/insights/goals/{sale.id}">Sale</a>' in listed
 

@@ -172,8 +172,16 @@ def _flow_options(flows: list[str], chosen: str) -> list[tuple[str, str]]:
 
 
 def money(amounts: list[Money]) -> list[str]:
-    """Each amount in its currency, exactly (no rounding away of digits the sum has). Babel quantizes in
-    the current context: a sum of many amounts near SPEC §2's limit has more than its 28 digits."""
+    """Each amount in its currency, rounded half even to the currency's minor unit, as a dashboard shows
+    a sum (a converted base value has 6 decimals, and a sum of them as many). The exact figure is in
+    the API, the CSV and OData, and in `exact_money`. Babel quantizes in the current context: a sum of
+    many amounts near SPEC §2's limit has more than its 28 digits."""
+    with localcontext(prec=MONEY_DIGITS):
+        return [format_currency(a.value, a.currency, locale=LOCALE) for a in amounts]
+
+
+def exact_money(amounts: list[Money]) -> list[str]:
+    """Each amount in its currency with every digit it has: one stored outcome, or a sum's exact figure."""
     with localcontext(prec=MONEY_DIGITS):
         return [
             format_currency(a.value, a.currency, locale=LOCALE, decimal_quantization=False) for a in amounts
@@ -230,6 +238,7 @@ class Dashboard:
                 s.by_attribution, key=lambda row: list(ATTRIBUTIONS).index(row.attribution)
             ),
             "money": money,
+            "exact_money": exact_money,
             "money_of": lambda currency, value: money([Money(currency=currency, value=value)])[0],
             "count": count,
             "kinds": KINDS,

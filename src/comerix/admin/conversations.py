@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 
-from comerix.admin.analytics import ATTRIBUTIONS, LOCALE, count, money
+from comerix.admin.analytics import ATTRIBUTIONS, LOCALE, count, exact_money
 from comerix.admin.dependencies import TelemetryPage
 from comerix.admin.forms import errors_by_field
 from comerix.admin.pages import page
@@ -213,4 +213,4 @@ def compact_json(value: Any) -> str:
 
 def amount(value: Decimal, currency: str | None) -> str:
     """A stored amount in its currency, every digit kept."""
-    return money([Money(currency=currency, value=value)])[0] if currency else f"{value:,f}"
+    return exact_money([Money(currency=currency, value=value)])[0] if currency else f"{value:,f}"

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from comerix.admin.analytics import ATTRIBUTIONS, count, money, percent, period_label
+from comerix.admin.analytics import ATTRIBUTIONS, count, exact_money, money, percent, period_label
 from comerix.admin.contacts import contact_path
 from comerix.admin.conversations import conversation_path
 from comerix.admin.dependencies import GoalsPage
@@ -78,6 +78,7 @@ def goal_page(
         "contact_href": contact_path if Permission.CONTACTS_MANAGE in allowed else None,
         "conversation_href": conversation_path if Permission.TELEMETRY in allowed else None,
         "money": money,
+        "exact_money": exact_money,
         "amount": amount,
         "state_labels": STATE_LABELS,
         "count": count,
@@ -195,7 +196,7 @@ def _outcomes(point: SeriesPoint) -> int:
 
 def amount(value: Decimal, currency: str | None) -> str:
     """One stored amount in its currency, every digit kept."""
-    return money([Money(currency=currency, value=value)])[0] if currency else f"{value:,f}"
+    return exact_money([Money(currency=currency, value=value)])[0] if currency else f"{value:,f}"
 
 
 def _amount(amounts: list[Money], currency: str) -> Decimal:

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["static_version"] = "1"
+templates.env.globals["zip"] = zip  # pairs of figures: a sum as shown, and exactly
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
