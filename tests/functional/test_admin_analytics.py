@@ -68,7 +68,11 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     body = page.text
 
     assert tile(body, "goal-sale") == "Primary Sale 3 conversions · base revenue €4.78"  # sums: to the cent
-    assert tile(body, "conversations") == f"Conversations {totals['conversations']} started in the range"
+    # Nothing happened in the four days before: every change is from none.
+    assert (
+        tile(body, "conversations")
+        == f"Conversations {totals['conversations']} ▲ from none started in the range"
+    )
     assert tile(body, "converting").startswith(
         f"Converting conversations {totals['converting_conversations']}"
     )
@@ -77,8 +81,8 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     assert tile(body, "revenue") == "Revenue €0.30 $5.00 per display currency"
     assert totals["revenue"] == [{"currency": "EUR", "value": "0.30"}, {"currency": "USD", "value": "5.00"}]
     assert tile(body, "base-revenue").startswith("Base revenue €4.78")
-    assert tile(body, "chat-driven") == "Chat-driven base revenue €0.30 6.3% of base revenue"
-    assert tile(body, "unattributed") == "Unattributed €4.48 93.7% of base revenue"
+    assert tile(body, "chat-driven") == "Chat-driven base revenue €0.30 ▲ from none 6.3% of base revenue"
+    assert tile(body, "unattributed") == "Unattributed €4.48 ▲ from none 93.7% of base revenue"
     assert (totals["chat_driven_base_revenue"], totals["unattributed_base_revenue"]) == (
         [{"currency": "EUR", "value": "0.30"}],
         [{"currency": "EUR", "value": "4.475474"}],  # USD 5.00 at the ECB's 1.1172 of 30 October 2026
@@ -106,6 +110,37 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     assert series.endswith(f"Total {totals['conversions']} {totals['engagements']} 0 €4.78")
 
 
+def test_each_tile_says_how_it_changed_from_the_previous_period(
+    pages: TestClient, shop: dict[str, Any]
+) -> None:
+    """The two days after the chat day, against the two days that end with it: the chat and its two
+    sales were before, the dollar sale is now."""
+    sign_in(pages, shop["admin"].user.email)
+    day = shop["day"].date()
+    after = {"range": "custom", "from": str(day + timedelta(days=1)), "to": str(day + timedelta(days=2))}
+    body = pages.get(PAGE, params=after).text
+    before = f"{(day - timedelta(days=1)).day} Oct 2026 \N{EN DASH} {day.day} Oct 2026"
+    assert (
+        element(body, "compare-note")
+        == f"Changes compare with the previous period of as many days: {before}."
+    )
+    assert tile(body, "conversations") == "Conversations 0 ▼ 100.0% started in the range"
+    assert tile(body, "conversion-rate").startswith("Conversion rate 0.0% ▼ 100.0 pp")
+    assert tile(body, "conversions").startswith("Conversions 1 ▼ 50.0%")  # 2 sales in the chat before
+    assert tile(body, "base-revenue").startswith("Base revenue €4.48 ▲ 1,391.8%")  # from €0.30
+    assert tile(body, "unattributed").startswith("Unattributed €4.48 ▲ from none")
+    assert tile(body, "chat-driven").startswith("Chat-driven base revenue €0.00 ▼ 100.0%")
+    assert 'class="change change-down"' in inner(body, "tile-conversations")
+    assert 'class="change change-up"' in inner(body, "tile-base-revenue")
+
+    block = re.search(r'<script type="application/json" id="analytics-chart-data">(.*?)</script>', body, re.S)
+    assert block is not None
+    previous = orjson.loads(block.group(1))["previous"]
+    assert previous["label"] == before
+    assert previous["outcomes"] == [0, 3]  # the day before the chat, and the chat's day
+    assert previous["revenue"] == {"currency": "EUR", "values": ["0", "0.30"]}
+
+
 def test_the_chart_gets_the_summary_series_as_json(pages: TestClient, shop: dict[str, Any]) -> None:
     sign_in(pages, shop["admin"].user.email)
     page = pages.get(PAGE, params=shop["range"] | {"to": "2026-11-02", "interval": "week"}).text
@@ -124,7 +159,7 @@ def test_filters_in_the_url_narrow_the_figures_and_stay_in_the_form(
 ) -> None:
     sign_in(pages, shop["admin"].user.email)
     replies = pages.get(PAGE, params=shop["range"] | {"goal": "reply"}).text
-    assert tile(replies, "conversions").startswith("Conversions 0 1 engagements")
+    assert tile(replies, "conversions").startswith("Conversions 0 no change 1 engagements")
     assert "Sale" not in element(replies, "by-goal")
     assert '<option value="reply" selected>Reply</option>' in replies
 

@@ -65,6 +65,38 @@ def test_the_summary_adds_up(client: TestClient, shop: dict[str, Any]) -> None:
     assert len(body["series"]) == 4
 
 
+def test_compare_previous_adds_the_period_just_before_as_long(
+    client: TestClient, shop: dict[str, Any]
+) -> None:
+    """The two days after the chat, compared with the two days that end with it: the previous period's
+    totals and series are those of the summary asked for those days directly, with the same filters."""
+    day, admin = shop["day"], shop["admin"]
+    after = {"from": str(day + timedelta(days=1)), "to": str(day + timedelta(days=2))}
+    before = {"from": str(day - timedelta(days=1)), "to": str(day)}
+    for filters in ({}, {"goal": "sale"}, {"attribution": "conversation"}):
+        answer = summary(client, admin, **after, **filters, compare="previous")
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        direct = summary(client, admin, **before, **filters).json()
+        assert body["previous"] == {
+            "from": before["from"],
+            "to": before["to"],
+            "totals": direct["totals"],
+            "series": direct["series"],
+        }
+        assert body["totals"] == summary(client, admin, **after, **filters).json()["totals"]
+    compared = summary(client, admin, **after, compare="previous").json()
+    assert (compared["totals"]["conversions"], compared["previous"]["totals"]["conversions"]) == (1, 2)
+    assert "previous" not in summary(client, admin, **after).json()
+
+
+def test_compare_takes_only_previous(client: TestClient, shop: dict[str, Any]) -> None:
+    day = str(shop["day"])
+    answer = summary(client, shop["admin"], **{"from": day, "to": day}, compare="last_year")
+    assert answer.status_code == 422
+    assert [d["field"] for d in answer.json()["error"]["details"]] == ["compare"]
+
+
 def test_filters_narrow_every_figure(client: TestClient, shop: dict[str, Any]) -> None:
     day = shop["day"]
     rng = {"from": str(day), "to": str(day + timedelta(days=1))}

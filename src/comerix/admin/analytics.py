@@ -10,7 +10,7 @@ summary` and the CSV agree by construction: this module only formats them (Babel
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
@@ -26,7 +26,7 @@ from comerix.admin.dependencies import AnalyticsPage
 from comerix.admin.forms import errors_by_field
 from comerix.admin.pages import SECURITY_HEADERS, page
 from comerix.analytics import exports, reports
-from comerix.analytics.reports import Interval, ReportQuery
+from comerix.analytics.reports import Compare, Interval, ReportQuery
 from comerix.analytics.schemas import Money, Summary
 from comerix.analytics.sums import local_day
 from comerix.errors import FieldProblem, Invalid
@@ -119,7 +119,7 @@ def dashboard(request: Request, session: DbSession, now: Now, signed_in: Analyti
     except Invalid as invalid:
         context["errors"] = errors_by_field(invalid)
         return page(request, TEMPLATE, signed_in, context, status_code=422)
-    summary = reports.summary(session, workspace, query)
+    summary = reports.summary(session, workspace, replace(query, compare=Compare.PREVIOUS))
     csv_path = request.app.url_path_for("admin_insights_analytics_csv")
     context |= Dashboard(summary).context() | {"csv_href": f"{csv_path}?{filters.link(query)}"}
     return page(request, TEMPLATE, signed_in, context)
@@ -209,12 +209,42 @@ def period_label(period: date, interval: str) -> str:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A tile's figure against the previous period: what the page says, and which way it went."""
+
+    text: str
+    direction: str  # "up", "down" or "flat"
+
+
+@dataclass(frozen=True)
 class Tile:
     key: str
     label: str
     values: list[str]
     sub: str = ""
     primary: bool = False
+    change: Change | None = None
+
+
+def change(now: Decimal | int, before: Decimal | int) -> Change:
+    """The relative change from `before` to `now`, as analytics products show it on a tile."""
+    if now == before:
+        return Change("no change", "flat")
+    direction = "up" if now > before else "down"
+    arrow = "\N{BLACK UP-POINTING TRIANGLE}" if now > before else "\N{BLACK DOWN-POINTING TRIANGLE}"
+    if before == 0:
+        return Change(f"{arrow} from none", direction)
+    ratio = (Decimal(now) - Decimal(before)) / abs(Decimal(before))
+    return Change(f"{arrow} {format_percent(abs(ratio), '#,##0.0%', locale=LOCALE)}", direction)
+
+
+def rate_change(now: float, before: float) -> Change:
+    """A rate's change in percentage points (a rate's relative change reads as a second rate)."""
+    points = round((now - before) * 100, 1)
+    if points == 0:
+        return Change("no change", "flat")
+    arrow = "\N{BLACK UP-POINTING TRIANGLE}" if points > 0 else "\N{BLACK DOWN-POINTING TRIANGLE}"
+    return Change(f"{arrow} {abs(points):,.1f} pp", "up" if points > 0 else "down")
 
 
 class Dashboard:
@@ -233,6 +263,7 @@ class Dashboard:
             f"{format_date(s.to, 'd MMM y', locale=LOCALE)}",
             "tiles": self.tiles(),
             "chart": self.chart(),
+            "previous_period": self.previous_period(),
             "periods": [period_label(point.period, s.interval) for point in s.series],
             "attribution_rows": sorted(
                 s.by_attribution, key=lambda row: list(ATTRIBUTIONS).index(row.attribution)
@@ -247,6 +278,7 @@ class Dashboard:
 
     def tiles(self) -> list[Tile]:
         totals = self.summary.totals
+        before = self.summary.previous.totals if self.summary.previous else None
         tiles = [
             Tile(
                 f"goal-{row.goal}",
@@ -261,32 +293,79 @@ class Dashboard:
         chat, unattributed = totals.chat_driven_base_revenue, totals.unattributed_base_revenue
         return [
             *tiles,
-            Tile("conversations", "Conversations", [count(totals.conversations)], "started in the range"),
+            Tile(
+                "conversations",
+                "Conversations",
+                [count(totals.conversations)],
+                "started in the range",
+                change=None if before is None else change(totals.conversations, before.conversations),
+            ),
             Tile(
                 "converting",
                 "Converting conversations",
                 [count(totals.converting_conversations)],
                 "with at least one conversion",
+                change=None
+                if before is None
+                else change(totals.converting_conversations, before.converting_conversations),
             ),
-            Tile("conversion-rate", "Conversion rate", [percent(totals.conversion_rate)], "converting / all"),
+            Tile(
+                "conversion-rate",
+                "Conversion rate",
+                [percent(totals.conversion_rate)],
+                "converting / all",
+                change=None
+                if before is None
+                else rate_change(totals.conversion_rate, before.conversion_rate),
+            ),
             Tile(
                 "conversions",
                 "Conversions",
                 [count(totals.conversions)],
                 f"{count(totals.engagements)} engagements · {count(totals.custom)} custom",
+                change=None if before is None else change(totals.conversions, before.conversions),
             ),
             Tile("revenue", "Revenue", self._money(totals.revenue), "per display currency"),
-            Tile("base-revenue", "Base revenue", self._money(totals.base_revenue), "every sale, in base"),
-            Tile("chat-driven", "Chat-driven base revenue", self._money(chat), self._share(chat)),
-            Tile("unattributed", "Unattributed", self._money(unattributed), self._share(unattributed)),
+            Tile(
+                "base-revenue",
+                "Base revenue",
+                self._money(totals.base_revenue),
+                "every sale, in base",
+                change=None
+                if before is None
+                else self._base_change(totals.base_revenue, before.base_revenue),
+            ),
+            Tile(
+                "chat-driven",
+                "Chat-driven base revenue",
+                self._money(chat),
+                self._share(chat),
+                change=None if before is None else self._base_change(chat, before.chat_driven_base_revenue),
+            ),
+            Tile(
+                "unattributed",
+                "Unattributed",
+                self._money(unattributed),
+                self._share(unattributed),
+                change=None
+                if before is None
+                else self._base_change(unattributed, before.unattributed_base_revenue),
+            ),
         ]
 
+    def _base_change(self, now: list[Money], before: list[Money]) -> Change:
+        """The change of an amount in the workspace's base currency (the one every tile adds up in)."""
+        currency = self.summary.base_currency
+        return change(_amount(now, currency), _amount(before, currency))
+
     def chart(self) -> dict[str, Any]:
-        """The series for Chart.js: outcome counts per kind, and base revenue per base currency."""
+        """The series for Chart.js: outcome counts per kind, and base revenue per base currency; with the
+        previous period, its outcomes and base revenue period by period (its first under the report's
+        first), for a faint line under each."""
         series = self.summary.series
         seen = {m.currency for point in series for m in point.base_revenue}
         currencies = sorted(seen | {self.summary.base_currency})
-        return {
+        chart: dict[str, Any] = {
             "labels": [period_label(p.period, self.summary.interval) for p in series],
             "counts": {
                 "Conversions": [p.conversions for p in series],
@@ -297,6 +376,25 @@ class Dashboard:
                 {"currency": c, "values": [_amount(p.base_revenue, c) for p in series]} for c in currencies
             ],
         }
+        if self.summary.previous is not None:
+            earlier = self.summary.previous.series[: len(series)]
+            base = self.summary.base_currency
+            chart["previous"] = {
+                "label": self.previous_period(),
+                "outcomes": [p.conversions + p.engagements + p.custom for p in earlier],
+                "revenue": {"currency": base, "values": [_amount(p.base_revenue, base) for p in earlier]},
+            }
+        return chart
+
+    def previous_period(self) -> str:
+        """The dates of the period the changes compare with, as the page names them."""
+        previous = self.summary.previous
+        if previous is None:
+            return ""
+        return (
+            f"{format_date(previous.from_, 'd MMM y', locale=LOCALE)} \N{EN DASH} "
+            f"{format_date(previous.to, 'd MMM y', locale=LOCALE)}"
+        )
 
     def _money(self, amounts: list[Money]) -> list[str]:
         return money(amounts) or [self.zero]

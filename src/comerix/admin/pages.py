@@ -11,6 +11,7 @@ so to the browser): no inline scripts, no CDN.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +45,20 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals["static_version"] = "1"
+
+
+def static_version(folder: Path) -> str:
+    """A digest of the static files, appended to their URLs: a browser that kept an older script or
+    style sheet fetches the new one as soon as the service changes it."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+templates.env.globals["static_version"] = static_version(HERE / "static")
 templates.env.globals["zip"] = zip  # pairs of figures: a sum as shown, and exactly
 
 SECURITY_HEADERS = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import TypeVar
@@ -48,6 +48,12 @@ class Interval(StrEnum):
         return start + timedelta(days=1)
 
 
+class Compare(StrEnum):
+    """What a report is compared with (SPEC §6): the period of the same length just before it."""
+
+    PREVIOUS = "previous"
+
+
 @dataclass(frozen=True)
 class GoalFilter:
     """The goal a report is filtered by, as the query names it (by code) and the rollups key it (by id)."""
@@ -68,6 +74,15 @@ class ReportQuery:
     kind: GoalKind | None = None
     flow: str | None = None
     attribution: AttributionKind | None = None
+    compare: Compare | None = None
+
+    def previous(self) -> ReportQuery:
+        """The same report for the period of the same length that ends the day before `start` (from
+        `EARLIEST_DATE` at the earliest), compared with nothing."""
+        days = (self.end - self.start).days + 1
+        end = max(self.start - timedelta(days=1), EARLIEST_DATE)
+        start = max(self.start - timedelta(days=days), EARLIEST_DATE)
+        return replace(self, start=start, end=end, compare=None)
 
     def periods(self) -> list[date]:
         """The first day of every period of the series, the one holding `start` first."""
@@ -80,13 +95,14 @@ class ReportQuery:
 
 
 def parse_query(session: Session, workspace_id: uuid.UUID, params: dict[str, str | None]) -> ReportQuery:
-    """The query of `params` (from, to, goal, kind, flow, attribution, interval), or `Invalid` naming each
-    parameter that is wrong."""
+    """The query of `params` (from, to, goal, kind, flow, attribution, interval, compare), or `Invalid`
+    naming each parameter that is wrong."""
     problems: list[FieldProblem] = []
     start, end = date_range(params, problems)
     interval = _choice(Interval, params.get("interval") or "day", "interval", problems)
     kind = _choice(GoalKind, params.get("kind"), "kind", problems)
     attribution = _choice(AttributionKind, params.get("attribution"), "attribution", problems)
+    compare = _choice(Compare, params.get("compare"), "compare", problems)
     goal = None
     if params.get("goal"):
         found = session.execute(
@@ -102,7 +118,7 @@ def parse_query(session: Session, workspace_id: uuid.UUID, params: dict[str, str
     assert start is not None
     assert end is not None
     assert interval is not None
-    return ReportQuery(start, end, interval, goal, kind, params.get("flow") or None, attribution)
+    return ReportQuery(start, end, interval, goal, kind, params.get("flow") or None, attribution, compare)
 
 
 def date_range(

@@ -13,16 +13,30 @@ from sqlalchemy.orm import Session
 
 from comerix.analytics import queries
 from comerix.analytics.queries import flows_seen
-from comerix.analytics.report_query import Interval, ReportQuery, parse_query
-from comerix.analytics.schemas import Summary
+from comerix.analytics.report_query import Compare, Interval, ReportQuery, parse_query
+from comerix.analytics.schemas import PreviousPeriod, Summary
 from comerix.analytics.summary import SummaryRows, fold
 from comerix.workspaces.models import Workspace
 
-__all__ = ["Interval", "ReportQuery", "flows_seen", "parse_query", "summary"]
+__all__ = ["Compare", "Interval", "ReportQuery", "flows_seen", "parse_query", "summary"]
 
 
 def summary(session: Session, workspace: Workspace, query: ReportQuery) -> Summary:
-    """The summary of `query`, read from the rollups only."""
+    """The summary of `query`, read from the rollups only; with `compare`, the previous period's too."""
+    report = _summary(session, workspace, query)
+    if query.compare is None:
+        return report
+    before = _summary(session, workspace, query.previous())
+    return report.model_copy(
+        update={
+            "previous": PreviousPeriod(
+                from_=before.from_, to=before.to, totals=before.totals, series=before.series
+            )
+        }
+    )
+
+
+def _summary(session: Session, workspace: Workspace, query: ReportQuery) -> Summary:
     rows = SummaryRows(
         outcomes=queries.outcome_rows(session, workspace.id, query),
         fallbacks=queries.fallback_rows(session, workspace.id, query),

@@ -83,6 +83,17 @@ class SeriesPoint(BaseModel):
     base_revenue: list[Money]
 
 
+class PreviousPeriod(BaseModel):
+    """The period a report is compared with: the same length, ending the day before the report's."""
+
+    from_: date = Field(alias="from")
+    to: date
+    totals: Totals
+    series: list[SeriesPoint] = Field(description="its periods, for a chart to lay over the report's")
+
+    model_config = {"populate_by_name": True}
+
+
 class Summary(BaseModel):
     from_: date = Field(alias="from")
     to: date
@@ -96,6 +107,11 @@ class Summary(BaseModel):
     by_currency: list[CurrencyRow]
     by_attribution: list[AttributionRow]
     series: list[SeriesPoint]
+    previous: PreviousPeriod | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="with `compare=previous`: the previous period's dates, totals and series",
+    )
 
     model_config = {"populate_by_name": True}
 

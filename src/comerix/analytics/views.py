@@ -57,11 +57,14 @@ def get_summary(
     flow: Param = None,
     attribution: Param = None,
     interval: Annotated[str | None, Query(description="day, week or month")] = None,
+    compare: Annotated[
+        str | None,
+        Query(description="`previous`: add the totals and series of the period just before, as long"),
+    ] = None,
 ) -> Summary:
     """Totals, breakdowns and a series for a range of local days, read from the rollups."""
-    query = reports.parse_query(
-        session, principal.workspace_id, _params(from_, to, goal, kind, flow, attribution, interval)
-    )
+    params = _params(from_, to, goal, kind, flow, attribution, interval) | {"compare": compare}
+    query = reports.parse_query(session, principal.workspace_id, params)
     return reports.summary(session, workspaces.get_or_raise(session, principal.workspace_id), query)
 
 

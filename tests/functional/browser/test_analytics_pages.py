@@ -35,7 +35,16 @@ def test_the_dashboard_shows_tiles_a_chart_and_breakdowns(signed_in_as: Callable
     datasets = page.evaluate(
         "() => Chart.getChart(document.getElementById('analytics-chart')).data.datasets.map(d => d.label)"
     )
-    assert datasets == ["Conversions", "Engagements", "Custom", "Base revenue (EUR)"]
+    assert datasets == [
+        "Conversions",
+        "Engagements",
+        "Custom",
+        "Base revenue (EUR)",
+        "Outcomes, 4 Sep 2026 \N{EN DASH} 3 Oct 2026",  # the previous 30 days, faint under them
+        "Base revenue (EUR), 4 Sep 2026 \N{EN DASH} 3 Oct 2026",
+    ]
+    expect(page.locator("#compare-note")).to_contain_text("4 Sep 2026 \N{EN DASH} 3 Oct 2026")
+    expect(page.locator("#tile-conversations .change")).to_have_text(re.compile(r"(▲|▼) \d+\.\d%|no change"))
 
     by_goal = page.get_by_role("region", name="By goal").get_by_role("table")
     expect(by_goal.get_by_role("rowheader").first).to_contain_text("Primary")

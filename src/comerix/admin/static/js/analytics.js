@@ -5,6 +5,34 @@
 (() => {
   const COLORS = { Conversions: "#4f46e5", Engagements: "#0ea5e9", Custom: "#f59e0b" };
 
+  // The previous period, faint and dashed under the report's own: its outcomes on the left axis and
+  // its base revenue on the right, its first period under the report's first.
+  function previousLines(previous, labels) {
+    const faint = { type: "line", pointRadius: 0, borderWidth: 1.5, borderDash: [5, 4], tension: 0 };
+    return [
+      {
+        ...faint,
+        label: `Outcomes, ${previous.label}`,
+        data: previous.outcomes.slice(0, labels.length),
+        borderColor: "rgba(79, 70, 229, 0.45)",
+        backgroundColor: "rgba(79, 70, 229, 0.45)",
+        yAxisID: "y",
+        stack: "previous-outcomes", // drawn beside the stacked bars, never added to them
+        order: 0,
+      },
+      {
+        ...faint,
+        label: `Base revenue (${previous.revenue.currency}), ${previous.label}`,
+        currency: previous.revenue.currency,
+        data: previous.revenue.values.slice(0, labels.length).map(Number),
+        borderColor: "rgba(15, 123, 79, 0.45)",
+        backgroundColor: "rgba(15, 123, 79, 0.45)",
+        yAxisID: "y1",
+        order: 0,
+      },
+    ];
+  }
+
   function drawChart() {
     const canvas = document.getElementById("analytics-chart");
     const block = document.getElementById("analytics-chart-data");
@@ -12,7 +40,7 @@
     const data = JSON.parse(block.textContent);
     const revenue = window.ComerixRevenue.lines(data.revenue, {
       pointRadius: data.labels.length > 60 ? 0 : 2,
-      cubicInterpolationMode: "monotone", // smooth, but never below zero between two points
+      tension: 0, // straight between two periods: a curve would show figures no period has
     });
     const datasets = Object.entries(data.counts).map(([label, values]) => ({
       type: "bar",
@@ -24,6 +52,7 @@
       order: 2,
     }));
     datasets.push(...revenue.datasets);
+    if (data.previous) datasets.push(...previousLines(data.previous, data.labels));
     new window.Chart(canvas, {
       type: "bar",
       data: { labels: data.labels, datasets },
