@@ -91,7 +91,7 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     outcomes = totals["conversions"] + totals["engagements"] + totals["custom"]
     assert footer(body, "by-goal") == f"{outcomes} — €0.30 $5.00 €4.78"
     assert 'title="€4.775474 exactly">€4.78</span>' in inner(body, "by-goal")  # the exact sum, on hover
-    assert footer(body, "by-flow") == f"{totals['conversations']} {outcomes} €0.30 $5.00 €4.78"
+    assert footer(body, "by-flow") == f"{totals['conversations']} 1 100.0% — {outcomes} €0.30 $5.00 €4.78"
     assert footer(body, "by-attribution") == f"{outcomes} €4.78"
     assert element(body, "by-currency").endswith("EUR 2 €0.30 USD 1 $5.00 Total 3 €0.30 $5.00")
     assert [(row["currency"], row["outcomes"], row["revenue"]) for row in summary["by_currency"]] == [
@@ -101,7 +101,23 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     goal_rows = element(body, "by-goal")
     assert goal_rows.index("Sale") < goal_rows.index("Reply")  # primary first
     assert "Sale Primary sale Conversion active 3 1 €0.30 $5.00 €4.78" in goal_rows
-    assert "sales-bot 1 3 €0.30 €0.30" in element(body, "by-flow")
+    # Which flow works: its one chat converted, and brought €0.30 (the dollar sale had no chat).
+    assert "sales-bot 1 1 100.0% €0.30 3 €0.30 €0.30" in element(body, "by-flow")
+    assert "No flow 0 0 — — 1 $5.00 €4.48" in element(body, "by-flow")
+    assert [
+        (
+            row["flow"],
+            row["converting_conversations"],
+            row["conversion_rate"],
+            row["base_revenue_per_conversation"],
+        )
+        for row in summary["by_flow"]
+    ] == [("sales-bot", 1, 1.0, [{"currency": "EUR", "value": "0.30"}]), (None, 0, 0.0, [])]
+    link = re.search(r'<a href="\?([^"]+)" title="Only this flow">sales-bot</a>', inner(body, "by-flow"))
+    assert link is not None
+    narrowed = pages.get(PAGE + "?" + html.unescape(link.group(1))).text
+    assert '<option value="sales-bot" selected>sales-bot</option>' in narrowed
+    assert tile(narrowed, "conversions").startswith("Conversions 2")  # the chat's two sales
     assert "In the conversation 3 €0.30" in element(body, "by-attribution")
     assert "Not attributed 1 €4.48" in element(body, "by-attribution")
 

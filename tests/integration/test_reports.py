@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pytest
@@ -137,8 +137,22 @@ def naive_summary(session: Session, workspace: Workspace, query: ReportQuery) ->
         point[o.kind.value] += 1
         if o.base_value is not None and o.base_currency:
             point["base"][o.base_currency] += o.base_value
+    flow_of = {c.id: c.flow_id or None for c in chats}
+    base_by_flow: dict[str | None, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for o in chosen:
+        if o.base_value is not None and o.base_currency:
+            base_by_flow[o.flow_id or None][o.base_currency] += o.base_value
+    flows = {}
+    for flow in {flow_of[c] for c in cohort}:
+        started = sum(flow_of[c] == flow for c in cohort)
+        per_chat = {
+            currency: (total / started).quantize(Decimal("0.000001"), ROUND_HALF_EVEN).normalize()
+            for currency, total in base_by_flow[flow].items()
+        }
+        flows[flow] = (started, sum(flow_of[c] == flow for c in converting), per_chat)
     return {
         "series": {period: {**p, "base": dict(p["base"])} for period, p in series.items()},
+        "flows": flows,
         "conversations": len(cohort),
         "counts": {
             kind: sum(o.kind.value == kind for o in chosen) for kind in ("conversion", "engagement", "custom")
@@ -172,8 +186,21 @@ def rolled_up(summary: Any) -> dict[str, Any]:
         for point in summary.series
         if point.conversions or point.engagements or point.custom
     }
+    flows = {
+        row.flow: (
+            row.conversations,
+            row.converting_conversations,
+            {m.currency: m.value.normalize() for m in row.base_revenue_per_conversation},
+        )
+        for row in summary.by_flow
+        if row.conversations
+    }
+    for row in summary.by_flow:
+        rate = round(row.converting_conversations / row.conversations, 4) if row.conversations else 0.0
+        assert row.conversion_rate == rate
     return {
         "series": series,
+        "flows": flows,
         "conversations": totals.conversations,
         "counts": {
             "conversion": totals.conversions,

@@ -96,6 +96,14 @@ class Filters:
             raise Invalid.of([FieldProblem("range", f"{self.range!r} is not one of {choices}")])
         return reports.parse_query(session, workspace.id, dict(self.values))
 
+    def narrowed(self, name: str, value: str) -> str:
+        """The page's query string with one more filter (a breakdown row's flow, goal or attribution)
+        and the same range."""
+        params = {"range": self.range} | self.values | {name: value}
+        if self.range != CUSTOM:  # a preset's dates follow the day the link is opened
+            params |= {"from": "", "to": ""}
+        return urlencode({key: chosen for key, chosen in params.items() if chosen})
+
     def link(self, query: ReportQuery) -> str:
         """The query string of the CSV download: the report's dates and filters."""
         params = {"from": query.start.isoformat(), "to": query.end.isoformat()}
@@ -121,7 +129,10 @@ def dashboard(request: Request, session: DbSession, now: Now, signed_in: Analyti
         return page(request, TEMPLATE, signed_in, context, status_code=422)
     summary = reports.summary(session, workspace, replace(query, compare=Compare.PREVIOUS))
     csv_path = request.app.url_path_for("admin_insights_analytics_csv")
-    context |= Dashboard(summary).context() | {"csv_href": f"{csv_path}?{filters.link(query)}"}
+    context |= Dashboard(summary).context() | {
+        "csv_href": f"{csv_path}?{filters.link(query)}",
+        "narrowed": filters.narrowed,
+    }
     return page(request, TEMPLATE, signed_in, context)
 
 
@@ -272,6 +283,7 @@ class Dashboard:
             "exact_money": exact_money,
             "money_of": lambda currency, value: money([Money(currency=currency, value=value)])[0],
             "count": count,
+            "percent": percent,
             "kinds": KINDS,
             "attributions": ATTRIBUTIONS,
         }

@@ -140,22 +140,24 @@ def credited_conversations(
     session: Session, workspace_id: uuid.UUID, query: ReportQuery
 ) -> list[CreditedConversations]:
     """Conversations started in the range (in the query's flow, when filtered) and credited, per goal
-    ('' = any conversion goal), under the query's attribution or any."""
+    ('' = any conversion goal) and flow, under the query's attribution or any."""
     table = ConversationGoalRollup
     statement = (
-        select(table.goal_id, func.sum(table.conversations).label("conversations"))
+        select(table.goal_id, table.flow_id, func.sum(table.conversations).label("conversations"))
         .where(
             table.workspace_id == workspace_id,
             table.day >= query.start,
             table.day <= query.end,
             table.attribution == (query.attribution.value if query.attribution else ANY),
         )
-        .group_by(table.goal_id)
+        .group_by(table.goal_id, table.flow_id)
     )
     if query.flow is not None:
         statement = statement.where(table.flow_id == query.flow)
     return [
-        CreditedConversations(goal_id=found["goal_id"], conversations=int(found["conversations"]))
+        CreditedConversations(
+            goal_id=found["goal_id"], conversations=int(found["conversations"]), flow_id=found["flow_id"]
+        )
         for found in session.execute(statement).mappings()
     ]
 

@@ -58,9 +58,17 @@ class GoalRow(BaseModel):
 class FlowRow(BaseModel):
     flow: str | None
     outcomes: int
-    conversations: int
+    conversations: int = Field(description="conversations of the flow started in the range")
+    converting_conversations: int = Field(
+        description="of those, the ones credited with at least one outcome of kind conversion"
+    )
+    conversion_rate: float = Field(description="converting_conversations / conversations, 0 without any")
     revenue: list[Money]
     base_revenue: list[Money]
+    base_revenue_per_conversation: list[Money] = Field(
+        description="base_revenue / conversations, per base currency, to the millionth (half even); "
+        "empty without conversations"
+    )
 
 
 class CurrencyRow(BaseModel):

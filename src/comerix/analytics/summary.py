@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from comerix.analytics.credits import ANY, is_chat_driven
@@ -95,6 +96,7 @@ class CreditedConversations:
 
     goal_id: str
     conversations: int
+    flow_id: str = ""  # '' = no flow
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,7 @@ def fold(
                 tallies, sum(conversations.values()), _converting(query, credited), rows.fallbacks
             ),
             "by_goal": _goal_rows(query, goals, tallies.by_goal),
-            "by_flow": _flow_rows(tallies.by_flow),
+            "by_flow": _flow_rows(tallies.by_flow, _converting_by_flow(query, rows.credited)),
             "by_currency": _currency_rows(tallies.by_currency),
             "by_attribution": _attribution_rows(tallies.by_attribution),
             "series": _series(query, rows.days),
@@ -226,6 +228,14 @@ def _credited_by_goal(rows: Iterable[CreditedConversations]) -> dict[str, int]:
     for row in rows:
         counts[row.goal_id] += row.conversations
     return dict(counts)
+
+
+def _converting_by_flow(query: ReportQuery, rows: Iterable[CreditedConversations]) -> dict[str, int]:
+    """Converting conversations per flow, counted as the totals count them."""
+    by_flow: defaultdict[str, list[CreditedConversations]] = defaultdict(list)
+    for row in rows:
+        by_flow[row.flow_id].append(row)
+    return {flow: _converting(query, _credited_by_goal(credited)) for flow, credited in by_flow.items()}
 
 
 def _converting(query: ReportQuery, credited: Mapping[str, int]) -> int:
@@ -311,17 +321,30 @@ def _goal_row(query: ReportQuery, goal: ReportGoal, tally: _Tally) -> GoalRow:
     )
 
 
-def _flow_rows(tallies: Mapping[str, _Tally]) -> list[FlowRow]:
+def _flow_rows(tallies: Mapping[str, _Tally], converting: Mapping[str, int]) -> list[FlowRow]:
     """A row per flow with outcomes or conversations, the busiest first; '' (no flow) as null."""
     return [
         FlowRow(
             flow=flow or None,
             outcomes=t.outcomes,
             conversations=t.conversations,
+            converting_conversations=converting.get(flow, 0),
+            conversion_rate=round(converting.get(flow, 0) / t.conversations, 4) if t.conversations else 0.0,
             revenue=t.revenue.money(),
             base_revenue=t.base_revenue.money(),
+            base_revenue_per_conversation=_per_conversation(t.base_revenue, t.conversations),
         )
         for flow, t in sorted(tallies.items(), key=lambda item: (-item[1].outcomes, item[0]))
+    ]
+
+
+def _per_conversation(sums: _Sums, conversations: int) -> list[Money]:
+    """Each currency's sum over the conversations, rounded half even to the millionth; none without any."""
+    if not conversations:
+        return []
+    return [
+        Money(currency=c, value=from_micros(round(Fraction(micros, conversations)), c))
+        for c, micros in sorted(sums.by_currency.items())
     ]
 
 
