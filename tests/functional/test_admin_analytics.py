@@ -163,11 +163,42 @@ def test_the_chart_gets_the_summary_series_as_json(pages: TestClient, shop: dict
     block = re.search(r'<script type="application/json" id="analytics-chart-data">(.*?)</script>', page, re.S)
     assert block is not None
     chart = orjson.loads(block.group(1))
-    assert chart["labels"] == ["Week of 26 Oct", "Week of 2 Nov"]
+    assert chart["labels"] == ["Week of 26 Oct (partial)", "Week of 2 Nov (partial)"]  # 29 Oct to 2 Nov
+    whole = pages.get(
+        PAGE, params={"range": "custom", "from": "2026-10-26", "to": "2026-11-08", "interval": "week"}
+    )
+    assert "(partial)" not in whole.text
     assert chart["counts"]["Conversions"] == [3, 0]
     assert chart["revenue"] == [{"currency": "EUR", "values": ["4.775474", "0"]}]
     assert "vendor/chart.js/chart.umd.min.js" in page
     assert page.index("chart.umd.min.js") < page.index("js/analytics.js")
+
+
+def test_conversion_figures_say_when_the_filters_leave_nothing_to_count(
+    pages: TestClient, shop: dict[str, Any]
+) -> None:
+    sign_in(pages, shop["admin"].user.email)
+    engaged = pages.get(PAGE, params=shop["range"] | {"kind": "engagement"}).text
+    assert (
+        tile(engaged, "converting") == "Converting conversations — only engagements are shown (Kind filter)"
+    )
+    assert tile(engaged, "conversion-rate") == "Conversion rate — only engagements are shown (Kind filter)"
+    assert tile(engaged, "conversions").startswith("Engagements 1 ")  # the reply, instead of "Conversions 0"
+    assert 'class="value not-counted"' in inner(engaged, "tile-converting")
+    unattributed = pages.get(PAGE, params=shop["range"] | {"attribution": "none"}).text
+    assert tile(unattributed, "conversion-rate").endswith("— unattributed outcomes credit no conversation")
+    everything = pages.get(PAGE, params=shop["range"]).text
+    assert "not-counted" not in everything
+    assert "goal-tiles" in everything  # the primary goals in a row of their own, above the eight
+    assert everything.index('id="tile-goal-sale"') < everything.index('class="tiles headline-tiles"')
+
+
+def test_a_wrong_range_is_explained_in_words(pages: TestClient, shop: dict[str, Any]) -> None:
+    sign_in(pages, shop["admin"].user.email)
+    page = pages.get(PAGE, params={"range": "custom", "from": "2026-11-02", "to": "2026-11-01"})
+    assert page.status_code == 422
+    assert "<strong>to</strong> is before <code>from</code>" in page.text
+    assert "is before `from`" not in page.text
 
 
 def test_filters_in_the_url_narrow_the_figures_and_stay_in_the_form(

@@ -27,7 +27,7 @@ from comerix.admin.forms import errors_by_field
 from comerix.admin.pages import SECURITY_HEADERS, page
 from comerix.analytics import exports, reports
 from comerix.analytics.reports import Compare, Interval, ReportQuery
-from comerix.analytics.schemas import Money, Summary
+from comerix.analytics.schemas import Money, Summary, Totals
 from comerix.analytics.sums import local_day
 from comerix.errors import FieldProblem, Invalid
 from comerix.goals import service as goals
@@ -235,6 +235,7 @@ class Tile:
     sub: str = ""
     primary: bool = False
     change: Change | None = None
+    counted: bool = True  # False: the filters leave nothing this figure counts (shown as —, not 0)
 
 
 def change(now: Decimal | int, before: Decimal | int) -> Change:
@@ -272,10 +273,11 @@ class Dashboard:
             "outcomes_total": totals.conversions + totals.engagements + totals.custom,
             "period": f"{format_date(s.from_, 'd MMM y', locale=LOCALE)} \N{EN DASH} "
             f"{format_date(s.to, 'd MMM y', locale=LOCALE)}",
-            "tiles": self.tiles(),
+            "goal_tiles": [tile for tile in self.tiles() if tile.primary],
+            "tiles": [tile for tile in self.tiles() if not tile.primary],
             "chart": self.chart(),
             "previous_period": self.previous_period(),
-            "periods": [period_label(point.period, s.interval) for point in s.series],
+            "periods": self.period_labels(),
             "attribution_rows": sorted(
                 s.by_attribution, key=lambda row: list(ATTRIBUTIONS).index(row.attribution)
             ),
@@ -302,9 +304,11 @@ class Dashboard:
             for row in self.summary.by_goal
             if row.is_primary
         ]
+        return tiles + self._not_counted(self._headline(totals, before))
+
+    def _headline(self, totals: Totals, before: Totals | None) -> list[Tile]:
         chat, unattributed = totals.chat_driven_base_revenue, totals.unattributed_base_revenue
         return [
-            *tiles,
             Tile(
                 "conversations",
                 "Conversations",
@@ -365,6 +369,53 @@ class Dashboard:
             ),
         ]
 
+    def period_labels(self) -> list[str]:
+        """Each period of the series by name; a week or month the range only partly covers says so,
+        so that its smaller figures are not read as a fall."""
+        s = self.summary
+        interval = Interval(s.interval)
+        return [
+            period_label(p.period, s.interval)
+            + (
+                " (partial)"
+                if p.period < s.from_ or interval.after(p.period) - timedelta(days=1) > s.to
+                else ""
+            )
+            for p in s.series
+        ]
+
+    def _not_counted(self, tiles: list[Tile]) -> list[Tile]:
+        """The conversion figures as "—" when the filters leave no conversion to count: a Kind other
+        than conversion, or only unattributed outcomes (no conversation is credited with those)."""
+        kind, attribution = self.summary.filters.get("kind"), self.summary.filters.get("attribution")
+        if kind not in (None, "conversion"):
+            reason = f"only {OUTCOMES_OF[kind]} are shown (Kind filter)"
+        elif attribution == "none":
+            reason = "unattributed outcomes credit no conversation"
+        else:
+            return tiles
+        totals = self.summary.totals
+        shown = {"engagement": totals.engagements, "custom": totals.custom}
+        changed = []
+        for tile in tiles:
+            if tile.key in ("converting", "conversion-rate"):
+                tile = replace(tile, values=["\N{EM DASH}"], sub=reason, change=None, counted=False)
+            elif tile.key == "conversions" and kind in shown:
+                label = KINDS[kind] + "s" if kind == "engagement" else "Custom outcomes"
+                tile = replace(tile, label=label, values=[count(shown[kind])], sub="the Kind filter's")
+                tile = replace(tile, change=self._kind_change(kind))
+            changed.append(tile)
+        return changed
+
+    def _kind_change(self, kind: str) -> Change | None:
+        previous = self.summary.previous
+        if previous is None:
+            return None
+        now, before = self.summary.totals, previous.totals
+        if kind == "engagement":
+            return change(now.engagements, before.engagements)
+        return change(now.custom, before.custom)
+
     def _base_change(self, now: list[Money], before: list[Money]) -> Change:
         """The change of an amount in the workspace's base currency (the one every tile adds up in)."""
         currency = self.summary.base_currency
@@ -378,7 +429,7 @@ class Dashboard:
         seen = {m.currency for point in series for m in point.base_revenue}
         currencies = sorted(seen | {self.summary.base_currency})
         chart: dict[str, Any] = {
-            "labels": [period_label(p.period, self.summary.interval) for p in series],
+            "labels": self.period_labels(),
             "counts": {
                 "Conversions": [p.conversions for p in series],
                 "Engagements": [p.engagements for p in series],

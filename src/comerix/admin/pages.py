@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,7 +28,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -153,6 +154,15 @@ def _local_time_filter(context: Context, moment: datetime, unit: TimeUnit = "sec
     return local_time(moment, context["timezone"], unit)
 
 
+def code_spans(message: str) -> Markup:
+    """A message of the API's (which names fields and values between backticks: "is before `from`") as
+    a page shows it: escaped, each backticked name set in code."""
+    return Markup(_BACKTICKED.sub(r"<code>\1</code>", str(escape(message))))  # noqa: S704 (escaped first)
+
+
+_BACKTICKED = re.compile(r"`([^`]+)`")
+
+templates.env.filters["code_spans"] = code_spans
 templates.env.filters["pretty_json"] = to_pretty_json
 templates.env.filters["json_data"] = to_json_data
 templates.env.filters["local_time"] = _local_time_filter
