@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Form, Query, Request
@@ -256,7 +257,7 @@ def _form_page(
     signed_in: SignedIn,
     values: Mapping[str, str],
     shape: Shape,
-    base_currency: str,
+    facts: FormFacts,
     *,
     goal: Goal | None = None,
     error: Invalid | GoalCodeTaken | None = None,
@@ -273,7 +274,8 @@ def _form_page(
         "shapes": SHAPES,
         "step_errors": steps.by_row,
         "blank_row": StepRow(-1),
-        "base_currency": base_currency,
+        "base_currency": facts.base_currency,
+        "event_names": facts.event_names,
         "from_explorer": from_explorer,
         "action": f"/admin/insights/goals/{goal.id}/edit" if goal else NEW_PATH,
         "script_data": {"preview_url": PREVIEW_PATH},
@@ -319,14 +321,25 @@ def new_goal(
         conditions = json_text(explorer.goal_conditions(event.properties))
     values = prefilled(trigger_event, conditions)
     shape = Shape("single", False, renumbered(new_goal_rows()))
-    base = _base_currency(session, signed_in)
+    base = _form_facts(session, signed_in)
     return _form_page(
         request, signed_in, values, shape, base, from_explorer=bool(trigger_event or conditions)
     )
 
 
-def _base_currency(session: Session, signed_in: SignedIn) -> str:
-    return workspaces.get_or_raise(session, signed_in.principal.workspace_id).base_currency
+@dataclass(frozen=True)
+class FormFacts:
+    """What the goal form tells of the workspace: its base currency, and the event names it has sent
+    (suggested as triggers while typing)."""
+
+    base_currency: str
+    event_names: list[str]
+
+
+def _form_facts(session: Session, signed_in: SignedIn) -> FormFacts:
+    workspace_id = signed_in.principal.workspace_id
+    base_currency = workspaces.get_or_raise(session, workspace_id).base_currency
+    return FormFacts(base_currency, explorer.known_names(session, workspace_id))
 
 
 @router.post("/insights/goals/new")
@@ -336,7 +349,7 @@ def create_goal(
     """Create the goal; or, when a button of the steps editor sent the form, show it again changed."""
     principal = signed_in.principal
     shape = Shape.posted(values, None)
-    base = _base_currency(session, signed_in)
+    base = _form_facts(session, signed_in)
     if values.get("step_action"):
         return _form_page(request, signed_in, values, shape, base)
     try:
@@ -394,9 +407,7 @@ def _with_local_times(result: preview.GoalPreview, timezone: str) -> dict[str, A
 def edit_goal(goal_id: str, request: Request, session: DbSession, signed_in: GoalsPage) -> Response:
     goal = service.get_or_raise(session, signed_in.principal.workspace_id, goal_id)
     shape = Shape.of_goal(session, goal)
-    return _form_page(
-        request, signed_in, values_of(goal), shape, _base_currency(session, signed_in), goal=goal
-    )
+    return _form_page(request, signed_in, values_of(goal), shape, _form_facts(session, signed_in), goal=goal)
 
 
 @router.post("/insights/goals/{goal_id}/edit")
@@ -407,7 +418,7 @@ def update_goal(
     code is read-only: a different code posted anyway is refused; so is a stored step left out."""
     goal = service.get_or_raise(session, signed_in.principal.workspace_id, goal_id)
     shape = Shape.posted(values, goal, service.steps_of(session, goal))
-    base = _base_currency(session, signed_in)
+    base = _form_facts(session, signed_in)
     if values.get("step_action"):
         return _form_page(request, signed_in, values | {"code": goal.code}, shape, base, goal=goal)
     try:

@@ -149,6 +149,23 @@ def names(session: Session, workspace_id: uuid.UUID, range_: Range, *, now: date
     return EventNameList(range=range_, names=rows)
 
 
+SUGGESTED_NAMES = 200
+
+
+def known_names(session: Session, workspace_id: uuid.UUID) -> list[str]:
+    """The event names the workspace has sent, the most frequent first (at most `SUGGESTED_NAMES`): what
+    the goal form suggests as a trigger."""
+    total = func.sum(EventNameDay.count)
+    query = (
+        select(EventNameDay.name)
+        .where(EventNameDay.workspace_id == workspace_id)
+        .group_by(EventNameDay.name)
+        .order_by(total.desc(), EventNameDay.name)
+        .limit(SUGGESTED_NAMES)
+    )
+    return list(session.scalars(query))
+
+
 def goal_conditions(properties: Mapping[str, Any]) -> dict[str, Any]:
     """Match conditions a goal could start from so that it matches this event: each scalar leaf of the
     properties under its property path (nested objects flattened to dotted paths, lists skipped), at

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 from tests.functional.browser.conftest import screenshot
 
@@ -17,7 +17,7 @@ def field(page: Page, label: str) -> Locator:
 
 
 def test_a_designer_creates_a_goal_through_its_errors_then_pauses_and_archives_it(
-    signed_in_as: Callable[[str], Page],
+    signed_in_as: Callable[[str], Page], page_errors: list[str]
 ) -> None:
     page = signed_in_as("designer")
     page.goto("/admin/insights/goals")
@@ -45,6 +45,14 @@ def test_a_designer_creates_a_goal_through_its_errors_then_pauses_and_archives_i
     expect(field(page, "Match conditions")).to_have_value('{"plan": "basic"}')
     summary.get_by_role("link", name="Code").click()
     expect(field(page, "Code")).to_be_focused()
+    # Trying the form again replaces the failed save's errors with what Try it finds now.
+    page.get_by_role("button", name="Try it").click()
+    expect(page.locator("#error-summary")).to_have_count(0)
+    expect(page.locator("#code-error")).to_have_count(0)
+    expect(field(page, "Code")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#try-it-results").get_by_role("alert")).to_contain_text("value_property")
+    (refused,) = [entry for entry in page_errors if entry.startswith("422 for ")]  # the one shown above
+    page_errors.remove(refused)
 
     field(page, "Code").fill("basic_plan_purchase")
     field(page, "Value property").fill("grand_total")
@@ -65,6 +73,22 @@ def test_a_designer_creates_a_goal_through_its_errors_then_pauses_and_archives_i
     ).to_be_visible()
     expect(active.get_by_role("link", name="Basic plan purchase", exact=True)).to_have_count(0)
 
+    asked: list[str] = []
+
+    def answer(dialog: Dialog, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="Archive Basic plan purchase").click()
+    expect(
+        page.locator("#goals-paused").get_by_role("link", name="Basic plan purchase", exact=True)
+    ).to_be_visible()
+    assert asked == [
+        "Archive “Basic plan purchase”? It stops recording outcomes; its outcomes stay in every report, "
+        "and its code stays taken. You can activate it again later."
+    ]
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
     page.get_by_role("button", name="Archive Basic plan purchase").click()
     expect(page.get_by_role("status")).to_have_text("Goal “Basic plan purchase” archived.")
     archived = page.locator("#goals-archived")
@@ -74,6 +98,28 @@ def test_a_designer_creates_a_goal_through_its_errors_then_pauses_and_archives_i
     archived.get_by_role("link", name="Edit Basic plan purchase").click()
     expect(field(page, "Code")).to_have_attribute("readonly", "")
     expect(field(page, "Code")).to_have_value("basic_plan_purchase")
+
+
+def test_the_form_suggests_a_code_from_the_name_and_triggers_from_the_events_sent(
+    signed_in_as: Callable[[str], Page],
+) -> None:
+    page = signed_in_as("designer")
+    page.goto("/admin/insights/goals/new")
+    field(page, "Name").fill("Premium purchase \N{EN DASH} été 2026!")
+    expect(field(page, "Code")).to_have_value("premium_purchase_ete_2026")
+    field(page, "Code").fill("premium")
+    field(page, "Name").fill("Premium purchase")
+    expect(field(page, "Code")).to_have_value("premium")  # the user's own code stays
+    field(page, "Code").fill("")
+    field(page, "Name").fill("Premium sale")
+    expect(field(page, "Code")).to_have_value("premium_sale")  # emptied: suggested again
+
+    expect(field(page, "Trigger event")).to_have_attribute("list", "event-names")
+    suggested = page.locator("datalist#event-names option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert {"purchase", "conversation_started", "message_sent"} <= set(suggested)
+    assert suggested.index("message_sent") < suggested.index("purchase")  # the most frequent first
 
 
 def test_only_the_fields_of_the_chosen_value_mode_are_shown(signed_in_as: Callable[[str], Page]) -> None:

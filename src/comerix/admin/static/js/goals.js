@@ -39,6 +39,31 @@
     });
   }
 
+  // A new goal's code follows its name (`Premium purchase!` → premium_purchase) until the user types a
+  // code of their own; the edit page's code is read-only and never changes.
+  const codeInput = form.querySelector("#code:not([readonly])");
+  const nameInput = form.querySelector("#name");
+  if (codeInput && nameInput) {
+    const codeOf = (text) =>
+      text
+        .normalize("NFKD")
+        .replace(/[\u0300-\u036f]/g, "") // é → e
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "_")
+        .replace(/^[^a-z]+/, "") // a code starts with a letter
+        .slice(0, 64)
+        .replace(/_+$/, "");
+    let suggested = codeInput.value === "" || codeInput.value === codeOf(nameInput.value) ? codeInput.value : null;
+    nameInput.addEventListener("input", () => {
+      if (suggested === null) return;
+      suggested = codeOf(nameInput.value);
+      codeInput.value = suggested;
+    });
+    codeInput.addEventListener("input", () => {
+      suggested = codeInput.value === "" ? "" : null;
+    });
+  }
+
   // The steps editor. Rows keep their field names; their order is their position field.
   const rows = document.getElementById("step-rows");
   const rowTemplate = document.getElementById("step-row-template");
@@ -261,6 +286,25 @@
   // Problems of the unsaved steps, also shown next to the editor's control they name (the service
   // says which: `input`), until the next run.
   const inlineErrors = [];
+  // The errors of a failed save describe the form as it was sent: once it is tried again, Try it's own
+  // answer replaces them.
+  const clearSavedErrors = () => {
+    const summary = document.getElementById("error-summary");
+    if (summary) summary.remove();
+    for (const note of form.querySelectorAll("p.error:not(.try-inline-error)")) {
+      for (const control of form.querySelectorAll("[aria-describedby]")) {
+        const ids = control.getAttribute("aria-describedby").split(/\s+/).filter((id) => id && id !== note.id);
+        if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
+        else control.removeAttribute("aria-describedby");
+        if (control.getAttribute("aria-invalid") === "true" && !control.closest(".try-has-error")) {
+          control.removeAttribute("aria-invalid");
+        }
+      }
+      note.remove();
+    }
+    for (const field of form.querySelectorAll(".has-error")) field.classList.remove("has-error");
+  };
+
   const clearInlineErrors = () => {
     for (const shown of inlineErrors.splice(0)) {
       shown.note.remove();
@@ -334,6 +378,7 @@
     }
     body.shape = chosenShape(); // the edit page has no choice: the goal's own type
     const rangeText = rangeSelect.value;
+    clearSavedErrors();
     clearInlineErrors();
     button.disabled = true;
     results.setAttribute("aria-busy", "true");
