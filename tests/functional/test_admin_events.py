@@ -66,9 +66,9 @@ def goal_links(page: str) -> list[dict[str, list[str]]]:
     return [parse_qs(urlsplit(html.unescape(href)).query) for href in GOAL_LINK.findall(page)]
 
 
-def prefilled_goals(shop: Shop, page: str) -> list[tuple[str, dict[str, object]]]:
-    """Follow each "Create goal from this event" link: the trigger event and match conditions the goal
-    form comes prefilled with."""
+def prefilled_goals(shop: Shop, page: str) -> list[tuple[str, dict[str, object], dict[str, object]]]:
+    """Follow each "Create goal from this event" link: the trigger event, the match conditions the goal
+    form comes prefilled with, and the event's properties it offers to tick as conditions."""
     forms = []
     for href in GOAL_LINK.findall(page):
         form = shop.pages.get(html.unescape(href))
@@ -77,8 +77,26 @@ def prefilled_goals(shop: Shop, page: str) -> list[tuple[str, dict[str, object]]
         conditions = re.search(r'<textarea id="match_conditions"[^>]*>([^<]*)</textarea>', form.text, re.S)
         assert trigger is not None
         assert conditions is not None
-        forms.append((html.unescape(trigger.group(1)), json.loads(html.unescape(conditions.group(1)))))
+        offered = {
+            html.unescape(path): json.loads(html.unescape(value))
+            for path, value in re.findall(r'data-path="([^"]*)" data-value="([^"]*)"', form.text)
+        }
+        text = html.unescape(conditions.group(1)).strip()
+        forms.append((html.unescape(trigger.group(1)), json.loads(text) if text else {}, offered))
     return forms
+
+
+def value_fields(shop: Shop, page: str) -> dict[str, str]:
+    """The value fields of the goal form the first "Create goal" link opens."""
+    form = shop.pages.get(html.unescape(GOAL_LINK.findall(page)[0])).text
+    found = {
+        name: re.search(rf'id="{name}" name="{name}" type="text" value="([^"]*)"', form)
+        for name in ("value_property", "currency_property")
+    }
+    chosen = re.search(r'<option value="([a-z_]+)" selected>', form.split('id="value_mode"')[1])
+    return {name: html.unescape(m.group(1)) if m else "" for name, m in found.items()} | {
+        "value_mode": chosen.group(1) if chosen else ""
+    }
 
 
 def test_the_explorer_shows_what_arrived_in_30_days_latest_first_in_the_workspace_time_zone(
@@ -144,7 +162,9 @@ def test_an_unknown_range_shows_30_days_and_says_so(shop: Shop) -> None:
     assert shown_event_ids(page.text) == ["recent"]
 
 
-def test_the_create_goal_link_fills_in_the_event_name_and_its_flattened_scalar_properties(shop: Shop) -> None:
+def test_the_create_goal_link_fills_in_the_name_and_offers_the_flattened_scalar_properties(
+    shop: Shop,
+) -> None:
     properties = {
         "order": {"plan": "premium", "total": 129.5, "lines": [{"sku": "a"}], "meta": {"coupon": None}},
         "currency": "EUR",
@@ -156,22 +176,30 @@ def test_the_create_goal_link_fills_in_the_event_name_and_its_flattened_scalar_p
     page = shop.pages.get(EXPLORER).text
     [link] = goal_links(page)
     assert list(link) == ["from_event"]  # the link names the event; no property value in the URL
-    [(trigger, conditions)] = prefilled_goals(shop, page)
+    [(trigger, conditions, offered)] = prefilled_goals(shop, page)
     assert trigger == "purchase"
-    assert conditions == {
+    assert conditions == {}  # every value of one event would match almost nothing else: none is ticked
+    assert offered == {
         "order.plan": "premium",
         "order.total": 129.5,
         "order.meta.coupon": None,
         "currency": "EUR",
         "vip": True,
     }
+    # The total is offered as the value, in the currency the event names.
+    assert value_fields(shop, page) == {
+        "value_mode": "from_property",
+        "value_property": "order.total",
+        "currency_property": "currency",
+    }
 
 
-def test_the_create_goal_link_keeps_at_most_20_conditions(shop: Shop) -> None:
+def test_the_create_goal_link_offers_at_most_20_conditions(shop: Shop) -> None:
     shop.send({"name": "survey", "timestamp": shop.ago(1), "properties": {f"q{n:02d}": n for n in range(25)}})
     shop.sign_in()
-    [(_trigger, conditions)] = prefilled_goals(shop, shop.pages.get(EXPLORER).text)
-    assert conditions == {f"q{n:02d}": n for n in range(20)}
+    [(_trigger, conditions, offered)] = prefilled_goals(shop, shop.pages.get(EXPLORER).text)
+    assert (conditions, offered) == ({}, {f"q{n:02d}": n for n in range(20)})
+    assert value_fields(shop, shop.pages.get(EXPLORER).text)["value_mode"] == "none"  # 20 numbers: no guess
 
 
 def test_goal_conditions_hold_on_the_event_they_come_from() -> None:
@@ -252,4 +280,4 @@ def test_integers_beyond_64_bits_show_exactly(shop: Shop) -> None:
     page = shop.pages.get(EXPLORER)
     assert page.status_code == 200
     assert "123456789012345678901234567890" in page.text
-    assert prefilled_goals(shop, page.text) == [("order", {"n": 123456789012345678901234567890})]
+    assert prefilled_goals(shop, page.text) == [("order", {}, {"n": 123456789012345678901234567890})]

@@ -63,6 +63,7 @@ from comerix.goals.schemas import (
     value_mode_problems,
 )
 from comerix.http import DbSession, Now
+from comerix.money import normalize_currency
 from comerix.telemetry import explorer, preview
 from comerix.text import json_loads, json_text
 from comerix.vocabulary import GoalStatus, Range, ValueMode
@@ -262,6 +263,7 @@ def _form_page(
     goal: Goal | None = None,
     error: Invalid | GoalCodeTaken | None = None,
     from_explorer: bool = False,
+    offered: Sequence[EventProperty] = (),
 ) -> Response:
     errors = errors_by_field(Invalid(error.message, error.details)) if error else {}
     steps = StepErrors.of(error.details if error else [], shape.rows)
@@ -277,6 +279,7 @@ def _form_page(
         "base_currency": facts.base_currency,
         "event_names": facts.event_names,
         "from_explorer": from_explorer,
+        "offered": offered,
         "action": f"/admin/insights/goals/{goal.id}/edit" if goal else NEW_PATH,
         "script_data": {"preview_url": PREVIEW_PATH},
     }
@@ -315,15 +318,74 @@ def new_goal(
     """The empty form, or prefilled from a stored event (`?from_event=<id>`: its name, and its scalar
     properties as match conditions; the Event Explorer links here so that no property value travels
     in a URL) or from the query (`?trigger_event=…&conditions={…}`)."""
+    offered: list[EventProperty] = []
     if from_event:
         event = explorer.get_or_raise(session, signed_in.principal.workspace_id, from_event)
         trigger_event = event.name
-        conditions = json_text(explorer.goal_conditions(event.properties))
-    values = prefilled(trigger_event, conditions)
+        offered = offered_properties(explorer.goal_conditions(event.properties))
+    values = prefilled(trigger_event, conditions) | value_offer(offered)
     shape = Shape("single", False, renumbered(new_goal_rows()))
     base = _form_facts(session, signed_in)
     return _form_page(
-        request, signed_in, values, shape, base, from_explorer=bool(trigger_event or conditions)
+        request,
+        signed_in,
+        values,
+        shape,
+        base,
+        from_explorer=bool(trigger_event or conditions),
+        offered=offered,
+    )
+
+
+@dataclass(frozen=True)
+class EventProperty:
+    """A property of the event a goal is created from, as the form offers it: as a match condition
+    (none is picked at first: every value of one event would match almost nothing else), as the value
+    (a number), or as the currency (an ISO 4217 code)."""
+
+    path: str
+    value: Any
+    json: str
+    number: bool
+    currency: bool
+
+
+VALUE_NAMES = re.compile(r"(total|amount|price|value|revenue|sum|cost)", re.IGNORECASE)
+
+
+def offered_properties(leaves: Mapping[str, Any]) -> list[EventProperty]:
+    return [
+        EventProperty(
+            path=path,
+            value=value,
+            json=json_text(value),
+            number=_is_amount(value),
+            currency=isinstance(value, str) and normalize_currency(value) == value,
+        )
+        for path, value in leaves.items()
+    ]
+
+
+def _is_amount(value: Any) -> bool:
+    """A number, or a string holding one (shops send "129.50" as often as 129.50)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value) is not None
+
+
+def value_offer(offered: list[EventProperty]) -> dict[str, str]:
+    """The form's value fields as the event suggests them: the amount that reads like a total (else the
+    only amount there is) from its property, in the currency a property names."""
+    amounts = [p for p in offered if p.number]
+    named = [p for p in amounts if VALUE_NAMES.search(p.path.rsplit(".", 1)[-1])]
+    chosen = named[0] if named else amounts[0] if len(amounts) == 1 else None
+    if chosen is None:
+        return {}
+    currency = next((p.path for p in offered if p.currency), "")
+    return {"value_mode": ValueMode.FROM_PROPERTY.value, "value_property": chosen.path} | (
+        {"currency_property": currency} if currency else {}
     )
 
 

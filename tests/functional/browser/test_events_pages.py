@@ -53,11 +53,22 @@ def test_create_a_goal_from_an_event_in_one_click(signed_in_as: Callable[[str], 
 
     page.wait_for_url(re.compile(r"/admin/insights/goals/new\?from_event="))
     expect(page.get_by_label(re.compile(r"^Trigger event( \*)?$"))).to_have_value("purchase")
-    conditions = json.loads(page.get_by_label("Match conditions", exact=True).input_value())
-    assert conditions == {
-        key: value for key, value in properties.items() if not isinstance(value, dict | list)
-    }
-    assert conditions["plan"] in ("premium", "basic")
+    conditions = page.get_by_label("Match conditions", exact=True)
+    expect(conditions).to_have_value("{}")  # nothing ticked: the goal counts every purchase
+    expect(page.get_by_label("Value", exact=True)).to_have_value("from_property")
+    expect(page.get_by_label("Value property", exact=True)).to_have_value("grand_total")  # reads as a total
+    expect(page.get_by_label("Currency property", exact=True)).to_have_value("currency")
+
+    offered = page.locator("#event-properties")
+    offered.get_by_label(re.compile(r"plan = \"")).check()
+    assert json.loads(conditions.input_value()) == {"plan": properties["plan"]}
+    offered.get_by_label(re.compile(r"items = \d")).check()
+    assert json.loads(conditions.input_value()) == {"plan": properties["plan"], "items": properties["items"]}
+    offered.get_by_label(re.compile(r"plan = \"")).uncheck()
+    assert json.loads(conditions.input_value()) == {"items": properties["items"]}
+    offered.locator("li", has_text="items").get_by_role("button", name="Use as the value").click()
+    expect(page.get_by_label("Value property", exact=True)).to_have_value("items")
+    screenshot(page, "goal-from-event")
 
 
 def test_analysts_see_no_goal_link_nor_contact_link(signed_in_as: Callable[[str], Page]) -> None:

@@ -64,6 +64,40 @@
     });
   }
 
+  // A goal created from an event: ticking one of its properties adds it to the match conditions (and
+  // unticking takes it out), as long as those are a JSON object; a number or a currency code can
+  // become the goal's value or currency.
+  const conditions = form.querySelector("#match_conditions");
+  for (const box of form.querySelectorAll(".pick-condition")) {
+    box.addEventListener("change", () => {
+      let current;
+      try {
+        current = conditions.value.trim() ? JSON.parse(conditions.value) : {};
+      } catch {
+        return; // the user's own text, not JSON yet: left as it is
+      }
+      if (current === null || typeof current !== "object" || Array.isArray(current)) return;
+      if (box.checked) current[box.dataset.path] = JSON.parse(box.dataset.value);
+      else delete current[box.dataset.path];
+      conditions.value = JSON.stringify(current, null, 2);
+    });
+  }
+  const valueMode = form.querySelector("#value_mode");
+  for (const button of form.querySelectorAll("[data-use-value]")) {
+    button.addEventListener("click", () => {
+      valueMode.value = "from_property";
+      valueMode.dispatchEvent(new Event("change"));
+      form.querySelector("#value_property").value = button.dataset.useValue;
+    });
+  }
+  for (const button of form.querySelectorAll("[data-use-currency]")) {
+    button.addEventListener("click", () => {
+      valueMode.value = "from_property";
+      valueMode.dispatchEvent(new Event("change"));
+      form.querySelector("#currency_property").value = button.dataset.useCurrency;
+    });
+  }
+
   // The steps editor. Rows keep their field names; their order is their position field.
   const rows = document.getElementById("step-rows");
   const rowTemplate = document.getElementById("step-row-template");
