@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -111,6 +112,21 @@ def test_a_page_the_role_may_not_open_is_a_403_page(
     assert response.status_code == 403
     assert "text/html" in response.headers["content-type"]
     assert "comerix.insights.goals.manage" in response.text
+    assert "the permission to view, create, edit and pause goals" in response.text
+    assert "the designer or admin role does" in response.text  # the narrowest role that would help first
+
+
+def test_the_account_page_says_what_the_role_allows_in_words(
+    pages: TestClient, db: Database, clock: FixedClock
+) -> None:
+    analyst = member(db, clock, Role.ANALYST)
+    sign_in(pages, analyst.user.email)
+    page = pages.get("/admin/account").text
+    allowed = re.findall(r"<li>([^<]+) <code class=\"muted small\">([^<]+)</code></li>", page)
+    assert allowed == [
+        ("Use the Event Explorer", "comerix.insights.telemetry"),
+        ("View the Analytics Hub, the OData feed and exports", "comerix.insights.analytics.view"),
+    ]
 
 
 def test_sign_out_needs_the_csrf_token_and_ends_the_session(

@@ -248,7 +248,12 @@ def test_a_viewer_may_not_open_the_explorer(shop: Shop) -> None:
     shop.sign_in(Role.VIEWER)
     page = shop.pages.get(EXPLORER)
     assert page.status_code == 403
-    assert "comerix.insights.telemetry" in page.text
+    message = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
+    assert (
+        "This page needs the permission to use the Event Explorer (comerix.insights.telemetry). Your role, "
+        "viewer, does not grant it; the analyst, designer or admin role does. An admin of this workspace "
+        "can change your role under Settings → Users."
+    ) in message
 
 
 @pytest.mark.parametrize("event", ["not-a-uuid", "0190b2a4-0000-7000-8000-000000000000"])

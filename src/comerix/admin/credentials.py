@@ -25,6 +25,7 @@ from comerix.admin.settings import FormText
 from comerix.auth import service as auth
 from comerix.auth import sessions
 from comerix.auth.models import EngineKeyKind
+from comerix.auth.roles import PERMISSION_SUMMARIES, Permission
 from comerix.auth.schemas import EngineKeyCreate, TokenCreate
 from comerix.auth.sessions import SignedIn
 from comerix.errors import Invalid
@@ -223,7 +224,7 @@ def account_page(
     """The account page: who is signed in, what their role allows, and their own tokens."""
     principal = signed_in.principal
     context = {
-        "permissions": sorted(principal.permissions),
+        "permissions": [(PERMISSION_SUMMARIES[p], p.value) for p in Permission if p in principal.permissions],
         "tokens": auth.list_tokens(session, principal.workspace_id, user_id=principal.user_id),
         "new_token": new_token,
         "values": values or {"name": ""},

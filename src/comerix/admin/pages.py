@@ -34,7 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from comerix.admin.dependencies import SESSION_COOKIE
 from comerix.admin.errors import SignInRequired
-from comerix.auth.roles import Permission
+from comerix.auth.errors import PermissionDenied
+from comerix.auth.roles import PERMISSION_SUMMARIES, Permission, roles_with
 from comerix.auth.service import Principal
 from comerix.auth.sessions import SignedIn, resolve, take_flash
 from comerix.db import Database
@@ -224,6 +225,17 @@ def _signed_in(request: Request) -> SignedIn | None:
     return signed_in
 
 
+def _needs(permission: Permission, principal: Principal) -> str:
+    """Why a page is closed to this user, in words: what it takes, and which role has it."""
+    roles = [role.value for role in roles_with(permission)]
+    which = roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " or " + roles[-1]
+    return (
+        f"this page needs the permission to {PERMISSION_SUMMARIES[permission]} ({permission.value}). "
+        f"Your role, {principal.role.value}, does not grant it; the {which} role does. "
+        "An admin of this workspace can change your role under Settings → Users"
+    )
+
+
 def error_page(request: Request, exc: Exception, status: int) -> Response | None:
     """An error met on an admin page, as a page (the menu included when someone is signed in).
     None for anything else, which then gets the API's JSON error."""
@@ -233,7 +245,10 @@ def error_page(request: Request, exc: Exception, status: int) -> Response | None
         return None  # the pages' own scripts ask for JSON
     if isinstance(exc, SignInRequired):
         return redirect(f"/admin/login?next={quote(exc.next_path, safe='/')}")
-    if isinstance(exc, DomainError):
+    signed_in = _signed_in(request)
+    if isinstance(exc, PermissionDenied) and signed_in is not None:
+        message = _needs(exc.permission, signed_in.principal)
+    elif isinstance(exc, DomainError):
         message = exc.message
     elif isinstance(exc, RequestValidationError):
         problems = problems_from_pydantic(exc.errors())
@@ -246,7 +261,6 @@ def error_page(request: Request, exc: Exception, status: int) -> Response | None
         message = (
             "the server failed; nothing was changed. Try again, and tell your administrator if it persists"
         )
-    signed_in = _signed_in(request)
     response = templates.TemplateResponse(
         request,
         "admin/error.html",

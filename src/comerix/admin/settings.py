@@ -24,7 +24,7 @@ from comerix.auth import service as auth
 from comerix.auth import sessions
 from comerix.auth.errors import OwnAccountProtected, UserEmailTaken
 from comerix.auth.passwords import MIN_PASSWORD_LENGTH
-from comerix.auth.roles import PERMISSIONS_BY_ROLE, Permission, Role
+from comerix.auth.roles import PERMISSION_SUMMARIES, PERMISSIONS_BY_ROLE, ROLE_SUMMARIES, Permission, Role
 from comerix.auth.schemas import RoleChange, UserCreate
 from comerix.auth.sessions import SignedIn
 from comerix.errors import DomainError, Invalid
@@ -40,19 +40,6 @@ USERS_PATH = "/admin/settings/users"
 
 FormText = Annotated[str, Form(max_length=1024)]
 
-ROLE_SUMMARIES = {
-    Role.ADMIN: "Everything, including these settings: users and roles, keys and tokens, analytics settings.",
-    Role.DESIGNER: "Designs goals and checks them against real events; reads the Analytics Hub.",
-    Role.ANALYST: "Explores the raw events and reads the Analytics Hub; cannot change goals.",
-    Role.VIEWER: "Reads the Analytics Hub, its OData feed and exports.",
-}
-PERMISSION_SUMMARIES = {
-    Permission.GOALS_MANAGE: "view, create, edit and pause goals",
-    Permission.TELEMETRY: "use the Event Explorer",
-    Permission.ANALYTICS_VIEW: "view the Analytics Hub, the OData feed and exports",
-    Permission.CONTACTS_MANAGE: "view and erase contact profiles",
-    Permission.SETTINGS_MANAGE: "change workspace settings, users and keys",
-}
 # Regions of the IANA names; everything else (UTC, Etc/GMT+5, US/Eastern, …) goes under "Other".
 ZONE_REGIONS = (
     "Africa",

@@ -30,3 +30,25 @@ PERMISSIONS_BY_ROLE: dict[Role, frozenset[Permission]] = {
 
 def permissions_of(role: Role) -> frozenset[Permission]:
     return PERMISSIONS_BY_ROLE[role]
+
+
+ROLE_SUMMARIES = {
+    Role.ADMIN: "Everything, including these settings: users and roles, keys and tokens, analytics settings.",
+    Role.DESIGNER: "Designs goals and checks them against real events; reads the Analytics Hub.",
+    Role.ANALYST: "Explores the raw events and reads the Analytics Hub; cannot change goals.",
+    Role.VIEWER: "Reads the Analytics Hub, its OData feed and exports.",
+}
+PERMISSION_SUMMARIES = {
+    Permission.GOALS_MANAGE: "view, create, edit and pause goals",
+    Permission.TELEMETRY: "use the Event Explorer",
+    Permission.ANALYTICS_VIEW: "view the Analytics Hub, the OData feed and exports",
+    Permission.CONTACTS_MANAGE: "view and erase contact profiles",
+    Permission.SETTINGS_MANAGE: "change workspace settings, users and keys",
+}
+"""What each permission lets a user do, in words: the pages say this, and the code beside it."""
+
+
+def roles_with(permission: Permission) -> list[Role]:
+    """The roles that grant `permission`, the narrowest first (so a 403 names the least it takes)."""
+    granting = [role for role in Role if permission in PERMISSIONS_BY_ROLE[role]]
+    return sorted(granting, key=lambda role: len(PERMISSIONS_BY_ROLE[role]))
