@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
 from tests.factories import Member, make_member
-from tests.pages import csrf_of, post_form, sign_in
+from tests.pages import PASSWORD, csrf_of, post_form, sign_in
 
 
 def member(db: Database, clock: FixedClock, role: Role = Role.ADMIN) -> Member:
@@ -250,3 +251,74 @@ def test_a_malformed_request_to_a_page_says_which_field(
     assert response.status_code == 422
     assert "key_id" in response.text
     assert "The server failed" not in response.text
+
+
+def change_password(pages: TestClient, **typed: str) -> Response:
+    fields = {"current_password": "", "new_password": "", "confirm_password": ""} | typed
+    return post_form(pages, "/admin/account/password", fields, page="/admin/account")
+
+
+def test_a_user_changes_their_own_password_and_their_other_sessions_end(
+    pages: TestClient, db: Database, clock: FixedClock
+) -> None:
+    ann = member(db, clock, Role.ANALYST)
+    with TestClient(pages.app, base_url="https://testserver") as elsewhere:
+        assert sign_in(elsewhere, ann.user.email).status_code == 303  # another browser
+        assert sign_in(pages, ann.user.email).status_code == 303
+        for typed, field, message in (
+            (
+                {
+                    "current_password": "wrong one",
+                    "new_password": "a new long one",
+                    "confirm_password": "a new long one",
+                },
+                "current_password",
+                "is not your current password",
+            ),
+            (
+                {
+                    "current_password": PASSWORD,
+                    "new_password": "a new long one",
+                    "confirm_password": "a new long on",
+                },
+                "confirm_password",
+                "does not match the new password",
+            ),
+            (
+                {"current_password": PASSWORD, "new_password": "short", "confirm_password": "short"},
+                "new_password",
+                "at least 8 characters",
+            ),
+        ):
+            refused = change_password(pages, **typed)
+            assert refused.status_code == 422, field
+            assert re.search(rf'<p class="error" id="{field}-error">[^<]*{message}', refused.text), (
+                refused.text
+            )
+            assert "a new long one" not in refused.text  # a password is never shown again
+            assert PASSWORD not in refused.text
+        assert elsewhere.get("/admin/account").status_code == 200  # nothing changed yet
+
+        changed = change_password(
+            pages, current_password=PASSWORD, new_password="a new long one", confirm_password="a new long one"
+        )
+        assert changed.status_code == 303
+        assert "Your password is changed. Your 1 other session ended." in pages.get("/admin/account").text
+        assert elsewhere.get("/admin/account", follow_redirects=False).status_code == 303  # signed out there
+    assert pages.get("/api/v1/goals", headers=ann.headers).status_code in (200, 403)  # the token still works
+    pages.cookies.clear()
+    assert sign_in(pages, ann.user.email).status_code == 401  # the old password: refused
+    assert sign_in(pages, ann.user.email, "a new long one").status_code == 303
+
+
+def test_a_password_change_needs_the_form_token(pages: TestClient, db: Database, clock: FixedClock) -> None:
+    ann = member(db, clock)
+    sign_in(pages, ann.user.email)
+    typed = {
+        "current_password": PASSWORD,
+        "new_password": "a new long one",
+        "confirm_password": "a new long one",
+    }
+    assert pages.post("/admin/account/password", data=typed, follow_redirects=False).status_code == 403
+    pages.cookies.clear()
+    assert sign_in(pages, ann.user.email).status_code == 303  # the password is unchanged

@@ -26,7 +26,7 @@ from comerix.auth import service as auth
 from comerix.auth import sessions
 from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import PERMISSION_SUMMARIES, Permission
-from comerix.auth.schemas import EngineKeyCreate, TokenCreate
+from comerix.auth.schemas import EngineKeyCreate, PasswordChange, TokenCreate
 from comerix.auth.sessions import SignedIn
 from comerix.errors import Invalid
 from comerix.http import DbSession, Now
@@ -219,9 +219,11 @@ def account_page(
     new_token: NewCredential | None = None,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    password_errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The account page: who is signed in, what their role allows, and their own tokens."""
+    """The account page: who is signed in, what their role allows, their own tokens, and a form to
+    change their password."""
     principal = signed_in.principal
     context = {
         "permissions": [(PERMISSION_SUMMARIES[p], p.value) for p in Permission if p in principal.permissions],
@@ -229,6 +231,7 @@ def account_page(
         "new_token": new_token,
         "values": values or {"name": ""},
         "errors": errors or {},
+        "password_errors": password_errors or {},
         "timezone": workspace_timezone(session, signed_in),
         "api_base": str(request.base_url).rstrip("/"),
     }
@@ -255,6 +258,35 @@ def create_own_token(
     return account_page(
         request, session, signed_in, new_token=NewCredential(f"Token “{data.name}”", token, ACCOUNT_PATH)
     )
+
+
+@router.post("/account/password", name="admin_account_password")
+def change_own_password(
+    request: Request,
+    session: DbSession,
+    signed_in: AnyUserPage,
+    current_password: FormText = "",
+    new_password: FormText = "",
+    confirm_password: FormText = "",
+) -> Response:
+    """Change the signed-in user's password (with the current one); their other sessions end."""
+    principal = signed_in.principal
+    typed = {
+        "current_password": current_password,
+        "new_password": new_password,
+        "confirm_password": confirm_password,
+    }
+    try:
+        data = parse_form(PasswordChange, typed)
+        user = auth.get_user_or_raise(session, principal.workspace_id, principal.user_id)
+        ended = auth.change_password(session, user, data, keep_session=signed_in.row.id)
+    except Invalid as invalid:  # nothing typed is shown again: a password never goes back into a page
+        return account_page(
+            request, session, signed_in, password_errors=errors_by_field(invalid), status_code=422
+        )
+    others = f" Your {ended} other session{'' if ended == 1 else 's'} ended." if ended else ""
+    sessions.set_flash(signed_in.row, f"Your password is changed.{others}")
+    return redirect(ACCOUNT_PATH)
 
 
 @router.get("/account/tokens/{token_id}/revoke", name="admin_account_tokens_revoke")

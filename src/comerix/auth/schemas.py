@@ -31,14 +31,27 @@ Label = Annotated[
 ]
 
 
+Password = Annotated[
+    str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=1024), AfterValidator(no_nul)
+]
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Email
     role: Role
-    password: Annotated[
-        str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=1024), AfterValidator(no_nul)
-    ]
+    password: Password
+
+
+class PasswordChange(BaseModel):
+    """A user's own new password, given with the current one; typed twice, as forms ask."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    new_password: Password
+    confirm_password: Annotated[str, StringConstraints(max_length=1024)] = ""
 
 
 class TokenCreate(BaseModel):

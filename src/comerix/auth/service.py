@@ -11,8 +11,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select, true
 from sqlalchemy.orm import Session
 
 from comerix.auth import credentials
@@ -28,10 +29,19 @@ from comerix.auth.errors import (
     UserNotFound,
 )
 from comerix.auth.models import AdminSession, EngineKey, EngineKeyKind, PersonalAccessToken, User
-from comerix.auth.passwords import hash_password
+from comerix.auth.passwords import hash_password, verify_password
 from comerix.auth.roles import Permission, Role, permissions_of
-from comerix.auth.schemas import EngineKeyCreate, EngineKeyRead, TokenCreate, TokenRead, UserCreate, UserRead
+from comerix.auth.schemas import (
+    EngineKeyCreate,
+    EngineKeyRead,
+    PasswordChange,
+    TokenCreate,
+    TokenRead,
+    UserCreate,
+    UserRead,
+)
 from comerix.db.constraints import insert
+from comerix.errors import FieldProblem, Invalid
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,26 @@ def get_user_or_raise(session: Session, workspace_id: uuid.UUID, user_id: uuid.U
     if user is None:
         raise UserIdNotFound(user_id)
     return user
+
+
+def change_password(
+    session: Session, user: User, data: PasswordChange, *, keep_session: uuid.UUID | None = None
+) -> int:
+    """Give `user` the new password of `data` once its current one is right, and end the user's other
+    browser sessions (someone who knew the old password may be signed in); the one that asked stays.
+    Personal access tokens are not passwords: they stay until revoked. `Invalid` naming the field;
+    the number of sessions ended."""
+    if not verify_password(user.password_hash, data.current_password):
+        raise Invalid.of([FieldProblem("current_password", "is not your current password")])
+    if data.confirm_password != data.new_password:
+        raise Invalid.of([FieldProblem("confirm_password", "does not match the new password")])
+    user.password_hash = hash_password(data.new_password)
+    others = delete(AdminSession).where(
+        AdminSession.workspace_id == user.workspace_id,
+        AdminSession.user_id == user.id,
+        AdminSession.id != keep_session if keep_session is not None else true(),
+    )
+    return cast("CursorResult[Any]", session.execute(others)).rowcount
 
 
 def set_role(session: Session, actor: Principal, user_id: uuid.UUID, role: Role) -> User:
