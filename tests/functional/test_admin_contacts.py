@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from comerix.admin import contacts as contacts_page
 from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
 from comerix.clock import FixedClock
@@ -132,6 +133,35 @@ def test_the_contacts_page_lists_the_most_recently_active_first(shop: Shop) -> N
     assert positions == sorted(positions)
 
 
+def test_the_list_shows_each_contacts_chats_goals_and_lifetime_value_and_pages_on(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop.chat("ann", "chat-1", days_ago=3, total="129.50")
+    shop.chat("ann", "chat-2", days_ago=2, total="20")
+    shop.chat("anna", "chat-3", days_ago=1)
+    shop.chat("bob", "chat-4", days_ago=4)
+    shop.sign_in()
+    assert table_rows(shop.pages.get(CONTACTS).text, "contact-list") == [
+        "anna 2026-11-01 10:45:00 CET 2026-11-01 10:30:00 CET 1 0 —",
+        "ann 2026-10-31 11:00:00 CET 2026-10-30 10:30:00 CET 2 2 149.50 EUR",
+        "bob 2026-10-29 10:45:00 CET 2026-10-29 10:30:00 CET 1 0 —",
+    ]
+    # An id's beginning lists the contacts whose id starts with it; the exact id opens the profile.
+    found = shop.pages.get(CONTACTS, params={"contact_id": "an"}).text
+    assert [row.split()[0] for row in table_rows(found, "contact-list")] == ["anna", "ann"]
+    assert "Contacts whose id starts with “an”" in found
+    assert shop.pages.get(CONTACTS, params={"contact_id": "%"}).status_code == 404  # a wildcard is text
+
+    monkeypatch.setattr(contacts_page, "PAGE_SIZE", 2)
+    first = shop.pages.get(CONTACTS).text
+    older = re.search(r'<a href="([^"]+)" rel="next">Seen earlier', first)
+    assert older is not None
+    second = shop.pages.get(html.unescape(older.group(1))).text
+    assert [row.split()[0] for row in table_rows(second, "contact-list")] == ["bob"]
+    assert 'rel="next"' not in second
+    assert "← The most recent" in second
+
+
 def test_looking_a_contact_up_opens_the_profile_or_says_it_is_unknown(shop: Shop) -> None:
     shop.chat("ann/b", "chat-1", days_ago=1)
     shop.sign_in()
@@ -141,7 +171,7 @@ def test_looking_a_contact_up_opens_the_profile_or_says_it_is_unknown(shop: Shop
 
     unknown = shop.pages.get(CONTACTS, params={"contact_id": "<nobody>"})
     assert unknown.status_code == 404
-    assert "There is no contact “&lt;nobody&gt;” in this workspace." in unknown.text
+    assert "No contact id starts with “&lt;nobody&gt;” in this workspace." in unknown.text
     assert 'aria-invalid="true"' in unknown.text
 
 

@@ -8,6 +8,7 @@ and some proxies refuse or decode an encoded slash; a query parameter has neithe
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -77,20 +78,59 @@ def duration(seconds: int) -> str:
     return " ".join(parts[:2])
 
 
+PAGE_SIZE = 50
+
+
 @router.get("/contacts", name="admin_contacts")
-def contacts(request: Request, session: DbSession, signed_in: ContactsPage, contact_id: str = "") -> Response:
-    """Look a contact up by id (a known one opens their profile), and the contacts seen most recently."""
+def contacts(
+    request: Request,
+    session: DbSession,
+    signed_in: ContactsPage,
+    contact_id: str = "",
+    after_seen: str = "",
+    after_id: str = "",
+) -> Response:
+    """The contacts seen most recently, 50 a page, each with their conversations, goals reached and
+    lifetime base value. A search opens the profile of the contact with exactly that id, or lists those
+    whose id starts with it."""
     workspace_id = signed_in.principal.workspace_id
-    contact_id = contact_id.strip()
-    if contact_id and service.exists(session, workspace_id, contact_id):
-        return redirect(contact_path(contact_id))
-    error = f"There is no contact “{contact_id}” in this workspace." if contact_id else None
+    prefix = contact_id.strip()
+    if prefix and not after_id and service.exists(session, workspace_id, prefix):
+        return redirect(contact_path(prefix))
+    after = _cursor(after_seen, after_id)
+    listed = service.list_recently_active(
+        session, workspace_id, limit=PAGE_SIZE + 1, prefix=prefix, after=after
+    )
+    shown = listed[:PAGE_SIZE]
+    error = f"No contact id starts with “{prefix}” in this workspace." if prefix and not shown else None
+    last = shown[-1] if len(listed) > PAGE_SIZE else None
+    more = {"contact_id": prefix} if prefix else {}
     context = {
-        "contact_id": contact_id,
+        "contact_id": prefix,
         "errors": {"contact_id": error} if error else {},
-        "recent": service.list_recently_active(session, workspace_id),
+        "recent": shown,
+        "figures": service.figures_of(session, workspace_id, [c.contact_id for c in shown]),
+        "older": None
+        if last is None
+        else CONTACTS_PATH
+        + "?"
+        + urlencode(more | {"after_seen": last.last_seen_at.isoformat(), "after_id": last.contact_id}),
+        "paged": after is not None,
     } | _shared(session, signed_in)
     return page(request, "admin/contacts/index.html", signed_in, context, status_code=404 if error else 200)
+
+
+def _cursor(seen: str, contact_id: str) -> service.ContactSeen | None:
+    """The contact a page starts after, from the "Older" link (an unreadable one starts at the top)."""
+    if not contact_id:
+        return None
+    try:
+        moment = datetime.fromisoformat(seen)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return service.ContactSeen(contact_id=contact_id, first_seen_at=moment, last_seen_at=moment)
 
 
 def _erase_page(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any, cast
@@ -188,22 +188,75 @@ def _count(session: Session, model: type[Any], where: Sequence[ColumnElement[boo
     return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def list_recently_active(session: Session, workspace_id: uuid.UUID, *, limit: int = 50) -> list[ContactSeen]:
-    """The workspace's contacts seen most recently first (ties by id), at most `limit`."""
+def list_recently_active(
+    session: Session,
+    workspace_id: uuid.UUID,
+    *,
+    limit: int = 50,
+    prefix: str = "",
+    after: ContactSeen | None = None,
+) -> list[ContactSeen]:
+    """The workspace's contacts seen most recently first (ties by id), at most `limit`: those whose id
+    starts with `prefix`, and that come after `after` in that order (the next page)."""
     return [
         ContactSeen(contact_id=row.id, first_seen_at=row.first_seen_at, last_seen_at=row.last_seen_at)
-        for row in session.scalars(recently_active(workspace_id, limit))
+        for row in session.scalars(recently_active(workspace_id, limit, prefix=prefix, after=after))
     ]
 
 
-def recently_active(workspace_id: uuid.UUID, limit: int) -> Select[Contact]:
+def recently_active(
+    workspace_id: uuid.UUID, limit: int, *, prefix: str = "", after: ContactSeen | None = None
+) -> Select[Contact]:
     """The query of `list_recently_active`: it reads the index on (workspace_id, last_seen_at)."""
-    return (
-        select(Contact)
-        .where(Contact.workspace_id == workspace_id)
-        .order_by(Contact.last_seen_at.desc(), Contact.id)
-        .limit(limit)
+    query = select(Contact).where(Contact.workspace_id == workspace_id)
+    if prefix:
+        query = query.where(Contact.id.startswith(prefix, autoescape=True))
+    if after is not None:
+        query = query.where(
+            or_(
+                Contact.last_seen_at < after.last_seen_at,
+                and_(Contact.last_seen_at == after.last_seen_at, Contact.id > after.contact_id),
+            )
+        )
+    return query.order_by(Contact.last_seen_at.desc(), Contact.id).limit(limit)
+
+
+@dataclass(frozen=True)
+class ContactFigures:
+    """What a contacts list shows of each: their conversations, the outcomes credited to them (goals
+    reached) and their lifetime base value per base currency."""
+
+    conversations: int = 0
+    outcomes: int = 0
+    base_value: list[Amount] = field(default_factory=list)
+
+
+def figures_of(
+    session: Session, workspace_id: uuid.UUID, contact_ids: Sequence[str]
+) -> dict[str, ContactFigures]:
+    """`ContactFigures` of each of `contact_ids` (a page of a list), in two grouped reads."""
+    if not contact_ids:
+        return {}
+    chats = dict(
+        session.execute(
+            select(Conversation.contact_id, func.count())
+            .where(Conversation.workspace_id == workspace_id, Conversation.contact_id.in_(contact_ids))
+            .group_by(Conversation.contact_id)
+        ).all()
     )
+    outcomes: dict[str, list[Outcome]] = defaultdict(list)
+    query = select(Outcome).where(Outcome.workspace_id == workspace_id, Outcome.contact_id.in_(contact_ids))
+    for outcome in session.scalars(query):
+        assert outcome.contact_id is not None
+        outcomes[outcome.contact_id].append(outcome)
+    return {
+        contact_id: ContactFigures(
+            conversations=int(chats.get(contact_id, 0)),
+            outcomes=len(outcomes[contact_id]),
+            base_value=_base_totals(outcomes[contact_id]),
+        )
+        for contact_id in contact_ids
+    }
 
 
 def recent_events(

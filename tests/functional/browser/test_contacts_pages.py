@@ -17,15 +17,26 @@ def test_look_a_contact_up_and_read_the_profile(admin_page: Page) -> None:
     expect(page.get_by_role("heading", name="Recently active")).to_be_visible()
     recent = page.get_by_role("table").get_by_role("link")
     expect(recent).to_have_count(50)
+    contact_id = recent.nth(3).inner_text()
+    page.get_by_role("link", name="Seen earlier →").click()
+    expect(recent).to_have_count(50)
+    assert contact_id not in recent.all_inner_texts()  # the next 50
 
     page.get_by_label("Contact id").fill("no-such-contact")
     page.get_by_label("Contact id").press("Enter")
-    expect(page.get_by_text("There is no contact “no-such-contact” in this workspace.")).to_be_visible()
+    expect(page.get_by_text("No contact id starts with “no-such-contact” in this workspace.")).to_be_visible()
     expect(page.get_by_label("Contact id")).to_have_attribute("aria-invalid", "true")
 
-    contact_id = recent.nth(3).inner_text()
+    page.get_by_label("Contact id").fill(contact_id[:-1])  # its beginning: a list
+    page.get_by_role("button", name="Find").click()
+    expect(
+        page.get_by_role("heading", name=f"Contacts whose id starts with “{contact_id[:-1]}”")
+    ).to_be_visible()
+    expect(page.get_by_role("table").get_by_role("link", name=contact_id, exact=True)).to_be_visible()
+    screenshot(page, "contacts")
+
     page.get_by_label("Contact id").fill(contact_id)
-    page.get_by_role("button", name="Open profile").click()
+    page.get_by_role("button", name="Find").click()
 
     expect(page).to_have_url(profile_url(contact_id))
     expect(page.get_by_role("heading", name=f"Contact {contact_id}")).to_be_visible()
