@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench fuzz screenshots clean
+.PHONY: install run test lint typecheck docs bench fuzz screenshots clean
 
 install: $(STAMP) ## Create .venv and install the project (the `comerix` command lands in .venv/bin)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-run: install ## Migrate, create the demo workspace on an empty database, serve on http://$(HOST):$(PORT)
+run: install docs ## Migrate, create the demo workspace on an empty database, serve on http://$(HOST):$(PORT)
 	$(BIN)/comerix demo --if-empty
 	$(BIN)/comerix serve --host $(HOST) --port $(PORT)
 
@@ -28,7 +28,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck ## Lint, type-check and run the whole suite (SQLite, and PostgreSQL when reachable)
+docs: install ## Build the user documentation (docs/help) into the package, served at /help; a broken link fails
+	$(BIN)/mkdocs build --quiet
+
+test: lint typecheck docs ## Lint, type-check, build the docs and run the whole suite (SQLite, and PostgreSQL when reachable)
 	$(BIN)/pytest --cov --cov-report=term
 
 bench: install ## Benchmarks of the issue (a script, not a test); e.g. make bench BENCH_ARGS="--quick --backend sqlite"
@@ -42,4 +45,4 @@ screenshots: install ## Refresh docs/screenshots from the browser tests, on the 
 	COMERIX_SCREENSHOTS_DIR=docs/screenshots COMERIX_TEST_DEMO_SCALE=1 $(BIN)/pytest -q -p no:cacheprovider tests/functional/browser
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage src/comerix/help_site

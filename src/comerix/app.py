@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from comerix import __version__, admin, api_docs
+from comerix import help as help_site
 from comerix.admin.pages import error_page
 from comerix.analytics.conversation_views import router as conversations_router
 from comerix.analytics.odata.views import PREFIX as ODATA_PREFIX
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(rates_router)
     admin.install(app)
     api_docs.install(app, schemas=ENGINE_SCHEMAS)
+    help_site.install(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # Low modules of no domain (`comerix` is the package itself: its version).
     ("comerix", "errors", "text", "money", "clock", "vocabulary", "settings", "runtime"),
     ("db",),
-    ("http", "api_docs"),  # generic web helpers
+    ("http", "api_docs", "help"),  # generic web helpers, and the user documentation at /help
     ("auth",),
     ("workspaces",),
     ("rates",),
