@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
+
+from tests.functional.browser.conftest import screenshot
 
 MAIN_PAGES = [
     "/admin/insights/goals",
@@ -73,3 +75,37 @@ def test_a_page_outside_the_role_is_refused_with_a_403_page(
     assert response.status == 403
     assert page.get_by_role("heading", name="Not allowed").is_visible()
     assert page.get_by_role("navigation", name="Main menu").is_visible()
+
+
+# What is wider than the window at 390 px (a phone): the page itself must not scroll sideways; a wide
+# table scrolls inside its card (.table-wrap), which is allowed.
+TOO_WIDE = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll('main *')].filter((element) => {
+    if (element.parentElement.closest('.table-wrap, pre, .chart-box, .step-columns')) return false;
+    const box = element.getBoundingClientRect();
+    return box.width > 0 && box.right > width + 1;
+  });
+  return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5).map((e) => e.outerHTML.slice(0, 100))};
+}
+"""
+
+
+@pytest.mark.parametrize("path", MAIN_PAGES)
+def test_each_main_page_fits_a_phone_and_its_menu_folds(
+    signed_in_as: Callable[[str], Page], path: str
+) -> None:
+    page = signed_in_as("admin")
+    page.set_viewport_size({"width": 390, "height": 844})
+    response = page.goto(path)
+    assert response is not None
+    assert response.status == 200
+    found = page.evaluate(TOO_WIDE)
+    assert found["scroll"] <= found["width"], f"{path} scrolls sideways at 390 px: {found}"
+    assert found["wide"] == [], f"{path}: wider than the window at 390 px: {found['wide']}"
+    menu = page.get_by_role("navigation", name="Main menu")
+    expect(menu.get_by_role("link").first).to_be_hidden()  # folded: the page starts with its content
+    page.get_by_role("button", name="Menu").click()
+    expect(menu.get_by_role("link", name="Analytics").first).to_be_visible()
+    screenshot(page, "phone-" + path.strip("/").replace("/", "-"))
