@@ -17,6 +17,7 @@ from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
+from comerix.telemetry import explorer
 from comerix.telemetry.explorer import goal_conditions
 from comerix.workspaces.models import Workspace
 from tests.factories import make_engine_key, make_member, make_workspace
@@ -286,3 +287,44 @@ def test_integers_beyond_64_bits_show_exactly(shop: Shop) -> None:
     assert page.status_code == 200
     assert "123456789012345678901234567890" in page.text
     assert prefilled_goals(shop, page.text) == [("order", {}, {"n": 123456789012345678901234567890})]
+
+
+def test_the_explorer_filters_by_contact_and_flow_and_pages_to_older_events(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop.send(
+        *(
+            {"event_id": f"e{n}", "name": "message_sent", "contact_id": f"c{n % 2}", "flow_id": f"f{n % 3}"}
+            for n in range(7)
+        )
+    )
+    shop.sign_in()
+    assert shown_event_ids(shop.pages.get(EXPLORER, params={"contact": "c1"}).text) == ["e5", "e3", "e1"]
+    assert shown_event_ids(shop.pages.get(EXPLORER, params={"flow": "f0", "contact": "c0"}).text) == [
+        "e6",
+        "e0",
+    ]
+
+    monkeypatch.setattr(explorer, "NEWEST_LIMIT", 3)  # pages of 3: e6 e5 e4, e3 e2 e1, e0
+    seen, path = [], f"{EXPLORER}?range=30d"
+    for _ in range(4):
+        page = shop.pages.get(path).text
+        seen.append(shown_event_ids(page))
+        older = re.search(r'<a href="([^"]+)" rel="next">Older events', page)
+        if older is None:
+            break
+        path = html.unescape(older.group(1))
+    assert seen == [["e6", "e5", "e4"], ["e3", "e2", "e1"], ["e0"]]
+    assert "← The latest" in page
+    assert shop.pages.get(EXPLORER, params={"before": "not-a-cursor"}).status_code == 200  # the latest
+
+
+def test_a_name_in_the_wrong_case_is_answered_with_the_right_one(shop: Shop) -> None:
+    shop.send({"event_id": "p", "name": "Purchase"})
+    shop.sign_in()
+    page = shop.pages.get(EXPLORER, params={"name": "purchase"}).text
+    hint = re.search(r'id="did-you-mean">(.*?)</p>', page, re.S)
+    assert hint is not None
+    assert "Did you mean" in hint.group(1)
+    assert 'href="/admin/insights/events?range=30d&amp;name=Purchase"' in hint.group(1)
+    assert 'id="did-you-mean"' not in shop.pages.get(EXPLORER, params={"name": "Purchase"}).text

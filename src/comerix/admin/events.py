@@ -8,8 +8,9 @@ shared. Every event offers to start a goal from it: a link to the goal form nami
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -67,8 +68,12 @@ def event_explorer(
     now: Now,
     range_text: Annotated[str, Query(alias="range")] = Range.D30.value,
     name: str = "",
+    contact: Annotated[str, Query(max_length=1024)] = "",
+    flow: Annotated[str, Query(max_length=1024)] = "",
+    before: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    """The 100 latest arrivals of the range (and name), beside the catalogue of the range's event names."""
+    """The 100 latest arrivals of the range (and name, contact, flow), then the 100 before them
+    (`before`: the last one's arrival and id), beside the catalogue of the range's event names."""
     principal = signed_in.principal
     try:
         range_, range_error = Range(range_text), None
@@ -77,9 +82,19 @@ def event_explorer(
         range_error = (
             f"There is no range “{range_text[:40]}”: showing the last 30 days. Choose 7, 30 or 90 days."
         )
-    name = name.strip()
-    events = explorer.newest(session, principal.workspace_id, range_, name or None, now=now).events
+    name, contact, flow = name.strip(), contact.strip(), flow.strip()
+    only = explorer.EventFilter(
+        name=name or None, contact_id=contact or None, flow_id=flow or None, before=_cursor(before)
+    )
+    events = explorer.newest(session, principal.workspace_id, range_, name or None, now=now, only=only).events
     catalogue = explorer.names(session, principal.workspace_id, range_, now=now).names
+    known = {entry.name for entry in catalogue}
+    near = [
+        entry.name
+        for entry in catalogue
+        if name and entry.name != name and entry.name.lower() == name.lower()
+    ]
+    filters = {"range": range_.value, "name": name, "contact": contact, "flow": flow}
     may_create_goals = Permission.GOALS_MANAGE in principal.permissions
     may_open_contacts = Permission.CONTACTS_MANAGE in principal.permissions
     may_open_conversations = Permission.TELEMETRY in principal.permissions
@@ -102,9 +117,38 @@ def event_explorer(
         "ranges": [(option.value, RANGE_LABELS[option]) for option in Range],
         "range_label": RANGE_LABELS[range_],
         "name": name,
+        "contact": contact,
+        "flow": flow,
+        "did_you_mean": [(other, _path(filters | {"name": other})) for other in near]
+        if name not in known
+        else [],
+        "older": _path(filters | {"before": _cursor_of(events[-1])})
+        if len(events) == explorer.NEWEST_LIMIT
+        else None,
+        "paged": only.before is not None,
+        "first_page": _path(filters),
         "rows": rows,
         "catalogue": [(entry, explorer_path(range_, entry.name)) for entry in catalogue],
         "timezone": workspace_timezone(session, signed_in),
         "limit": explorer.NEWEST_LIMIT,
     }
     return page(request, "admin/insights/events.html", signed_in, context)
+
+
+def _path(filters: dict[str, str]) -> str:
+    return f"{EXPLORER_PATH}?{urlencode({key: value for key, value in filters.items() if value})}"
+
+
+def _cursor_of(event: EventRead) -> str:
+    """Where the next page starts: after this event (its arrival and id)."""
+    return f"{event.received_at.isoformat()}_{event.id}"
+
+
+def _cursor(text: str) -> tuple[datetime, uuid.UUID] | None:
+    """The event a page starts after, from the "Older" link (an unreadable one starts at the latest)."""
+    moment, _, key = text.partition("_")
+    try:
+        received, event_id = datetime.fromisoformat(moment), uuid.UUID(key)
+    except ValueError:
+        return None
+    return (received, event_id) if received.tzinfo is not None else None

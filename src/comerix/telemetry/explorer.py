@@ -15,11 +15,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from comerix.errors import NotFound
@@ -69,23 +70,55 @@ class EventNameList(BaseModel):
     names: list[EventNameRead]
 
 
+@dataclass(frozen=True)
+class EventFilter:
+    """Which arrivals a list shows: a name, a contact, a flow (each exact), and where the page starts
+    (after the event of `before`: its arrival time and id, the order of the list)."""
+
+    name: str | None = None
+    contact_id: str | None = None
+    flow_id: str | None = None
+    before: tuple[datetime, uuid.UUID] | None = None
+
+
 def newest(
-    session: Session, workspace_id: uuid.UUID, range_: Range, name: str | None, *, now: datetime
+    session: Session,
+    workspace_id: uuid.UUID,
+    range_: Range,
+    name: str | None,
+    *,
+    now: datetime,
+    only: EventFilter | None = None,
 ) -> EventList:
-    """Up to 100 events that arrived in the range (and have the name), the latest arrival first."""
-    rows = session.scalars(arrivals(workspace_id, now - range_.span, name or None).limit(NEWEST_LIMIT))
-    return EventList(range=range_, name=name or None, events=[read(row) for row in rows])
+    """Up to 100 events that arrived in the range (and have the name, and pass `only`), the latest
+    arrival first."""
+    chosen = EventFilter(name=name or None) if only is None else only
+    rows = session.scalars(arrivals(workspace_id, now - range_.span, chosen).limit(NEWEST_LIMIT))
+    return EventList(range=range_, name=chosen.name, events=[read(row) for row in rows])
 
 
-def arrivals(workspace_id: uuid.UUID, since: datetime, name: str | None = None) -> Select[Event]:
-    """The events that arrived since then (and have the name), the latest arrival first.
+def arrivals(
+    workspace_id: uuid.UUID, since: datetime, only: EventFilter | str | None = None
+) -> Select[Event]:
+    """The events that arrived since then (and pass `only`: a name, or an `EventFilter`), the latest
+    arrival first.
 
     An index range scan, whatever the volume. New events land at the end of that index, which keeps
     ingestion's commits small (migration 0006).
     """
+    chosen = only if isinstance(only, EventFilter) else EventFilter(name=only)
     query = select(Event).where(Event.workspace_id == workspace_id, Event.received_at >= since)
-    if name is not None:
-        query = query.where(Event.name == name)
+    if chosen.name is not None:
+        query = query.where(Event.name == chosen.name)
+    if chosen.contact_id is not None:
+        query = query.where(Event.contact_id == chosen.contact_id)
+    if chosen.flow_id is not None:
+        query = query.where(Event.flow_id == chosen.flow_id)
+    if chosen.before is not None:
+        received, key = chosen.before
+        query = query.where(
+            or_(Event.received_at < received, and_(Event.received_at == received, Event.id < key))
+        )
     return query.order_by(Event.received_at.desc(), Event.id.desc())  # one request's events: by id
 
 
