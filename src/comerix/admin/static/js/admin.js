@@ -16,6 +16,20 @@
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) return;
-  if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  if (!(form instanceof HTMLFormElement)) return;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
+  // A filter form (GET, `data-clean-url`) leaves its empty fields out of the address it opens.
+  if (form.method === "get" && "cleanUrl" in form.dataset) {
+    for (const field of form.elements) {
+      if (field.name && field.value === "") field.disabled = true;
+    }
+  }
+});
+
+// Back to a page whose filter form was sent: its fields are usable again.
+window.addEventListener("pageshow", () => {
+  for (const field of document.querySelectorAll("form[data-clean-url] [disabled]")) field.disabled = false;
 });
