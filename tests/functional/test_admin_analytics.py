@@ -305,7 +305,8 @@ def test_another_workspace_sees_none_of_it(
         stranger = make_member(session, clock.now(), role=Role.ANALYST)
     sign_in(pages, stranger.user.email)
     page = pages.get(PAGE, params=shop["range"]).text
-    assert "Nothing was recorded" in page  # an empty range is zeros and a note, not an error
+    # Zeros and a note, not an error; and to the stranger's workspace, the shop's events are not its own.
+    assert "Nothing has arrived in this workspace yet." in page
     assert tile(page, "conversations").startswith("Conversations 0")
     assert tile(page, "revenue").startswith("Revenue €0.00")
     assert tile(page, "conversion-rate").startswith("Conversion rate 0.0%")
@@ -339,3 +340,10 @@ def test_amounts_without_an_exchange_rate_are_shown_apart(pages: TestClient, sho
         headers=shop["admin"].headers,
     ).json()
     assert summary["totals"]["display_fallback"] == [{"currency": "ARS", "value": "1500.00", "outcomes": 1}]
+
+
+def test_an_empty_range_of_a_busy_workspace_says_to_widen_it(pages: TestClient, shop: dict[str, Any]) -> None:
+    sign_in(pages, shop["admin"].user.email)
+    page = pages.get(PAGE, params={"range": "custom", "from": "2020-01-01", "to": "2020-01-31"}).text
+    assert "Nothing was recorded from 1 Jan 2020 \N{EN DASH} 31 Jan 2020 with these filters" in page
+    assert 'id="get-started-note"' not in page

@@ -1,10 +1,10 @@
 """The admin web pages: server-rendered HTML for conversation designers, analysts and admins.
 
 One module per screen group (`account`, `goals`, `goal_page`, `events`, `steps`, `conversations`,
-`analytics`, `contacts`, `settings`, `credentials`), each with a `router`; templates under `templates/admin/`
-mirror the route names; static assets (CSS, the pages' scripts, the vendored chart library) ship in
-`static/`. Views stay thin: they parse the form, call the domain's service, and render or redirect
-(post-redirect-get with a flash message).
+`analytics`, `contacts`, `settings`, `credentials`, `start`), each with a `router`; templates under
+`templates/admin/` mirror the route names; static assets (CSS, the pages' scripts, the vendored chart
+library) ship in `static/`. Views stay thin: they parse the form, call the domain's service, and render
+or redirect (post-redirect-get with a flash message).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from comerix.admin import (
     goals,
     rates,
     settings,
+    start,
     steps,
 )
 from comerix.admin.pages import HERE
@@ -45,6 +46,7 @@ def install(app: FastAPI) -> None:
         settings,
         rates,
         credentials,
+        start,
     )
     for module in routers:
         app.include_router(module.router)

@@ -33,6 +33,7 @@ from comerix.errors import FieldProblem, Invalid
 from comerix.goals import service as goals
 from comerix.goals.models import Goal
 from comerix.http import DbSession, Now
+from comerix.telemetry import explorer
 from comerix.vocabulary import GoalStatus
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.models import Workspace
@@ -130,6 +131,7 @@ def dashboard(request: Request, session: DbSession, now: Now, signed_in: Analyti
     summary = reports.summary(session, workspace, replace(query, compare=Compare.PREVIOUS))
     csv_path = request.app.url_path_for("admin_insights_analytics_csv")
     context |= Dashboard(summary).context() | {
+        "nothing_yet": not explorer.any_event(session, workspace.id),
         "csv_href": f"{csv_path}?{filters.link(query)}",
         "narrowed": filters.narrowed,
     }

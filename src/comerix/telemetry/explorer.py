@@ -182,6 +182,11 @@ def names(session: Session, workspace_id: uuid.UUID, range_: Range, *, now: date
     return EventNameList(range=range_, names=rows)
 
 
+def any_event(session: Session, workspace_id: uuid.UUID) -> bool:
+    """Whether anything has arrived in the workspace yet (a new one's empty pages say how to start)."""
+    return session.scalar(select(Event.id).where(Event.workspace_id == workspace_id).limit(1)) is not None
+
+
 SUGGESTED_NAMES = 200
 
 

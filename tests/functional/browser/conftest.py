@@ -68,8 +68,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def service_url(live_service: tuple[str, Database]) -> str:
     """The base URL of the real service, serving the demo workspace."""
+    return live_service[0]
+
+
+@pytest.fixture(scope="session")
+def live_database(live_service: tuple[str, Database]) -> Database:
+    """The database the real service serves (to add what a test needs, such as a new workspace)."""
+    return live_service[1]
+
+
+@pytest.fixture(scope="session")
+def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Database]]:
+    """The real service on the demo workspace: its base URL and its database."""
     data_dir = tmp_path_factory.mktemp("browser")
     settings = Settings(data_dir=data_dir)
     database = Database(settings.database)
@@ -90,7 +102,7 @@ def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the service did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}", database
     server.should_exit = True
     thread.join(timeout=10)
     database.dispose()

@@ -87,7 +87,8 @@ TOO_WIDE = """
     const box = element.getBoundingClientRect();
     return box.width > 0 && box.right > width + 1;
   });
-  return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5).map((e) => e.outerHTML.slice(0, 100))};
+  const shown = wide.slice(0, 5).map((element) => element.outerHTML.slice(0, 100));
+  return {scroll: document.documentElement.scrollWidth, width, wide: shown};
 }
 """
 
