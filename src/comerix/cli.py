@@ -85,6 +85,11 @@ def _fail(
     raise typer.Exit(exit_code)
 
 
+def _progress(quiet: bool) -> Progress:
+    """A progress bar on standard error (counts done of all), silent for scripts."""
+    return Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=errors, disable=quiet)
+
+
 def _settings(json_output: bool) -> Settings:
     try:
         return load_settings()
@@ -196,9 +201,7 @@ def _load_demo_traffic(
     database: Database, workspace_id: Any, now: Any, scale: float, quiet: bool
 ) -> demo_data.IngestTotals:
     expected = sum(1 for _ in demo_traffic(now, scale=scale))
-    with Progress(
-        *Progress.get_default_columns(), MofNCompleteColumn(), console=errors, disable=quiet
-    ) as bar:
+    with _progress(quiet) as bar:
         task = bar.add_task("Sending 90 days of demo chats", total=expected)
         return demo_data.load_traffic(
             database, workspace_id, now, scale=scale, progress=lambda count: bar.advance(task, count)
@@ -374,9 +377,7 @@ def _import_rates(history: CurrencyConverter, name: str, json_output: bool) -> N
     database = _open_database(json_output)
     try:
         with (
-            Progress(
-                *Progress.get_default_columns(), MofNCompleteColumn(), console=errors, disable=json_output
-            ) as bar,
+            _progress(json_output) as bar,
             database.transaction() as session,
         ):
             task = bar.add_task(f"Importing {name}", total=len(quotes))
@@ -422,9 +423,7 @@ def rates_apply(
     database = _open_database(json_output)
     try:
         with (
-            Progress(
-                *Progress.get_default_columns(), MofNCompleteColumn(), console=errors, disable=json_output
-            ) as bar,
+            _progress(json_output) as bar,
             database.transaction() as session,
         ):
             target = workspaces.find(session, workspace)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from comerix.clock import FixedClock
-from comerix.telemetry.explorer import arrivals
+from comerix.telemetry.explorer import EventFilter, arrivals
 from tests.factories import add_event, make_workspace
 from tests.plans import query_plan
 
@@ -27,7 +27,9 @@ def test_arrivals_are_read_from_an_index_not_sorted(
     session: Session, clock: FixedClock, name: str | None, index: str
 ) -> None:
     """The newest 100 of 1,000,000 events: a few ms from the index (README, benchmark), seconds sorted."""
-    plan = query_plan(session, arrivals(WORKSPACE, clock.now() - timedelta(days=30), name).limit(100))
+    plan = query_plan(
+        session, arrivals(WORKSPACE, clock.now() - timedelta(days=30), EventFilter(name=name)).limit(100)
+    )
 
     assert index in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # SQLite's sort
@@ -60,7 +62,9 @@ def test_arrivals_come_latest_first_whatever_the_events_own_time(session: Sessio
         "purchase",
     ]
     assert len(session.scalars(arrivals(shop, week - timedelta(days=2))).all()) == 5
-    assert [e.received_at for e in session.scalars(arrivals(shop, week, "page_viewed"))] == [
+    assert [
+        e.received_at for e in session.scalars(arrivals(shop, week, EventFilter(name="page_viewed")))
+    ] == [
         now - timedelta(minutes=2),
         now - timedelta(minutes=3),
     ]

@@ -270,16 +270,17 @@ class Dashboard:
 
     def context(self) -> dict[str, Any]:
         s, totals = self.summary, self.summary.totals
+        tiles, chart = self.tiles(), self.chart()
         return {
             "summary": s,
             "outcomes_total": totals.conversions + totals.engagements + totals.custom,
             "period": f"{format_date(s.from_, 'd MMM y', locale=LOCALE)} \N{EN DASH} "
             f"{format_date(s.to, 'd MMM y', locale=LOCALE)}",
-            "goal_tiles": [tile for tile in self.tiles() if tile.primary],
-            "tiles": [tile for tile in self.tiles() if not tile.primary],
-            "chart": self.chart(),
+            "goal_tiles": [tile for tile in tiles if tile.primary],
+            "tiles": [tile for tile in tiles if not tile.primary],
+            "chart": chart,
             "previous_period": self.previous_period(),
-            "periods": self.period_labels(),
+            "periods": chart["labels"],
             "attribution_rows": sorted(
                 s.by_attribution, key=lambda row: list(ATTRIBUTIONS).index(row.attribution)
             ),
@@ -404,8 +405,13 @@ class Dashboard:
                 tile = replace(tile, values=["\N{EM DASH}"], sub=reason, change=None, counted=False)
             elif tile.key == "conversions" and kind in shown:
                 label = KINDS[kind] + "s" if kind == "engagement" else "Custom outcomes"
-                tile = replace(tile, label=label, values=[count(shown[kind])], sub="the Kind filter's")
-                tile = replace(tile, change=self._kind_change(kind))
+                tile = replace(
+                    tile,
+                    label=label,
+                    values=[count(shown[kind])],
+                    sub="the Kind filter's",
+                    change=self._kind_change(kind),
+                )
             changed.append(tile)
         return changed
 

@@ -8,7 +8,6 @@ and some proxies refuse or decode an encoded slash; a query parameter has neithe
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from comerix.admin.analytics import ATTRIBUTIONS
 from comerix.admin.conversations import conversation_path
 from comerix.admin.dependencies import ContactsPage
-from comerix.admin.pages import page, redirect, workspace_timezone
+from comerix.admin.pages import cursor_text, page, read_cursor, redirect, workspace_timezone
 from comerix.auth import sessions
 from comerix.auth.roles import Permission
 from comerix.auth.sessions import SignedIn
@@ -87,19 +86,18 @@ def contacts(
     session: DbSession,
     signed_in: ContactsPage,
     contact_id: str = "",
-    after_seen: str = "",
-    after_id: str = "",
+    after: Annotated[str, Query(max_length=2048)] = "",
 ) -> Response:
     """The contacts seen most recently, 50 a page, each with their conversations, goals reached and
     lifetime base value. A search opens the profile of the contact with exactly that id, or lists those
     whose id starts with it."""
     workspace_id = signed_in.principal.workspace_id
     prefix = contact_id.strip()
-    if prefix and not after_id and service.exists(session, workspace_id, prefix):
+    start = read_cursor(after)
+    if prefix and start is None and service.exists(session, workspace_id, prefix):
         return redirect(contact_path(prefix))
-    after = _cursor(after_seen, after_id)
     listed = service.list_recently_active(
-        session, workspace_id, limit=PAGE_SIZE + 1, prefix=prefix, after=after
+        session, workspace_id, limit=PAGE_SIZE + 1, prefix=prefix, after=start
     )
     shown = listed[:PAGE_SIZE]
     error = f"No contact id starts with “{prefix}” in this workspace." if prefix and not shown else None
@@ -114,23 +112,10 @@ def contacts(
         if last is None
         else CONTACTS_PATH
         + "?"
-        + urlencode(more | {"after_seen": last.last_seen_at.isoformat(), "after_id": last.contact_id}),
-        "paged": after is not None,
+        + urlencode(more | {"after": cursor_text(last.last_seen_at, last.contact_id)}),
+        "paged": start is not None,
     } | _shared(session, signed_in)
     return page(request, "admin/contacts/index.html", signed_in, context, status_code=404 if error else 200)
-
-
-def _cursor(seen: str, contact_id: str) -> service.ContactSeen | None:
-    """The contact a page starts after, from the "Older" link (an unreadable one starts at the top)."""
-    if not contact_id:
-        return None
-    try:
-        moment = datetime.fromisoformat(seen)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return service.ContactSeen(contact_id=contact_id, first_seen_at=moment, last_seen_at=moment)
 
 
 def _erase_page(

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from comerix.admin.contacts import contact_path
 from comerix.admin.conversations import conversation_path
 from comerix.admin.dependencies import TelemetryPage
-from comerix.admin.pages import page, workspace_timezone
+from comerix.admin.pages import cursor_text, page, read_cursor, workspace_timezone
 from comerix.auth.roles import Permission
 from comerix.http import DbSession, Now
 from comerix.telemetry import explorer
@@ -86,7 +86,7 @@ def event_explorer(
     only = explorer.EventFilter(
         name=name or None, contact_id=contact or None, flow_id=flow or None, before=_cursor(before)
     )
-    events = explorer.newest(session, principal.workspace_id, range_, name or None, now=now, only=only).events
+    events = explorer.newest(session, principal.workspace_id, range_, only, now=now).events
     catalogue = explorer.names(session, principal.workspace_id, range_, now=now).names
     known = {entry.name for entry in catalogue}
     near = [
@@ -122,7 +122,7 @@ def event_explorer(
         "did_you_mean": [(other, _path(filters | {"name": other})) for other in near]
         if name not in known
         else [],
-        "older": _path(filters | {"before": _cursor_of(events[-1])})
+        "older": _path(filters | {"before": cursor_text(events[-1].received_at, events[-1].id)})
         if len(events) == explorer.NEWEST_LIMIT
         else None,
         "paged": only.before is not None,
@@ -139,16 +139,12 @@ def _path(filters: dict[str, str]) -> str:
     return f"{EXPLORER_PATH}?{urlencode({key: value for key, value in filters.items() if value})}"
 
 
-def _cursor_of(event: EventRead) -> str:
-    """Where the next page starts: after this event (its arrival and id)."""
-    return f"{event.received_at.isoformat()}_{event.id}"
-
-
 def _cursor(text: str) -> tuple[datetime, uuid.UUID] | None:
     """The event a page starts after, from the "Older" link (an unreadable one starts at the latest)."""
-    moment, _, key = text.partition("_")
+    found = read_cursor(text)
+    if found is None:
+        return None
     try:
-        received, event_id = datetime.fromisoformat(moment), uuid.UUID(key)
+        return found[0], uuid.UUID(found[1])
     except ValueError:
         return None
-    return (received, event_id) if received.tzinfo is not None else None

@@ -225,6 +225,22 @@ def _signed_in(request: Request) -> SignedIn | None:
     return signed_in
 
 
+def cursor_text(moment: datetime, key: object) -> str:
+    """Where a list's next page starts, for its "older" link: after the row of this time and key."""
+    return f"{moment.isoformat()}_{key}"
+
+
+def read_cursor(text: str) -> tuple[datetime, str] | None:
+    """The (time, key) of `cursor_text`, or None for anything else (the list then starts at the top).
+    The time holds no underscore, so a key may."""
+    moment, _, key = text.partition("_")
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:
+        return None
+    return (parsed, key) if key and parsed.tzinfo is not None else None
+
+
 def _needs(permission: Permission, principal: Principal) -> str:
     """Why a page is closed to this user, in words: what it takes, and which role has it."""
     roles = [role.value for role in roles_with(permission)]

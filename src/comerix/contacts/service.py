@@ -194,10 +194,10 @@ def list_recently_active(
     *,
     limit: int = 50,
     prefix: str = "",
-    after: ContactSeen | None = None,
+    after: tuple[datetime, str] | None = None,
 ) -> list[ContactSeen]:
     """The workspace's contacts seen most recently first (ties by id), at most `limit`: those whose id
-    starts with `prefix`, and that come after `after` in that order (the next page)."""
+    starts with `prefix`, and that come after `after` (last seen, id) in that order (the next page)."""
     return [
         ContactSeen(contact_id=row.id, first_seen_at=row.first_seen_at, last_seen_at=row.last_seen_at)
         for row in session.scalars(recently_active(workspace_id, limit, prefix=prefix, after=after))
@@ -205,18 +205,16 @@ def list_recently_active(
 
 
 def recently_active(
-    workspace_id: uuid.UUID, limit: int, *, prefix: str = "", after: ContactSeen | None = None
+    workspace_id: uuid.UUID, limit: int, *, prefix: str = "", after: tuple[datetime, str] | None = None
 ) -> Select[Contact]:
     """The query of `list_recently_active`: it reads the index on (workspace_id, last_seen_at)."""
     query = select(Contact).where(Contact.workspace_id == workspace_id)
     if prefix:
         query = query.where(Contact.id.startswith(prefix, autoescape=True))
     if after is not None:
+        seen, contact_id = after
         query = query.where(
-            or_(
-                Contact.last_seen_at < after.last_seen_at,
-                and_(Contact.last_seen_at == after.last_seen_at, Contact.id > after.contact_id),
-            )
+            or_(Contact.last_seen_at < seen, and_(Contact.last_seen_at == seen, Contact.id > contact_id))
         )
     return query.order_by(Contact.last_seen_at.desc(), Contact.id).limit(limit)
 

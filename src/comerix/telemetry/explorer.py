@@ -82,40 +82,28 @@ class EventFilter:
 
 
 def newest(
-    session: Session,
-    workspace_id: uuid.UUID,
-    range_: Range,
-    name: str | None,
-    *,
-    now: datetime,
-    only: EventFilter | None = None,
+    session: Session, workspace_id: uuid.UUID, range_: Range, only: EventFilter, *, now: datetime
 ) -> EventList:
-    """Up to 100 events that arrived in the range (and have the name, and pass `only`), the latest
-    arrival first."""
-    chosen = EventFilter(name=name or None) if only is None else only
-    rows = session.scalars(arrivals(workspace_id, now - range_.span, chosen).limit(NEWEST_LIMIT))
-    return EventList(range=range_, name=chosen.name, events=[read(row) for row in rows])
+    """Up to 100 events that arrived in the range and pass `only`, the latest arrival first."""
+    rows = session.scalars(arrivals(workspace_id, now - range_.span, only).limit(NEWEST_LIMIT))
+    return EventList(range=range_, name=only.name, events=[read(row) for row in rows])
 
 
-def arrivals(
-    workspace_id: uuid.UUID, since: datetime, only: EventFilter | str | None = None
-) -> Select[Event]:
-    """The events that arrived since then (and pass `only`: a name, or an `EventFilter`), the latest
-    arrival first.
+def arrivals(workspace_id: uuid.UUID, since: datetime, only: EventFilter = EventFilter()) -> Select[Event]:
+    """The events that arrived since then and pass `only`, the latest arrival first.
 
     An index range scan, whatever the volume. New events land at the end of that index, which keeps
     ingestion's commits small (migration 0006).
     """
-    chosen = only if isinstance(only, EventFilter) else EventFilter(name=only)
     query = select(Event).where(Event.workspace_id == workspace_id, Event.received_at >= since)
-    if chosen.name is not None:
-        query = query.where(Event.name == chosen.name)
-    if chosen.contact_id is not None:
-        query = query.where(Event.contact_id == chosen.contact_id)
-    if chosen.flow_id is not None:
-        query = query.where(Event.flow_id == chosen.flow_id)
-    if chosen.before is not None:
-        received, key = chosen.before
+    if only.name is not None:
+        query = query.where(Event.name == only.name)
+    if only.contact_id is not None:
+        query = query.where(Event.contact_id == only.contact_id)
+    if only.flow_id is not None:
+        query = query.where(Event.flow_id == only.flow_id)
+    if only.before is not None:
+        received, key = only.before
         query = query.where(
             or_(Event.received_at < received, and_(Event.received_at == received, Event.id < key))
         )

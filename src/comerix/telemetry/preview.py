@@ -31,7 +31,7 @@ from comerix.goals.rules import ValueRule
 from comerix.goals.schemas import GoalDefinition, step_type
 from comerix.rates.book import RateBook
 from comerix.rates.service import RATES, revision_of
-from comerix.telemetry.explorer import arrivals
+from comerix.telemetry.explorer import EventFilter, arrivals
 from comerix.telemetry.models import Event, EventNameDay
 from comerix.vocabulary import BaseValueSource, Range, StepType, ValueMode
 from comerix.workspaces.models import Workspace
@@ -190,7 +190,7 @@ class _Rows:
     def of(self, name: str) -> tuple[list[Event], bool]:
         """The latest events named `name` (at most the limit), and whether there were more."""
         if name not in self._read:
-            query = arrivals(self.workspace_id, self.since, name).limit(self.limit + 1)
+            query = arrivals(self.workspace_id, self.since, EventFilter(name=name)).limit(self.limit + 1)
             rows = list(self.session.scalars(query).all())
             self._read[name] = (rows[: self.limit], len(rows) > self.limit)
         return self._read[name]

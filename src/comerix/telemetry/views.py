@@ -150,7 +150,9 @@ def list_events(
 ) -> explorer.EventList:
     """The 100 events that arrived last in the range (by `received_at`), the latest first, with their
     full properties. An event keeps its own `timestamp`, which may be earlier."""
-    return explorer.newest(session, principal.workspace_id, range, name, now=now)
+    return explorer.newest(
+        session, principal.workspace_id, range, explorer.EventFilter(name=name or None), now=now
+    )
 
 
 @explorer_router.get("/names", response_model=explorer.EventNameList)
