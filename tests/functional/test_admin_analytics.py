@@ -67,7 +67,8 @@ def test_the_page_shows_the_json_summary_of_the_same_range(pages: TestClient, sh
     assert page.status_code == 200
     body = page.text
 
-    assert tile(body, "goal-sale") == "Primary Sale 3 conversions · base revenue €4.78"  # sums: to the cent
+    sale = "Primary Sale 3 ▲ from none conversions · base revenue €4.78"  # sums: to the cent
+    assert tile(body, "goal-sale") == sale
     # Nothing happened in the four days before: every change is from none.
     assert (
         tile(body, "conversations")
@@ -143,6 +144,7 @@ def test_each_tile_says_how_it_changed_from_the_previous_period(
     assert tile(body, "conversations") == "Conversations 0 ▼ 100.0% started in the range"
     assert tile(body, "conversion-rate").startswith("Conversion rate 0.0% ▼ 100.0 pp")
     assert tile(body, "conversions").startswith("Conversions 1 ▼ 50.0%")  # 2 sales in the chat before
+    assert tile(body, "goal-sale").startswith("Primary Sale 1 ▼ 50.0%")  # the primary goal's own change
     assert tile(body, "base-revenue").startswith("Base revenue €4.48 ▲ 1,391.8%")  # from €0.30
     assert tile(body, "unattributed").startswith("Unattributed €4.48 ▲ from none")
     assert tile(body, "chat-driven").startswith("Chat-driven base revenue €0.00 ▼ 100.0%")

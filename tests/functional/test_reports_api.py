@@ -69,7 +69,7 @@ def test_compare_previous_adds_the_period_just_before_as_long(
     client: TestClient, shop: dict[str, Any]
 ) -> None:
     """The two days after the chat, compared with the two days that end with it: the previous period's
-    totals and series are those of the summary asked for those days directly, with the same filters."""
+    totals, series and goals are those of the summary asked for those days directly, with the same filters."""
     day, admin = shop["day"], shop["admin"]
     after = {"from": str(day + timedelta(days=1)), "to": str(day + timedelta(days=2))}
     before = {"from": str(day - timedelta(days=1)), "to": str(day)}
@@ -83,6 +83,7 @@ def test_compare_previous_adds_the_period_just_before_as_long(
             "to": before["to"],
             "totals": direct["totals"],
             "series": direct["series"],
+            "by_goal": direct["by_goal"],
         }
         assert body["totals"] == summary(client, admin, **after, **filters).json()["totals"]
     compared = summary(client, admin, **after, compare="previous").json()

@@ -295,7 +295,10 @@ class Dashboard:
 
     def tiles(self) -> list[Tile]:
         totals = self.summary.totals
-        before = self.summary.previous.totals if self.summary.previous else None
+        previous = self.summary.previous
+        before = previous.totals if previous else None
+        # A goal the previous period never reached has no row there: it changed from none.
+        outcomes_before = {row.goal: row.outcomes for row in previous.by_goal} if previous else {}
         tiles = [
             Tile(
                 f"goal-{row.goal}",
@@ -303,6 +306,7 @@ class Dashboard:
                 [count(row.outcomes)],
                 f"{OUTCOMES_OF[row.kind]} · base revenue {', '.join(self._money(row.base_revenue))}",
                 primary=True,
+                change=None if previous is None else change(row.outcomes, outcomes_before.get(row.goal, 0)),
             )
             for row in self.summary.by_goal
             if row.is_primary

@@ -30,7 +30,11 @@ def summary(session: Session, workspace: Workspace, query: ReportQuery) -> Summa
     return report.model_copy(
         update={
             "previous": PreviousPeriod(
-                from_=before.from_, to=before.to, totals=before.totals, series=before.series
+                from_=before.from_,
+                to=before.to,
+                totals=before.totals,
+                series=before.series,
+                by_goal=before.by_goal,
             )
         }
     )

@@ -98,6 +98,7 @@ class PreviousPeriod(BaseModel):
     to: date
     totals: Totals
     series: list[SeriesPoint] = Field(description="its periods, for a chart to lay over the report's")
+    by_goal: list[GoalRow] = Field(default=[], description="its goals' figures, for each goal's change")
 
     model_config = {"populate_by_name": True}
 
