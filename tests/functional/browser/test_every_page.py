@@ -24,6 +24,7 @@ MAIN_PAGES = [
     "/admin/settings/users",
     "/admin/settings/keys",
     "/admin/account",
+    "/admin/start",
 ]
 
 # Controls a person fills in or operates, and whether each has a name from a <label> (or aria-label).
@@ -46,6 +47,10 @@ def test_each_main_page_is_labelled_and_keyboard_reachable(
     assert response is not None
     assert response.status == 200, f"{path} answered {response.status}"
     assert page.evaluate(UNLABELLED_CONTROLS) == [], f"{path} has controls without a label"
+    # 1,400 px wide: the menu is open beside the page, and there is no button to fold it.
+    expect(page.get_by_role("navigation", name="Main menu").get_by_role("link").first).to_be_visible()
+    expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+    screenshot(page, "wide-" + path.strip("/").replace("/", "-"))
 
     visited = set()
     for _ in range(12):

@@ -5,6 +5,7 @@ the funnel drawn, and a demo goal's page with its trend, latest outcomes and cha
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -56,7 +57,10 @@ def test_a_designer_builds_a_multi_step_goal_in_the_steps_editor(signed_in_as: C
     step_field(page, 3, "Key").fill("Plan Chosen")  # refused below, on its row
     step_field(page, 3, "Name").fill("Plan chosen")
     step_field(page, 3, "Trigger event").fill("plan_selected")
-    step_field(page, 3, "Match conditions").fill('{"plan": "premium"}')
+    step_3_conditions = page.get_by_role("group", name="Step 3 Match conditions (rows)")
+    step_3_conditions.get_by_role("button", name="Add a condition").click()
+    page.get_by_label("Step 3 Match conditions: condition 1, property path").fill("plan")
+    page.get_by_label("Step 3 Match conditions: condition 1, value").fill("premium")
     step_field(page, 3, "Time saved (seconds)").fill("120")
     step_field(page, 3, "Revenue earned (EUR)").fill("4.50")
     page.get_by_role("button", name="Move step 3 up").click()
@@ -76,7 +80,8 @@ def test_a_designer_builds_a_multi_step_goal_in_the_steps_editor(signed_in_as: C
     expect(page.locator("#steps-2-key-error")).to_contain_text("must start with a lowercase letter")
     expect(step_field(page, 2, "Key")).to_have_attribute("aria-invalid", "true")
     expect(step_field(page, 2, "Key")).to_have_value("Plan Chosen")
-    expect(step_field(page, 2, "Match conditions")).to_have_value('{"plan": "premium"}')
+    expect(page.get_by_label("Step 2 Match conditions: condition 1, value")).to_have_value("premium")
+    assert json.loads(step_field(page, 2, "Match conditions").input_value()) == {"plan": "premium"}
     expect(page.get_by_label("Multi-step process")).to_be_checked()
     summary.get_by_role("link", name=re.compile("Step 2")).click()
     expect(step_field(page, 2, "Key")).to_be_focused()
@@ -140,6 +145,7 @@ def test_try_it_shows_each_step_of_an_unsaved_process(
     step_field(page, 3, "Key").fill("trail")
     step_field(page, 3, "Name").fill("Trail runner")
     step_field(page, 3, "Trigger event").fill("booking_details_given")
+    page.locator("#step-rows > .step-row").nth(2).get_by_text("Edit as JSON").click()  # JSON, as ever
     step_field(page, 3, "Match conditions").fill('{"activity": "trail"}')
     page.get_by_role("button", name="Move step 3 up").click()  # now the completion is the third step
     field(page, "Value").select_option("from_property")

@@ -3,6 +3,7 @@ and archiving it, the value-mode fields, and Try it on the demo's purchases."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -30,7 +31,9 @@ def test_a_designer_creates_a_goal_through_its_errors_then_pauses_and_archives_i
     field(page, "Name").fill("Basic plan purchase")
     field(page, "Code").fill("Basic Plan")
     field(page, "Trigger event").fill("purchase")
-    field(page, "Match conditions").fill('{"plan": "basic"}')
+    page.get_by_role("button", name="Add a condition").click()
+    page.get_by_label("Match conditions: condition 1, property path").fill("plan")
+    page.get_by_label("Match conditions: condition 1, value").fill("basic")
     field(page, "Value").select_option("from_property")
     page.get_by_role("button", name="Create goal").click()
 
@@ -42,7 +45,8 @@ def test_a_designer_creates_a_goal_through_its_errors_then_pauses_and_archives_i
     )
     expect(field(page, "Code")).to_have_attribute("aria-invalid", "true")
     expect(field(page, "Name")).to_have_value("Basic plan purchase")
-    expect(field(page, "Match conditions")).to_have_value('{"plan": "basic"}')
+    expect(page.get_by_label("Match conditions: condition 1, property path")).to_have_value("plan")
+    assert json.loads(field(page, "Match conditions").input_value()) == {"plan": "basic"}
     summary.get_by_role("link", name="Code").click()
     expect(field(page, "Code")).to_be_focused()
     # Trying the form again replaces the failed save's errors with what Try it finds now.
@@ -98,6 +102,71 @@ def test_a_designer_creates_a_goal_through_its_errors_then_pauses_and_archives_i
     archived.get_by_role("link", name="Edit Basic plan purchase").click()
     expect(field(page, "Code")).to_have_attribute("readonly", "")
     expect(field(page, "Code")).to_have_value("basic_plan_purchase")
+
+
+def test_match_conditions_are_edited_as_rows_with_their_json_at_hand(
+    signed_in_as: Callable[[str], Page], page_errors: list[str]
+) -> None:
+    """Rows write the JSON the form sends (numbers as they were typed), the JSON redraws the rows, and
+    JSON the rows cannot show keeps to the JSON view; the saved goal's conditions come back as rows."""
+    page = signed_in_as("designer")
+    page.goto("/admin/insights/goals/new")
+    conditions = field(page, "Match conditions")
+
+    def cell(number: int, part: str) -> Locator:
+        return page.get_by_label(f"Match conditions: condition {number}, {part}")
+
+    single = page.locator("#single-event")  # the steps' own conditions are in the other goal type's part
+    expect(single.get_by_text("No conditions: every occurrence of the trigger event counts.")).to_be_visible()
+    expect(conditions).to_be_hidden()  # folded under "Edit as JSON"
+    add = single.get_by_role("button", name="Add a condition")
+    for path, kind, value in [("plan", "text", "premium"), ("items", "number", "2.50"), ("gift", "true", "")]:
+        add.click()
+        number = single.locator(".condition-row").count()
+        expect(cell(number, "property path")).to_be_focused()
+        cell(number, "property path").fill(path)
+        cell(number, "type").select_option(kind)
+        if value:
+            cell(number, "value").fill(value)
+    expect(cell(3, "value")).to_have_attribute("readonly", "")
+    assert conditions.input_value() == '{\n  "plan": "premium",\n  "items": 2.50,\n  "gift": true\n}'
+
+    valid = "(element) => element.validity.valid"
+    cell(2, "value").fill("two")
+    assert not cell(2, "value").evaluate(valid)  # the browser will not send the form so
+    cell(2, "value").fill("2")
+    assert cell(2, "value").evaluate(valid)
+    cell(3, "property path").fill("plan")
+    assert not cell(3, "property path").evaluate(valid)  # one path, one value
+    page.get_by_role("button", name="Remove condition 3 of Match conditions").click()
+    expect(single.locator(".condition-row")).to_have_count(2)
+    assert json.loads(conditions.input_value()) == {"plan": "premium", "items": 2}
+
+    single.get_by_text("Edit as JSON").click()
+    conditions.fill('{"order.plan": "basic", "ref": 12345678901234567890}')
+    expect(cell(1, "property path")).to_have_value("order.plan")
+    expect(cell(2, "type")).to_have_value("number")
+    expect(cell(2, "value")).to_have_value("12345678901234567890")  # the digits, not a float's
+    conditions.fill('{"order": {"plan": "basic"}}')
+    expect(single.get_by_text("These conditions can be edited only as JSON below")).to_be_visible()
+    expect(single.locator(".condition-row")).to_have_count(0)
+    expect(add).to_be_hidden()
+    conditions.fill('{"plan": "premium"}')
+    expect(cell(1, "value")).to_have_value("premium")
+    screenshot(page, "goal-form-conditions")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "phone-goal-form-conditions")
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+    field(page, "Name").fill("Premium purchase by rows")
+    field(page, "Trigger event").fill("purchase")
+    page.get_by_role("button", name="Create goal").click()
+    expect(page.get_by_role("status")).to_have_text("Goal “Premium purchase by rows” created.")
+    page.get_by_role("link", name="Edit Premium purchase by rows").click()
+    expect(cell(1, "property path")).to_have_value("plan")
+    expect(cell(1, "type")).to_have_value("text")
+    expect(cell(1, "value")).to_have_value("premium")
+    assert page_errors == []
 
 
 def test_the_form_suggests_a_code_from_the_name_and_triggers_from_the_events_sent(

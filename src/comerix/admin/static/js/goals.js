@@ -80,6 +80,7 @@
       if (box.checked) current[box.dataset.path] = JSON.parse(box.dataset.value);
       else delete current[box.dataset.path];
       conditions.value = JSON.stringify(current, null, 2);
+      conditions.dispatchEvent(new Event("input")); // the conditions' rows follow (conditions.js)
     });
   }
   const valueMode = form.querySelector("#value_mode");
