@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from comerix import __version__, admin, api_docs
@@ -19,6 +21,7 @@ from comerix.analytics.odata.views import router as odata_router
 from comerix.analytics.step_views import router as steps_router
 from comerix.analytics.views import router as analytics_router
 from comerix.analytics.views import settings_router
+from comerix.auth.usage import CredentialUses
 from comerix.clock import Clock, SystemClock
 from comerix.contacts.views import router as contacts_router
 from comerix.db import Database
@@ -48,13 +51,18 @@ def create_app(
     db = database or Database(settings.database)
 
     writer = IngestWriter(db, GoalIndex(), STAGES, process=writer_process)
+    uses = CredentialUses(db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         writer.start()
+        flushing = asyncio.create_task(uses.flush_every())
         try:
             yield
         finally:
+            flushing.cancel()
+            with suppress(SQLAlchemyError):  # storage down at the end: those uses are not shown
+                uses.flush()
             writer.stop()
             if owned:
                 db.dispose()
@@ -72,6 +80,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.writer = writer
     app.state.engine_keys = EngineKeyCache(db)
+    app.state.credential_uses = uses
     install_error_handlers(app, pages=error_page)
     # The widget posts from the shop's own site: the Engine API must answer cross-origin requests.
     # No cookies are involved (bearer keys only), so no credentials are allowed.

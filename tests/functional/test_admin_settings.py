@@ -377,6 +377,40 @@ def test_the_workspaces_tokens_are_listed_and_a_revoked_one_opens_nothing(
     assert admin_pages.get("/api/v1/goals", headers=team.stranger.headers).status_code == 200
 
 
+def test_keys_and_tokens_say_when_they_were_last_used(
+    admin_pages: TestClient, second_browser: TestClient, team: Team
+) -> None:
+    """Each use is noted and written within a minute (`auth.usage`); the test writes them at once."""
+
+    def last_used(listing: str, name: str) -> str:
+        row = re.search(rf"<tr>(?:(?!</tr>).)*{re.escape(name)}(?:(?!</tr>).)*</tr>", listing, re.S)
+        assert row is not None, name
+        cell = re.search(r'<td class="last-used">(.*?)</td>', row.group(0), re.S)
+        assert cell is not None
+        return re.sub(r"<[^>]+>", "", cell.group(1)).strip()
+
+    public_key, designer_token = f"cx_pub_…{team.public_key[-4:]}", f"cx_pat_…{team.designer.token[-4:]}"
+    listing = admin_pages.get("/admin/settings/keys").text
+    assert last_used(listing, public_key) == last_used(listing, designer_token) == "never"
+
+    assert (
+        admin_pages.post(
+            "/events", json=EVENT, headers={"Authorization": f"Bearer {team.public_key}"}
+        ).status_code
+        == 202
+    )
+    assert admin_pages.get("/api/v1/goals", headers=team.designer.headers).status_code == 200
+    assert admin_pages.get("/api/v1/goals", headers=team.stranger.headers).status_code == 200
+    assert admin_pages.app.state.credential_uses.flush() == 3  # type: ignore[attr-defined]
+
+    listing = admin_pages.get("/admin/settings/keys").text
+    # The clock reads 2026-11-02 09:30 UTC: 10:30 in the workspace's Berlin.
+    assert last_used(listing, public_key) == last_used(listing, designer_token) == "2026-11-02 10:30 CET"
+    assert last_used(listing, f"cx_pat_…{team.admin.token[-4:]}") == "never"
+    sign_in(second_browser, team.designer.user.email)
+    assert last_used(second_browser.get("/admin/account").text, designer_token) == "2026-11-02 10:30 CET"
+
+
 # Account → tokens -----------------------------------------------------------------------------------
 
 

@@ -24,9 +24,18 @@ def bearer_credential(request: Request) -> str:
 
 
 def current_principal(
-    session: DbSession, credential: Annotated[str, Depends(bearer_credential)]
+    request: Request, session: DbSession, credential: Annotated[str, Depends(bearer_credential)]
 ) -> Principal:
-    return service.authenticate_token(session, credential)
+    principal = service.authenticate_token(session, credential)
+    noted_use(request, principal)
+    return principal
+
+
+def noted_use(request: Request, principal: Principal) -> None:
+    """Note the use of the token `principal` signed in with, for its "last used" (`auth.usage`)."""
+    if principal.token_id is not None:
+        uses = request.app.state.credential_uses
+        uses.used(principal.workspace_id, principal.token_id, request.app.state.clock.now())
 
 
 def require(permission: Permission) -> Callable[[Principal], Principal]:

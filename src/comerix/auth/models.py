@@ -79,3 +79,13 @@ class AdminSession(WorkspaceScoped, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     flash: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+
+class CredentialUse(WorkspaceScoped, Base):
+    """When an Engine API key or a personal access token (`id`: its id) was last used. Kept apart from
+    the credentials' own rows, which are read on every request: this one is written, at most once a
+    minute per serving process (`auth.usage`)."""
+
+    __tablename__ = "credential_uses"
+
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime())

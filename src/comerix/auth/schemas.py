@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from comerix.auth.models import EngineKeyKind
 from comerix.auth.passwords import MIN_PASSWORD_LENGTH
@@ -92,6 +92,9 @@ class TokenRead(BaseModel):
     hint: str
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        default=None, description="when it was last used, up to a minute late; null: never"
+    )
 
 
 class EngineKeyRead(BaseModel):
@@ -105,3 +108,6 @@ class EngineKeyRead(BaseModel):
     hint: str
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        default=None, description="when it was last used, up to a minute late; null: never"
+    )

@@ -9,14 +9,14 @@ workspace: another workspace's user, token or key is "not found", never touched.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, true
 from sqlalchemy.orm import Session
 
-from comerix.auth import credentials
+from comerix.auth import credentials, usage
 from comerix.auth.credentials import CredentialKind
 from comerix.auth.errors import (
     EngineKeyNotFound,
@@ -52,6 +52,7 @@ class Principal:
     user_id: uuid.UUID
     email: str
     role: Role
+    token_id: uuid.UUID | None = None  # signed in with a personal access token: which
 
     @property
     def permissions(self) -> frozenset[Permission]:
@@ -138,8 +139,8 @@ def authenticate_token(session: Session, bearer: str) -> Principal:
     parsed = credentials.parse(bearer)
     if parsed is None or parsed.kind is not CredentialKind.PERSONAL_ACCESS_TOKEN:
         raise InvalidCredential("the token is not a valid personal access token")
-    user = session.scalar(
-        select(User)
+    found = session.execute(
+        select(User, PersonalAccessToken.id)
         .join(
             PersonalAccessToken,
             (PersonalAccessToken.workspace_id == User.workspace_id)
@@ -150,10 +151,11 @@ def authenticate_token(session: Session, bearer: str) -> Principal:
             PersonalAccessToken.token_hash == parsed.digest,
             PersonalAccessToken.revoked_at.is_(None),
         )
-    )
-    if user is None:
+    ).first()
+    if found is None:
         raise InvalidCredential("the token is not a valid personal access token")
-    return principal_of(user)
+    user, token_id = found
+    return replace(principal_of(user), token_id=token_id)
 
 
 def authenticate_engine_key(session: Session, bearer: str) -> EngineClient:
@@ -253,6 +255,8 @@ def list_tokens(
     )
     if user_id is not None:
         query = query.where(PersonalAccessToken.user_id == user_id)
+    found = session.execute(query).all()
+    used = usage.last_used(session, workspace_id, (token.id for token, _ in found))
     return [
         TokenRead(
             id=token.id,
@@ -262,8 +266,9 @@ def list_tokens(
             hint=token.hint,
             created_at=token.created_at,
             revoked_at=token.revoked_at,
+            last_used_at=used.get(token.id),
         )
-        for token, email in session.execute(query)
+        for token, email in found
     ]
 
 
@@ -305,8 +310,12 @@ def list_engine_keys(session: Session, workspace_id: uuid.UUID) -> list[EngineKe
         select(EngineKey)
         .where(EngineKey.workspace_id == workspace_id)
         .order_by(EngineKey.created_at.desc(), EngineKey.id)
-    )
-    return [EngineKeyRead.model_validate(key) for key in keys]
+    ).all()
+    used = usage.last_used(session, workspace_id, (key.id for key in keys))
+    return [
+        EngineKeyRead.model_validate(key).model_copy(update={"last_used_at": used.get(key.id)})
+        for key in keys
+    ]
 
 
 def get_engine_key_or_raise(session: Session, workspace_id: uuid.UUID, key_id: uuid.UUID) -> EngineKey:

@@ -65,6 +65,7 @@ class KeyNotAllowed(Forbidden):
 
 async def engine_client(request: Request) -> EngineClient:
     client: EngineClient = await request.app.state.engine_keys.authenticate(bearer_credential(request))
+    request.app.state.credential_uses.used(client.workspace_id, client.key_id, request.app.state.clock.now())
     return client
 
 

@@ -31,6 +31,7 @@ from comerix.analytics.odata import metadata, payload, query, service
 from comerix.analytics.odata.entities import BY_NAME, EntitySet
 from comerix.analytics.odata.errors import EntityNotFound, EntitySetNotFound, ODataQueryError
 from comerix.api_docs import response
+from comerix.auth.dependencies import noted_use
 from comerix.auth.errors import InvalidCredential
 from comerix.auth.roles import Permission
 from comerix.auth.service import Principal, authenticate_token
@@ -141,6 +142,7 @@ def _credential(request: Request) -> str:
 
 def analytics_viewer(request: Request, session: DbSession) -> Principal:
     principal = authenticate_token(session, _credential(request))
+    noted_use(request, principal)
     principal.require(Permission.ANALYTICS_VIEW)
     return principal
 

@@ -1,0 +1,78 @@
+"""When keys and tokens were last used (`auth.usage`), on each backend: uses noted in memory and
+written in one flush, the newest time kept whatever order the writes come in, a write that fails keeping
+its uses for the next flush, and each workspace's listing showing only its own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from comerix.auth import service
+from comerix.auth.usage import CredentialUses
+from comerix.clock import FixedClock
+from comerix.db import Database
+from tests.factories import make_engine_key, make_member
+
+
+def test_uses_are_written_on_flush_and_the_newest_time_stays(db: Database, clock: FixedClock) -> None:
+    with db.transaction() as session:
+        member = make_member(session, clock.now())
+        make_engine_key(session, member.workspace, clock.now())
+    with db.sessions() as session:
+        (key,) = service.list_engine_keys(session, member.workspace.id)
+        (token,) = service.list_tokens(session, member.workspace.id)
+    assert (key.last_used_at, token.last_used_at) == (None, None)  # never used
+
+    here, elsewhere = CredentialUses(db), CredentialUses(db)  # two serving processes
+    later = clock.now() + timedelta(minutes=5)
+    here.used(member.workspace.id, key.id, later)
+    here.used(member.workspace.id, key.id, clock.now())  # an older use noted after a newer one
+    here.used(member.workspace.id, token.id, clock.now())
+    with db.sessions() as session:
+        assert service.list_engine_keys(session, member.workspace.id)[0].last_used_at is None  # not yet
+    assert here.flush() == 2
+    assert here.flush() == 0  # nothing new
+    elsewhere.used(member.workspace.id, key.id, clock.now() + timedelta(minutes=1))
+    elsewhere.used(member.workspace.id, token.id, later)
+    assert elsewhere.flush() == 2
+
+    with db.sessions() as session:
+        assert service.list_engine_keys(session, member.workspace.id)[0].last_used_at == later
+        assert service.list_tokens(session, member.workspace.id)[0].last_used_at == later
+
+
+def test_a_failed_write_keeps_its_uses_for_the_next_flush(db: Database, clock: FixedClock) -> None:
+    with db.transaction() as session:
+        member = make_member(session, clock.now())
+    with db.sessions() as session:
+        (token,) = service.list_tokens(session, member.workspace.id)
+    uses = CredentialUses(db)
+    uses.used(member.workspace.id, token.id, clock.now())
+    with db.transaction() as session:  # the table gone for a moment: a real failure of the write
+        session.execute(text("ALTER TABLE credential_uses RENAME TO credential_uses_away"))
+    try:
+        with pytest.raises(SQLAlchemyError):
+            uses.flush()
+        uses.used(member.workspace.id, token.id, clock.now() - timedelta(hours=1))  # older: does not win
+    finally:
+        with db.transaction() as session:
+            session.execute(text("ALTER TABLE credential_uses_away RENAME TO credential_uses"))
+    assert uses.flush() == 1
+    with db.sessions() as session:
+        assert service.list_tokens(session, member.workspace.id)[0].last_used_at == clock.now()
+
+
+def test_a_workspace_sees_only_its_own_credentials_uses(db: Database, clock: FixedClock) -> None:
+    with db.transaction() as session:
+        ours, theirs = make_member(session, clock.now()), make_member(session, clock.now())
+    with db.sessions() as session:
+        (their_token,) = service.list_tokens(session, theirs.workspace.id)
+    uses = CredentialUses(db)
+    uses.used(theirs.workspace.id, their_token.id, clock.now())
+    uses.flush()
+    with db.sessions() as session:
+        assert [t.last_used_at for t in service.list_tokens(session, ours.workspace.id)] == [None]
+        assert [t.last_used_at for t in service.list_tokens(session, theirs.workspace.id)] == [clock.now()]
