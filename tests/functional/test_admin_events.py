@@ -328,3 +328,82 @@ def test_a_name_in_the_wrong_case_is_answered_with_the_right_one(shop: Shop) -> 
     assert "Did you mean" in hint.group(1)
     assert 'href="/admin/insights/events?range=30d&amp;name=Purchase"' in hint.group(1)
     assert 'id="did-you-mean"' not in shop.pages.get(EXPLORER, params={"name": "Purchase"}).text
+
+
+def test_a_property_filter_matches_as_a_goal_condition_would(shop: Shop) -> None:
+    shop.send(
+        {"event_id": "premium", "name": "purchase", "properties": {"plan": "premium", "items": 2}},
+        {"event_id": "basic", "name": "purchase", "properties": {"plan": "basic", "items": "2"}},
+        {"event_id": "nested", "name": "purchase", "properties": {"order": {"plan": "basic"}}},
+        {"event_id": "none", "name": "purchase", "properties": {"plan": None}},
+    )
+    shop.sign_in()
+
+    def shown(**filters: str) -> list[str]:
+        return shown_event_ids(shop.pages.get(EXPLORER, params=filters).text)
+
+    assert shown(property="plan", value="premium") == ["premium"]  # text as typed
+    assert shown(property="items", value="2") == ["premium"]  # a number
+    assert shown(property="items", value='"2"') == ["basic"]  # quoted: text
+    assert shown(property="order.plan", value="basic") == ["nested"]  # inside an object
+    assert shown(property="plan", value="null") == ["none"]  # null, not a missing property
+    assert shown(property="plan", value="gold") == []
+    page = shop.pages.get(EXPLORER, params={"property": "plan", "value": "premium"}).text
+    assert "with <code>plan</code> = <code>premium</code>" in page
+    assert (
+        'href="/admin/insights/events?range=30d&amp;property=plan&amp;value=premium' not in page
+    )  # no pager
+
+
+@pytest.mark.parametrize(
+    ("filters", "field", "says"),
+    [
+        ({"value": "premium"}, "property", "Give the property path"),
+        ({"property": "order..plan", "value": "x"}, "property", "two dots in a row"),
+        (
+            {"property": "order", "value": '{"plan": "basic"}'},
+            "value",
+            "nested objects and lists are not allowed",
+        ),
+    ],
+)
+def test_a_property_filter_that_cannot_be_is_told_by_its_field(
+    shop: Shop, filters: dict[str, str], field: str, says: str
+) -> None:
+    shop.send({"event_id": "e", "name": "purchase", "properties": {"plan": "premium"}})
+    shop.sign_in()
+    page = shop.pages.get(EXPLORER, params=filters)
+    assert page.status_code == 200
+    error = re.search(rf'id="{field}-error">(.*?)</p>', page.text, re.S)
+    assert error is not None
+    assert says in html.unescape(error.group(1))
+    assert shown_event_ids(page.text) == ["e"]  # the other filters still apply
+
+
+def test_a_property_search_reads_a_bounded_number_of_events_a_page(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop.send(
+        *(
+            {
+                "event_id": f"e{n}",
+                "name": "purchase",
+                "properties": {"plan": "gold" if n in (0, 5) else "basic"},
+            }
+            for n in range(7)
+        )
+    )
+    shop.sign_in()
+    monkeypatch.setattr(explorer, "SEARCH_LIMIT", 3)  # e6 e5 e4 | e3 e2 e1 | e0
+    seen, path = [], f"{EXPLORER}?range=30d&property=plan&value=gold"
+    for _ in range(4):
+        page = shop.pages.get(path).text
+        seen.append(shown_event_ids(page))
+        older = re.search(r'<a href="([^"]+)" rel="next">Older events', page) or re.search(
+            r'<a href="([^"]+)">search older events</a>', page
+        )
+        if older is None:
+            break
+        assert "3 latest" in page
+        path = html.unescape(older.group(1))
+    assert seen == [["e5"], [], ["e0"]]

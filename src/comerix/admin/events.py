@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
@@ -22,6 +23,7 @@ from comerix.admin.conversations import conversation_path
 from comerix.admin.dependencies import TelemetryPage
 from comerix.admin.pages import cursor_text, page, read_cursor, workspace_timezone
 from comerix.auth.roles import Permission
+from comerix.goals.schemas import check_property_path, check_scalar
 from comerix.http import DbSession, Now
 from comerix.telemetry import explorer
 from comerix.telemetry.explorer import EventRead
@@ -70,10 +72,13 @@ def event_explorer(
     name: str = "",
     contact: Annotated[str, Query(max_length=1024)] = "",
     flow: Annotated[str, Query(max_length=1024)] = "",
+    property_path: Annotated[str, Query(alias="property", max_length=1024)] = "",
+    value: Annotated[str, Query(max_length=2000)] = "",
     before: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    """The 100 latest arrivals of the range (and name, contact, flow), then the 100 before them
-    (`before`: the last one's arrival and id), beside the catalogue of the range's event names."""
+    """The 100 latest arrivals of the range (and name, contact, flow, a property's value), then the 100
+    before them (`before`: the last one's arrival and id), beside the catalogue of the range's event
+    names. With a property, a page reads up to `explorer.SEARCH_LIMIT` arrivals to find its events."""
     principal = signed_in.principal
     try:
         range_, range_error = Range(range_text), None
@@ -82,11 +87,21 @@ def event_explorer(
         range_error = (
             f"There is no range “{range_text[:40]}”: showing the last 30 days. Choose 7, 30 or 90 days."
         )
-    name, contact, flow = name.strip(), contact.strip(), flow.strip()
+    name, contact, flow, property_path = name.strip(), contact.strip(), flow.strip(), property_path.strip()
+    wanted, property_errors = property_filter(property_path, value)
     only = explorer.EventFilter(
-        name=name or None, contact_id=contact or None, flow_id=flow or None, before=_cursor(before)
+        name=name or None,
+        contact_id=contact or None,
+        flow_id=flow or None,
+        before=_cursor(before),
+        property=wanted,
     )
-    events = explorer.newest(session, principal.workspace_id, range_, only, now=now).events
+    search = None
+    if wanted is None:
+        events = explorer.newest(session, principal.workspace_id, range_, only, now=now).events
+    else:
+        search = explorer.search(session, principal.workspace_id, range_, only, now=now)
+        events = search.events
     catalogue = explorer.names(session, principal.workspace_id, range_, now=now).names
     known = {entry.name for entry in catalogue}
     near = [
@@ -95,6 +110,8 @@ def event_explorer(
         if name and entry.name != name and entry.name.lower() == name.lower()
     ]
     filters = {"range": range_.value, "name": name, "contact": contact, "flow": flow}
+    if property_path:
+        filters |= {"property": property_path, "value": value}
     may_create_goals = Permission.GOALS_MANAGE in principal.permissions
     may_open_contacts = Permission.CONTACTS_MANAGE in principal.permissions
     may_open_conversations = Permission.TELEMETRY in principal.permissions
@@ -122,17 +139,56 @@ def event_explorer(
         "did_you_mean": [(other, _path(filters | {"name": other})) for other in near]
         if name not in known
         else [],
-        "older": _path(filters | {"before": cursor_text(events[-1].received_at, events[-1].id)})
-        if len(events) == explorer.NEWEST_LIMIT
-        else None,
+        "older": _older(filters, events, search),
+        "property": property_path,
+        "value": value,
+        "property_errors": property_errors,
+        "search": search,
+        "search_limit": explorer.SEARCH_LIMIT,
         "paged": only.before is not None,
         "first_page": _path(filters),
         "rows": rows,
         "catalogue": [(entry, explorer_path(range_, entry.name)) for entry in catalogue],
+        "property_paths": sorted(
+            {key for entry in catalogue if not name or entry.name == name for key in entry.property_keys}
+        )[:500],
         "timezone": workspace_timezone(session, signed_in),
         "limit": explorer.NEWEST_LIMIT,
     }
     return page(request, "admin/insights/events.html", signed_in, context)
+
+
+def property_filter(path: str, text: str) -> tuple[explorer.PropertyFilter | None, dict[str, str]]:
+    """The property filter of the form, and its problems by field. The value is read as a goal's match
+    condition holds it: a number, `true`, `false`, `null` or a quoted string as JSON, anything else as
+    the text typed (`premium` is the string "premium"; `2` the number, `"2"` the string)."""
+    if not path:
+        return None, (
+            {"property": "Give the property path the value is for, for example plan."} if text else {}
+        )
+    try:
+        check_property_path(path)
+    except ValueError as problem:
+        return None, {"property": f"The property path {problem}."}
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        parsed = text
+    try:
+        check_scalar(parsed)
+    except ValueError as problem:
+        return None, {"value": f"The value {problem}."}
+    return explorer.PropertyFilter(path, parsed), {}
+
+
+def _older(filters: dict[str, str], events: list[EventRead], search: explorer.Search | None) -> str | None:
+    """The link to the page of older events: after the last one shown when the page is full, or after
+    the last one read when a property search stopped short of a full page."""
+    if search is not None and search.stopped_short and search.last is not None:
+        return _path(filters | {"before": cursor_text(*search.last)})
+    if len(events) == explorer.NEWEST_LIMIT:
+        return _path(filters | {"before": cursor_text(events[-1].received_at, events[-1].id)})
+    return None
 
 
 def _path(filters: dict[str, str]) -> str:

@@ -71,14 +71,70 @@ class EventNameList(BaseModel):
 
 
 @dataclass(frozen=True)
+class PropertyFilter:
+    """A property path and the JSON scalar it must hold, compared as a goal's match condition compares
+    them (SPEC §1: `2` is not `"2"`, a dotted path reads inside objects)."""
+
+    path: str
+    value: Any
+
+    def holds(self, properties: Mapping[str, Any]) -> bool:
+        found = read_path(properties, self.path)
+        return found is not MISSING and json_equal(found, self.value)
+
+
+@dataclass(frozen=True)
 class EventFilter:
-    """Which arrivals a list shows: a name, a contact, a flow (each exact), and where the page starts
-    (after the event of `before`: its arrival time and id, the order of the list)."""
+    """Which arrivals a list shows: a name, a contact, a flow (each exact), a property's value, and where
+    the page starts (after the event of `before`: its arrival time and id, the order of the list)."""
 
     name: str | None = None
     contact_id: str | None = None
     flow_id: str | None = None
     before: tuple[datetime, uuid.UUID] | None = None
+    property: PropertyFilter | None = None
+
+
+SEARCH_LIMIT = 20_000
+"""With a property filter, how many of the latest arrivals a page reads at most to find its events:
+property values are not indexed, and a rare one would otherwise read every event of the range."""
+
+
+@dataclass(frozen=True)
+class Search:
+    """A page of events with a property's value, and how far it read: `read` arrivals, the last of them
+    `last` (its arrival time and id: where the next page's reading starts)."""
+
+    events: list[EventRead]
+    read: int
+    last: tuple[datetime, uuid.UUID] | None
+
+    @property
+    def stopped_short(self) -> bool:
+        """Whether the reading stopped at `SEARCH_LIMIT` before the page was full: older events are left."""
+        return self.read == SEARCH_LIMIT and len(self.events) < NEWEST_LIMIT
+
+
+def search(
+    session: Session, workspace_id: uuid.UUID, range_: Range, only: EventFilter, *, now: datetime
+) -> Search:
+    """Up to 100 events that arrived in the range and pass `only`, its property included, the latest
+    first, among at most `SEARCH_LIMIT` arrivals that pass the rest of it."""
+    wanted = only.property
+    query = arrivals(workspace_id, now - range_.span, only).limit(SEARCH_LIMIT)
+    found: list[EventRead] = []
+    read_so_far, last = 0, None
+    rows = session.scalars(query.execution_options(yield_per=1_000))
+    try:
+        for row in rows:
+            read_so_far, last = read_so_far + 1, (row.received_at, row.id)
+            if wanted is None or wanted.holds(row.properties):
+                found.append(read(row))
+                if len(found) == NEWEST_LIMIT:
+                    break
+    finally:
+        rows.close()  # a page found early leaves the rest unread
+    return Search(found, read_so_far, last)
 
 
 def newest(

@@ -95,3 +95,23 @@ def test_open_the_contact_of_an_event(admin_page: Page) -> None:
     expect(page.get_by_role("heading", name=f"Contact {contact_id}")).to_be_visible()
     expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
     expect(page.get_by_role("link", name="Erase this contact…")).to_be_visible()
+
+
+def test_filter_the_explorer_by_a_property_of_the_demo_purchases(signed_in_as: Callable[[str], Page]) -> None:
+    page = signed_in_as("analyst")
+    page.goto("/admin/insights/events?range=30d&name=purchase")
+    page.get_by_label("Property", exact=True).fill("plan")
+    page.get_by_label("Value", exact=True).fill("premium")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"name=purchase&property=plan&value=premium$"))
+    shown = page.locator("li.event pre.json")
+    expect(shown.first).to_be_visible()
+    assert {json.loads(text)["plan"] for text in shown.all_inner_texts()} == {"premium"}
+    expect(page.get_by_text("with plan = premium")).to_be_visible()
+    suggested = page.locator("datalist#property-paths option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert "plan" in suggested
+    screenshot(page, "events-by-property")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "phone-events-by-property")
