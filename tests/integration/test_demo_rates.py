@@ -11,16 +11,19 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from comerix import demo
 from comerix.analytics import reports
 from comerix.analytics.reports import ReportQuery
+from comerix.auth import service as auth
+from comerix.auth.models import EngineKeyKind
 from comerix.conversions.models import Outcome
 from comerix.db import Database
 from comerix.models import metadata
 from comerix.rates.reference import EcbRates
-from comerix.vocabulary import BaseValueSource
+from comerix.telemetry.models import Event
+from comerix.vocabulary import BaseValueSource, Source
 from comerix.workspaces.models import Workspace
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # five weeks after the shipped ECB history ends
@@ -90,3 +93,22 @@ def test_base_revenue_adds_up_in_euros_with_nothing_left_unexplained(
     assert [(m.currency, m.value) for m in totals.base_revenue] == [
         ("EUR", sum((o.base_value for o in outcomes if o.base_value is not None), Decimal(0)))
     ]
+
+
+def test_the_demo_keys_were_last_used_when_the_demo_last_sent_with_each(
+    database: Database, demo_outcomes: tuple[Workspace, list[Outcome]]
+) -> None:
+    """The widget's key sent the events, the shop's secret key its conversions, up to the demo's now."""
+    workspace, _outcomes = demo_outcomes
+    with database.sessions() as session:
+        used = {key.kind: key.last_used_at for key in auth.list_engine_keys(session, workspace.id)}
+        sent = {
+            source: session.scalar(
+                select(func.max(Event.received_at)).where(
+                    Event.workspace_id == workspace.id, Event.source == source
+                )
+            )
+            for source in (Source.WIDGET, Source.SERVER)
+        }
+    assert used == {EngineKeyKind.PUBLIC: sent[Source.WIDGET], EngineKeyKind.SECRET: sent[Source.SERVER]}
+    assert all(NOW - timedelta(days=2) < at <= NOW for at in used.values() if at is not None)

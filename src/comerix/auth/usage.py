@@ -83,6 +83,8 @@ class CredentialUses:
 def record(session: Session, uses: Mapping[Used, datetime]) -> None:
     """Upsert the uses: a credential's time moves only forward (another process may have written a
     newer one)."""
+    if not uses:
+        return
     rows = [
         {"workspace_id": ws, "id": credential, "last_used_at": at} for (ws, credential), at in uses.items()
     ]

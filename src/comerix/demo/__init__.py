@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from comerix.auth import service as auth
+from comerix.auth import usage
 from comerix.auth.models import EngineKeyKind
 from comerix.auth.roles import Role
 from comerix.auth.schemas import EngineKeyCreate, TokenCreate, UserCreate
@@ -32,7 +33,7 @@ from comerix.rates.schemas import RateIn, RatesIn
 from comerix.telemetry.batches import Batch
 from comerix.telemetry.pipeline import ingest
 from comerix.telemetry.schemas import IngestResult, Item
-from comerix.vocabulary import GoalKind, GoalStatus, ValueMode
+from comerix.vocabulary import GoalKind, GoalStatus, Source, ValueMode
 from comerix.workspaces import service as workspaces
 from comerix.workspaces.schemas import WorkspaceCreate
 
@@ -193,6 +194,7 @@ def load_traffic(
     index = GoalIndex()
     totals = IngestTotals()
     batch: list[Item] = []
+    last_sent: dict[Source, datetime] = {}  # by route: the widget's key sends events, the shop's conversions
     for item in [*traffic(now, scale=scale), None]:
         if item is not None:
             batch.append(replace(item, index=len(batch)))
@@ -201,9 +203,27 @@ def load_traffic(
                 arrived = max(item.timestamp for item in batch)
                 result = ingest(session, Batch(workspace_id, batch, arrived), index, STAGES)
             totals.add(result)
+            last_sent.update((sent.source, arrived) for sent in batch)
             progress(len(batch))
             batch = []
+    with database.transaction() as session:
+        _keys_used(session, workspace_id, last_sent)
     return totals
+
+
+def _keys_used(session: Session, workspace_id: uuid.UUID, last_sent: dict[Source, datetime]) -> None:
+    """The demo keys' "last used": the public key sent the widget's events, the secret one the shop's
+    conversions, as a real shop's would have."""
+    kinds = {Source.WIDGET: EngineKeyKind.PUBLIC, Source.SERVER: EngineKeyKind.SECRET}
+    keys = {key.kind: key.id for key in auth.list_engine_keys(session, workspace_id)}
+    usage.record(
+        session,
+        {
+            (workspace_id, keys[kinds[source]]): at
+            for source, at in last_sent.items()
+            if kinds[source] in keys
+        },
+    )
 
 
 @dataclass
