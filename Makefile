@@ -41,7 +41,7 @@ fuzz: install ## Hostile input: Schemathesis over a real service (~3 min), then 
 	$(BIN)/python tests/fuzz/run_schemathesis.py $(FUZZ_ARGS)
 	COMERIX_TEST_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q -p no:cacheprovider -m fuzz tests/functional
 
-screenshots: install ## Refresh docs/screenshots from the browser tests, on the full demo
+screenshots: install ## Take the pictures in docs/screenshots again from the browser tests, on the full demo
 	COMERIX_SCREENSHOTS_DIR=docs/screenshots COMERIX_TEST_DEMO_SCALE=1 $(BIN)/pytest -q -p no:cacheprovider tests/functional/browser
 
 clean:

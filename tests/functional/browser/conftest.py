@@ -176,13 +176,14 @@ def admin_page(signed_in_as: Callable[[str], Page]) -> Page:
 
 
 def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page picture as a test artifact; returns its path."""
+    """Save a full-page picture as a test artifact; returns its path. With `COMERIX_SCREENSHOTS_DIR`
+    (`make screenshots`), the picture of the window is taken again into that folder if it holds one of
+    that name already: the README's pictures are refreshed, and no other lands beside them."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=False)
+    if SCREENSHOTS and (shown := Path(SCREENSHOTS) / f"{name}.png").exists():
+        page.screenshot(path=str(shown), full_page=False)
     return path
 
 

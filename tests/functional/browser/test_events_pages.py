@@ -46,8 +46,16 @@ def test_filter_the_explorer_by_range_and_name(signed_in_as: Callable[[str], Pag
 def test_create_a_goal_from_an_event_in_one_click(signed_in_as: Callable[[str], Page]) -> None:
     page = signed_in_as("designer")
     page.goto("/admin/insights/events?range=30d&name=purchase")
-    event = page.locator("li.event").first
-    properties = json.loads(event.locator("pre.json").inner_text())
+    # A purchase with a total, a plan and items (the demo also sends some without, or with a total that
+    # is no number, at every scale).
+    shown = [json.loads(text) for text in page.locator("li.event pre.json").all_inner_texts()]
+    index = next(
+        i
+        for i, found in enumerate(shown)
+        if {"grand_total", "plan", "items"} <= found.keys()
+        and re.fullmatch(r"-?\d+(\.\d+)?", str(found["grand_total"]))
+    )
+    event, properties = page.locator("li.event").nth(index), shown[index]
 
     event.get_by_role("link", name="Create goal from this event").click()
 
