@@ -3,6 +3,7 @@ form control has a label, and the keyboard reaches the controls (Tab moves focus
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -115,3 +116,31 @@ def test_each_main_page_fits_a_phone_and_its_menu_folds(
     page.get_by_role("button", name="Menu").click()
     expect(menu.get_by_role("link", name="Analytics").first).to_be_visible()
     screenshot(page, "phone-" + path.strip("/").replace("/", "-"))
+
+
+def fits(page: Page, name: str) -> None:
+    """The page as it is, at 1,400 px and at 390 px: no sideways scrolling on the phone; a picture of each."""
+    for width, prefix in ((1400, "wide"), (390, "phone")):
+        page.set_viewport_size({"width": width, "height": 900 if width > 390 else 844})
+        found = page.evaluate(TOO_WIDE)
+        assert found["scroll"] <= found["width"], f"{name} scrolls sideways at {width} px: {found}"
+        assert found["wide"] == [], f"{name}: wider than the window at {width} px: {found['wide']}"
+        screenshot(page, f"{prefix}-{name}")
+
+
+def test_a_contact_profile_and_the_403_page_fit_both_widths(signed_in_as: Callable[[str], Page]) -> None:
+    """The pages of this kind that are no menu entry: a profile (reached from the list) and the page that
+    refuses a role, which says in words which roles would do."""
+    page = signed_in_as("admin")
+    page.goto("/admin/contacts")
+    page.get_by_role("table").get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name=re.compile("^Contact "))).to_be_visible()
+    fits(page, "contact-profile")
+
+    page.context.clear_cookies()  # signed out
+    page = signed_in_as("viewer")
+    response = page.goto("/admin/insights/events")
+    assert response is not None
+    assert response.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    fits(page, "forbidden")
