@@ -133,6 +133,14 @@ def test_the_contacts_page_lists_the_most_recently_active_first(shop: Shop) -> N
     assert positions == sorted(positions)
 
 
+def test_a_workspace_without_contacts_is_told_how_to_get_them(shop: Shop) -> None:
+    shop.sign_in()
+    empty = re.search(r'id="contacts-empty">(.*?)</p>', shop.pages.get(CONTACTS).text, re.S)
+    assert empty is not None
+    assert "No contact has been seen yet." in empty.group(1)
+    assert '<a href="/admin/start">Get started</a>' in empty.group(1)
+
+
 def test_the_list_shows_each_contacts_chats_goals_and_lifetime_value_and_pages_on(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
