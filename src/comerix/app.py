@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from comerix import __version__, admin, api_docs
@@ -37,6 +37,8 @@ from comerix.telemetry.engine_auth import EngineKeyCache
 from comerix.telemetry.views import ENGINE_SCHEMAS, engine_router, explorer_router, goal_preview_router
 from comerix.telemetry.writer import IngestWriter
 
+log = logging.getLogger(__name__)
+
 
 def create_app(
     settings: Settings,
@@ -61,8 +63,10 @@ def create_app(
             yield
         finally:
             flushing.cancel()
-            with suppress(SQLAlchemyError):  # storage down at the end: those uses are not shown
+            try:
                 uses.flush()
+            except Exception:  # storage down at the end: those uses are not shown, and the rest stops
+                log.warning("could not write when credentials were last used", exc_info=True)
             writer.stop()
             if owned:
                 db.dispose()

@@ -336,6 +336,7 @@ def test_a_property_filter_matches_as_a_goal_condition_would(shop: Shop) -> None
         {"event_id": "basic", "name": "purchase", "properties": {"plan": "basic", "items": "2"}},
         {"event_id": "nested", "name": "purchase", "properties": {"order": {"plan": "basic"}}},
         {"event_id": "none", "name": "purchase", "properties": {"plan": None}},
+        {"event_id": "long", "name": "purchase", "properties": {"ref": 12345678901234567890}},
     )
     shop.sign_in()
 
@@ -347,7 +348,10 @@ def test_a_property_filter_matches_as_a_goal_condition_would(shop: Shop) -> None
     assert shown(property="items", value='"2"') == ["basic"]  # quoted: text
     assert shown(property="order.plan", value="basic") == ["nested"]  # inside an object
     assert shown(property="plan", value="null") == ["none"]  # null, not a missing property
+    assert shown(property="ref", value="12345678901234567890") == ["long"]  # exact, beyond 64 bits
+    assert shown(property="ref", value="12345678901234567891") == []
     assert shown(property="plan", value="gold") == []
+    assert shown(property="plan", value='""') == []  # the empty text, which no event has
     page = shop.pages.get(EXPLORER, params={"property": "plan", "value": "premium"}).text
     assert "with <code>plan</code> = <code>premium</code>" in page
     assert (
@@ -365,6 +369,8 @@ def test_a_property_filter_matches_as_a_goal_condition_would(shop: Shop) -> None
             "value",
             "nested objects and lists are not allowed",
         ),
+        ({"property": "plan", "value": ""}, "value", "Give the value it must have"),
+        ({"property": "total", "value": "1e400"}, "value", "a number beyond what a property may hold"),
     ],
 )
 def test_a_property_filter_that_cannot_be_is_told_by_its_field(

@@ -158,6 +158,7 @@ def test_invalid_input_is_shown_inline_with_what_was_typed_and_nothing_is_stored
         ('{"plan": ', "must be a JSON object"),
         ('"premium"', "must be a JSON object"),
         ('{"order": {"plan": "x"}}', "nested objects and lists are not allowed"),
+        ('{"plan": "basic", "items": 2, "plan": "premium"}', "names the path plan twice"),  # JSON keeps one
     ],
 )
 def test_match_conditions_must_be_a_flat_json_object(
@@ -578,6 +579,15 @@ def test_a_process_needs_a_completion_step_and_two_steps(
     assert empty.status_code == 422
     assert re.search(r'id="steps-error">a multi-step goal needs 2 to 20 steps', empty.text)
     assert 'id="trigger_event-error"' not in empty.text  # the single-event fields are not read
+    assert stored(db, designer) == []
+
+
+def test_a_steps_conditions_naming_a_path_twice_are_told_on_its_row(
+    pages: TestClient, db: Database, designer: Member
+) -> None:
+    twice = post_form(pages, NEW, STEPS_FORM | {"steps-5-match_conditions": '{"nights": 2, "nights": 3}'})
+    assert twice.status_code == 422
+    assert "names the path nights twice" in step_error(twice.text, 5, "match_conditions")
     assert stored(db, designer) == []
 
 

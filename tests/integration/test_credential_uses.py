@@ -1,19 +1,25 @@
 """When keys and tokens were last used (`auth.usage`), on each backend: uses noted in memory and
 written in one flush, the newest time kept whatever order the writes come in, a write that fails keeping
-its uses for the next flush, and each workspace's listing showing only its own."""
+its uses for the next flush, each workspace's listing showing only its own, the service writing what is
+left as it stops, and a removed user's tokens taking their uses with them."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from comerix.app import create_app
 from comerix.auth import service
+from comerix.auth.models import CredentialUse
+from comerix.auth.roles import Role
 from comerix.auth.usage import CredentialUses
 from comerix.clock import FixedClock
 from comerix.db import Database
+from comerix.settings import Settings
 from tests.factories import make_engine_key, make_member
 
 
@@ -76,3 +82,39 @@ def test_a_workspace_sees_only_its_own_credentials_uses(db: Database, clock: Fix
     with db.sessions() as session:
         assert [t.last_used_at for t in service.list_tokens(session, ours.workspace.id)] == [None]
         assert [t.last_used_at for t in service.list_tokens(session, theirs.workspace.id)] == [clock.now()]
+
+
+def test_the_service_writes_the_uses_it_saw_when_it_stops(
+    db: Database, settings: Settings, clock: FixedClock
+) -> None:
+    """No flush by hand: the app's lifespan writes what is left when the service stops."""
+    with db.transaction() as session:
+        member = make_member(session, clock.now())
+        key = make_engine_key(session, member.workspace, clock.now())
+    with TestClient(create_app(settings, clock=clock, database=db)) as client:
+        sent = client.post("/events", json={"name": "hello"}, headers={"Authorization": f"Bearer {key}"})
+        assert sent.status_code == 202, sent.text
+        assert client.get("/api/v1/goals", headers=member.headers).status_code == 200
+        with db.sessions() as session:
+            assert service.list_engine_keys(session, member.workspace.id)[0].last_used_at is None  # not yet
+    with db.sessions() as session:
+        assert service.list_engine_keys(session, member.workspace.id)[0].last_used_at == clock.now()
+        assert service.list_tokens(session, member.workspace.id)[0].last_used_at == clock.now()
+
+
+def test_removing_a_user_removes_when_their_tokens_were_used(db: Database, clock: FixedClock) -> None:
+    with db.transaction() as session:
+        admin = make_member(session, clock.now())
+        leaver = make_member(session, clock.now(), role=Role.ANALYST, workspace=admin.workspace)
+    with db.sessions() as session:
+        tokens = {token.user_id: token.id for token in service.list_tokens(session, admin.workspace.id)}
+    uses = CredentialUses(db)
+    for token_id in tokens.values():
+        uses.used(admin.workspace.id, token_id, clock.now())
+    uses.flush()
+    with db.transaction() as session:
+        service.remove_user(session, admin.principal, leaver.user.id)
+    with db.sessions() as session:
+        left = set(session.scalars(select(CredentialUse.id)))
+    assert tokens[admin.user.id] in left
+    assert tokens[leaver.user.id] not in left

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
@@ -27,6 +26,7 @@ from comerix.goals.schemas import check_property_path, check_scalar
 from comerix.http import DbSession, Now
 from comerix.telemetry import explorer
 from comerix.telemetry.explorer import EventRead
+from comerix.text import NumberOutOfRange, json_loads
 from comerix.vocabulary import Range
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -170,9 +170,15 @@ def property_filter(path: str, text: str) -> tuple[explorer.PropertyFilter | Non
         check_property_path(path)
     except ValueError as problem:
         return None, {"property": f"The property path {problem}."}
+    if not text:
+        return None, {
+            "value": 'Give the value it must have: text, a number, true, false, null, or "" for none.'
+        }
     try:
-        parsed = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        parsed = json_loads(text)  # as the goal form reads its conditions: exact integers, any size
+    except NumberOutOfRange:
+        return None, {"value": "The value is a number beyond what a property may hold."}
+    except ValueError:
         parsed = text
     try:
         check_scalar(parsed)

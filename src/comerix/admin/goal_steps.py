@@ -23,11 +23,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from comerix.admin.forms import NOT_CONDITIONS, read_conditions
 from comerix.admin.pages import to_pretty_json
 from comerix.errors import FieldProblem
 from comerix.goals import service
 from comerix.goals.models import Goal, GoalStep
-from comerix.text import json_loads
 
 ROW_FIELD = re.compile(r"^steps-([0-9]{1,4})-([a-z_]+)$")
 PROBLEM_FIELD = re.compile(r"^steps\[([0-9]+)\](?:\.([a-z_]+))?(.*)$")
@@ -58,7 +58,6 @@ STEP_LABELS = {
     "position": "Order",
 }
 NEW_GOAL_ROWS = 2
-NOT_AN_OBJECT = 'must be a JSON object of property path → value, for example {"plan": "premium"}'
 
 
 @dataclass(frozen=True)
@@ -154,14 +153,11 @@ def raw_steps(rows: Sequence[StepRow]) -> tuple[list[dict[str, Any]], list[Field
         step |= {name: row.checked(name) for name in CHECKBOXES}
         text = row.value("match_conditions").strip()
         if text:
-            try:
-                conditions = json_loads(text)
-            except ValueError:  # json_loads reports any nesting too deep to read as a ValueError too
-                conditions = None
-            if isinstance(conditions, dict):
+            conditions, problem = read_conditions(text)
+            if conditions is not None:
                 step["match_conditions"] = conditions
             else:
-                problems.append(FieldProblem(f"steps[{index}].match_conditions", NOT_AN_OBJECT))
+                problems.append(FieldProblem(f"steps[{index}].match_conditions", problem or NOT_CONDITIONS))
         steps.append(step)
     return steps, problems
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from comerix.admin.account import safe_next
 from comerix.admin.analytics import count, money
 from comerix.admin.dependencies import GoalsPage
-from comerix.admin.forms import errors_by_field, parse_form
+from comerix.admin.forms import NOT_CONDITIONS, errors_by_field, parse_form, read_conditions
 from comerix.admin.goal_figures import TREND_DAYS, list_figures, step_counts
 from comerix.admin.goal_steps import (
     ROW_FIELD,
@@ -100,7 +100,6 @@ NEW_GOAL = {
     "attribution_window_hours": str(DEFAULT_WINDOW_HOURS),
 }
 STATUS_DONE = {GoalStatus.ACTIVE: "activated", GoalStatus.PAUSED: "paused", GoalStatus.ARCHIVED: "archived"}
-NOT_AN_OBJECT = 'must be a JSON object of property path → value, for example {"plan": "premium", "items": 2}'
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -182,14 +181,11 @@ def _raw(values: Mapping[str, str]) -> tuple[dict[str, Any], list[FieldProblem]]
     problems = []
     text = values.get("match_conditions", "").strip()
     if text:
-        try:
-            conditions = json_loads(text)
-        except ValueError:  # json_loads reports any nesting too deep to read as a ValueError too
-            conditions = None
-        if isinstance(conditions, dict):
+        conditions, problem = read_conditions(text)
+        if conditions is not None:
             raw["match_conditions"] = conditions
         else:
-            problems.append(FieldProblem("match_conditions", NOT_AN_OBJECT))
+            problems.append(FieldProblem("match_conditions", problem or NOT_CONDITIONS))
     return raw, problems
 
 

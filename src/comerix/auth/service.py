@@ -28,7 +28,14 @@ from comerix.auth.errors import (
     UserIdNotFound,
     UserNotFound,
 )
-from comerix.auth.models import AdminSession, EngineKey, EngineKeyKind, PersonalAccessToken, User
+from comerix.auth.models import (
+    AdminSession,
+    CredentialUse,
+    EngineKey,
+    EngineKeyKind,
+    PersonalAccessToken,
+    User,
+)
 from comerix.auth.passwords import hash_password, verify_password
 from comerix.auth.roles import Permission, Role, permissions_of
 from comerix.auth.schemas import (
@@ -233,6 +240,12 @@ def remove_user(session: Session, actor: Principal, user_id: uuid.UUID) -> UserR
     removed = UserRead.model_validate(user)
     mine = {"workspace_id": user.workspace_id, "user_id": user.id}
     session.execute(delete(AdminSession).filter_by(**mine))
+    tokens = select(PersonalAccessToken.id).filter_by(**mine)
+    session.execute(
+        delete(CredentialUse).where(
+            CredentialUse.workspace_id == user.workspace_id, CredentialUse.id.in_(tokens)
+        )
+    )
     session.execute(delete(PersonalAccessToken).filter_by(**mine))
     session.delete(user)
     session.flush()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from comerix.auth.models import CredentialUse
 from comerix.db import Database
+from comerix.db.bulk import Codec
 
 FLUSH_SECONDS = 60.0
 log = logging.getLogger(__name__)
@@ -68,13 +70,14 @@ class CredentialUses:
         return len(pending)
 
     async def flush_every(self, seconds: float = FLUSH_SECONDS) -> None:
-        """Flush, every `seconds`, until cancelled; a failed write is logged and tried again next time
-        (storage that is down must not take the service with it)."""
+        """Flush, every `seconds` give or take a tenth (processes started together then part: their
+        writes of the same rows do not meet each time), until cancelled. A write that fails is logged and
+        tried again next time: "last used" must never take the service down with it."""
         while True:
-            await asyncio.sleep(seconds)
+            await asyncio.sleep(seconds * random.uniform(0.9, 1.1))  # noqa: S311 - spreading, not secrecy
             try:
                 await run_in_threadpool(self.flush)
-            except SQLAlchemyError:
+            except Exception:
                 log.warning(
                     "could not write when credentials were last used; trying again later", exc_info=True
                 )
@@ -85,11 +88,13 @@ def record(session: Session, uses: Mapping[Used, datetime]) -> None:
     newer one)."""
     if not uses:
         return
+    # In key order: two processes writing the same rows take their locks in the same order (PostgreSQL).
     rows = [
-        {"workspace_id": ws, "id": credential, "last_used_at": at} for (ws, credential), at in uses.items()
+        {"workspace_id": ws, "id": credential, "last_used_at": at}
+        for (ws, credential), at in sorted(uses.items())
     ]
     dialect = session.get_bind().dialect.name
-    greatest = func.max if dialect == "sqlite" else func.greatest
+    greatest = getattr(func, Codec(dialect).greatest)
     for start in range(0, len(rows), _ROWS_A_STATEMENT):
         insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(CredentialUse)
         session.execute(

@@ -39,7 +39,7 @@
     const rows = [];
     for (const [path, value] of Object.entries(parsed)) {
       if (typeof value === "string") rows.push([path, "text", value]);
-      else if (typeof value === "number") rows.push([path, "number", written[path] ?? String(value)]);
+      else if (typeof value === "number") rows.push([path, "number", Object.hasOwn(written, path) ? written[path] : String(value)]);
       else if (value === true || value === false || value === null) rows.push([path, String(value), ""]);
       else return null; // an object or a list: the server refuses it, and says so by name
     }
@@ -118,7 +118,8 @@
         row.querySelector(".condition-value").value,
       ]);
 
-    // Every row's own problem, told by the browser when the form is sent (and shown on the field now).
+    // Every row's own problem, shown on its field now and told when the form is sent (`guard` below: the
+    // goal form has `novalidate`, for the server's own messages, so the browser would not stop it).
     const check = () => {
       const seen = new Set();
       for (const row of body.rows) {
@@ -235,6 +236,20 @@
     textarea.addEventListener("input", draw);
     draw();
   };
+
+  // A form with a condition row that cannot be written (a path twice, a value without its path, a number
+  // that is none) is not sent: the first such row says why, and takes the focus.
+  const guard = (event) => {
+    const wrong = event.target.querySelector(".condition-row :invalid");
+    if (!wrong) return;
+    event.preventDefault();
+    const details = wrong.closest("details");
+    if (details) details.open = true;
+    wrong.reportValidity();
+  };
+  for (const form of document.querySelectorAll("form")) {
+    if (form.querySelector("textarea[data-conditions]")) form.addEventListener("submit", guard);
+  }
 
   const attachAll = (root) => {
     for (const textarea of root.querySelectorAll("textarea[data-conditions]")) attach(textarea);
