@@ -112,3 +112,7 @@ def test_the_demo_keys_were_last_used_when_the_demo_last_sent_with_each(
         }
     assert used == {EngineKeyKind.PUBLIC: sent[Source.WIDGET], EngineKeyKind.SECRET: sent[Source.SERVER]}
     assert all(NOW - timedelta(days=2) < at <= NOW for at in used.values() if at is not None)
+    with database.sessions() as session:  # made before the traffic they sent
+        first = session.scalar(select(func.min(Event.received_at)).where(Event.workspace_id == workspace.id))
+        assert first is not None
+        assert all(key.created_at < first for key in auth.list_engine_keys(session, workspace.id))

@@ -22,7 +22,7 @@ from comerix.auth.roles import Role
 from comerix.auth.schemas import EngineKeyCreate, TokenCreate, UserCreate
 from comerix.db import Database
 from comerix.demo.processes import PROCESS_GOALS
-from comerix.demo.traffic import CURRENCIES, traffic
+from comerix.demo.traffic import CURRENCIES, DAYS, traffic
 from comerix.goals import service as goals
 from comerix.goals.index import GoalIndex
 from comerix.goals.schemas import GoalCreate
@@ -139,9 +139,11 @@ def create(session: Session, *, now: datetime) -> DemoLogin:
             now=now,
         )
     token = auth.create_token(session, user, TokenCreate(name="demo"), now=now)
+    # The shop made its keys before its widget and backend sent the demo period's traffic with them.
+    keys_made = now - timedelta(days=DAYS + 1)
     keys = [
         auth.create_engine_key(
-            session, workspace.id, EngineKeyCreate(kind=kind, name=f"demo {kind.value}"), now=now
+            session, workspace.id, EngineKeyCreate(kind=kind, name=f"demo {kind.value}"), now=keys_made
         )
         for kind in (EngineKeyKind.PUBLIC, EngineKeyKind.SECRET)
     ]
