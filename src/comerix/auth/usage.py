@@ -52,8 +52,8 @@ class CredentialUses:
                 self._pending[key] = at
 
     def flush(self) -> int:
-        """Write the uses noted since the last flush, in one statement; how many. A write that fails
-        keeps them for the next flush, and raises."""
+        """Write the uses noted since the last flush, in one transaction; how many. A write that fails
+        keeps them for the next flush (as uses noted again), and raises."""
         with self._lock:
             pending, self._pending = self._pending, {}
         if not pending:
@@ -62,10 +62,8 @@ class CredentialUses:
             with self._database.transaction() as session:
                 record(session, pending)
         except SQLAlchemyError:
-            with self._lock:
-                for key, at in pending.items():
-                    if key not in self._pending or self._pending[key] < at:
-                        self._pending[key] = at
+            for (workspace_id, credential_id), at in pending.items():
+                self.used(workspace_id, credential_id, at)
             raise
         return len(pending)
 

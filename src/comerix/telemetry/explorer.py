@@ -24,7 +24,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from comerix.errors import NotFound
-from comerix.goals.matching import MISSING, json_equal, read_path
+from comerix.goals.matching import MISSING, json_equal, matches, read_path
 from comerix.goals.schemas import MAX_MATCH_CONDITIONS, check_property_path, check_scalar
 from comerix.telemetry.models import Event, EventNameDay, EventPropertyKey
 from comerix.vocabulary import Range, Source
@@ -79,8 +79,7 @@ class PropertyFilter:
     value: Any
 
     def holds(self, properties: Mapping[str, Any]) -> bool:
-        found = read_path(properties, self.path)
-        return found is not MISSING and json_equal(found, self.value)
+        return matches({self.path: self.value}, properties)
 
 
 @dataclass(frozen=True)
