@@ -3,7 +3,6 @@ listing, changing, removing and revoking them within a workspace only."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -26,6 +25,7 @@ from comerix.clock import FixedClock
 from comerix.db import Database
 from comerix.goals.models import GoalRevision
 from comerix.telemetry.engine_auth import EngineKeyCache
+from tests import aio
 from tests.factories import make_engine_key, make_goal, make_member, make_user, make_workspace
 
 
@@ -248,12 +248,12 @@ def test_the_key_cache_forgets_a_key_once_its_revocation_commits(db: Database, c
         workspace = make_workspace(session, clock.now())
         key = make_engine_key(session, workspace, clock.now())
     cache = EngineKeyCache(db)
-    asyncio.run(cache.authenticate(key))  # remembered
+    aio.run(cache.authenticate(key))  # remembered
 
     with db.transaction() as session:
         key_id = service.list_engine_keys(session, workspace.id)[0].id
         revoked = service.revoke_engine_key(session, workspace.id, key_id, now=clock.now())
         cache.forget_after_commit(session, revoked.key_hash)
-        asyncio.run(cache.authenticate(key))  # another request, before the commit: still valid, cached again
+        aio.run(cache.authenticate(key))  # another request, before the commit: still valid, cached again
     with pytest.raises(InvalidCredential):
-        asyncio.run(cache.authenticate(key))
+        aio.run(cache.authenticate(key))

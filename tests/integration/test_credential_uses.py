@@ -5,6 +5,8 @@ left as it stops, and a removed user's tokens taking their uses with them."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import timedelta
 
 import pytest
@@ -16,11 +18,24 @@ from comerix.app import create_app
 from comerix.auth import service
 from comerix.auth.models import CredentialUse
 from comerix.auth.roles import Role
+from comerix.auth.schemas import TokenRead
 from comerix.auth.usage import CredentialUses
 from comerix.clock import FixedClock
 from comerix.db import Database
 from comerix.settings import Settings
-from tests.factories import make_engine_key, make_member
+from tests import aio
+from tests.factories import Member, make_engine_key, make_member
+
+
+def token_used_once(db: Database, clock: FixedClock) -> tuple[Member, TokenRead, CredentialUses]:
+    """A member, their personal access token, and uses with one use of it noted, not yet written."""
+    with db.transaction() as session:
+        member = make_member(session, clock.now())
+    with db.sessions() as session:
+        (token,) = service.list_tokens(session, member.workspace.id)
+    uses = CredentialUses(db)
+    uses.used(member.workspace.id, token.id, clock.now())
+    return member, token, uses
 
 
 def test_uses_are_written_on_flush_and_the_newest_time_stays(db: Database, clock: FixedClock) -> None:
@@ -51,12 +66,7 @@ def test_uses_are_written_on_flush_and_the_newest_time_stays(db: Database, clock
 
 
 def test_a_failed_write_keeps_its_uses_for_the_next_flush(db: Database, clock: FixedClock) -> None:
-    with db.transaction() as session:
-        member = make_member(session, clock.now())
-    with db.sessions() as session:
-        (token,) = service.list_tokens(session, member.workspace.id)
-    uses = CredentialUses(db)
-    uses.used(member.workspace.id, token.id, clock.now())
+    member, token, uses = token_used_once(db, clock)
     with db.transaction() as session:  # the table gone for a moment: a real failure of the write
         session.execute(text("ALTER TABLE credential_uses RENAME TO credential_uses_away"))
     try:
@@ -118,3 +128,22 @@ def test_removing_a_user_removes_when_their_tokens_were_used(db: Database, clock
         left = set(session.scalars(select(CredentialUse.id)))
     assert tokens[admin.user.id] in left
     assert tokens[leaver.user.id] not in left
+
+
+def test_flushing_on_a_timer_leaves_the_random_modules_state_alone(db: Database, clock: FixedClock) -> None:
+    """The timer's spread is drawn from a generator of its own: a live service in the process (the
+    browser tests') must not move the shared state under a seeded draw (Hypothesis checks for that)."""
+    member, token, uses = token_used_once(db, clock)
+    random.seed(7)
+    before = random.getstate()
+
+    async def two_flushes() -> None:
+        timer = asyncio.ensure_future(uses.flush_every(0.01))
+        await asyncio.sleep(0.1)
+        timer.cancel()
+
+    aio.run(two_flushes())
+    assert random.getstate() == before
+    with db.sessions() as session:
+        (written,) = service.list_tokens(session, member.workspace.id)
+    assert (written.id, written.last_used_at) == (token.id, clock.now())  # the timer did flush

@@ -17,6 +17,7 @@ from comerix.auth.errors import InvalidCredential
 from comerix.auth.models import EngineKeyKind
 from comerix.auth.service import EngineClient
 from comerix.telemetry.engine_auth import EngineKeyCache
+from tests import aio
 
 WORKSPACE = uuid.uuid4()
 KEY, _ = credentials.issue(CredentialKind.PUBLIC_KEY, WORKSPACE)
@@ -60,7 +61,7 @@ def test_requests_that_come_while_a_key_is_looked_up_wait_for_that_look_up() -> 
         assert await cache.authenticate(KEY) == CLIENT  # run out again: a new look-up
         assert lookups.calls == 2
 
-    asyncio.run(scenario())
+    aio.run(scenario())
 
 
 def test_a_refused_key_is_refused_to_every_request_that_waited_and_looked_up_again_next_time() -> None:
@@ -75,7 +76,7 @@ def test_a_refused_key_is_refused_to_every_request_that_waited_and_looked_up_aga
             await cache.authenticate(KEY)
         assert lookups.calls == 2  # a refusal is not remembered
 
-    asyncio.run(scenario())
+    aio.run(scenario())
 
 
 def test_a_request_that_goes_away_does_not_cancel_the_look_up_others_wait_for() -> None:
@@ -93,7 +94,7 @@ def test_a_request_that_goes_away_does_not_cancel_the_look_up_others_wait_for() 
         assert await cache.authenticate(KEY) == CLIENT  # remembered now
         assert lookups.calls == 1
 
-    asyncio.run(scenario())
+    aio.run(scenario())
 
 
 def test_a_key_forgotten_while_it_is_looked_up_is_looked_up_again_and_the_old_answer_is_not_kept() -> None:
@@ -114,4 +115,4 @@ def test_a_key_forgotten_while_it_is_looked_up_is_looked_up_again_and_the_old_an
             await cache.authenticate(KEY)  # the answer read before the revocation was not kept
         assert lookups.calls == 3
 
-    asyncio.run(scenario())
+    aio.run(scenario())

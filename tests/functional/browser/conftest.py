@@ -26,7 +26,15 @@ from urllib.parse import quote
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    sync_playwright,
+)
 
 from comerix import demo
 from comerix.app import create_app
@@ -55,8 +63,9 @@ CHROMIUM_ARGS = [
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last: they are the slowest, and Playwright's event loop, once started, stays
-    on the main thread, where the other tests may run `asyncio.run`."""
+    """Browser tests run last: they are the slowest, so a broken service fails the quicker tests first.
+    (Under pytest-xdist a worker may still meet them early; `tests.aio.run` copes with the event loop
+    Playwright leaves on the main thread.)"""
     here = Path(__file__).parent
     in_browser = [item for item in items if here in item.path.parents]
     items[:] = [item for item in items if here not in item.path.parents] + in_browser
@@ -142,8 +151,15 @@ def anonymous_page(context: BrowserContext, page_errors: list[str]) -> Iterator[
         if response.request.resource_type != "document" and response.status >= 400:
             page_errors.append(f"{response.status} for {response.url} ({page.url})")
 
+    def on_request_failed(request: Request) -> None:
+        # An asset that never arrived (the connection dropped, say) has no response to check above; one
+        # the browser dropped itself (ERR_ABORTED: the test moved on to another page) is no fault.
+        if request.resource_type != "document" and request.failure != "net::ERR_ABORTED":
+            page_errors.append(f"{request.failure} for {request.url} ({page.url})")
+
     page.on("console", on_console)
     page.on("response", on_response)
+    page.on("requestfailed", on_request_failed)
     page.on("pageerror", lambda error: page_errors.append(f"exception: {error} ({page.url})"))
     yield page
     assert page_errors == [], "the pages reported errors"
