@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from comerix.app import create_app
+from comerix.auth import passwords
 from comerix.clock import FixedClock
 from comerix.db import Database
 from comerix.db.migrate import upgrade
@@ -65,6 +67,22 @@ def _postgres_database(name: str, *, create: bool) -> URL:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return admin_url.set(database=name)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """Argon2id with argon2-cffi's parameters for tests (`profiles.CHEAPEST`) in the test process.
+
+    The suite makes and signs in users by the thousand, and each hash or check at the service's own
+    parameters takes a seventh of a second: minutes of a run spent on key stretching that no test is
+    about. The algorithm and the code paths stay the same; the service's parameters are held by
+    `test_the_service_hashes_at_argon2_cffis_recommended_parameters`, and processes the tests start
+    (`comerix serve`, the writer) hash at them."""
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", cheap)
+        patch.setattr(passwords, "_UNUSABLE_HASH", cheap.hash("comerix: no user has this password"))
+        yield
 
 
 @pytest.fixture(autouse=True)

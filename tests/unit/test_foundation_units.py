@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from comerix.auth import credentials
+from comerix.auth import credentials, passwords
 from comerix.auth.credentials import CredentialKind
 from comerix.auth.passwords import hash_password, verify_password
 from comerix.auth.roles import Permission, Role, permissions_of
@@ -103,6 +104,20 @@ def test_malformed_credentials_do_not_parse(bearer: str) -> None:
 def test_hint_shows_kind_and_last_characters_only() -> None:
     key, _ = credentials.issue(CredentialKind.PUBLIC_KEY, uuid.uuid4())
     assert credentials.hint(key) == f"cx_pub_…{key[-4:]}"
+
+
+def test_the_service_hashes_at_argon2_cffis_recommended_parameters() -> None:
+    """The suite hashes with cheap parameters (tests/conftest.py); a fresh copy of the module, as the
+    service loads it, hashes at argon2-cffi's recommended ones (RFC 9106's low-memory choice)."""
+    spec = importlib.util.spec_from_file_location("fresh_passwords", passwords.__file__)
+    assert spec is not None
+    assert spec.loader is not None
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    hashed = fresh.hash_password("correct horse")
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert fresh.verify_password(hashed, "correct horse")
+    assert not passwords.hash_password("correct horse").startswith("$argon2id$v=19$m=65536")
 
 
 def test_passwords_are_hashed_with_argon2id() -> None:
