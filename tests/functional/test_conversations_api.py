@@ -207,3 +207,26 @@ def test_contains_step_finds_a_step_executed_after_the_days_of_the_range(
     assert ids(
         page(client, shop.admin, **{"from": "2026-10-30", "to": "2026-10-30"}, contains_step="old")
     ) == ["old-chat"]
+
+
+def test_contains_step_matches_whole_ids_whatever_characters_they_hold(
+    client: TestClient, shop: Shop, clock: FixedClock
+) -> None:
+    """A step's id is any text (its label by default): quotes, backslashes and accents are matched as
+    they were sent, and an id holding another's text between escaped quotes is not taken for it."""
+    at = clock.now() - timedelta(hours=1)
+    odd = ['say "hi"', "back\\slash", "Grüße ✓", 'x\\"ask']
+
+    def chat(n: int, step: str) -> dict[str, Any]:
+        return {
+            "name": "message_sent",
+            "conversation_id": f"odd-{n}",
+            "timestamp": (at + timedelta(minutes=n)).isoformat(),
+            "step": {"label": "Odd", "id": step},
+        }
+
+    shop.send("/events", {"events": [chat(n, step) for n, step in enumerate(odd)]})
+    for n, step in enumerate(odd):
+        assert ids(page(client, shop.admin, contains_step=step)) == [f"odd-{n}"], step
+    assert ids(page(client, shop.admin, contains_step="ask")) == ["bob-chat", "ann-chat"]
+    assert ids(page(client, shop.admin, contains_step='"ask"')) == []

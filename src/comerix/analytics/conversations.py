@@ -205,10 +205,17 @@ def _executed_since(session: Session, workspace_id: uuid.UUID, query: Conversati
 
 def _contains(session: Session, step: str) -> ColumnElement[bool]:
     """Whether the conversation's path holds `step` among its distinct steps (JSON, read as each backend
-    reads it)."""
+    reads it).
+
+    On SQLite a search of the stored text for the step's JSON string comes first: `seen` is written by
+    `telemetry.steps` alone, with `json_text`, so a path holding the step holds that text, and most
+    paths, which do not, are passed over without `json_each` parsing them (a rare step costs the list
+    the paths it walks past). The text can also turn up inside a longer id holding escaped quotes, so
+    `json_each` still decides."""
     if session.get_bind().dialect.name == "sqlite":
         members = func.json_each(_paths.seen).table_valued("value")
-        return exists().select_from(members).where(members.c.value == step)
+        held = exists().select_from(members).where(members.c.value == step)
+        return and_(func.instr(_paths.seen, json_text(step)) > 0, held)
     return _paths.seen.op("@>")(cast(literal(json_text([step])), JSONB))
 
 
