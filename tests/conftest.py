@@ -76,8 +76,8 @@ def _cheap_password_hashes() -> Iterator[None]:
     The suite makes and signs in users by the thousand, and each hash or check at the service's own
     parameters takes a seventh of a second: minutes of a run spent on key stretching that no test is
     about. The algorithm and the code paths stay the same; the service's parameters are held by
-    `test_the_service_hashes_at_argon2_cffis_recommended_parameters`, and processes the tests start
-    (`comerix serve`, the writer) hash at them."""
+    `test_the_service_hashes_at_argon2_cffis_recommended_parameters`, and a `comerix serve` the tests
+    start as a process of its own hashes at them."""
     cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(passwords, "_hasher", cheap)
