@@ -32,7 +32,7 @@ docs: install ## Build the user documentation (docs/help) into the package, serv
 	$(BIN)/mkdocs build --quiet
 
 test: lint typecheck docs ## Lint, type-check, build the docs and run the whole suite (SQLite, and PostgreSQL when reachable)
-	$(BIN)/pytest --numprocesses auto --dist loadfile --cov --cov-report=term
+	$(BIN)/pytest --numprocesses auto --maxprocesses 4 --dist loadfile --cov --cov-report=term
 
 bench: install ## Benchmarks of the issue (a script, not a test); e.g. make bench BENCH_ARGS="--quick --backend sqlite"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

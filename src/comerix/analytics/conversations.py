@@ -207,11 +207,11 @@ def _contains(session: Session, step: str) -> ColumnElement[bool]:
     """Whether the conversation's path holds `step` among its distinct steps (JSON, read as each backend
     reads it).
 
-    On SQLite a search of the stored text for the step's JSON string comes first: `seen` is written by
-    `telemetry.steps` alone, with `json_text`, so a path holding the step holds that text, and most
-    paths, which do not, are passed over without `json_each` parsing them (a rare step costs the list
-    the paths it walks past). The text can also turn up inside a longer id holding escaped quotes, so
-    `json_each` still decides."""
+    On SQLite a search of the stored text for the step's JSON string comes first: `seen` is only ever
+    written with `json_text` (see `ConversationPath.seen`), so a path holding the step holds that text,
+    and most paths, which do not, are passed over without `json_each` parsing them (a rare step costs
+    the list the paths it walks past). The text can also turn up inside a longer id holding escaped
+    quotes, so `json_each` still decides."""
     if session.get_bind().dialect.name == "sqlite":
         members = func.json_each(_paths.seen).table_valued("value")
         held = exists().select_from(members).where(members.c.value == step)

@@ -130,5 +130,7 @@ class ConversationPath(Base):
     flow_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))  # its first step's, '' for none
     steps: Mapped[int] = mapped_column(Integer)
     path: Mapped[list[str]] = mapped_column(JSONDocument)
+    # Written only through `db.bulk` (`json_text`: characters as they are, not `\u` escapes): the
+    # Conversation Explorer searches this text for a step's JSON string before parsing it.
     seen: Mapped[list[str]] = mapped_column(JSONDocument)
     last_step_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
