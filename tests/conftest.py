@@ -73,11 +73,11 @@ def _postgres_database(name: str, *, create: bool) -> URL:
 def _cheap_password_hashes() -> Iterator[None]:
     """Argon2id with argon2-cffi's parameters for tests (`profiles.CHEAPEST`) in the test process.
 
-    The suite makes and signs in users by the thousand, and each hash or check at the service's own
-    parameters takes a seventh of a second: minutes of a run spent on key stretching that no test is
-    about. The algorithm and the code paths stay the same; the service's parameters are held by
-    `test_the_service_hashes_at_argon2_cffis_recommended_parameters`, and a `comerix serve` the tests
-    start as a process of its own hashes at them."""
+    The suite makes and signs in users by the thousand, and at the service's own parameters each hash
+    or check is deliberately slow: minutes of a run spent on key stretching that no test is about
+    (docs/decisions.md, "Tests and CI"). The algorithm and the code paths stay the same; the service's
+    parameters are held by `test_the_service_hashes_at_argon2_cffis_recommended_parameters`, and a
+    `comerix serve` the tests start as a process of its own hashes at them."""
     cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(passwords, "_hasher", cheap)

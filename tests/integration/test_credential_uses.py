@@ -149,15 +149,14 @@ def test_flushing_on_a_timer_leaves_the_random_modules_state_alone(
     monkeypatch.setattr(uses, "flush", flush_and_tell)
     before = random.getstate()
 
-    async def until_flushed() -> None:
+    async def until_flushed() -> bool:
         timer = asyncio.ensure_future(uses.flush_every(0.01))
         try:
-            while not flushed.is_set():
-                await asyncio.sleep(0.01)
+            return await asyncio.to_thread(flushed.wait, 10)
         finally:
             timer.cancel()
 
-    aio.run(asyncio.wait_for(until_flushed(), timeout=10))
+    assert aio.run(until_flushed())
     assert random.getstate() == before
     with db.sessions() as session:
         (written,) = service.list_tokens(session, member.workspace.id)

@@ -24,7 +24,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from comerix.errors import NotFound
-from comerix.goals.matching import MISSING, json_equal, matches, read_path
+from comerix.goals.matching import matches
 from comerix.goals.schemas import MAX_MATCH_CONDITIONS, check_property_path, check_scalar
 from comerix.telemetry.models import Event, EventNameDay, EventPropertyKey
 from comerix.vocabulary import Range, Source
@@ -262,8 +262,7 @@ def goal_conditions(properties: Mapping[str, Any]) -> dict[str, Any]:
             break
         if path in conditions or not _goal_may_hold(path, value):
             continue
-        found = read_path(properties, path)
-        if found is not MISSING and json_equal(found, value):
+        if matches({path: value}, properties):
             conditions[path] = value
     return conditions
 
