@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from comerix.analytics import conversations as conversation_list
 from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
@@ -230,3 +231,60 @@ def test_contains_step_matches_whole_ids_whatever_characters_they_hold(
         assert ids(page(client, shop.admin, contains_step=step)) == [f"odd-{n}"], step
     assert ids(page(client, shop.admin, contains_step="ask")) == ["bob-chat", "ann-chat"]
     assert ids(page(client, shop.admin, contains_step='"ask"')) == []
+
+
+@pytest.mark.parametrize("plan", ["lookup", "walk"])
+def test_contains_step_pages_alike_whichever_way_the_step_is_found(
+    client: TestClient,
+    shop: Shop,
+    clock: FixedClock,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    plan: str,
+) -> None:
+    """On PostgreSQL the catalogue's counts choose between finding a step's paths through their index
+    and walking the chats newest first (`LOOKUP_COST`); both give the same pages, filters and cursor
+    included. (SQLite has one way; the test holds it to the same pages.)"""
+    at = clock.now() - timedelta(hours=1)
+    shop.send(
+        "/events",
+        {
+            "events": [
+                {
+                    "name": "message_sent",
+                    "conversation_id": f"many-{n:03d}",
+                    "timestamp": (at + timedelta(seconds=n // 2)).isoformat(),  # two chats a start
+                    "flow_id": "support" if n % 5 == 0 else "sales",
+                    "step": {"label": "Ask", "id": "ask" if n % 3 else "other"},
+                }
+                for n in range(130)
+            ]
+        },
+    )
+    chosen: list[bool] = []
+    holding_paths = conversation_list._holding_paths
+
+    def spy(workspace_id: Any, step: str, lookup: bool) -> Any:
+        chosen.append(lookup)
+        return holding_paths(workspace_id, step, lookup)
+
+    monkeypatch.setattr(conversation_list, "_holding_paths", spy)
+    monkeypatch.setattr(conversation_list, "LOOKUP_COST", 0 if plan == "lookup" else 10**9)
+    expected = {
+        "ask": [f"many-{n:03d}" for n in range(129, -1, -1) if n % 3] + ["bob-chat", "ann-chat"],
+        "other": [f"many-{n:03d}" for n in range(129, -1, -1) if n % 3 == 0],
+    }
+    for step, chats in expected.items():
+        for flow in (None, "support"):
+            seen: list[str] = []
+            params = {"contains_step": step} | ({"flow": flow} if flow else {})
+            body = page(client, shop.admin, **params)
+            while True:
+                seen += ids(body)
+                if body["next"] is None:
+                    break
+                body = page(client, shop.admin, **params, cursor=body["next"])
+            wanted = [c for c in chats if flow is None or (c.startswith("many-") and int(c[5:]) % 5 == 0)]
+            assert seen == wanted, (step, flow)
+    if db.backend == "postgresql":
+        assert set(chosen) == {plan == "lookup"}

@@ -28,7 +28,7 @@ from comerix.db import Database
 from comerix.db.bulk import SQLITE_ROWS_A_STATEMENT, codec_for, insert_rows
 from comerix.db.constraints import violated_constraint
 from comerix.db.engine import Checkpointer
-from comerix.db.migrate import alembic_config, current_revision, head_revision, is_current, upgrade
+from comerix.db.migrate import alembic_config, built_on, current_revision, head_revision, is_current, upgrade
 from comerix.db.types import ExactDecimal, UTCDateTime
 from comerix.goals.models import Goal
 from comerix.models import metadata
@@ -43,7 +43,10 @@ NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 def test_migrations_build_exactly_the_models_schema(db: Database) -> None:
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "include_object": built_on(connection.dialect.name)},
+        )
         assert compare_metadata(context, metadata) == []
 
 

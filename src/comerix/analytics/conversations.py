@@ -5,7 +5,9 @@ timeline of events, executed steps, outcomes and goal cycles.
 - The list reads `conversations` by their start (an index, newest first) joined to their path of steps
   (`conversation_paths`); "contains step" looks into the path's distinct steps, "goal" and "converting"
   into the conversation's marks (`conversation_marks`, written when an outcome credits it); a step the
-  catalogue saw no execution of since the range began gives an empty list at once. A page is
+  catalogue saw no execution of since the range began gives an empty list at once. On PostgreSQL the
+  catalogue's count also chooses how a step is found: a rare one through the paths' GIN index, a common
+  one by walking the chats until a page is full (`_holding_paths`). A page is
   50 conversations; its cursor is the last one's start and id, so pages never skip or repeat one while
   new conversations arrive.
 - The timeline reads a conversation's events by the row ids it keeps (its first thousand or so: see
@@ -21,11 +23,25 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, cast, exists, func, literal, or_, outerjoin, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    cast,
+    exists,
+    func,
+    join,
+    literal,
+    or_,
+    outerjoin,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from comerix.analytics.models import ConversationMark, FlowStepDay
+from comerix.analytics.models import ConversationMark, ConversationRollup, FlowStepDay
 from comerix.analytics.report_query import date_range
 from comerix.analytics.schemas import (
     ConversationDetail,
@@ -118,13 +134,24 @@ _JOINED = outerjoin(
     _paths,
     and_(_paths.workspace_id == _chats.workspace_id, _paths.conversation_id == _chats.id),
 )
+_PATH_COLUMNS = ("steps", "path", "flow_id")
+
+LOOKUP_COST = 3
+"""What a chat found through the paths' GIN index costs the list on PostgreSQL (its path read, its
+chat looked up, sorted), in chats walked past newest first (docs/benchmarks.md, 2026-12-07)."""
 
 
 def conversations(session: Session, workspace: Workspace, query: ConversationQuery) -> ConversationsPage:
     """A page of the conversations the query selects, newest first."""
-    if query.contains_step is not None and not _executed_since(session, workspace.id, query):
-        return ConversationsPage(conversations=[], next=None)
-    chats = _chats
+    chats, paths, lookup = _chats, _paths.__table__, False
+    source: FromClause = _JOINED
+    if query.contains_step is not None:
+        holding = _holding(session, workspace.id, query)
+        if holding == 0:
+            return ConversationsPage(conversations=[], next=None)
+        if session.get_bind().dialect.name == "postgresql":
+            lookup = holding * holding * LOOKUP_COST < PAGE * _started(session, workspace.id, query)
+            paths, source = _holding_paths(workspace.id, query.contains_step, lookup)
     read = (
         select(
             chats.id,
@@ -133,11 +160,11 @@ def conversations(session: Session, workspace: Workspace, query: ConversationQue
             chats.contact_id,
             chats.flow_id,
             chats.events,
-            _paths.steps,
-            _paths.path,
-            _paths.flow_id.label("path_flow"),
+            paths.c.steps,
+            paths.c.path,
+            paths.c.flow_id.label("path_flow"),
         )
-        .select_from(_JOINED)
+        .select_from(source)
         .where(
             chats.workspace_id == workspace.id, chats.started_at >= query.start, chats.started_at < query.end
         )
@@ -146,7 +173,13 @@ def conversations(session: Session, workspace: Workspace, query: ConversationQue
     )
     for condition in _conditions(session, workspace.id, query):
         read = read.where(condition)
+    if lookup:
+        # The paths holding the step come from the GIN index, whatever the planner guesses of how many
+        # hold it (it keeps no statistics of a JSON array's elements).
+        session.execute(text("SET LOCAL enable_seqscan = off"))
     rows = session.execute(read).all()
+    if lookup:
+        session.execute(text("RESET enable_seqscan"))
     more, rows = len(rows) > PAGE, rows[:PAGE]
     credited = _credited(session, workspace.id, [row.id for row in rows])
     labels = StepLabels(session, workspace.id, {step for row in rows for step in (row.path or ())})
@@ -167,6 +200,26 @@ def conversations(session: Session, workspace: Workspace, query: ConversationQue
     return ConversationsPage(conversations=found, next=cursor_of(found[-1]) if more else None)
 
 
+def _holding_paths(workspace_id: uuid.UUID, step: str, lookup: bool) -> tuple[FromClause, FromClause]:
+    """On PostgreSQL, the paths holding `step` joined to their chats, in one of two plans spelt out so
+    that the planner cannot take a third: either the paths found through their GIN index first, their
+    chats looked up and sorted (`lookup`: a rare step), or the chats walked newest first, each one's
+    path looked up by its key until a page is full (a step common enough that a page comes soon).
+    (`OFFSET 0` keeps each subquery planned on its own.)"""
+    held = _paths.seen.op("@>")(cast(literal(json_text([step])), JSONB))
+    columns = (_paths.conversation_id, *(_paths.__table__.c[name] for name in _PATH_COLUMNS))
+    if lookup:
+        found = select(*columns).where(_paths.workspace_id == workspace_id, held).offset(0).subquery()
+        return found, join(_chats, found, found.c.conversation_id == _chats.id)
+    walked = (
+        select(*columns)
+        .where(_paths.workspace_id == _chats.workspace_id, _paths.conversation_id == _chats.id, held)
+        .offset(0)
+        .lateral()
+    )
+    return walked, join(_chats, walked, true())
+
+
 def _conditions(
     session: Session, workspace_id: uuid.UUID, query: ConversationQuery
 ) -> list[ColumnElement[bool]]:
@@ -179,8 +232,8 @@ def _conditions(
         found.append(chats.flow_id == query.flow)
     if query.contact is not None:
         found.append(chats.contact_id == query.contact)
-    if query.contains_step is not None:
-        found.append(_contains(session, query.contains_step))
+    if query.contains_step is not None and session.get_bind().dialect.name == "sqlite":
+        found.append(_contains_text(query.contains_step))
     marked = and_(marks.workspace_id == workspace_id, marks.conversation_id == chats.id)
     if query.goal is not None:
         found.append(exists().where(marked, marks.goal_id == query.goal.hex))
@@ -189,34 +242,42 @@ def _conditions(
     return found
 
 
-def _executed_since(session: Session, workspace_id: uuid.UUID, query: ConversationQuery) -> bool:
-    """Whether the catalogue counts an execution of the query's step since the range began: a chat that
-    started in the range executed its steps after that, so without one no chat of the range holds the
-    step, and the list need not look into every path of the range to find none."""
+def _holding(session: Session, workspace_id: uuid.UUID, query: ConversationQuery) -> int:
+    """How many chats of the range may hold the query's step, from the catalogue: those that executed it
+    for the first time on the range's first day or later (a chat that started in the range executed its
+    steps after that, perhaps after the range; one begun before the range makes it more). With none, no
+    chat of the range holds it, and the list need not look into every path of the range to find none."""
     days = FlowStepDay
-    executed = exists().where(
+    held = select(func.coalesce(func.sum(days.conversations), 0)).where(
         days.workspace_id == workspace_id,
         days.step_id == query.contains_step,
         days.day >= query.start.astimezone(UTC).date(),
-        days.executions > 0,
     )
-    return bool(session.scalar(select(executed)))
+    return int(session.scalar(held) or 0)
 
 
-def _contains(session: Session, step: str) -> ColumnElement[bool]:
-    """Whether the conversation's path holds `step` among its distinct steps (JSON, read as each backend
-    reads it).
+def _started(session: Session, workspace_id: uuid.UUID, query: ConversationQuery) -> int:
+    """How many chats started on the range's local days, from the conversation rollups."""
+    counted = ConversationRollup
+    started = select(func.coalesce(func.sum(counted.conversations), 0)).where(
+        counted.workspace_id == workspace_id,
+        counted.day >= query.start.date(),
+        counted.day < query.end.date(),
+    )
+    return int(session.scalar(started) or 0)
 
-    On SQLite a search of the stored text for the step's JSON string comes first: `seen` is only ever
-    written with `json_text` (see `ConversationPath.seen`), so a path holding the step holds that text,
-    and most paths, which do not, are passed over without `json_each` parsing them (a rare step costs
-    the list the paths it walks past). The text can also turn up inside a longer id holding escaped
-    quotes, so `json_each` still decides."""
-    if session.get_bind().dialect.name == "sqlite":
-        members = func.json_each(_paths.seen).table_valued("value")
-        held = exists().select_from(members).where(members.c.value == step)
-        return and_(func.instr(_paths.seen, json_text(step)) > 0, held)
-    return _paths.seen.op("@>")(cast(literal(json_text([step])), JSONB))
+
+def _contains_text(step: str) -> ColumnElement[bool]:
+    """On SQLite, whether the conversation's path holds `step` among its distinct steps.
+
+    A search of the stored text for the step's JSON string comes first: `seen` is only ever written
+    with `json_text` (see `ConversationPath.seen`), so a path holding the step holds that text, and most
+    paths, which do not, are passed over without `json_each` parsing them (a rare step costs the list
+    the paths it walks past). The text can also turn up inside a longer id holding escaped quotes, so
+    `json_each` still decides."""
+    members = func.json_each(_paths.seen).table_valued("value")
+    held = exists().select_from(members).where(members.c.value == step)
+    return and_(func.instr(_paths.seen, json_text(step)) > 0, held)
 
 
 def _credited(session: Session, workspace_id: uuid.UUID, chats: list[str]) -> dict[str, list[str]]:

@@ -123,6 +123,13 @@ class ConversationPath(Base):
     distinct steps it executed (in the order first executed), and its last one (the next one's parent)."""
 
     __tablename__ = "conversation_paths"
+    __table_args__ = (
+        # The Conversation Explorer's "contains step" on PostgreSQL: the paths holding a rare step, found
+        # without reading the others (SQLite searches the text instead: `analytics.conversations`).
+        Index(None, "seen", postgresql_using="gin", postgresql_ops={"seen": "jsonb_path_ops"}).ddl_if(
+            dialect="postgresql"
+        ),
+    )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
