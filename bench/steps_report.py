@@ -39,11 +39,11 @@ forward from the first steps, and its ratio to the large volume's (flatness; no 
 
 The conversation list's first page (50 chats, newest first) over the 90 days of the large volume, with
 `contains_step`: a common step (`support.helpful`, 24 %), two uncommon ones (0.4 and 0.7 %), a rare one
-(`intent-weather`, about 0.2 %), and one no chat executed. Target: median <= 50 ms. Where no index
-finds the step (SQLite), the list walks the chats newest first until it has a page, so a rarer step
-costs more rows walked past, whatever the volume; on PostgreSQL the planner may instead look the step
-up in the paths' GIN index and sort what it finds. A step the catalogue saw no execution of since the
-range began is answered without reading a chat.
+(`intent-weather`, about 0.2 %), and one no chat executed. Target: median <= 50 ms. On SQLite the
+list walks the chats newest first until it has a page, so a rarer step costs more chats walked past,
+whatever the volume; on PostgreSQL the catalogue's counts choose between that walk and finding the
+step's paths through their GIN index (`analytics.conversations.plan_for`). A step the catalogue saw no
+execution of since the range began is answered without reading a chat.
 
     .venv/bin/python bench/steps_report.py [--quick] [--backend sqlite|postgresql|all] [--calls N]
 """

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from comerix.analytics import conversations as conversation_list
 from comerix.auth.roles import Role
@@ -244,29 +245,33 @@ def test_contains_step_pages_alike_whichever_way_the_step_is_found(
 ) -> None:
     """On PostgreSQL the catalogue's counts choose between finding a step's paths through their index
     and walking the chats newest first (`LOOKUP_COST`); both give the same pages, filters and cursor
-    included. (SQLite has one way; the test holds it to the same pages.)"""
+    included, and neither sees another workspace's chats of the same ids and steps. (SQLite has one
+    way; the test holds it to the same pages.)"""
     at = clock.now() - timedelta(hours=1)
-    shop.send(
-        "/events",
-        {
+
+    def chats(flow_of_support: str) -> dict[str, Any]:
+        return {
             "events": [
                 {
                     "name": "message_sent",
                     "conversation_id": f"many-{n:03d}",
                     "timestamp": (at + timedelta(seconds=n // 2)).isoformat(),  # two chats a start
-                    "flow_id": "support" if n % 5 == 0 else "sales",
+                    "flow_id": flow_of_support if n % 5 == 0 else "sales",
                     "step": {"label": "Ask", "id": "ask" if n % 3 else "other"},
                 }
                 for n in range(130)
             ]
-        },
-    )
-    chosen: list[bool] = []
+        }
+
+    shop.send("/events", chats("support"))
+    neighbour = Shop(client, db, clock)
+    neighbour.send("/events", chats("sales"))  # the same chats and steps, all in another flow
+    chosen: list[conversation_list.Plan] = []
     holding_paths = conversation_list._holding_paths
 
-    def spy(workspace_id: Any, step: str, lookup: bool) -> Any:
-        chosen.append(lookup)
-        return holding_paths(workspace_id, step, lookup)
+    def spy(workspace_id: Any, step: str, plan: conversation_list.Plan) -> Any:
+        chosen.append(plan)
+        return holding_paths(workspace_id, step, plan)
 
     monkeypatch.setattr(conversation_list, "_holding_paths", spy)
     monkeypatch.setattr(conversation_list, "LOOKUP_COST", 0 if plan == "lookup" else 10**9)
@@ -274,17 +279,57 @@ def test_contains_step_pages_alike_whichever_way_the_step_is_found(
         "ask": [f"many-{n:03d}" for n in range(129, -1, -1) if n % 3] + ["bob-chat", "ann-chat"],
         "other": [f"many-{n:03d}" for n in range(129, -1, -1) if n % 3 == 0],
     }
-    for step, chats in expected.items():
-        for flow in (None, "support"):
+    for step, ids_of_step in expected.items():
+        for filters in ({}, {"flow": "support"}, {"converting": "true"}, {"contact": "bob"}):
             seen: list[str] = []
-            params = {"contains_step": step} | ({"flow": flow} if flow else {})
+            params = {"contains_step": step} | filters
             body = page(client, shop.admin, **params)
             while True:
                 seen += ids(body)
                 if body["next"] is None:
                     break
                 body = page(client, shop.admin, **params, cursor=body["next"])
-            wanted = [c for c in chats if flow is None or (c.startswith("many-") and int(c[5:]) % 5 == 0)]
-            assert seen == wanted, (step, flow)
+            wanted = [
+                chat
+                for chat in ids_of_step
+                if not filters
+                or (filters.get("flow") == "support" and chat.startswith("many-") and int(chat[5:]) % 5 == 0)
+                or ("converting" in filters and chat in ("bob-chat", "ann-chat"))
+                or (filters.get("contact") == "bob" and chat == "bob-chat")
+            ]
+            assert seen == wanted, (step, filters)
     if db.backend == "postgresql":
-        assert set(chosen) == {plan == "lookup"}
+        assert set(chosen) == {conversation_list.Plan[plan.upper()]}
+
+
+def test_a_lookups_settings_stay_with_its_statement(db: Database) -> None:
+    """The rest of the request's transaction plans as it would have."""
+    if db.backend != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with db.transaction() as session:
+        with conversation_list._planned(session, lookup=True):
+            assert session.scalar(text("SHOW enable_hashjoin")) == "off"
+        assert [session.scalar(text(f"SHOW {name}")) for name in conversation_list._LOOKUP_SETTINGS] == [
+            "on",
+            "on",
+            "on",
+        ]
+
+
+def weight(ever: int, since_start: int, within: int, started: int) -> conversation_list.StepWeight:
+    return conversation_list.StepWeight(ever=ever, since_start=since_start, within=within, started=started)
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ((5, 0, 0, 1_000_000), "NONE"),  # executed before the range only: no chat of it holds the step
+        ((2_200, 2_200, 2_200, 1_000_000), "LOOKUP"),  # rare: a walk reads about 23,000 chats
+        ((250_000, 250_000, 250_000, 1_000_000), "WALK"),  # common: a page in about 200 chats
+        ((50_000, 5_000, 5_000, 1_000_000), "WALK"),  # the paths of other times would cost the lookup
+        ((5_000, 5_000, 0, 100_000), "LOOKUP"),  # none within the range: a walk would read all of it
+        ((5_000, 100, 0, 100_000), "LOOKUP"),  # held since, after the range's days only
+    ],
+)
+def test_the_plan_weighs_what_each_plan_reads(counts: tuple[int, int, int, int], expected: str) -> None:
+    assert conversation_list.plan_for(weight(*counts)) is conversation_list.Plan[expected]

@@ -20,13 +20,17 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from enum import Enum
 
 from sqlalchemy import (
     ColumnElement,
     FromClause,
     and_,
+    case,
     cast,
     exists,
     func,
@@ -138,20 +142,55 @@ _PATH_COLUMNS = ("steps", "path", "flow_id")
 
 LOOKUP_COST = 3
 """What a chat found through the paths' GIN index costs the list on PostgreSQL (its path read, its
-chat looked up, sorted), in chats walked past newest first (docs/benchmarks.md, 2026-12-07)."""
+chat looked up by key, sorted), in chats walked past newest first (docs/benchmarks.md, 2026-12-07)."""
+# The one statement of a lookup plans only with the index and key look-ups (`_planned`).
+_LOOKUP_SETTINGS = ("enable_seqscan", "enable_hashjoin", "enable_mergejoin")
+
+
+@dataclass(frozen=True)
+class StepWeight:
+    """What the catalogue counts of a step in a workspace (each chat once, on the UTC day it first
+    executed the step; erased chats still counted): all the chats that executed it, those whose first
+    execution came on the range's first UTC day or later, and those whose came within the range (a
+    day's slack at its end), against the chats the range started."""
+
+    ever: int
+    since_start: int
+    within: int
+    started: int
+
+
+class Plan(Enum):
+    NONE = "none"  # no chat of the range holds the step: nothing to read
+    LOOKUP = "lookup"  # the step's paths through their index, their chats by key, sorted
+    WALK = "walk"  # the chats newest first, each one's path by key, until a page is full
+
+
+def plan_for(weight: StepWeight) -> Plan:
+    """How PostgreSQL finds the chats holding a step: by what each plan reads. A walk reads about a
+    page's worth of chats holding the step, spread among those the range started (all of them when
+    none of the range holds it); a lookup reads every path of the workspace holding the step (the
+    index cannot tell the range), each costing `LOOKUP_COST` chats walked.
+
+    A chat that started in the range executed its steps after the range began, so with none since
+    then no chat of the range holds the step."""
+    if weight.since_start == 0:
+        return Plan.NONE
+    walked = weight.started if weight.within == 0 else PAGE * weight.started / weight.within
+    return Plan.LOOKUP if LOOKUP_COST * weight.ever < walked else Plan.WALK
 
 
 def conversations(session: Session, workspace: Workspace, query: ConversationQuery) -> ConversationsPage:
     """A page of the conversations the query selects, newest first."""
-    chats, paths, lookup = _chats, _paths.__table__, False
+    chats, paths, plan = _chats, _paths.__table__, None
     source: FromClause = _JOINED
     if query.contains_step is not None:
-        holding = _holding(session, workspace.id, query)
-        if holding == 0:
+        on_postgresql = session.get_bind().dialect.name == "postgresql"
+        plan = plan_for(step_weight(session, workspace.id, query, started=on_postgresql))
+        if plan is Plan.NONE:
             return ConversationsPage(conversations=[], next=None)
-        if session.get_bind().dialect.name == "postgresql":
-            lookup = holding * holding * LOOKUP_COST < PAGE * _started(session, workspace.id, query)
-            paths, source = _holding_paths(workspace.id, query.contains_step, lookup)
+        if on_postgresql:
+            paths, source = _holding_paths(workspace.id, query.contains_step, plan)
     read = (
         select(
             chats.id,
@@ -171,15 +210,10 @@ def conversations(session: Session, workspace: Workspace, query: ConversationQue
         .order_by(chats.started_at.desc(), chats.id.desc())
         .limit(PAGE + 1)
     )
-    for condition in _conditions(session, workspace.id, query):
+    for condition in _conditions(query, workspace.id, text_search=source is _JOINED):
         read = read.where(condition)
-    if lookup:
-        # The paths holding the step come from the GIN index, whatever the planner guesses of how many
-        # hold it (it keeps no statistics of a JSON array's elements).
-        session.execute(text("SET LOCAL enable_seqscan = off"))
-    rows = session.execute(read).all()
-    if lookup:
-        session.execute(text("RESET enable_seqscan"))
+    with _planned(session, plan is Plan.LOOKUP and source is not _JOINED):
+        rows = session.execute(read).all()
     more, rows = len(rows) > PAGE, rows[:PAGE]
     credited = _credited(session, workspace.id, [row.id for row in rows])
     labels = StepLabels(session, workspace.id, {step for row in rows for step in (row.path or ())})
@@ -200,17 +234,23 @@ def conversations(session: Session, workspace: Workspace, query: ConversationQue
     return ConversationsPage(conversations=found, next=cursor_of(found[-1]) if more else None)
 
 
-def _holding_paths(workspace_id: uuid.UUID, step: str, lookup: bool) -> tuple[FromClause, FromClause]:
-    """On PostgreSQL, the paths holding `step` joined to their chats, in one of two plans spelt out so
-    that the planner cannot take a third: either the paths found through their GIN index first, their
-    chats looked up and sorted (`lookup`: a rare step), or the chats walked newest first, each one's
-    path looked up by its key until a page is full (a step common enough that a page comes soon).
-    (`OFFSET 0` keeps each subquery planned on its own.)"""
-    held = _paths.seen.op("@>")(cast(literal(json_text([step])), JSONB))
+def _holding_paths(workspace_id: uuid.UUID, step: str, plan: Plan) -> tuple[FromClause, FromClause]:
+    """On PostgreSQL, the paths holding `step` joined to their chats, as `plan` reads them. A lookup
+    finds them through the GIN index of each path's steps keyed by its workspace
+    (`comerix_path_steps`, migration 0018), so a step common in another workspace costs this one
+    nothing; a walk reads each chat's path by its key. `OFFSET 0` keeps each subquery planned on its
+    own."""
     columns = (_paths.conversation_id, *(_paths.__table__.c[name] for name in _PATH_COLUMNS))
-    if lookup:
+    if plan is Plan.LOOKUP:
+        keyed = func.comerix_path_steps(_paths.workspace_id, _paths.seen, type_=JSONB)
+        held = keyed.op("@>")(cast(literal(json_text({str(workspace_id): [step]})), JSONB))
         found = select(*columns).where(_paths.workspace_id == workspace_id, held).offset(0).subquery()
-        return found, join(_chats, found, found.c.conversation_id == _chats.id)
+        return found, join(
+            _chats,
+            found,
+            and_(_chats.workspace_id == workspace_id, _chats.id == found.c.conversation_id),
+        )
+    held = _paths.seen.op("@>")(cast(literal(json_text([step])), JSONB))
     walked = (
         select(*columns)
         .where(_paths.workspace_id == _chats.workspace_id, _paths.conversation_id == _chats.id, held)
@@ -220,8 +260,22 @@ def _holding_paths(workspace_id: uuid.UUID, step: str, lookup: bool) -> tuple[Fr
     return walked, join(_chats, walked, true())
 
 
+@contextmanager
+def _planned(session: Session, lookup: bool) -> Iterator[None]:
+    """For a lookup's one statement, only the plan it is: its settings back as they were after it (an
+    error rolls the transaction back, and its settings with it)."""
+    if not lookup:
+        yield
+        return
+    for setting in _LOOKUP_SETTINGS:
+        session.execute(text(f"SET LOCAL {setting} = off"))
+    yield
+    for setting in _LOOKUP_SETTINGS:
+        session.execute(text(f"SET LOCAL {setting} = DEFAULT"))
+
+
 def _conditions(
-    session: Session, workspace_id: uuid.UUID, query: ConversationQuery
+    query: ConversationQuery, workspace_id: uuid.UUID, text_search: bool
 ) -> list[ColumnElement[bool]]:
     chats, marks = _chats, ConversationMark
     found: list[ColumnElement[bool]] = []
@@ -232,7 +286,7 @@ def _conditions(
         found.append(chats.flow_id == query.flow)
     if query.contact is not None:
         found.append(chats.contact_id == query.contact)
-    if query.contains_step is not None and session.get_bind().dialect.name == "sqlite":
+    if query.contains_step is not None and text_search:
         found.append(_contains_text(query.contains_step))
     marked = and_(marks.workspace_id == workspace_id, marks.conversation_id == chats.id)
     if query.goal is not None:
@@ -242,29 +296,31 @@ def _conditions(
     return found
 
 
-def _holding(session: Session, workspace_id: uuid.UUID, query: ConversationQuery) -> int:
-    """How many chats of the range may hold the query's step, from the catalogue: those that executed it
-    for the first time on the range's first day or later (a chat that started in the range executed its
-    steps after that, perhaps after the range; one begun before the range makes it more). With none, no
-    chat of the range holds it, and the list need not look into every path of the range to find none."""
-    days = FlowStepDay
-    held = select(func.coalesce(func.sum(days.conversations), 0)).where(
-        days.workspace_id == workspace_id,
-        days.step_id == query.contains_step,
-        days.day >= query.start.astimezone(UTC).date(),
-    )
-    return int(session.scalar(held) or 0)
-
-
-def _started(session: Session, workspace_id: uuid.UUID, query: ConversationQuery) -> int:
-    """How many chats started on the range's local days, from the conversation rollups."""
-    counted = ConversationRollup
-    started = select(func.coalesce(func.sum(counted.conversations), 0)).where(
-        counted.workspace_id == workspace_id,
-        counted.day >= query.start.date(),
-        counted.day < query.end.date(),
-    )
-    return int(session.scalar(started) or 0)
+def step_weight(
+    session: Session, workspace_id: uuid.UUID, query: ConversationQuery, started: bool = True
+) -> StepWeight:
+    """The catalogue's counts of the query's step (`StepWeight`), in one read of the step's rows; and,
+    unless `started` is false, the chats the range started, from the conversation rollups."""
+    days, first = FlowStepDay, query.start.astimezone(UTC).date()
+    last = query.end.astimezone(UTC).date()  # the day after the range's, in UTC: a day's slack
+    counts = session.execute(
+        select(
+            func.coalesce(func.sum(days.conversations), 0),
+            func.coalesce(func.sum(case((days.day >= first, days.conversations), else_=0)), 0),
+            func.coalesce(func.sum(case((days.day.between(first, last), days.conversations), else_=0)), 0),
+        ).where(days.workspace_id == workspace_id, days.step_id == query.contains_step)
+    ).one()
+    chats: int | None = 0
+    if started:
+        counted = ConversationRollup
+        chats = session.scalar(
+            select(func.coalesce(func.sum(counted.conversations), 0)).where(
+                counted.workspace_id == workspace_id,
+                counted.day >= query.start.date(),
+                counted.day < query.end.date(),
+            )
+        )
+    return StepWeight(int(counts[0]), int(counts[1]), int(counts[2]), int(chats or 0))
 
 
 def _contains_text(step: str) -> ColumnElement[bool]:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, String, false
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base
@@ -198,6 +198,7 @@ class FlowStepDay(Base):
     that day: the catalogue's counts over a range."""
 
     __tablename__ = "flow_step_days"
+    __table_args__ = (Index(None, "workspace_id", "step_id", "day"),)  # a step's counts: `conversations`
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
-
-
-def built_on(dialect: str) -> Callable[..., bool]:
-    """Alembic's `include_object` for a database of `dialect`: a schema item the models build on one
-    backend only (`Index(...).ddl_if(dialect=...)`, such as a GIN index on PostgreSQL) is left out of
-    the comparison on the others, where no revision creates it."""
-
-    def include(item: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
-        condition = getattr(item, "_ddl_if", None)
-        return condition is None or condition.dialect in (None, dialect)
-
-    return include
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine, create_engine
 
-from comerix.db.migrate import built_on
 from comerix.models import metadata
 
 config = context.config
@@ -26,7 +25,6 @@ with engine.connect() as connection:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_object=built_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

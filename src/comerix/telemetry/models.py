@@ -7,7 +7,17 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.db.base import Base, WorkspaceScoped
@@ -124,11 +134,15 @@ class ConversationPath(Base):
 
     __tablename__ = "conversation_paths"
     __table_args__ = (
-        # The Conversation Explorer's "contains step" on PostgreSQL: the paths holding a rare step, found
-        # without reading the others (SQLite searches the text instead: `analytics.conversations`).
-        Index(None, "seen", postgresql_using="gin", postgresql_ops={"seen": "jsonb_path_ops"}).ddl_if(
-            dialect="postgresql"
-        ),
+        # The Conversation Explorer's "contains step" on PostgreSQL: the paths of a workspace holding a
+        # rare step, found without reading the others (the function: migration 0018; SQLite searches
+        # the text instead: `analytics.conversations`).
+        Index(
+            "ix_conversation_paths_steps",
+            literal_column("comerix_path_steps(workspace_id, seen)").label("steps_in_workspace"),
+            postgresql_using="gin",
+            postgresql_ops={"steps_in_workspace": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)

@@ -1,6 +1,12 @@
-"""The paths of steps by the steps they hold, on PostgreSQL (`ix_conversation_paths_seen`, GIN,
-`jsonb_path_ops`): the Conversation Explorer's "contains step" finds the chats of a rare step without
-reading every path. SQLite has no such index; there the list searches each path's text.
+"""The paths of steps by the steps they hold, and the catalogue by step, for the Conversation
+Explorer's "contains step".
+
+- On PostgreSQL, `comerix_path_steps(workspace_id, seen)`: a path's distinct steps under its
+  workspace's id (`{"<workspace id>": ["<step id>", ...]}`), and a GIN index of the paths by them
+  (`ix_conversation_paths_steps`, `jsonb_path_ops`: one key per workspace and step), so a rare step's
+  paths are found without reading any other path, in this workspace or another. SQLite has neither;
+  there the list searches each path's text.
+- On both, `flow_step_days` by workspace, step and day: the list weighs a step by its counts.
 
 Revision ID: 0018
 Revises: 0017
@@ -9,6 +15,7 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
@@ -16,18 +23,33 @@ down_revision = "0017"
 branch_labels = None
 depends_on = None
 
+# Immutable, as an index's expression must be: `jsonb_build_object` is only stable because some types'
+# text depends on settings (time zones), and a uuid's text and a JSON document's do not.
+PATH_STEPS = """
+CREATE FUNCTION comerix_path_steps(workspace uuid, seen jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT jsonb_build_object(workspace::text, seen) $$
+"""
+
 
 def upgrade() -> None:
+    op.create_index(
+        op.f("ix_flow_step_days_workspace_id_step_id_day"),
+        "flow_step_days",
+        ["workspace_id", "step_id", "day"],
+    )
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(PATH_STEPS)
         op.create_index(
-            op.f("ix_conversation_paths_seen"),
+            "ix_conversation_paths_steps",
             "conversation_paths",
-            ["seen"],
+            [sa.text("comerix_path_steps(workspace_id, seen) jsonb_path_ops")],
             postgresql_using="gin",
-            postgresql_ops={"seen": "jsonb_path_ops"},
         )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.drop_index(op.f("ix_conversation_paths_seen"), table_name="conversation_paths")
+        op.drop_index("ix_conversation_paths_steps", table_name="conversation_paths")
+        op.execute("DROP FUNCTION comerix_path_steps(uuid, jsonb)")
+    op.drop_index(op.f("ix_flow_step_days_workspace_id_step_id_day"), table_name="flow_step_days")
