@@ -656,7 +656,7 @@ LATE_STEP = "goodbye"
 CONTAINED_STEP = "support.helpful"  # about 1 conversation in 4 executes it
 RARE_STEP = "intent-weather"  # a tail intent: about 1 conversation in 450 executes it
 # Between the rare and the common step, where walking the chats and looking the step up cost alike
-# (on PostgreSQL the planner chooses between them): about 1 conversation in 270 and in 140.
+# (on PostgreSQL `contains_step.plan_for` chooses between them): about 1 conversation in 270 and in 140.
 UNCOMMON_STEPS = ("intent-newsletter", "intent-invoice-copy")
 FIGURE_STEPS = (MIDDLE_STEP, LATE_STEP, CONTAINED_STEP, RARE_STEP, *UNCOMMON_STEPS)
 TREES = (

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from comerix.analytics import conversations as conversation_list
+from comerix.analytics import contains_step, conversations
 from comerix.auth.roles import Role
 from comerix.clock import FixedClock
 from comerix.db import Database
@@ -266,15 +266,15 @@ def test_contains_step_pages_alike_whichever_way_the_step_is_found(
     shop.send("/events", chats("support"))
     neighbour = Shop(client, db, clock)
     neighbour.send("/events", chats("sales"))  # the same chats and steps, all in another flow
-    chosen: list[conversation_list.Plan] = []
-    holding_paths = conversation_list._holding_paths
+    chosen: list[contains_step.Plan] = []
+    holding_paths = contains_step.holding_paths
 
-    def spy(workspace_id: Any, step: str, plan: conversation_list.Plan) -> Any:
+    def spy(workspace_id: Any, step: str, plan: contains_step.Plan) -> Any:
         chosen.append(plan)
         return holding_paths(workspace_id, step, plan)
 
-    monkeypatch.setattr(conversation_list, "_holding_paths", spy)
-    monkeypatch.setattr(conversation_list, "LOOKUP_COST", 0 if plan == "lookup" else 10**9)
+    monkeypatch.setattr(conversations, "holding_paths", spy)
+    monkeypatch.setattr(contains_step, "LOOKUP_COST", 0 if plan == "lookup" else 10**9)
     expected = {
         "ask": [f"many-{n:03d}" for n in range(129, -1, -1) if n % 3] + ["bob-chat", "ann-chat"],
         "other": [f"many-{n:03d}" for n in range(129, -1, -1) if n % 3 == 0],
@@ -299,37 +299,29 @@ def test_contains_step_pages_alike_whichever_way_the_step_is_found(
             ]
             assert seen == wanted, (step, filters)
     if db.backend == "postgresql":
-        assert set(chosen) == {conversation_list.Plan[plan.upper()]}
+        assert set(chosen) == {contains_step.Plan(plan)}
 
 
-def test_a_lookups_settings_stay_with_its_statement(db: Database) -> None:
-    """The rest of the request's transaction plans as it would have."""
+def test_a_lookup_reads_the_index_with_its_settings_put_back(
+    client: TestClient, shop: Shop, db: Database
+) -> None:
+    """The lookup's statement finds the paths through their GIN index (a change to its expression
+    would make PostgreSQL scan every path instead, only slower), and the settings it turns off are as
+    they were after it, an earlier change in the transaction included."""
     if db.backend != "postgresql":
         pytest.skip("PostgreSQL only")
+    paths, source = contains_step.holding_paths(shop.admin.workspace.id, "ask", contains_step.Plan.LOOKUP)
+    statement = select(paths.c.conversation_id).select_from(source)
     with db.transaction() as session:
-        with conversation_list._planned(session, lookup=True):
-            assert session.scalar(text("SHOW enable_hashjoin")) == "off"
-        assert [session.scalar(text(f"SHOW {name}")) for name in conversation_list._LOOKUP_SETTINGS] == [
-            "on",
-            "on",
-            "on",
-        ]
-
-
-def weight(ever: int, since_start: int, within: int, started: int) -> conversation_list.StepWeight:
-    return conversation_list.StepWeight(ever=ever, since_start=since_start, within=within, started=started)
-
-
-@pytest.mark.parametrize(
-    ("counts", "expected"),
-    [
-        ((5, 0, 0, 1_000_000), "NONE"),  # executed before the range only: no chat of it holds the step
-        ((2_200, 2_200, 2_200, 1_000_000), "LOOKUP"),  # rare: a walk reads about 23,000 chats
-        ((250_000, 250_000, 250_000, 1_000_000), "WALK"),  # common: a page in about 200 chats
-        ((50_000, 5_000, 5_000, 1_000_000), "WALK"),  # the paths of other times would cost the lookup
-        ((5_000, 5_000, 0, 100_000), "LOOKUP"),  # none within the range: a walk would read all of it
-        ((5_000, 100, 0, 100_000), "LOOKUP"),  # held since, after the range's days only
-    ],
-)
-def test_the_plan_weighs_what_each_plan_reads(counts: tuple[int, int, int, int], expected: str) -> None:
-    assert conversation_list.plan_for(weight(*counts)) is conversation_list.Plan[expected]
+        session.execute(text("SET LOCAL enable_hashjoin = off"))
+        with contains_step.lookup_settings(session):
+            assert session.scalar(text("SHOW enable_seqscan")) == "off"
+            # A few rows read through their primary key cost less than through the GIN index; with
+            # that way closed too, only a scan of every path could stand in for the index.
+            session.execute(text("SET LOCAL enable_indexscan = off"))
+            sql = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+            plan = "\n".join(session.scalars(text(f"EXPLAIN {sql}")))
+            session.execute(text("SET LOCAL enable_indexscan = on"))
+        settings = [session.scalar(text(f"SHOW {name}")) for name in ("enable_seqscan", "enable_hashjoin")]
+    assert "ix_conversation_paths_steps" in plan
+    assert settings == ["on", "off"]

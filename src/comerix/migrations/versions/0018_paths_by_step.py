@@ -23,12 +23,12 @@ down_revision = "0017"
 branch_labels = None
 depends_on = None
 
-# Immutable, as an index's expression must be: `jsonb_build_object` is only stable because some types'
-# text depends on settings (time zones), and a uuid's text and a JSON document's do not.
+# Immutable, as an index's expression must be, and truly so: `jsonb_set` and a uuid's text depend on
+# no setting. Not STRICT and one expression, so that PostgreSQL inlines it where it is called.
 PATH_STEPS = """
 CREATE FUNCTION comerix_path_steps(workspace uuid, seen jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT jsonb_build_object(workspace::text, seen) $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.jsonb_set('{}'::jsonb, ARRAY[workspace::text], seen) $$
 """
 
 
