@@ -325,3 +325,21 @@ def test_a_lookup_reads_the_index_with_its_settings_put_back(
         settings = [session.scalar(text(f"SHOW {name}")) for name in ("enable_seqscan", "enable_hashjoin")]
     assert "ix_conversation_paths_steps" in plan
     assert settings == ["on", "off"]
+
+
+def test_a_steps_weight_counts_the_flow_asked_for_within_the_range(shop: Shop, db: Database) -> None:
+    """What the plan is chosen by: the greeting of three chats, one of them in the support flow. With
+    that flow asked for, a walk finds the one among the three chats the day started; a lookup still
+    reads the three paths."""
+    workspace = shop.admin.workspace
+    with db.sessions() as session:
+        query = conversations.parse_query(session, workspace, {"from": DAY, "to": DAY})
+
+        def weight(flow: str | None) -> contains_step.StepWeight:
+            return contains_step.step_weight(
+                session, workspace.id, "greet", query.start, query.end, started=True, flow=flow
+            )
+
+        assert weight(None) == contains_step.StepWeight(ever=3, since_start=3, within=3, started=3)
+        assert weight("support") == contains_step.StepWeight(ever=3, since_start=3, within=1, started=3)
+        assert weight("returns") == contains_step.StepWeight(ever=3, since_start=3, within=0, started=3)

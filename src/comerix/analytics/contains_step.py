@@ -51,7 +51,7 @@ class StepWeight:
     """What the catalogue counts of a step in a workspace (each chat once, on the UTC day it first
     executed the step; erased chats still counted): all the chats that executed it, those whose first
     execution came on the range's first UTC day or later, and those whose came by the range's last UTC
-    day; and the chats the range started."""
+    day (of one flow, when the list asks for one); and the chats the range started."""
 
     ever: int
     since_start: int
@@ -80,23 +80,33 @@ def plan_for(weight: StepWeight, page: int) -> Plan:
 
 
 def step_weight(
-    session: Session, workspace_id: uuid.UUID, step: str, start: datetime, end: datetime, started: bool
+    session: Session,
+    workspace_id: uuid.UUID,
+    step: str,
+    start: datetime,
+    end: datetime,
+    started: bool,
+    flow: str | None = None,
 ) -> StepWeight:
     """The catalogue's counts of `step` for the local days from `start` to `end` (their first moment,
     and the next day's), in one read of the step's rows; and, when `started`, the chats those days
-    started, from the conversation rollups (0 otherwise)."""
+    started, from the conversation rollups (0 otherwise). With a `flow`, the chats within the range
+    are those of that flow, as a walk filtered by it finds them among the chats of every flow; the
+    others stay whole (a lookup reads the step's paths of every flow, and whether a chat of the range
+    holds the step at all is not told by its flow: a step's flow may be its event's, not its chat's)."""
     days = FlowStepDay
     # The UTC days the range touches: its last one holds the range's end, or the day before it.
     first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    in_range: ColumnElement[bool] = days.day.between(first, last)
+    if flow is not None:
+        in_range = and_(in_range, days.flow_id == flow)
     counts = session.execute(
         select(
             func.coalesce(func.sum(days.conversations), 0).label("ever"),
             func.coalesce(func.sum(case((days.day >= first, days.conversations), else_=0)), 0).label(
                 "since_start"
             ),
-            func.coalesce(
-                func.sum(case((days.day.between(first, last), days.conversations), else_=0)), 0
-            ).label("within"),
+            func.coalesce(func.sum(case((in_range, days.conversations), else_=0)), 0).label("within"),
         ).where(days.workspace_id == workspace_id, days.step_id == step)
     ).one()
     chats = 0

@@ -142,7 +142,9 @@ def conversations(session: Session, workspace: Workspace, query: ConversationQue
     source: FromClause = _JOINED
     if (step := query.contains_step) is not None:
         on_postgresql = session.get_bind().dialect.name == "postgresql"
-        weight = step_weight(session, workspace.id, step, query.start, query.end, started=on_postgresql)
+        weight = step_weight(
+            session, workspace.id, step, query.start, query.end, started=on_postgresql, flow=query.flow
+        )
         plan = plan_for(weight, PAGE)
         if plan is Plan.NONE:
             return ConversationsPage(conversations=[], next=None)
