@@ -42,7 +42,7 @@ The conversation list's first page (50 chats, newest first) over the 90 days of 
 (`intent-weather`, about 0.2 %), and one no chat executed. Target: median <= 50 ms. On SQLite the
 list walks the chats newest first until it has a page, so a rarer step costs more chats walked past,
 whatever the volume; on PostgreSQL the catalogue's counts choose between that walk and finding the
-step's paths through their GIN index (`analytics.conversations.plan_for`). A step the catalogue saw no
+step's paths through their GIN index (`analytics.contains_step.plan_for`). A step the catalogue saw no
 execution of since the range began is answered without reading a chat.
 
     .venv/bin/python bench/steps_report.py [--quick] [--backend sqlite|postgresql|all] [--calls N]

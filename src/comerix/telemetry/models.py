@@ -136,7 +136,7 @@ class ConversationPath(Base):
     __table_args__ = (
         # The Conversation Explorer's "contains step" on PostgreSQL: the paths of a workspace holding a
         # rare step, found without reading the others (the function: migration 0018; SQLite searches
-        # the text instead: `analytics.conversations`).
+        # the text instead: `analytics.contains_step`).
         Index(
             "ix_conversation_paths_steps",
             literal_column("comerix_path_steps(workspace_id, seen)").label("steps_in_workspace"),
