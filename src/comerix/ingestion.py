@@ -5,7 +5,7 @@ put it here, in its place.
 
 The order is also the order in which a group takes its locks, the same in every writer, so that
 writers of several services on one PostgreSQL database seldom wait on each other in a circle:
-`events`, `conversation_rollups`, `conversations`, `contacts`, `executed_steps` and
+`events`, `conversation_rollups`, `conversations`, `contacts`, `executed_step_runs` and
 `conversation_paths`, the conversations joined to the cycles of multi-step goals by the window rule
 (in the order of their ids), `goal_cycles`, `goal_cycle_rollups`, `goal_cycle_day_rollups`,
 `outcomes`, the outcome rollups, the credited conversations (in the order of their ids) and their

@@ -34,7 +34,7 @@ from comerix.db.types import ExactDecimal, UTCDateTime
 from comerix.goals.models import Goal
 from comerix.models import metadata
 from comerix.telemetry.batches import EVENT_COLUMNS
-from comerix.telemetry.models import Event, EventNameDay
+from comerix.telemetry.models import Event, EventNameDay, ExecutedStep
 from comerix.vocabulary import BaseValueSource, GoalKind
 from tests.conftest import _POSTGRES_PROBLEM, _postgres_database
 from tests.factories import make_goal, make_multistep_goal, make_user, make_workspace
@@ -909,3 +909,71 @@ def test_revision_0015_marks_how_each_stored_base_value_was_found(blank: Engine)
     columns = {c["name"] for c in sqlalchemy.inspect(blank).get_columns("outcomes")}
     assert {"base_value_source", "fx_rate", "fx_date"}.isdisjoint(columns)
     assert not sqlalchemy.inspect(blank).has_table("workspace_rates")
+
+
+def test_revision_0019_moves_each_executed_step_into_a_run_and_back(blank: Engine) -> None:
+    """Each stored step becomes a run of its own; the view reads them back as they were, a gap left by
+    erasure and a step without a parent included; the downgrade gives the table back, row for row."""
+    config = alembic_config(blank)
+    command.upgrade(config, "0018")
+    with Session(blank) as session, session.begin():
+        workspace_id = make_workspace(session, NOW).id
+    steps = sqlalchemy.Table(  # as revision 0018 left it
+        "executed_steps",
+        sqlalchemy.MetaData(),
+        sqlalchemy.Column("workspace_id", sqlalchemy.Uuid()),
+        sqlalchemy.Column("conversation_id", sqlalchemy.String()),
+        sqlalchemy.Column("position", sqlalchemy.Integer()),
+        sqlalchemy.Column("flow_id", sqlalchemy.String()),
+        sqlalchemy.Column("step_id", sqlalchemy.String()),
+        sqlalchemy.Column("parent_step_id", sqlalchemy.String()),
+        sqlalchemy.Column("executed_at", UTCDateTime()),
+        sqlalchemy.Column("event_ref", sqlalchemy.Uuid()),
+    )
+    later = NOW + timedelta(seconds=1, microseconds=250)
+    rows = [  # position 2 was erased
+        ("c-1", 0, "sales", "greet", None, NOW, uuid.uuid4()),
+        ("c-1", 1, "sales", "ask", "greet", later, uuid.uuid4()),
+        ("c-1", 3, "", 'say "bye"', "ask", later, uuid.uuid4()),
+        ("c-2", 0, "support", "greet", None, NOW, uuid.uuid4()),
+    ]
+    names = (
+        "conversation_id",
+        "position",
+        "flow_id",
+        "step_id",
+        "parent_step_id",
+        "executed_at",
+        "event_ref",
+    )
+    with blank.begin() as connection:
+        for row in rows:
+            connection.execute(
+                insert(steps).values(workspace_id=workspace_id, **dict(zip(names, row, strict=True)))
+            )
+
+    def stored() -> list[tuple[object, ...]]:
+        with Session(blank) as session:
+            found = session.scalars(
+                select(ExecutedStep).order_by(ExecutedStep.conversation_id, ExecutedStep.position)
+            )
+            return [
+                (
+                    s.conversation_id,
+                    s.position,
+                    s.flow_id,
+                    s.step_id,
+                    s.parent_step_id,
+                    s.executed_at,
+                    s.event_ref,
+                )
+                for s in found
+            ]
+
+    command.upgrade(config, "0019")
+    assert stored() == rows
+    with blank.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM executed_step_runs")) == 4
+    command.downgrade(config, "0018")
+    assert not sqlalchemy.inspect(blank).has_table("executed_step_runs")
+    assert stored() == rows

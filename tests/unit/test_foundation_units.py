@@ -19,6 +19,7 @@ from comerix.auth.credentials import CredentialKind
 from comerix.auth.passwords import hash_password, verify_password
 from comerix.auth.roles import Permission, Role, permissions_of
 from comerix.clock import FixedClock
+from comerix.conversions.models import parse_step_time, step_time
 from comerix.db.bulk import Codec
 from comerix.errors import (
     Conflict,
@@ -300,6 +301,14 @@ def test_the_sqlite_codec_writes_each_moment_as_naive_utc_text_whatever_its_zone
     assert codec.time(None) is None
     assert Codec("postgresql").time(berlin) == moment
     assert Codec("postgresql").time(berlin).tzinfo is UTC
+
+
+def test_either_codec_writes_a_time_for_json_as_sqlite_keeps_it_and_as_cycles_read_it() -> None:
+    moment = datetime(2026, 11, 21, 10, 0, 0, 5, tzinfo=UTC)
+    berlin = moment.astimezone(ZoneInfo("Europe/Berlin"))
+    for codec in (Codec("sqlite"), Codec("postgresql")):
+        assert codec.time_text(berlin) == "2026-11-21 10:00:00.000005" == step_time(moment)
+        assert parse_step_time(codec.time_text(moment)) == moment
 
 
 def test_a_codec_forgets_the_times_it_remembered_once_it_holds_too_many(

@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import ColumnElement, CursorResult, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
@@ -38,7 +39,8 @@ from comerix.conversions.models import GoalCycle, Outcome
 from comerix.goals.models import Goal, GoalStep
 from comerix.telemetry import explorer
 from comerix.telemetry.explorer import EventRead
-from comerix.telemetry.models import Contact, Conversation, ConversationPath, Event, ExecutedStep
+from comerix.telemetry.models import Contact, Conversation, ConversationPath, Event, ExecutedStepRun
+from comerix.text import json_text
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> Erasure
         session, update(Outcome).where(*scope.outcomes).values(contact_id=None, conversation_id=None)
     )
     # The executed steps before the events, through which those in chats not theirs are found.
-    _affected(session, delete(ExecutedStep).where(*scope.executed_steps))
+    _forget_steps(session, scope)
     _affected(session, delete(ConversationPath).where(*scope.paths))
     events = _affected(session, delete(Event).where(*scope.events))
     # The cycles (with the steps they reached) before the chats they are found through.
@@ -162,13 +164,15 @@ class _ErasureScope:
         their_chats = select(Event.conversation_id).where(
             Event.workspace_id == workspace_id, Event.contact_id == contact_id
         )
-        self.executed_steps: tuple[ColumnElement[bool], ...] = (
-            ExecutedStep.workspace_id == workspace_id,
-            # those of their events in chats not theirs: by chat first, which has an index
-            or_(
-                ExecutedStep.conversation_id.in_(chats),
-                and_(ExecutedStep.conversation_id.in_(their_chats), ExecutedStep.event_ref.in_(theirs)),
-            ),
+        self.their_events = theirs
+        self.step_runs: tuple[ColumnElement[bool], ...] = (
+            ExecutedStepRun.workspace_id == workspace_id,
+            ExecutedStepRun.conversation_id.in_(chats),
+        )
+        # with those above gone, the runs that may hold steps of their events in chats not theirs
+        self.other_step_runs: tuple[ColumnElement[bool], ...] = (
+            ExecutedStepRun.workspace_id == workspace_id,
+            ExecutedStepRun.conversation_id.in_(their_chats),
         )
         self.paths: tuple[ColumnElement[bool], ...] = (
             ConversationPath.workspace_id == workspace_id,
@@ -182,6 +186,26 @@ class _ErasureScope:
             Contact.workspace_id == workspace_id,
             Contact.id == contact_id,
         )
+
+
+def _forget_steps(session: Session, scope: _ErasureScope) -> None:
+    """Delete the executed steps in their chats, and those of their events in chats not theirs: each
+    such entry of a run becomes null, so the steps around it keep their positions and parents, as a
+    row of each would (`ExecutedStepRun`); a run left with none goes."""
+    session.execute(delete(ExecutedStepRun).where(*scope.step_runs))
+    theirs = set(session.scalars(scope.their_events))
+    if not theirs:
+        return
+    for run in session.scalars(select(ExecutedStepRun).where(*scope.other_step_runs)):
+        steps = orjson.loads(run.steps)
+        kept = [None if step is not None and uuid.UUID(step[4]) in theirs else step for step in steps]
+        if kept == steps:
+            continue
+        if any(step is not None for step in kept):
+            run.steps = json_text(kept)
+        else:
+            session.delete(run)
+    session.flush()
 
 
 def _count(session: Session, model: type[Any], where: Sequence[ColumnElement[bool]]) -> int:

@@ -39,10 +39,11 @@ from comerix.text import json_text
 class Codec:
     """How one backend wants each kind of value, and how it spells the pieces of an upsert.
 
-    On SQLite a codec remembers the text of each moment it wrote: ingestion writes an event's time for
-    the event, and again for its conversation, its contact and its outcomes. Ingestion makes a codec
-    for each workspace of each group (`Codec(dialect)`), so what it remembers is those events' times;
-    a codec kept longer (`codec_for`) forgets everything once it holds `MAX_REMEMBERED` of them."""
+    A codec remembers the text of each moment it wrote (`time_text`, which on SQLite is every time):
+    ingestion writes an event's time for the event, and again for its conversation, its contact and its
+    outcomes. Ingestion makes a codec for each workspace of each group (`Codec(dialect)`), so what it
+    remembers is those events' times; a codec kept longer (`codec_for`) forgets everything once it
+    holds `MAX_REMEMBERED` of them."""
 
     MAX_REMEMBERED = 100_000
 
@@ -71,6 +72,11 @@ class Codec:
             return None
         if not self.sqlite:
             return value if value.tzinfo is UTC else value.astimezone(UTC)
+        return self.time_text(value)
+
+    def time_text(self, value: datetime) -> str:
+        """The moment as SQLite keeps it, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC, on either backend: the
+        text JSON documents hold a time in (`conversions.models.STEP_TIME_FORMAT`)."""
         text = self._times.get(value)  # equal moments in other zones are equal keys, with equal text
         if text is None:
             if len(self._times) >= self.MAX_REMEMBERED:

@@ -40,7 +40,7 @@ from sqlalchemy import bindparam, select
 from comerix.conversions.attribution import Attribution, AttributionKind, Candidate
 from comerix.conversions.cycles import NOTHING, Cycle, Progress, Worth
 from comerix.conversions.cycles import advance as advance_cycles
-from comerix.conversions.models import GoalCycle, step_time
+from comerix.conversions.models import GoalCycle
 from comerix.db.bulk import insert_rows
 from comerix.db.types import new_id
 from comerix.goals.index import GoalSpec
@@ -202,7 +202,7 @@ class _Written:
         self.group = group
         self.codec = codec = group.codec
         self.workspace = codec.id(group.terms.workspace_id)
-        self.step_time = codec.time if codec.sqlite else step_time  # as `GoalCycle.reached_at` keeps it
+        self.step_time = codec.time_text  # as `GoalCycle.reached_at` keeps it, on both backends
         self.moved_on: list[tuple[Any, ...]] = []  # rows of cycles stored before
         self.opened: list[tuple[Any, ...]] = []  # rows of new cycles
         self.changes: list[CycleChange] = []

@@ -4,13 +4,16 @@ becomes an executed step, the step before it in that conversation its parent.
 `record_steps`, after `store_conversations` (which locks, on PostgreSQL, the conversations the events
 name, so the writers of one conversation take turns at its path):
 
-1. The conversations those events name, as stored now (their flow: another writer may have set it
-   since the group first read them), with their paths (`conversation_paths`), in one read.
+1. The paths (`conversation_paths`) of the conversations those events name, and the flows of those
+   whose events name none, as stored now (another writer may have set it since the group first read
+   them). On SQLite the group holds the only write lock from its first INSERT, so the conversations
+   stand as the group found them, and those it created have no path yet: neither is read.
 2. Each event's step, in arrival order within its conversation: its position (0, 1, 2, ...), its
    parent (the conversation's last step), and what it adds to the conversation's path: its count, the
    first `PATH_LENGTH` steps (the path the Step Explorer counts), the distinct steps, its last step.
-3. One INSERT of the executed steps, one upsert of the paths; for the rollup stage after it, each path
-   that grew (`Group.path_changes`) and each step's counts by UTC day (`Group.step_counts`).
+3. One INSERT of the runs of executed steps (a row per conversation: `ExecutedStepRun`), one upsert of
+   the paths; for the rollup stage after it, each path that grew (`Group.path_changes`) and each
+   step's counts by UTC day (`Group.step_counts`).
 
 A step's flow is the event's `flow_id`, else its conversation's, else none (''); a step is known by
 its flow and id, its label is the latest the events sent (by their time). An event with a step but no
@@ -24,50 +27,35 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 
 from comerix.db.bulk import insert_rows
 from comerix.telemetry.models import Conversation, ConversationPath
 from comerix.telemetry.pipeline import Group, PathChange, StepCount
+from comerix.text import json_text
 
 PATH_LENGTH = 30
 """The steps of a conversation the Step Explorer counts: its first 30, enough for a tree 10 levels deep
 from a step first executed as the twentieth."""
 
 _paths, _chats = ConversationPath.__table__, Conversation.__table__
-# The conversations as `store_conversations` left them (on PostgreSQL, locked by its upsert: their flow
-# as the last writer stored it), with their paths, if any.
-_READ = (
-    select(
-        _chats.c.id,
-        _chats.c.flow_id.label("chat_flow"),
-        _paths.c.first_step_at,
-        _paths.c.flow_id,
-        _paths.c.steps,
-        _paths.c.path,
-        _paths.c.seen,
-        _paths.c.last_step_id,
-    )
-    .select_from(
-        _chats.outerjoin(
-            _paths,
-            and_(_paths.c.workspace_id == _chats.c.workspace_id, _paths.c.conversation_id == _chats.c.id),
-        )
-    )
-    .where(
-        _chats.c.workspace_id == bindparam("workspace"), _chats.c.id.in_(bindparam("chats", expanding=True))
-    )
+# By key, one statement each: a join of the two let PostgreSQL hash all of a workspace's paths.
+_PATHS = select(
+    _paths.c.conversation_id,
+    _paths.c.first_step_at,
+    _paths.c.flow_id,
+    _paths.c.steps,
+    _paths.c.path,
+    _paths.c.seen,
+    _paths.c.last_step_id,
+).where(
+    _paths.c.workspace_id == bindparam("workspace"),
+    _paths.c.conversation_id.in_(bindparam("chats", expanding=True)),
 )
-STEP_COLUMNS = (
-    "workspace_id",
-    "conversation_id",
-    "position",
-    "flow_id",
-    "step_id",
-    "parent_step_id",
-    "executed_at",
-    "event_ref",
+_FLOWS = select(_chats.c.id, _chats.c.flow_id).where(
+    _chats.c.workspace_id == bindparam("workspace"), _chats.c.id.in_(bindparam("chats", expanding=True))
 )
+RUN_COLUMNS = ("workspace_id", "conversation_id", "position", "steps")
 PATH_COLUMNS = (
     "workspace_id",
     "conversation_id",
@@ -121,17 +109,23 @@ def record_steps(group: Group) -> Group:
     if not marked:
         return group
     codec, workspace = group.codec, group.codec.id(group.terms.workspace_id)
-    flows, paths = _stored(group, {chat for _, _, chat in marked})
+    flowless = {chat for event, _, chat in marked if event.item.flow_id is None}
+    flows, paths = _stored(group, {chat for _, _, chat in marked}, flowless)
     counts: dict[tuple[date, str, str], StepCount] = {}
-    rows: list[tuple[Any, ...]] = []
-    time = codec.time
+    runs: dict[str, tuple[int, list[tuple[Any, ...]]]] = {}  # by conversation: its first position, steps
+    # SQLite's times as it keeps them (remembered from the events' rows), PostgreSQL's as orjson
+    # writes them (RFC 3339); the row ids are already SQLite's hex, and orjson writes PostgreSQL's UUIDs
+    sqlite, time = codec.sqlite, codec.time_text
     for event, step, chat in marked:
         item = event.item
         at, flow = item.timestamp, item.flow_id or flows.get(chat) or ""
         path = paths.get(chat)
         if path is None:
             path = paths[chat] = _Path(at, flow, 0, [], set(), None, None)
-        rows.append((workspace, chat, path.steps, flow, step.id, path.last_step_id, time(at), event.row_id))
+        run = runs.get(chat)
+        if run is None:
+            run = runs[chat] = (path.steps, [])
+        run[1].append((step.id, flow, path.last_step_id, time(at) if sqlite else at, event.row_id))
         first = path.add(step.id)
         day = at.date() if at.tzinfo is UTC else at.astimezone(UTC).date()
         count = counts.get((day, flow, step.id))
@@ -140,7 +134,8 @@ def record_steps(group: Group) -> Group:
         else:
             count.add(step, at, first)
     connection = group.session.connection()
-    insert_rows(connection, codec, "executed_steps", STEP_COLUMNS, rows)
+    executed = [(workspace, chat, first, json_text(steps)) for chat, (first, steps) in sorted(runs.items())]
+    insert_rows(connection, codec, "executed_step_runs", RUN_COLUMNS, executed)
     changed = [(chat, path) for chat, path in paths.items() if path.before != tuple(path.path)]
     stored = [
         (
@@ -167,25 +162,32 @@ def record_steps(group: Group) -> Group:
     )
 
 
-def _stored(group: Group, chats: Iterable[str]) -> tuple[dict[str, str | None], dict[str, _Path]]:
-    """The conversations' flows, and the paths of those that have one."""
-    rows = group.session.connection().execute(
-        _READ, {"workspace": group.terms.workspace_id, "chats": sorted(chats)}
-    )
-    flows, found = {}, {}
-    for row in rows:
-        flows[row.id] = row.chat_flow
-        if row.path is None:
-            continue
-        path = list(row.path)
-        found[row.id] = _Path(
-            row.first_step_at,
-            row.flow_id,
-            row.steps,
-            path,
-            set(row.seen),
-            row.last_step_id,
-            tuple(path),
-            list(row.seen),
-        )
+def _stored(
+    group: Group, chats: Iterable[str], flowless: Iterable[str]
+) -> tuple[dict[str, str | None], dict[str, _Path]]:
+    """The stored flows of the conversations in `flowless`, and the paths of those in `chats` that
+    have one."""
+    connection, workspace = group.session.connection(), group.terms.workspace_id
+    if group.codec.sqlite:  # as the group found them (see the module's docstring)
+        standing, created = group.chats.standing, group.chats.created
+        flows = {chat: standing[chat].flow_id for chat in flowless}
+        chats = [chat for chat in chats if chat not in created]
+    else:
+        wanted = sorted(flowless)
+        read = connection.execute(_FLOWS, {"workspace": workspace, "chats": wanted}) if wanted else None
+        flows = {} if read is None else {row.id: row.flow_id for row in read}
+    found = {}
+    if chats:
+        for row in connection.execute(_PATHS, {"workspace": workspace, "chats": sorted(chats)}):
+            path = list(row.path)
+            found[row.conversation_id] = _Path(
+                row.first_step_at,
+                row.flow_id,
+                row.steps,
+                path,
+                set(row.seen),
+                row.last_step_id,
+                tuple(path),
+                list(row.seen),
+            )
     return flows, found
