@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
+import msgspec
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -48,10 +49,11 @@ EventName = Annotated[
 StepKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
-def _trimmed(value: str) -> str:
+def _label(value: str) -> str:
+    """A step's label: no NUL, and no space to start or end it (one check: it runs for every step)."""
     if value != value.strip():
         raise ValueError("must not start or end with a space")
-    return value
+    return no_nul(value)
 
 
 class StepIn(BaseModel):
@@ -62,8 +64,7 @@ class StepIn(BaseModel):
     label: Annotated[
         str,
         StringConstraints(min_length=1, max_length=FLOW_STEP_LABEL_LENGTH),
-        AfterValidator(no_nul),
-        AfterValidator(_trimmed),
+        AfterValidator(_label),
     ]
     type: FlowStepType = FlowStepType.NODE
     id: ClientId | None = Field(default=None, description="a stable id for the step; default: its label")
@@ -125,9 +126,10 @@ class Item:
     step: FlowStep | None = None  # the analytics step the event marks
 
 
-@dataclass(frozen=True)
-class FlowStep:
-    """An analytics step as an event marks it: `id` identifies it in its flow, `label` may change."""
+class FlowStep(msgspec.Struct, frozen=True, gc=False):
+    """An analytics step as an event marks it: `id` identifies it in its flow, `label` may change. A
+    msgspec Struct: a batch crosses to the writer process pickled, and a Struct pickles in half the
+    time of a dataclass (docs/benchmarks.md)."""
 
     id: str
     label: str
