@@ -171,6 +171,13 @@ def test_odata_serves_steps_executed_steps_and_step_paths(
         ("c3:2", "buy", 2),
     ]
     assert odata(shop.admin, "ExecutedSteps('c2:3')")["parent"] == "ask"
+    # a time and a flow as each backend's view of the runs gives them, compared and sorted
+    late = odata(shop.admin, "ExecutedSteps", **{"$filter": "executed_at ge 2026-11-02T07:33:00Z"})
+    assert [(r["id"], r["executed_at"], r["flow"]) for r in late["value"]] == [
+        ("c2:3", "2026-11-02T07:33:00Z", "sales")
+    ]
+    newest = odata(shop.admin, "ExecutedSteps", **{"$orderby": "executed_at desc,id", "$top": "2"})
+    assert [r["id"] for r in newest["value"]] == ["c2:3", "c1:2"]
     ask = odata(shop.admin, "Steps('sales:ask')")
     assert (ask["step_id"], ask["flow"], ask["label"], ask["type"]) == (
         "ask",
