@@ -63,7 +63,13 @@ _STEP_UPSERT = (
 def path_key(path: tuple[str, ...]) -> str:
     """The key of a path in `step_path_rollups`: a digest of its JSON text (a path of 30 long ids would
     be too long for an index)."""
-    return hashlib.sha256(json_text(list(path)).encode()).hexdigest()[:32]
+    return _keyed(path)[0]
+
+
+def _keyed(path: tuple[str, ...]) -> tuple[str, str]:
+    """A path's key, and its JSON text, which its row keeps."""
+    text = json_text(list(path))
+    return hashlib.sha256(text.encode()).hexdigest()[:32], text
 
 
 def count_steps(group: Group) -> Group:
@@ -86,10 +92,10 @@ def add_path_changes(
     """Move each changed path in `step_path_rollups`: -1 where it was, +1 where it is; and the revision
     of each day whose rows change."""
     workspace = codec.id(workspace_id)
-    paths = {path_key(path): path for change in changes for path in (change.before, change.after) if path}
+    paths: dict[str, str] = {}  # by key: each path's JSON text, each path keyed once
     rows = [
-        (workspace, codec.day(day), flow, key, count, codec.json(list(paths[key])))
-        for (day, flow, key), count in sorted(path_moves(changes, timezone).items())
+        (workspace, codec.day(day), flow, key, count, paths[key])
+        for (day, flow, key), count in sorted(path_moves(changes, timezone, paths).items())
         if count
     ]
     if not rows:
@@ -109,14 +115,22 @@ def add_path_changes(
     insert_rows(connection, codec, "step_path_days", _REVISION_COLUMNS, revisions, tail=_REVISION_UPSERT)
 
 
-def path_moves(changes: Sequence[PathChange], timezone: str) -> Counter[tuple[date, str, str]]:
-    """What the changes add to each row of the path rollups: -1 where a path was, +1 where it is."""
+def path_moves(
+    changes: Sequence[PathChange], timezone: str, keyed: dict[str, str] | None = None
+) -> Counter[tuple[date, str, str]]:
+    """What the changes add to each row of the path rollups: -1 where a path was, +1 where it is; and
+    in `keyed`, each path's JSON text by its key (a digest: worked out once a path)."""
     moves: Counter[tuple[date, str, str]] = Counter()
+    keyed = {} if keyed is None else keyed
     for change in changes:
         day = local_day(change.first_step_at, timezone)
         if change.before is not None:
-            moves[(day, change.flow_id, path_key(change.before))] -= 1
-        moves[(day, change.flow_id, path_key(change.after))] += 1
+            before, keyed_text = _keyed(change.before)
+            keyed[before] = keyed_text
+            moves[(day, change.flow_id, before)] -= 1
+        after, keyed_text = _keyed(change.after)
+        keyed[after] = keyed_text
+        moves[(day, change.flow_id, after)] += 1
     return moves
 
 

@@ -72,17 +72,20 @@ class Codec:
             return None
         if not self.sqlite:
             return value if value.tzinfo is UTC else value.astimezone(UTC)
-        return self.time_text(value)
+        text = self._times.get(value)  # equal moments in other zones are equal keys, with equal text
+        return text if text is not None else self._remember(value)
 
     def time_text(self, value: datetime) -> str:
         """The moment as SQLite keeps it, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC, on either backend: the
         text JSON documents hold a time in (`conversions.models.STEP_TIME_FORMAT`)."""
-        text = self._times.get(value)  # equal moments in other zones are equal keys, with equal text
-        if text is None:
-            if len(self._times) >= self.MAX_REMEMBERED:
-                self._times.clear()
-            # the text up to the offset ("+00:00"), which SQLAlchemy reads back as naive UTC
-            text = self._times[value] = value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+        text = self._times.get(value)
+        return text if text is not None else self._remember(value)
+
+    def _remember(self, value: datetime) -> str:
+        if len(self._times) >= self.MAX_REMEMBERED:
+            self._times.clear()
+        # the text up to the offset ("+00:00"), which SQLAlchemy reads back as naive UTC
+        text = self._times[value] = value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
         return text
 
     def day(self, value: date) -> Any:
