@@ -47,7 +47,7 @@ from comerix.goals.index import GoalIndex, GoalSpec, WorkspaceGoals
 from comerix.rates.book import RateBook
 from comerix.rates.service import RATES, revision_of
 from comerix.telemetry.batches import Batch
-from comerix.telemetry.schemas import FlowStep, IngestResult, Item, ItemResult, OutcomeRead
+from comerix.telemetry.schemas import IngestResult, Item, ItemResult, OutcomeRead
 from comerix.vocabulary import CycleState, FlowStepType
 from comerix.workspaces.models import Workspace
 
@@ -166,17 +166,6 @@ class StepCount(msgspec.Struct, gc=False):
     labelled_at: datetime
     first_seen_at: datetime
     last_seen_at: datetime
-
-    def add(self, step: FlowStep, at: datetime, first: bool) -> None:
-        """One more execution, at `at`; `first`: its conversation's first of this step."""
-        self.executions += 1
-        self.conversations += first
-        if at >= self.labelled_at:
-            self.label, self.type, self.labelled_at = step.label, step.type, at
-        if at < self.first_seen_at:
-            self.first_seen_at = at
-        if at > self.last_seen_at:
-            self.last_seen_at = at
 
 
 class ChatSeen:

@@ -72,30 +72,24 @@ _MOVED_ON = "ON CONFLICT (workspace_id, conversation_id) DO UPDATE SET " + ", ".
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Path:
-    """A conversation's path as it stands while the group's steps are added to it."""
+    """A conversation's path as it stands while the group's steps are added to it, and the run of
+    steps the group executes in it (`ExecutedStepRun`): `stored` steps before it."""
 
     first_step_at: datetime
     flow_id: str
-    steps: int
+    stored: int  # its steps before the group's: the run's first position
     path: list[str]
     seen: set[str]
     last_step_id: str | None
     before: tuple[str, ...] | None  # the path as stored, None for a new one
     order: list[str] = field(default_factory=list)  # `seen` in the order first executed, as stored
+    run: list[tuple[Any, ...]] = field(default_factory=list)  # the group's steps, as the run keeps them
 
-    def add(self, step_id: str) -> bool:
-        """Add an execution of `step_id`; whether the conversation executes it for the first time."""
-        self.steps += 1
-        self.last_step_id = step_id
-        if len(self.path) < PATH_LENGTH:
-            self.path.append(step_id)
-        if step_id in self.seen:
-            return False
-        self.seen.add(step_id)
-        self.order.append(step_id)
-        return True
+    @property
+    def steps(self) -> int:
+        return self.stored + len(self.run)
 
 
 def record_steps(group: Group) -> Group:
@@ -112,29 +106,39 @@ def record_steps(group: Group) -> Group:
     flowless = {chat for event, _, chat in marked if event.item.flow_id is None}
     flows, paths = _stored(group, {chat for _, _, chat in marked}, flowless)
     counts: dict[tuple[date, str, str], StepCount] = {}
-    runs: dict[str, tuple[int, list[tuple[Any, ...]]]] = {}  # by conversation: its first position, steps
     # SQLite's times as it keeps them (remembered from the events' rows), PostgreSQL's as orjson
     # writes them (RFC 3339); the row ids are already SQLite's hex, and orjson writes PostgreSQL's UUIDs
     sqlite, time = codec.sqlite, codec.time_text
+    # Every event with a step passes here: the path's and the count's updates are spelt out in line.
     for event, step, chat in marked:
         item = event.item
-        at, flow = item.timestamp, item.flow_id or flows.get(chat) or ""
+        at, flow, step_id = item.timestamp, item.flow_id or flows.get(chat) or "", step.id
         path = paths.get(chat)
         if path is None:
             path = paths[chat] = _Path(at, flow, 0, [], set(), None, None)
-        run = runs.get(chat)
-        if run is None:
-            run = runs[chat] = (path.steps, [])
-        run[1].append((step.id, flow, path.last_step_id, time(at) if sqlite else at, event.row_id))
-        first = path.add(step.id)
-        day = at.date() if at.tzinfo is UTC else at.astimezone(UTC).date()
-        count = counts.get((day, flow, step.id))
+        path.run.append((step_id, flow, path.last_step_id, time(at) if sqlite else at, event.row_id))
+        path.last_step_id = step_id
+        if len(path.path) < PATH_LENGTH:
+            path.path.append(step_id)
+        first = step_id not in path.seen
+        if first:
+            path.seen.add(step_id)
+            path.order.append(step_id)
+        key = (at.date() if at.tzinfo is UTC else at.astimezone(UTC).date(), flow, step_id)
+        count = counts.get(key)
         if count is None:
-            counts[(day, flow, step.id)] = StepCount(1, int(first), step.label, step.type, at, at, at)
-        else:
-            count.add(step, at, first)
-    connection = group.session.connection()
-    executed = [(workspace, chat, first, json_text(steps)) for chat, (first, steps) in sorted(runs.items())]
+            counts[key] = StepCount(1, int(first), step.label, step.type, at, at, at)
+            continue
+        count.executions += 1
+        count.conversations += first
+        if at >= count.labelled_at:
+            count.label, count.type, count.labelled_at = step.label, step.type, at
+        if at < count.first_seen_at:
+            count.first_seen_at = at
+        elif at > count.last_seen_at:
+            count.last_seen_at = at
+    connection, ordered = group.session.connection(), sorted(paths.items())
+    executed = [(workspace, chat, path.stored, json_text(path.run)) for chat, path in ordered if path.run]
     insert_rows(connection, codec, "executed_step_runs", RUN_COLUMNS, executed)
     changed = [(chat, path) for chat, path in paths.items() if path.before != tuple(path.path)]
     stored = [
@@ -148,7 +152,7 @@ def record_steps(group: Group) -> Group:
             codec.json(path.order),
             path.last_step_id,
         )
-        for chat, path in sorted(paths.items())
+        for chat, path in ordered
     ]
     insert_rows(
         connection, codec, "conversation_paths", PATH_COLUMNS, stored, tail=_MOVED_ON, json_columns=_PATH_JSON
