@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from comerix.analytics.models import FlowStepEntry, StepPathRollup
+from comerix.contacts import service as contacts
 from comerix.db import Database
 from comerix.goals.index import GoalIndex
 from comerix.ingestion import STAGES
@@ -138,3 +140,41 @@ def test_the_second_writers_step_takes_the_conversations_flow(pg: Database) -> N
     interleave(pg, ws, [item(0, "greet", "c1", "sales")], [item(1, "ask", "c1", None)])
     got = state(pg, ws)
     assert got["executed"][1][4] == "sales", got
+
+
+def test_two_erasures_of_steps_in_one_run_both_hold(pg: Database) -> None:
+    """Ann's and Bob's events each marked a step in Carol's chat, in one run: erased at once, the second
+    erasure waits for the first and nulls its own entries in the run as the first left it, so neither
+    erased step comes back (docs/decisions.md, "Executed steps are stored a run a row")."""
+    ws = workspace(pg)
+    people = ("carol", "ann", "bob", None)
+    chat = [
+        replace(item(n, step, "c1", "sales"), contact_id=who, event_id=f"e{n}")
+        for n, (step, who) in enumerate(zip(("greet", "ask", "buy", "handoff"), people, strict=True))
+    ]
+    with pg.transaction() as session:
+        ingest_group(session, [Batch(ws, chat, NOW)], GoalIndex(), STAGES)
+    started, errors = threading.Event(), []
+
+    def erase(contact: str, hold: float) -> None:
+        try:
+            with pg.transaction() as session:
+                contacts.erase(session, ws, contact)
+                started.set()
+                time.sleep(hold)
+        except BaseException as exc:
+            errors.append(exc)
+            started.set()
+
+    first = threading.Thread(target=erase, args=("ann", 1.0))
+    first.start()
+    started.wait()
+    second = threading.Thread(target=erase, args=("bob", 0.0))
+    second.start()
+    for thread in (first, second):
+        thread.join()
+    assert not errors, errors
+    assert [(c, p, s) for c, p, s, _, _ in state(pg, ws)["executed"]] == [
+        ("c1", 0, "greet"),
+        ("c1", 3, "handoff"),
+    ]

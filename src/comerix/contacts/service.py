@@ -196,7 +196,14 @@ def _forget_steps(session: Session, scope: _ErasureScope) -> None:
     theirs = set(session.scalars(scope.their_events))
     if not theirs:
         return
-    for run in session.scalars(select(ExecutedStepRun).where(*scope.other_step_runs)):
+    # Locked, newest versions read: two erasures rewriting one run would otherwise undo each other.
+    others = (
+        select(ExecutedStepRun)
+        .where(*scope.other_step_runs)
+        .order_by(ExecutedStepRun.conversation_id, ExecutedStepRun.position)
+        .with_for_update()
+    )
+    for run in session.scalars(others):
         steps = orjson.loads(run.steps)
         kept = [None if step is not None and uuid.UUID(step[4]) in theirs else step for step in steps]
         if kept == steps:
