@@ -19,7 +19,7 @@ from comerix.db import Database
 from comerix.goals.index import GoalIndex
 from comerix.ingestion import STAGES
 from comerix.telemetry.batches import Batch
-from comerix.telemetry.models import ConversationPath, ExecutedStep
+from comerix.telemetry.models import ConversationPath, ExecutedStep, ExecutedStepRun
 from comerix.telemetry.pipeline import ingest_group
 from comerix.telemetry.schemas import FlowStep, Item
 from comerix.vocabulary import FlowStepType, Source
@@ -178,3 +178,47 @@ def test_two_erasures_of_steps_in_one_run_both_hold(pg: Database) -> None:
         ("c1", 0, "greet"),
         ("c1", 3, "handoff"),
     ]
+
+
+def test_an_erasure_waits_for_a_new_chat_of_the_contact_and_erases_it_whole(pg: Database) -> None:
+    """A writer has stored a new chat of Ann's (its steps, its path) and not committed; her erasure
+    meanwhile waits for it, then erases the chat whole, its steps too (docs/decisions.md, "Erasure")."""
+    ws = workspace(pg)
+    old = replace(item(0, "greet", "c0", "sales"), contact_id="ann", event_id="old")
+    with pg.transaction() as session:
+        ingest_group(session, [Batch(ws, [old], NOW)], GoalIndex(), STAGES)
+    new = [
+        replace(item(n, s, "c1", "sales"), contact_id="ann", event_id=f"e{n}")
+        for n, s in enumerate(("greet", "ask"))
+    ]
+    written, errors = threading.Event(), []
+
+    def write() -> None:
+        try:
+            with pg.transaction() as session:
+                ingest_group(session, [Batch(ws, new, NOW)], GoalIndex(), STAGES)
+                written.set()
+                time.sleep(1.0)
+        except BaseException as exc:
+            errors.append(exc)
+            written.set()
+
+    def erase() -> None:
+        written.wait()
+        try:
+            with pg.transaction() as session:
+                contacts.erase(session, ws, "ann")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write), threading.Thread(target=erase)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    got = state(pg, ws)
+    assert got["executed"] == []
+    assert got["paths"] == {}
+    with pg.sessions() as session:
+        assert session.scalars(select(ExecutedStepRun).where(ExecutedStepRun.workspace_id == ws)).all() == []

@@ -93,6 +93,10 @@ def erase(session: Session, workspace_id: uuid.UUID, contact_id: str) -> Erasure
     session.execute(
         select(Conversation.id).where(*scope.conversations).order_by(Conversation.id).with_for_update()
     ).all()
+    # Then the contact, as ingestion's upsert does after the chats: a new chat being written for them
+    # is either committed before this goes on, and erased whole, or written after it, and kept whole.
+    # Without it, one committed between the statements below could keep its steps and lose its path.
+    session.execute(select(Contact.id).where(*scope.profile).with_for_update()).all()
     outcomes = _affected(
         session, update(Outcome).where(*scope.outcomes).values(contact_id=None, conversation_id=None)
     )
