@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from comerix.analytics.models import FlowStepEntry, StepPathRollup
 from comerix.contacts import service as contacts
@@ -46,13 +48,23 @@ def item(n: int, step: str, chat: str, flow: str | None) -> Item:
 def interleave(db: Database, ws: uuid.UUID, first: list[Item], second: list[Item]) -> None:
     """Writer 1 runs all its stages and holds its transaction open; writer 2 starts meanwhile (and waits
     on the lock its upsert of the conversation meets); writer 1 commits; writer 2 finishes."""
+    meet(db, lambda session: write(session, ws, first), lambda session: write(session, ws, second))
+
+
+def write(session: Session, ws: uuid.UUID, items: list[Item]) -> None:
+    ingest_group(session, [Batch(ws, items, NOW)], GoalIndex(), STAGES)
+
+
+def meet(db: Database, first: Callable[[Session], object], second: Callable[[Session], object]) -> None:
+    """`first` runs in a transaction it holds open for a second; `second` starts in its own meanwhile
+    (and waits on whatever lock it meets); `first` commits; `second` finishes."""
     ran = threading.Event()
     errors: list[BaseException] = []
 
     def one() -> None:
         try:
             with db.transaction() as session:
-                ingest_group(session, [Batch(ws, first, NOW)], GoalIndex(), STAGES)
+                first(session)
                 ran.set()
                 time.sleep(1.0)
         except BaseException as exc:
@@ -63,7 +75,7 @@ def interleave(db: Database, ws: uuid.UUID, first: list[Item], second: list[Item
         ran.wait()
         try:
             with db.transaction() as session:
-                ingest_group(session, [Batch(ws, second, NOW)], GoalIndex(), STAGES)
+                second(session)
         except BaseException as exc:
             errors.append(exc)
 
@@ -153,27 +165,12 @@ def test_two_erasures_of_steps_in_one_run_both_hold(pg: Database) -> None:
         for n, (step, who) in enumerate(zip(("greet", "ask", "buy", "handoff"), people, strict=True))
     ]
     with pg.transaction() as session:
-        ingest_group(session, [Batch(ws, chat, NOW)], GoalIndex(), STAGES)
-    started, errors = threading.Event(), []
-
-    def erase(contact: str, hold: float) -> None:
-        try:
-            with pg.transaction() as session:
-                contacts.erase(session, ws, contact)
-                started.set()
-                time.sleep(hold)
-        except BaseException as exc:
-            errors.append(exc)
-            started.set()
-
-    first = threading.Thread(target=erase, args=("ann", 1.0))
-    first.start()
-    started.wait()
-    second = threading.Thread(target=erase, args=("bob", 0.0))
-    second.start()
-    for thread in (first, second):
-        thread.join()
-    assert not errors, errors
+        write(session, ws, chat)
+    meet(
+        pg,
+        lambda session: contacts.erase(session, ws, "ann"),
+        lambda session: contacts.erase(session, ws, "bob"),
+    )
     assert [(c, p, s) for c, p, s, _, _ in state(pg, ws)["executed"]] == [
         ("c1", 0, "greet"),
         ("c1", 3, "handoff"),
@@ -186,37 +183,12 @@ def test_an_erasure_waits_for_a_new_chat_of_the_contact_and_erases_it_whole(pg: 
     ws = workspace(pg)
     old = replace(item(0, "greet", "c0", "sales"), contact_id="ann", event_id="old")
     with pg.transaction() as session:
-        ingest_group(session, [Batch(ws, [old], NOW)], GoalIndex(), STAGES)
+        write(session, ws, [old])
     new = [
         replace(item(n, s, "c1", "sales"), contact_id="ann", event_id=f"e{n}")
         for n, s in enumerate(("greet", "ask"))
     ]
-    written, errors = threading.Event(), []
-
-    def write() -> None:
-        try:
-            with pg.transaction() as session:
-                ingest_group(session, [Batch(ws, new, NOW)], GoalIndex(), STAGES)
-                written.set()
-                time.sleep(1.0)
-        except BaseException as exc:
-            errors.append(exc)
-            written.set()
-
-    def erase() -> None:
-        written.wait()
-        try:
-            with pg.transaction() as session:
-                contacts.erase(session, ws, "ann")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write), threading.Thread(target=erase)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
+    meet(pg, lambda session: write(session, ws, new), lambda session: contacts.erase(session, ws, "ann"))
     got = state(pg, ws)
     assert got["executed"] == []
     assert got["paths"] == {}
