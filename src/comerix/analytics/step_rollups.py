@@ -116,12 +116,11 @@ def add_path_changes(
 
 
 def path_moves(
-    changes: Sequence[PathChange], timezone: str, keyed: dict[str, str] | None = None
+    changes: Sequence[PathChange], timezone: str, keyed: dict[str, str]
 ) -> Counter[tuple[date, str, str]]:
     """What the changes add to each row of the path rollups: -1 where a path was, +1 where it is; and
-    in `keyed`, each path's JSON text by its key (a digest: worked out once a path)."""
+    into `keyed`, each path's JSON text by its key (a digest: worked out once a path)."""
     moves: Counter[tuple[date, str, str]] = Counter()
-    keyed = {} if keyed is None else keyed
     for change in changes:
         day = local_day(change.first_step_at, timezone)
         if change.before is not None:

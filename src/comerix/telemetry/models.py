@@ -113,8 +113,8 @@ class EventPropertyKey(Base):
 
 class ExecutedStepRun(Base):
     """The analytics steps (SPEC §10) one ingestion group executed in a conversation, in one row: a row
-    per step cost PostgreSQL about 10 µs of a writer's time each, a row per run about twice that for
-    some ten steps (docs/benchmarks.md, 2026-12-07, evening). `position` is its first step's place in
+    per step cost the writer far more (docs/benchmarks.md, 2026-12-07, evening). `position` is its first
+    step's place in
     the conversation (0, 1, 2, ... in the order they arrived); `steps` is JSON text, an array with an
     entry for each step in order: `[step_id, flow_id ('' for none), parent_step_id (the step executed
     before it, or null), executed_at, event_ref (its event's row id)]`, or null once erasure has

@@ -128,8 +128,8 @@ class Item:
 
 class FlowStep(msgspec.Struct, frozen=True, gc=False):
     """An analytics step as an event marks it: `id` identifies it in its flow, `label` may change. A
-    msgspec Struct: a batch crosses to the writer process pickled, and a Struct takes about 0.6 of a
-    dataclass's time to pickle and 0.45 to unpickle (docs/benchmarks.md, 2026-12-07, evening)."""
+    msgspec Struct: a batch crosses to the writer process pickled, and a Struct pickles and unpickles
+    faster than a dataclass (docs/benchmarks.md, 2026-12-07, evening)."""
 
     id: str
     label: str

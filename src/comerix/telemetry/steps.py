@@ -32,7 +32,6 @@ from sqlalchemy import bindparam, select
 from comerix.db.bulk import insert_rows
 from comerix.telemetry.models import Conversation, ConversationPath
 from comerix.telemetry.pipeline import Group, PathChange, StepCount
-from comerix.text import json_text
 
 PATH_LENGTH = 30
 """The steps of a conversation the Step Explorer counts: its first 30, enough for a tree 10 levels deep
@@ -138,7 +137,7 @@ def record_steps(group: Group) -> Group:
         elif at > count.last_seen_at:
             count.last_seen_at = at
     connection, ordered = group.session.connection(), sorted(paths.items())
-    executed = [(workspace, chat, path.stored, json_text(path.run)) for chat, path in ordered if path.run]
+    executed = [(workspace, chat, path.stored, codec.json(path.run)) for chat, path in ordered]
     insert_rows(connection, codec, "executed_step_runs", RUN_COLUMNS, executed)
     changed = [(chat, path) for chat, path in paths.items() if path.before != tuple(path.path)]
     stored = [

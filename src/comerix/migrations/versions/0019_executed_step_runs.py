@@ -1,7 +1,7 @@
 """The executed steps stored a run a row: `executed_step_runs` holds the steps one ingestion group
 executed in a conversation as a JSON array (`telemetry.models.ExecutedStepRun`), and `executed_steps`
-becomes a view of it, an entry a row, with the columns the table had. A row per step cost PostgreSQL
-about half as much of a writer's time as some ten steps in one row (docs/benchmarks.md).
+becomes a view of it, an entry a row, with the columns the table had: a row per step cost ingestion
+more than a writer could spare (docs/benchmarks.md, 2026-12-07, evening).
 
 The upgrade moves each stored step into a run of its own, which says the same as a longer run would.
 
