@@ -12,8 +12,10 @@ from playwright.sync_api import Page, expect
 from tests.functional.browser.conftest import screenshot
 
 PAGE = "/admin/insights/analytics"
+# Chart.js comes in a deferred script that may not have run yet: the wait keeps polling until it has.
 CHART_DRAWN = (
-    "() => { const c = document.getElementById('analytics-chart'); return !!(c && Chart.getChart(c)); }"
+    "() => { const c = document.getElementById('analytics-chart');"
+    " return !!(c && typeof Chart !== 'undefined' && Chart.getChart(c)); }"
 )
 
 

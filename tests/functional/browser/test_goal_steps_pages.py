@@ -13,7 +13,11 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.functional.browser.conftest import screenshot, sign_in
 
-CHART_DRAWN = "(id) => { const c = document.getElementById(id); return !!(c && Chart.getChart(c)); }"
+# Chart.js comes in a deferred script that may not have run yet: the wait keeps polling until it has.
+CHART_DRAWN = (
+    "(id) => { const c = document.getElementById(id);"
+    " return !!(c && typeof Chart !== 'undefined' && Chart.getChart(c)); }"
+)
 
 
 def field(page: Page, label: str) -> Locator:
