@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -100,6 +100,9 @@ CURRENCY_MIX: dict[str, tuple[str, ...]] = {
     "1000fx": ("EUR", "EUR", "EUR", "USD", "GBP", "CHF", "USD", "GBP"),
 }
 WITH_RATES = frozenset(CURRENCY_MIX)
+BASELINES = {"10": (), "1000": (), "1000eur": ("1000fx",)}
+"""The configurations others are measured against, and those that need each beyond "10" and "1000",
+which every run has: a run of some configurations (`--configs`) adds the baselines they need."""
 MIDDLE_EVENTS = (
     ("message_sent", 34),
     ("agent_replied", 34),
@@ -613,9 +616,10 @@ def open_loop(server: Server, call: Call, rate: float, duration: float, workers:
 class Options:
     concurrency: int
     duration: float
-    latency_duration: float
+    latency_duration: float  # 0: no latency runs
     warmup: float
     repeats: int
+    configs: tuple[str, ...] = tuple(CONFIGS)  # those run: `BASELINES` always among them
 
 
 def _sanity(server: Server, call: Call) -> int:
@@ -662,15 +666,16 @@ def _stored(url: URL) -> dict[str, int]:
 def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
     backend = backends.name
     console.rule(f"[bold]Ingestion over HTTP: {backend}")
+    configs = selected(options.configs)
     templates = {
         (steps, mix): build_templates(TEMPLATES, steps=steps, currencies=mix)
-        for steps, mix in {(c[3], CURRENCY_MIX.get(k, CURRENCIES)) for k, c in CONFIGS.items()}
+        for steps, mix in {(c[3], CURRENCY_MIX.get(k, CURRENCIES)) for k, c in configs.items()}
     }
     servers: dict[str, Server] = {}
     calls: dict[str, Call] = {}
     tenants: dict[str, Tenant] = {}
     try:
-        for key, (goals, multi_step, busy, steps) in CONFIGS.items():
+        for key, (goals, multi_step, busy, steps) in configs.items():
             url = backends.fresh(f"ingest_g{key}")
             with migrated(url) as database:
                 started = time.perf_counter()
@@ -685,15 +690,15 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
             calls[key] = events_call(templates[(steps, CURRENCY_MIX.get(key, CURRENCIES))], tenants[key])
         for server in servers.values():
             server.start()
-        outcomes_per_batch = {key: _sanity(servers[key], calls[key]) for key in CONFIGS}
+        outcomes_per_batch = {key: _sanity(servers[key], calls[key]) for key in configs}
         console.print(
             "  outcomes per 100-event batch: "
             + ", ".join(f"{key} goals → {n}" for key, n in outcomes_per_batch.items())
         )
         low = servers["10"]
         with progress() as bar:
-            task = bar.add_task("warm-up", total=len(CONFIGS) + 1)
-            for key in CONFIGS:
+            task = bar.add_task("warm-up", total=len(configs) + 1)
+            for key in configs:
                 closed_loop(servers[key], calls[key], options.concurrency, options.warmup)
                 bar.advance(task)
             closed_loop(low, HEALTHZ, options.concurrency, min(1.0, options.warmup))
@@ -704,10 +709,10 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
                 analyze(server.url)
 
         # Peak: closed loop, rounds alternating between the configurations.
-        peak_runs: dict[str, list[LoadResult]] = {"healthz": [], **{key: [] for key in CONFIGS}}
+        peak_runs: dict[str, list[LoadResult]] = {"healthz": [], **{key: [] for key in configs}}
         plan: list[tuple[str, Server, Call]] = [
             ("healthz", low, HEALTHZ),
-            *((key, servers[key], calls[key]) for key in CONFIGS),
+            *((key, servers[key], calls[key]) for key in configs),
         ]
         with progress() as bar:
             task = bar.add_task(f"peak, {options.duration:g} s runs", total=options.repeats * len(plan))
@@ -719,27 +724,28 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
                     bar.advance(task)
         _report_runs("peak", peak_runs, BATCH)
 
-        # Latency: open loop at half of each configuration's median peak.
-        rates = {key: median([r.rate for r in peak_runs[key]]) / 2 for key in CONFIGS}
+        # Latency: open loop at half of each configuration's median peak (none with a duration of 0).
+        rates = {key: median([r.rate for r in peak_runs[key]]) / 2 for key in configs}
         rates["healthz"] = rates["10"]
         if not all(rates.values()):
             raise RuntimeError(
                 f"a configuration answered no request at peak ({rates}): see the errors above and the "
                 f"server logs ({workdir}; keep them with --keep)"
             )
-        latency_runs: dict[str, list[LoadResult]] = {"healthz": [], **{key: [] for key in CONFIGS}}
+        latency_runs: dict[str, list[LoadResult]] = {"healthz": [], **{key: [] for key in configs}}
         with progress() as bar:
+            rounds = options.repeats if options.latency_duration else 0
             task = bar.add_task(
-                f"latency at half peak, {options.latency_duration:g} s runs",
-                total=options.repeats * len(plan),
+                f"latency at half peak, {options.latency_duration:g} s runs", total=rounds * len(plan)
             )
-            for round_ in range(options.repeats):
+            for round_ in range(rounds):
                 turn = round_ % len(plan)
                 for key, server, call in plan[turn:] + plan[:turn]:
                     result = open_loop(server, call, rates[key], options.latency_duration)
                     latency_runs[key].append(result)
                     bar.advance(task)
-        _report_runs("latency", latency_runs, BATCH)
+        if rounds:
+            _report_runs("latency", latency_runs, BATCH)
     finally:
         for server in servers.values():
             server.stop()
@@ -747,8 +753,24 @@ def run(backends: Backends, workdir: Path, options: Options) -> list[Figure]:
     for label, lines in problems.items():
         if lines:
             console.print(f"[yellow]  {label}: {len(lines)} problem lines in its log, e.g. {lines[0][:200]}")
-    stored = {key: _stored(servers[key].url) for key in CONFIGS}
+    stored = {key: _stored(servers[key].url) for key in configs}
     return _figures(backend, peak_runs, latency_runs, rates, stored, outcomes_per_batch, tenants, options)
+
+
+def selected(names: Sequence[str]) -> dict[str, tuple[int, int, bool, bool]]:
+    """The configurations named, with the baselines they are measured against, in `CONFIGS`' order."""
+    unknown = set(names) - set(CONFIGS)
+    if unknown:
+        raise ValueError(f"unknown configurations {sorted(unknown)}: choose among {', '.join(CONFIGS)}")
+    wanted = {"10", "1000", *names, *(base for base, needs in BASELINES.items() if set(needs) & set(names))}
+    return {key: value for key, value in CONFIGS.items() if key in wanted}
+
+
+def _paired(peak: dict[str, list[LoadResult]], key: str, base: str = "1000") -> float | None:
+    """The median over the rounds of each round's ratio to its baseline's run in the same round: less
+    moved than the ratio of the medians by a machine that speeds up or slows down during the run."""
+    pairs = [b.rate / a.rate for a, b in zip(peak[base], peak[key], strict=True) if a.rate]
+    return median(pairs) if pairs else None
 
 
 def _report_runs(kind: str, runs: dict[str, list[LoadResult]], batch: int) -> None:
@@ -798,24 +820,21 @@ def _figures(
             }
         return found
 
+    def rate(key: str) -> list[float]:
+        return [r.rate * BATCH for r in peak.get(key, [])]
+
     healthz = [r.rate for r in peak["healthz"]]
-    ten = [r.rate * BATCH for r in peak["10"]]
-    thousand = [r.rate * BATCH for r in peak["1000"]]
-    multi_step = [r.rate * BATCH for r in peak["1000ms"]]
-    busy = [r.rate * BATCH for r in peak["1000busy"]]
-    with_steps = [r.rate * BATCH for r in peak["1000steps"]]
-    in_euros = [r.rate * BATCH for r in peak["1000eur"]]
-    converted = [r.rate * BATCH for r in peak["1000fx"]]
-    paired = [b / a for a, b in zip(ten, thousand, strict=True) if a]
+    ten, thousand = rate("10"), rate("1000")
     thousand_targets = [Target("ratio", ">=", 0.8)]
     if backend == "sqlite":
         thousand_targets.insert(0, Target("median", ">=", 20_000))
     common = {"concurrency": options.concurrency, "duration_s": options.duration}
+    connections = f"closed loop, {options.concurrency} connections"
     figures = [
         Figure(
             "ingest",
             backend,
-            f"GET /healthz, closed loop, {options.concurrency} connections (baseline)",
+            f"GET /healthz, {connections} (baseline)",
             "req/s",
             healthz,
             extra=common | details(peak["healthz"], "healthz"),
@@ -823,7 +842,7 @@ def _figures(
         Figure(
             "ingest",
             backend,
-            f"ingest 10 goals, closed loop, {options.concurrency} connections",
+            f"ingest 10 goals, {connections}",
             "events/s",
             ten,
             baseline_name="GET /healthz req/s x 100",
@@ -833,60 +852,53 @@ def _figures(
         Figure(
             "ingest",
             backend,
-            f"ingest 1,000 goals, closed loop, {options.concurrency} connections",
+            f"ingest 1,000 goals, {connections}",
             "events/s",
             thousand,
             baseline_name="ingest 10 goals",
             baseline_runs=ten,
             targets=thousand_targets,
-            extra=common | details(peak["1000"], "1000") | {"paired_ratio_median": median(paired)},
-        ),
-        Figure(
-            "ingest",
-            backend,
-            f"ingest 1,000 goals of which 50 multi-step, closed loop, {options.concurrency} connections",
-            "events/s",
-            multi_step,
-            baseline_name="ingest 1,000 goals",
-            baseline_runs=thousand,
-            targets=[Target("ratio", ">=", 0.9)],
-            extra=common | details(peak["1000ms"], "1000ms"),
-        ),
-        Figure(
-            "ingest",
-            backend,
-            f"ingest 1,000 goals, 50 multi-step all on the load (busy), closed loop, {options.concurrency} "
-            "connections",
-            "events/s",
-            busy,
-            baseline_name="ingest 1,000 goals",
-            baseline_runs=thousand,
-            extra=common | details(peak["1000busy"], "1000busy"),
-        ),
-        Figure(
-            "ingest",
-            backend,
-            f"ingest 1,000 goals, a step on every event, closed loop, {options.concurrency} connections",
-            "events/s",
-            with_steps,
-            baseline_name="ingest 1,000 goals",
-            baseline_runs=thousand,
-            targets=[Target("ratio", ">=", 0.85)],
-            extra=common | details(peak["1000steps"], "1000steps"),
-        ),
-        Figure(
-            "ingest",
-            backend,
-            f"ingest 1,000 goals, a third of the amounts converted (own rates), closed loop, "
-            f"{options.concurrency} connections",
-            "events/s",
-            converted,
-            baseline_name="the same load in the base currency",
-            baseline_runs=in_euros,
-            targets=[Target("ratio", ">=", 0.95)],
-            extra=common | details(peak["1000fx"], "1000fx"),
+            extra=common
+            | details(peak["1000"], "1000")
+            | {"paired_ratio_median": _paired(peak, "1000", "10")},
         ),
     ]
+    against_thousand = (
+        ("1000ms", "ingest 1,000 goals of which 50 multi-step", [Target("ratio", ">=", 0.9)]),
+        ("1000busy", "ingest 1,000 goals, 50 multi-step all on the load (busy)", []),
+        ("1000steps", "ingest 1,000 goals, a step on every event", [Target("ratio", ">=", 0.85)]),
+    )
+    for key, label, targets in against_thousand:
+        if key in peak:
+            figures.append(
+                Figure(
+                    "ingest",
+                    backend,
+                    f"{label}, {connections}",
+                    "events/s",
+                    rate(key),
+                    baseline_name="ingest 1,000 goals",
+                    baseline_runs=thousand,
+                    targets=targets,
+                    extra=common | details(peak[key], key) | {"paired_ratio_median": _paired(peak, key)},
+                )
+            )
+    if "1000fx" in peak:
+        figures.append(
+            Figure(
+                "ingest",
+                backend,
+                f"ingest 1,000 goals, a third of the amounts converted (own rates), {connections}",
+                "events/s",
+                rate("1000fx"),
+                baseline_name="the same load in the base currency",
+                baseline_runs=rate("1000eur"),
+                targets=[Target("ratio", ">=", 0.95)],
+                extra=common
+                | details(peak["1000fx"], "1000fx")
+                | {"paired_ratio_median": _paired(peak, "1000fx", "1000eur")},
+            )
+        )
     for key, label in (
         ("10", "10 goals"),
         ("1000", "1,000 goals"),
@@ -894,7 +906,9 @@ def _figures(
         ("1000busy", "1,000 goals, 50 multi-step busy"),
         ("1000steps", "1,000 goals, a step on every event"),
     ):
-        runs = latency[key]
+        runs = latency.get(key)
+        if not runs:
+            continue
         base = latency["healthz"]
         extra = {
             "rate_req_per_s": rates[key],

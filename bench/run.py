@@ -4,11 +4,15 @@ a baseline measured in the same run.
     .venv/bin/python bench/run.py [--quick] [--backend sqlite|postgresql|all]
                                   [--only ingest|explorer|attribution|summary|goals_report|steps|odata ...]
     make bench BENCH_ARGS="--quick --backend sqlite"
+    .venv/bin/python bench/run.py --only ingest --configs 1000steps --repeats 7 --latency-duration 0
 
 - ingest: `comerix serve` over loopback HTTP, 100-event batches, 10 and 1,000 active goals, and 1,000
   of which 50 are multi-step, and 1,000 with a step on every event: peak events/s (closed loop), then
   p50/p99 batch latency at half that peak (open loop). Baselines: GET /healthz; 1,000 single-step goals
-  for the multi-step and the steps configurations.
+  for the multi-step and the steps configurations. A ratio is that of the medians; the table adds the
+  median of each round's own ratio ("rounds"), which a machine speeding up or slowing down during the
+  run moves less. `--configs` runs some configurations only (with their baselines), and
+  `--latency-duration 0` the peak only: more rounds of one ratio in the same time.
 - explorer: `explorer.newest` over 1,000,000 stored events, with and without a name filter.
   Baseline: SELECT 1.
 - attribution: `stages.contact_candidates` with 1,000,000 conversations stored. Baseline: SELECT 1.
@@ -75,9 +79,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=48, help="connections of the closed loop")
     parser.add_argument("--duration", type=float, help="seconds per peak run (default 5; quick 2)")
     parser.add_argument(
-        "--latency-duration", type=float, help="seconds per latency run (default 10; quick 2)"
+        "--latency-duration", type=float, help="seconds per latency run (default 10; quick 2; 0: none)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the median is reported")
+    parser.add_argument(
+        "--configs",
+        type=lambda text: tuple(text.split(",")),
+        default=tuple(ingest.CONFIGS),
+        help=f"ingest: only these configurations, comma-separated ({', '.join(ingest.CONFIGS)}), with"
+        " the baselines they are measured against",
+    )
     parser.add_argument("--events", type=int, help="events stored for the Explorer (default 1,000,000)")
     parser.add_argument(
         "--conversations", type=int, help="conversations stored for the look-up (default 1,000,000)"
@@ -100,7 +111,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     quick = args.quick
     args.duration = args.duration or (2.0 if quick else 5.0)
-    args.latency_duration = args.latency_duration or (2.0 if quick else 10.0)
+    if args.latency_duration is None:
+        args.latency_duration = 2.0 if quick else 10.0
     args.events = args.events or (100_000 if quick else 1_000_000)
     args.conversations = args.conversations or (100_000 if quick else 1_000_000)
     args.summary_events = (100_000, 1_000_000) if quick else (1_000_000, 10_000_000)
@@ -147,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                             latency_duration=args.latency_duration,
                             warmup=1.0 if args.quick else 3.0,
                             repeats=args.repeats,
+                            configs=args.configs,
                         ),
                     )
                 if args.sections & {"explorer", "attribution"}:
@@ -234,10 +247,15 @@ def row(figure: Figure) -> list[str]:
         ""
         if figure.baseline_name is None
         else f"{figure.baseline_name}: {number(figure.baseline, figure.unit)}",
-        "" if figure.ratio is None else f"{figure.ratio:.2f}x",
+        "" if figure.ratio is None else f"{figure.ratio:.2f}x" + _paired(figure),
         "; ".join(str(target) for target in figure.targets),
         verdict(figure.met),
     ]
+
+
+def _paired(figure: Figure) -> str:
+    paired = figure.extra.get("paired_ratio_median")
+    return "" if paired is None else f" (rounds {paired:.2f}x)"
 
 
 HEADERS = ["backend", "figure", "median", "baseline (median)", "ratio", "target", "met"]
