@@ -1,7 +1,8 @@
-"""A sale credited by the window rule when goals of several windows match it (SPEC §3): a contact's chats
-are read at most `CANDIDATES_PER_CONTACT` at a time, newest started first, so each window gets its own
-read; one made for a wider window (by a single-step goal, or a multi-step goal's window join) could
-leave out the chat a narrower window picks."""
+"""A sale credited by the window rule when goals of several windows match it (SPEC §3). A contact's chats
+are read once for the sale, for the widest window its goals need (single-step goals, and a multi-step
+goal's window join), and that read serves the narrower windows: at most `CANDIDATES_PER_CONTACT` chats
+are read at a time, newest started first, so a read cut at that limit with no chat of a narrower
+window in it is made again for that window, which could otherwise lose the chat it picks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from comerix.clock import FixedClock
 from comerix.db import Database
@@ -77,3 +79,58 @@ def test_pre_existing_two_single_step_goals_with_different_windows(
     shop.goal(code="lead", name="Lead", kind="engagement", trigger_event="sale", attribution_window_hours=168)
     (sale,) = _send(shop, False)
     assert (sale["attribution"], sale["conversation_id"]) == ("window", "long")
+
+
+def test_one_read_of_the_contacts_chats_credits_every_window(
+    client: TestClient, db: Database, clock: FixedClock
+) -> None:
+    """Four windows pick four chats (the newest started that was active within each), from one read."""
+    shop, now = Shop(client, db, clock), clock.now()
+    for code, hours in (("day", 24), ("three_days", 72), ("week", 168), ("month", 720)):
+        shop.goal(
+            code=code, name=code, kind="conversion", trigger_event="sale", attribution_window_hours=hours
+        )
+    shop.goal(
+        code="booking",
+        name="Booking",
+        kind="conversion",
+        attribution_window_hours=720,
+        steps=[step_body("started", trigger_event="sale"), step_body("paid", completion=True)],
+    )
+    chats = {  # started, last active: hours ago
+        "long": (29 * 24, 1),
+        "mid": (20 * 24, 50),
+        "late": (10 * 24, 100),
+        "last": (8 * 24, 8 * 24 - 1),
+    }
+    shop.send(
+        "/events",
+        {
+            "events": [
+                {
+                    "name": "hello",
+                    "timestamp": (now - timedelta(hours=ago)).isoformat(),
+                    "conversation_id": chat,
+                    "contact_id": "bob",
+                }
+                for chat, span in chats.items()
+                for ago in span
+            ]
+        },
+    )
+    reads: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "last_activity_at >=" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        answer = shop.send("/events", {"name": "sale", "timestamp": now.isoformat(), "contact_id": "bob"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    credited = {o["goal"]: o["conversation_id"] for o in answer["results"][0]["outcomes"]}
+    assert credited == {"day": "long", "three_days": "mid", "week": "late", "month": "last"}
+    assert len(reads) == 1
+    timeline = client.get("/api/v1/conversations/last", headers=shop.admin.headers).json()["timeline"]
+    assert [item["goal"] for item in timeline if item["type"] == "cycle"] == ["booking"]

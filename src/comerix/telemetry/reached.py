@@ -5,7 +5,7 @@
   whose trigger and conditions each meets (as its batch's preparation found them, while still true),
   or, for an item that names its goal, the steps it names; and the conversation they count in: the
   event's own, or, with none but a contact, the one §3's window rule picks with each goal's window
-  (one look-up per such event). Events with neither count nowhere.
+  (one look-up per such event, which `attribute` uses too). Events with neither count nowhere.
 - `reaches`: the steps that can count, by (conversation, goal), in the order they apply: each goal's
   steps reached by one event in step order, the completions last (or in the order an item named
   them). Only the steps of goals with a cycle open or opening in their conversation are looked up:
@@ -19,14 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-from comerix.conversions import attribution
 from comerix.conversions.attribution import Candidate
 from comerix.conversions.cycles import Reach, Worth, in_step_order, may_count
 from comerix.goals.index import GoalSpec, StepSpec, WorkspaceGoals
 from comerix.telemetry.batches import StepReached
 from comerix.telemetry.pipeline import Group, ItemRef, StoredEvent
 from comerix.telemetry.schemas import Item
-from comerix.telemetry.stages import contact_candidates
+from comerix.telemetry.stages import widest_windows, window_pick
 from comerix.vocabulary import GoalStatus
 
 Pair = tuple[str, str]
@@ -104,16 +103,17 @@ class InChat(msgspec.Struct, gc=False):
     reaches: list[Reach[Arrival]]
 
 
-LookedUp = dict[ItemRef, dict[int, list[Candidate]]]
+LookedUp = dict[ItemRef, dict[int, Sequence[Candidate]]]
 """By item, then by window (hours): its contact's conversations read for it."""
 
 
 def arrivals(group: Group, table: StepTable) -> tuple[list[Arrival], LookedUp]:
     """The new events that reach steps, in arrival order, with the conversation they count in (those
-    with none count nowhere); and the contact's conversations read for each item without one, with the
+    with none count nowhere); and the contact's conversations read for each item without one, by the
     window they were read for (`Group.looked_up`)."""
     found: list[Arrival] = []
     looked_up: LookedUp = {}
+    widest: dict[ItemRef, int] | None = None  # made for the first item without a conversation
     matching = bool(table.steps)
     standing, contact_of = group.chats.standing, group.chats.contact_of
     for event in group.stored:
@@ -134,36 +134,42 @@ def arrivals(group: Group, table: StepTable) -> tuple[list[Arrival], LookedUp]:
             contact = contact_of.get(item.conversation_id) or item.contact_id
             found.append(Arrival(event, len(found), hits, standing[item.conversation_id], {}, contact))
         elif item.contact_id is not None:
-            joined = _joined(group, table, item, hits, looked_up, (event.batch, item.index))
+            if widest is None:
+                widest = widest_windows(group)
+            ref = (event.batch, item.index)
+            joined = _joined(
+                group, table, item, item.contact_id, hits, looked_up.setdefault(ref, {}), widest.get(ref, 0)
+            )
             if joined:
                 found.append(Arrival(event, len(found), hits, None, joined, item.contact_id))
-    return found, looked_up
+    return found, {ref: read for ref, read in looked_up.items() if read}
 
 
 def _joined(
     group: Group,
     table: StepTable,
     item: Item,
+    contact: str,
     hits: Sequence[StepReached],
-    looked_up: LookedUp,
-    ref: ItemRef,
+    reads: dict[int, Sequence[Candidate]],
+    widest: int,
 ) -> dict[str, Candidate]:
     """For an item with a contact but no conversation: by goal code, the contact's conversation that
-    §3's window rule picks with the goal's window (the candidates read once per window, and kept in
-    `looked_up`)."""
-    goals = [known.goal for code, key, _ in hits if (known := table.steps.get((code, key))) is not None]
-    windows = {goal.code: goal.attribution_window_hours for goal in goals}
-    if not windows or item.contact_id is None:
+    §3's window rule picks with the goal's window; the contact's conversations are read once for the
+    widest window of these goals and of the single-step goals the item matched (`widest`), which
+    `attribute` credits from the same read (`stages.window_pick`)."""
+    windows = {
+        known.goal.code: known.goal.attribution_window_hours
+        for code, key, _ in hits
+        if (known := table.steps.get((code, key))) is not None
+    }
+    if not windows:
         return {}
-    # One read per window: a read is cut at the newest conversations, so a wider one could leave out
-    # the conversation a narrower window picks.
-    read = looked_up.setdefault(ref, {})
-    by_window = {}
-    for hours in sorted(set(windows.values())):
-        read[hours] = contact_candidates(
-            group.session, group.terms.workspace_id, item.contact_id, item.timestamp, hours
-        )
-        by_window[hours] = attribution.choose(read[hours], item.timestamp, hours)
+    widest = max(widest, *windows.values())
+    by_window = {
+        hours: window_pick(group, contact, item.timestamp, hours, widest, reads)
+        for hours in sorted(set(windows.values()), reverse=True)
+    }
     return {code: chosen for code, hours in windows.items() if (chosen := by_window[hours]) is not None}
 
 

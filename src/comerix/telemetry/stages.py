@@ -16,8 +16,9 @@
   single-step goal an item names (the steps of a multi-step one are `telemetry.cycles`').
 - value: value, currency, base value and base currency of each match (pure, `conversions.valuation`).
 - attribute: `conversation`, `window` or `none`, per goal and its own window (the choice is pure,
-  `conversions.attribution`; a contact's candidate conversations are one indexed look-up); a
-  multi-step goal's completion is credited to its cycle's conversation, as `telemetry.cycles` found.
+  `conversions.attribution`; a contact's candidate conversations are one indexed look-up an event,
+  for the widest window its goals need); a multi-step goal's completion is credited to its cycle's
+  conversation, as `telemetry.cycles` found.
 - record: each match, valued and credited, as an `OutcomeRecord`.
 - persist: the outcomes.
 - catalogue (`telemetry.catalogue`): the event names and property paths, for goal authors.
@@ -35,7 +36,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from comerix.conversions import attribution, records
-from comerix.conversions.attribution import Attribution, Candidate
+from comerix.conversions.attribution import NOT_ATTRIBUTED, Attribution, AttributionKind, Candidate
 from comerix.conversions.records import OutcomeRecord
 from comerix.conversions.valuation import valuate
 from comerix.db.bulk import insert_rows
@@ -345,34 +346,68 @@ def value(group: Group) -> Group:
 
 def attribute(group: Group) -> Group:
     """The chat each match credits: the event's own conversation, or one of its contact's within the
-    goal's window. The contact's candidates are read once per event and window (unless `advance` read
-    them for that window already): a read is cut at the newest conversations (`CANDIDATES_PER_CONTACT`),
-    so one for a wider window may leave out the conversation a narrower one picks."""
+    goal's window, read once an event for the widest window its goals need (`window_pick`), unless
+    `advance` read them already."""
     credits: list[Attribution] = []
-    candidates: dict[tuple[ItemRef, int], Sequence[Candidate]] = {}
+    reads = {ref: dict(found) for ref, found in group.looked_up.items()}
+    widest = widest_windows(group)
     for m in group.matches:
         if m.credit is not None:  # a completion, credited to its cycle's conversation
             credits.append(m.credit)
             continue
-        item, ref, hours = m.event.item, (m.event.batch, m.event.item.index), m.goal.attribution_window_hours
+        item, hours = m.event.item, m.goal.attribution_window_hours
         own = group.chats.standing.get(item.conversation_id) if item.conversation_id is not None else None
-        if own is None and item.contact_id is not None and (ref, hours) not in candidates:
-            read = group.looked_up.get(ref, {}).get(hours)
-            if read is not None:
-                candidates[(ref, hours)] = read
-            else:
-                candidates[(ref, hours)] = contact_candidates(
-                    group.session, group.terms.workspace_id, item.contact_id, item.timestamp, hours
-                )
+        if own is not None:
+            credits.append(Attribution(AttributionKind.CONVERSATION, own.conversation_id, own.flow_id))
+            continue
+        if item.contact_id is None:
+            credits.append(NOT_ATTRIBUTED)
+            continue
+        ref = (m.event.batch, item.index)
+        read = reads.setdefault(ref, {})
+        chosen = window_pick(group, item.contact_id, item.timestamp, hours, widest.get(ref, hours), read)
         credits.append(
-            attribution.attribute(
-                conversation=own,
-                contact_candidates=candidates.get((ref, hours), ()),
-                at=item.timestamp,
-                window_hours=hours,
-            )
+            NOT_ATTRIBUTED
+            if chosen is None
+            else Attribution(AttributionKind.WINDOW, chosen.conversation_id, chosen.flow_id)
         )
     return replace(group, credits=tuple(credits))
+
+
+def widest_windows(group: Group) -> dict[ItemRef, int]:
+    """By item without a conversation but with a contact: the widest window (hours) of the goals it
+    matched, which `attribute` credits by window."""
+    widest: dict[ItemRef, int] = {}
+    for m in group.matches:
+        item = m.event.item
+        if m.credit is None and item.conversation_id is None and item.contact_id is not None:
+            ref, hours = (m.event.batch, item.index), m.goal.attribution_window_hours
+            if hours > widest.get(ref, 0):
+                widest[ref] = hours
+    return widest
+
+
+def window_pick(
+    group: Group, contact: str, at: datetime, hours: int, widest: int, reads: dict[int, Sequence[Candidate]]
+) -> Candidate | None:
+    """The conversation of `contact` that §3's window rule picks for an outcome at `at` with a window of
+    `hours`. `reads` holds the contact's conversations read for this outcome's event, by window; the
+    first read is for the widest window the event needs (`widest`), and serves the narrower ones too.
+
+    A read is the `CANDIDATES_PER_CONTACT` newest conversations (by start) of its window, and the pick
+    is the newest of a narrower window, which lies within the wider one. So when a conversation of the
+    read qualifies, the newest that does is the pick; when none does and the read was not cut, there is
+    none; only a read cut at the limit with none that qualifies leaves it open, and then the narrower
+    window is read on its own."""
+    window = min((read for read in reads if read >= hours), default=None)
+    if window is None:
+        window = max(widest, hours)
+        reads[window] = contact_candidates(group.session, group.terms.workspace_id, contact, at, window)
+    chosen = attribution.choose(reads[window], at, hours)
+    if chosen is None and window != hours and len(reads[window]) >= CANDIDATES_PER_CONTACT:
+        reads[hours] = contact_candidates(group.session, group.terms.workspace_id, contact, at, hours)
+        chosen = attribution.choose(reads[hours], at, hours)
+    return chosen
 
 
 def contact_candidates(
