@@ -6,6 +6,8 @@ window in it is made again for that window, which could otherwise lose the chat 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +20,25 @@ from comerix.db import Database
 from tests.factories import Shop, step_body
 
 
-def _send(shop: Shop, with_multistep: bool) -> list[dict[str, Any]]:
+@contextmanager
+def candidate_reads(db: Database) -> Iterator[list[str]]:
+    """The reads of a contact's chats (`stages.contact_candidates`) made meanwhile."""
+    reads: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "last_activity_at >=" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield reads
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+
+
+def _send(
+    shop: Shop, db: Database, with_multistep: bool, reads: list[int] | None = None
+) -> list[dict[str, Any]]:
     now = shop.clock.now()
     shop.goal(code="sale", name="Sale", kind="conversion", trigger_event="sale", attribution_window_hours=24)
     if with_multistep:
@@ -58,7 +78,10 @@ def _send(shop: Shop, with_multistep: bool) -> list[dict[str, Any]]:
         for n in range(55)
     ]
     shop.send("/events", {"events": events})
-    answer = shop.send("/events", {"name": "sale", "timestamp": now.isoformat(), **who})
+    with candidate_reads(db) as made:
+        answer = shop.send("/events", {"name": "sale", "timestamp": now.isoformat(), **who})
+    if reads is not None:
+        reads.append(len(made))
     return [o for o in answer["results"][0]["outcomes"] if o["goal"] == "sale"]
 
 
@@ -67,18 +90,21 @@ def test_the_sale_is_credited_to_the_chat_active_in_its_window(
     client: TestClient, db: Database, clock: FixedClock, with_multistep: bool
 ) -> None:
     shop = Shop(client, db, clock)
-    (sale,) = _send(shop, with_multistep)
+    (sale,) = _send(shop, db, with_multistep)
     assert (sale["attribution"], sale["conversation_id"]) == ("window", "long")
 
 
 def test_pre_existing_two_single_step_goals_with_different_windows(
     client: TestClient, db: Database, clock: FixedClock
 ) -> None:
-    """The same cap, before 841d037: one read at the widest window of the single-step goals matched."""
+    """The same cap, before 841d037, when one read was made at the widest window of the single-step goals
+    matched and served the narrower ones as it was: the week's read, cut at 50 chats newer than "long",
+    holds none the day's window takes, so the day's window is read on its own."""
     shop = Shop(client, db, clock)
     shop.goal(code="lead", name="Lead", kind="engagement", trigger_event="sale", attribution_window_hours=168)
-    (sale,) = _send(shop, False)
-    assert (sale["attribution"], sale["conversation_id"]) == ("window", "long")
+    reads: list[int] = []
+    (sale,) = _send(shop, db, False, reads)
+    assert (sale["attribution"], sale["conversation_id"], reads) == ("window", "long", [2])
 
 
 def test_one_read_of_the_contacts_chats_credits_every_window(
@@ -118,17 +144,8 @@ def test_one_read_of_the_contacts_chats_credits_every_window(
             ]
         },
     )
-    reads: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "last_activity_at >=" in statement:
-            reads.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
+    with candidate_reads(db) as reads:
         answer = shop.send("/events", {"name": "sale", "timestamp": now.isoformat(), "contact_id": "bob"})
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
     credited = {o["goal"]: o["conversation_id"] for o in answer["results"][0]["outcomes"]}
     assert credited == {"day": "long", "three_days": "mid", "week": "late", "month": "last"}
     assert len(reads) == 1

@@ -5,7 +5,8 @@
   whose trigger and conditions each meets (as its batch's preparation found them, while still true),
   or, for an item that names its goal, the steps it names; and the conversation they count in: the
   event's own, or, with none but a contact, the one §3's window rule picks with each goal's window
-  (one look-up per such event, which `attribute` uses too). Events with neither count nowhere.
+  (one look-up per such event as a rule, which `attribute` uses too: `stages.window_pick`). Events
+  with neither count nowhere.
 - `reaches`: the steps that can count, by (conversation, goal), in the order they apply: each goal's
   steps reached by one event in step order, the completions last (or in the order an item named
   them). Only the steps of goals with a cycle open or opening in their conversation are looked up:

@@ -17,7 +17,8 @@
 - value: value, currency, base value and base currency of each match (pure, `conversions.valuation`).
 - attribute: `conversation`, `window` or `none`, per goal and its own window (the choice is pure,
   `conversions.attribution`; a contact's candidate conversations are one indexed look-up an event,
-  for the widest window its goals need); a multi-step goal's completion is credited to its cycle's
+  for the widest window its goals need, and another for a narrower window only when the first was
+  cut at its limit before that window's pick); a multi-step goal's completion is credited to its cycle's
   conversation, as `telemetry.cycles` found.
 - record: each match, valued and credited, as an `OutcomeRecord`.
 - persist: the outcomes.
@@ -36,7 +37,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from comerix.conversions import attribution, records
-from comerix.conversions.attribution import NOT_ATTRIBUTED, Attribution, AttributionKind, Candidate
+from comerix.conversions.attribution import Attribution, Candidate
 from comerix.conversions.records import OutcomeRecord
 from comerix.conversions.valuation import valuate
 from comerix.db.bulk import insert_rows
@@ -357,19 +358,18 @@ def attribute(group: Group) -> Group:
             continue
         item, hours = m.event.item, m.goal.attribution_window_hours
         own = group.chats.standing.get(item.conversation_id) if item.conversation_id is not None else None
-        if own is not None:
-            credits.append(Attribution(AttributionKind.CONVERSATION, own.conversation_id, own.flow_id))
-            continue
-        if item.contact_id is None:
-            credits.append(NOT_ATTRIBUTED)
-            continue
-        ref = (m.event.batch, item.index)
-        read = reads.setdefault(ref, {})
-        chosen = window_pick(group, item.contact_id, item.timestamp, hours, widest.get(ref, hours), read)
+        chosen = None
+        if own is None and item.contact_id is not None:
+            ref = (m.event.batch, item.index)
+            read = reads.setdefault(ref, {})
+            chosen = window_pick(group, item.contact_id, item.timestamp, hours, widest.get(ref, hours), read)
         credits.append(
-            NOT_ATTRIBUTED
-            if chosen is None
-            else Attribution(AttributionKind.WINDOW, chosen.conversation_id, chosen.flow_id)
+            attribution.attribute(
+                conversation=own,
+                contact_candidates=() if chosen is None else (chosen,),
+                at=item.timestamp,
+                window_hours=hours,
+            )
         )
     return replace(group, credits=tuple(credits))
 
@@ -394,17 +394,23 @@ def window_pick(
     `hours`. `reads` holds the contact's conversations read for this outcome's event, by window; the
     first read is for the widest window the event needs (`widest`), and serves the narrower ones too.
 
-    A read is the `CANDIDATES_PER_CONTACT` newest conversations (by start) of its window, and the pick
-    is the newest of a narrower window, which lies within the wider one. So when a conversation of the
-    read qualifies, the newest that does is the pick; when none does and the read was not cut, there is
-    none; only a read cut at the limit with none that qualifies leaves it open, and then the narrower
-    window is read on its own."""
+    A read is the `CANDIDATES_PER_CONTACT` newest conversations of its window (by start, then id), and
+    the pick is the newest of a narrower window, which lies within the wider one. So when a conversation
+    of the read qualifies, the newest that does is the pick, and when none does and the read was not
+    cut, there is none. A read cut at the limit leaves it open when none qualifies, or when the one that
+    does started with the read's last (the database breaks ties by its collation, `choose` by Python's
+    order, so a tie may run on past the cut): then the narrower window is read on its own."""
     window = min((read for read in reads if read >= hours), default=None)
     if window is None:
         window = max(widest, hours)
         reads[window] = contact_candidates(group.session, group.terms.workspace_id, contact, at, window)
-    chosen = attribution.choose(reads[window], at, hours)
-    if chosen is None and window != hours and len(reads[window]) >= CANDIDATES_PER_CONTACT:
+    read = reads[window]
+    chosen = attribution.choose(read, at, hours)
+    if (
+        window != hours
+        and len(read) >= CANDIDATES_PER_CONTACT
+        and (chosen is None or chosen.started_at <= read[-1].started_at)
+    ):
         reads[hours] = contact_candidates(group.session, group.terms.workspace_id, contact, at, hours)
         chosen = attribution.choose(reads[hours], at, hours)
     return chosen
