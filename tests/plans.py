@@ -1,11 +1,32 @@
-"""The plan a database would run a query with: for tests that hold a query to an index."""
+"""What a database is asked to do: the plan it would run a query with, for tests that hold a query to an
+index, and the reads made while a block runs, for tests that count them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Select, text
+from sqlalchemy import Select, event, text
 from sqlalchemy.orm import Session
+
+from comerix.db import Database
+
+
+@contextmanager
+def reads_made(db: Database, marker: str) -> Iterator[list[str]]:
+    """The SELECT statements holding `marker` (a table's name, a condition) sent while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if marker in statement and statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def query_plan(session: Session, query: Select[Any]) -> str:

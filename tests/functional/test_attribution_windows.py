@@ -6,34 +6,22 @@ window in it is made again for that window, which could otherwise lose the chat 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from comerix.clock import FixedClock
 from comerix.db import Database
 from tests.factories import Shop, step_body
+from tests.plans import reads_made
 
 
-@contextmanager
-def candidate_reads(db: Database) -> Iterator[list[str]]:
-    """The reads of a contact's chats (`stages.contact_candidates`) made meanwhile."""
-    reads: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "last_activity_at >=" in statement:
-            reads.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield reads
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+def candidate_reads(db: Database) -> AbstractContextManager[list[str]]:
+    """The reads of a contact's chats (`stages.contact_candidates`) made while the block runs."""
+    return reads_made(db, "last_activity_at >=")
 
 
 def _send(

@@ -5,11 +5,8 @@ stays within its limit, while every answer equals what is stored."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
-
-from sqlalchemy import event
 
 from comerix.analytics import rollups
 from comerix.analytics.path_counts import PathCounts
@@ -18,6 +15,7 @@ from comerix.telemetry.schemas import FlowStep
 from comerix.vocabulary import FlowStepType
 from tests.integration.test_executed_steps import ASK, GREET, HANDOFF, NOW, send, workspace
 from tests.integration.test_executed_steps import event as step_event
+from tests.plans import reads_made
 
 TODAY = date(2026, 11, 21)  # NOW's day in Europe/Berlin, the workspace's time zone
 
@@ -29,20 +27,9 @@ def counts(
         return dict(memory.counts(session, ws, day, day, flow))
 
 
-@contextmanager
-def rollup_reads(db: Database) -> Iterator[list[str]]:
+def rollup_reads(db: Database) -> AbstractContextManager[list[str]]:
     """The statements that read `step_path_rollups` while the block runs."""
-    seen: list[str] = []
-
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if "step_path_rollups" in statement and statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    return reads_made(db, "step_path_rollups")
 
 
 def test_a_day_kept_is_read_again_only_once_its_rows_change(db: Database) -> None:
