@@ -100,9 +100,9 @@ CURRENCY_MIX: dict[str, tuple[str, ...]] = {
     "1000fx": ("EUR", "EUR", "EUR", "USD", "GBP", "CHF", "USD", "GBP"),
 }
 WITH_RATES = frozenset(CURRENCY_MIX)
-BASELINES = {"10": (), "1000": (), "1000eur": ("1000fx",)}
-"""The configurations others are measured against, and those that need each beyond "10" and "1000",
-which every run has: a run of some configurations (`--configs`) adds the baselines they need."""
+BASELINE_OF = {"1000fx": "1000eur"}
+"""The configuration each is measured against, where it is neither "10" nor "1000", which every run
+has: a run of some configurations (`--configs`) adds the baselines they need."""
 MIDDLE_EVENTS = (
     ("message_sent", 34),
     ("agent_replied", 34),
@@ -619,8 +619,8 @@ class Options:
     latency_duration: float  # 0: no latency runs
     warmup: float
     repeats: int  # latency runs of each configuration
-    peak_repeats: int  # peak runs of each: its ratios are the targets, and a 5 s run varies a lot
-    configs: tuple[str, ...] = tuple(CONFIGS)  # those run: `BASELINES` always among them
+    peak_repeats: int  # peak runs of each: its ratios are targets (docs/benchmarks.md on the spread)
+    configs: tuple[str, ...] = tuple(CONFIGS)  # those run, with their baselines (`selected`)
 
 
 def _sanity(server: Server, call: Call) -> int:
@@ -763,7 +763,7 @@ def selected(names: Sequence[str]) -> dict[str, tuple[int, int, bool, bool]]:
     unknown = set(names) - set(CONFIGS)
     if unknown:
         raise ValueError(f"unknown configurations {sorted(unknown)}: choose among {', '.join(CONFIGS)}")
-    wanted = {"10", "1000", *names, *(base for base, needs in BASELINES.items() if set(needs) & set(names))}
+    wanted = {"10", "1000", *names, *(BASELINE_OF[name] for name in names if name in BASELINE_OF)}
     return {key: value for key, value in CONFIGS.items() if key in wanted}
 
 

@@ -11,9 +11,9 @@ a baseline measured in the same run.
   p50/p99 batch latency at half that peak (open loop). Baselines: GET /healthz; 1,000 single-step goals
   for the multi-step and the steps configurations. A ratio is that of the medians; the table adds the
   median of each round's own ratio ("rounds"), which a machine speeding up or slowing down during the
-  run moves less. The peak has 7 rounds (`--peak-repeats`): with 3, one run's ratios spread by ±0.05
-  (docs/benchmarks.md). `--configs` runs some configurations only (with their baselines), and
-  `--latency-duration 0` the peak only.
+  run moves less. The peak has 7 rounds (`--peak-repeats`): fewer leave the ratios to the noise of
+  a shared machine (docs/benchmarks.md). `--configs` runs some configurations only (with their
+  baselines), and `--latency-duration 0` the peak only.
 - explorer: `explorer.newest` over 1,000,000 stored events, with and without a name filter.
   Baseline: SELECT 1.
 - attribution: `stages.contact_candidates` with 1,000,000 conversations stored. Baseline: SELECT 1.
@@ -86,8 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--peak-repeats",
         type=int,
-        help="ingest: peak runs of each configuration (default 7; quick 2): its ratios are targets, and"
-        " one 5 s run can differ from the next by a fifth",
+        help="ingest: peak runs of each configuration (default 7; quick 2), whose ratios are targets",
     )
     parser.add_argument(
         "--configs",

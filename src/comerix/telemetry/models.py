@@ -113,14 +113,13 @@ class EventPropertyKey(Base):
 
 class ExecutedStepRun(Base):
     """The analytics steps (SPEC §10) one ingestion group executed in a conversation, in one row: a row
-    per step cost the writer far more (docs/benchmarks.md, 2026-12-07, evening). `position` is its first
-    step's place in
-    the conversation (0, 1, 2, ... in the order they arrived); `steps` is JSON text, an array with an
-    entry for each step in order: `[step_id, flow_id ('' for none), parent_step_id (the step executed
-    before it, or null), executed_at, event_ref (its event's row id)]`, or null once erasure has
-    removed it (its neighbours keep their places and parents). The time and the id are as each
-    backend's view reads them: on SQLite as it keeps them in columns (naive UTC text, 32 hex digits),
-    on PostgreSQL as RFC 3339 with its offset and a hyphenated UUID.
+    per step cost the writer far more (docs/benchmarks.md, 2026-12-07, evening). `position` is its
+    first step's place in the conversation (0, 1, 2, ... in the order they arrived); `steps` is JSON
+    text, an array with an entry for each step in order: `[step_id, flow_id ('' for none),
+    parent_step_id (the step executed before it, or null), executed_at, event_ref (its event's row
+    id)]`, or null once erasure has removed it (its neighbours keep their places and parents). The
+    time and the id are as each backend's view reads them: on SQLite as it keeps them in columns
+    (naive UTC text, 32 hex digits), on PostgreSQL as RFC 3339 with its offset and a hyphenated UUID.
 
     Text rather than JSONB: ingestion writes it and never looks inside, and PostgreSQL would parse each
     run on the way in. Readers see a step a row through the `executed_steps` view."""

@@ -169,7 +169,7 @@ def _joined(
     widest = max(widest, *windows.values())
     by_window = {
         hours: window_pick(group, contact, item.timestamp, hours, widest, reads)
-        for hours in sorted(set(windows.values()), reverse=True)
+        for hours in set(windows.values())
     }
     return {code: chosen for code, hours in windows.items() if (chosen := by_window[hours]) is not None}
 

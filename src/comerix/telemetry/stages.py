@@ -351,7 +351,7 @@ def attribute(group: Group) -> Group:
     `advance` read them already."""
     credits: list[Attribution] = []
     reads = {ref: dict(found) for ref, found in group.looked_up.items()}
-    widest = widest_windows(group)
+    widest: dict[ItemRef, int] | None = None  # made for the first match credited by window
     for m in group.matches:
         if m.credit is not None:  # a completion, credited to its cycle's conversation
             credits.append(m.credit)
@@ -360,6 +360,8 @@ def attribute(group: Group) -> Group:
         own = group.chats.standing.get(item.conversation_id) if item.conversation_id is not None else None
         chosen = None
         if own is None and item.contact_id is not None:
+            if widest is None:
+                widest = widest_windows(group)
             ref = (m.event.batch, item.index)
             read = reads.setdefault(ref, {})
             chosen = window_pick(group, item.contact_id, item.timestamp, hours, widest.get(ref, hours), read)
