@@ -977,3 +977,59 @@ def test_revision_0019_moves_each_executed_step_into_a_run_and_back(blank: Engin
     command.downgrade(config, "0018")
     assert not sqlalchemy.inspect(blank).has_table("executed_step_runs")
     assert stored() == rows
+
+
+def test_revision_0020_keys_a_chats_cycles_by_conversation_and_keeps_them(blank: Engine) -> None:
+    """The stored cycles stay; the new key still lets one cycle per goal and conversation be open (any
+    number closed), and the CHECK keeps `open_for` the cycle's own conversation; the downgrade gives
+    the old key and index back, cycles and all."""
+    config = alembic_config(blank)
+    command.upgrade(config, "0019")
+    with Session(blank) as session, session.begin():
+        workspace = make_workspace(session, NOW)
+        goal = make_multistep_goal(session, principal_of(make_user(session, workspace, NOW)), NOW)
+        scope = {"workspace_id": workspace.id, "goal_id": goal.id}
+
+    def cycle(chat: str, open_for: str | None) -> dict[str, object]:
+        return {
+            **scope,
+            "id": uuid.uuid4(),
+            "conversation_id": chat,
+            "open_for": open_for,
+            "started_at": NOW,
+            "last_step_at": NOW,
+            "state": "incomplete" if open_for else "completed",
+            "reached": 1,
+            "steps_reached": 1,
+            "time_saved_seconds": 0,
+            "cost_savings": Decimal(0),
+            "revenue_earned": Decimal(0),
+            "reached_at": {"0": "2026-11-02 09:30:00.000000"},
+        }
+
+    kept = [
+        cycle("chat-1", "chat-1"),
+        cycle("chat-1", None),
+        cycle("chat-1", None),
+        cycle("chat-2", "chat-2"),
+    ]
+    with blank.begin() as connection:
+        connection.execute(insert(GoalCycle), kept)
+
+    def stored() -> list[tuple[object, ...]]:
+        with blank.connect() as connection:
+            rows = connection.execute(select(GoalCycle.id, GoalCycle.conversation_id, GoalCycle.open_for))
+            return sorted(tuple(row) for row in rows)
+
+    expected = sorted((c["id"], c["conversation_id"], c["open_for"]) for c in kept)
+    command.upgrade(config, "0020")
+    assert stored() == expected
+    for refused in (cycle("chat-1", "chat-1"), cycle("chat-3", "chat-1")):
+        with pytest.raises(IntegrityError), blank.begin() as connection:
+            connection.execute(insert(GoalCycle).values(**refused))
+    indexes = {index["name"] for index in sqlalchemy.inspect(blank).get_indexes("goal_cycles")}
+    assert "ix_goal_cycles_workspace_id_conversation_id_goal_id" not in indexes
+    command.downgrade(config, "0019")
+    assert stored() == expected
+    indexes = {index["name"] for index in sqlalchemy.inspect(blank).get_indexes("goal_cycles")}
+    assert "ix_goal_cycles_workspace_id_conversation_id_goal_id" in indexes

@@ -7,7 +7,17 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comerix.conversions.attribution import AttributionKind
@@ -68,14 +78,16 @@ class GoalCycle(WorkspaceScoped, Base):
     cycle's row rather than a row each: ingestion writes one row per cycle it moves on, and a step's
     time is merged into it in the same upsert (docs/decisions.md). The metrics are the sums over the
     steps reached, counted only once the cycle is partial or completed (an incomplete cycle's are 0).
-    `open_for` is the conversation id while the cycle is open and NULL once completed: its unique key
-    lets at most one cycle per goal and conversation be open, whichever writer opens it."""
+    `open_for` is the conversation id while the cycle is open and NULL once completed: the unique key on
+    (conversation, goal, `open_for`) lets at most one cycle per goal and conversation be open, whichever
+    writer opens it, and is also the index that finds a conversation's cycles, open or all: one index
+    where two would cost ingestion a random page each per cycle written (docs/decisions.md)."""
 
     __tablename__ = "goal_cycles"
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id", "goal_id"], ["goals.workspace_id", "goals.id"]),
-        UniqueConstraint("workspace_id", "goal_id", "open_for"),
-        Index(None, "workspace_id", "conversation_id", "goal_id"),
+        UniqueConstraint("workspace_id", "conversation_id", "goal_id", "open_for"),
+        CheckConstraint("open_for IS NULL OR open_for = conversation_id", name="open_in_own_conversation"),
         Index(None, "workspace_id", "contact_id"),
         Index(None, "workspace_id", "started_at"),
         one_of("state", CycleState, "cycle_state"),

@@ -8,7 +8,7 @@ cycles of their conversations, and each completion made a match of its goal.
    creates: they have none). Writers moving the cycles of one conversation take turns on PostgreSQL:
    the conversations the events name are locked by `store_conversations`' upsert, and those joined
    by window are locked here (in the order of their ids) before the read, so each reads what the one
-   before it committed (on SQLite, the transaction holds the only write lock). The unique key on
+   before it committed (on SQLite, the transaction holds the only write lock). The unique key with
    `open_for` has the last word: should a cycle this stage opens be open already (left open in a
    conversation erased and created again under its id, or opened by a writer the locks missed), the
    stage's writes, made in a savepoint, are undone, and it reads the cycles of every conversation
@@ -146,7 +146,7 @@ def advance(group: Group) -> Group:
 
 
 CYCLE_TAKEN = (sqlite3.IntegrityError, psycopg.IntegrityError)
-"""What a write of cycles raises when a cycle it opens is already open (the unique key on `open_for`),
+"""What a write of cycles raises when a cycle it opens is already open (the unique key with `open_for`),
 through the driver's cursor (`db.bulk.insert_rows`)."""
 
 
