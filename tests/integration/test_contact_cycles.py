@@ -276,6 +276,7 @@ def test_a_profile_keeps_retired_steps_reached_and_lists_no_one_elses_cycles(
     add_cycle(session, goal, steps, "chat-bob", "bob", now, ["start", "done"])
     theirs, their_steps = add_multistep_goal(session, stranger.workspace_id, "quote", now, steps_defined)
     add_person(session, stranger.workspace_id, "ann", now)
+    add_chat(session, stranger.workspace_id, "chat-ann", "ann", now)
     add_cycle(session, theirs, their_steps, "chat-ann", "ann", now, ["start", "done"])
 
     [cycle] = service.get_profile(session, admin.workspace_id, "ann").cycles
@@ -293,6 +294,7 @@ def test_a_profile_lists_at_most_the_newest_cycles(
     add_person(session, admin.workspace_id, "ann", now)
     goal, steps = add_multistep_goal(session, admin.workspace_id, "booking", now)
     for n in range(PROFILE_CYCLES + 5):
+        add_chat(session, admin.workspace_id, f"chat-{n}", "ann", now + n * MINUTE)
         add_cycle(session, goal, steps, f"chat-{n}", "ann", now + n * MINUTE, ["start", "pay"])
 
     cycles = service.get_profile(session, admin.workspace_id, "ann").cycles

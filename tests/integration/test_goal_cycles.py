@@ -23,6 +23,7 @@ from comerix.goals.models import Goal, GoalStep
 from comerix.goals.schemas import GoalUpdate
 from comerix.ingestion import STAGES
 from comerix.telemetry.batches import Batch, prepare
+from comerix.telemetry.models import Conversation
 from comerix.telemetry.pipeline import ingest, ingest_group
 from comerix.telemetry.schemas import IngestResult, Item
 from comerix.vocabulary import CycleState, GoalStatus, Source
@@ -175,6 +176,25 @@ def test_a_chat_completes_a_cycle_and_records_one_outcome(db: Database) -> None:
     assert str(cycle.outcome_id) == shown.id == str(outcome.id)
     assert (outcome.kind, outcome.value, outcome.source) == ("conversion", Decimal("30.00"), Source.WIDGET)
     assert steps_of(db, shop_) == [("booking_started", "00"), ("details_given", "01"), ("booking_paid", "02")]
+
+
+def test_a_cycles_contact_is_its_conversations(db: Database) -> None:
+    """What finding a contact's cycles through their chats relies on (`contacts.service`): a cycle
+    opened before the chat has a contact takes the contact the chat gets; one opened in a chat by an
+    event of another contact takes the chat's; one joined by window is in its contact's chat."""
+    shop_ = shop(db)
+    send(db, shop_, [in_chat(0, "booking_started", contact_id=None)])
+    send(db, shop_, [in_chat(1, "details_given")])
+    send(db, shop_, [in_chat(2, "booking_started", conversation_id="c-2", contact_id="bob")])
+    send(db, shop_, [in_chat(3, "details_given", conversation_id="c-2", contact_id="ann")])
+    send(db, shop_, [item(4, "booking_paid", contact_id="bob")])
+    with db.sessions() as session:
+        query = select(Conversation.id, Conversation.contact_id)
+        rows = session.execute(query.where(Conversation.workspace_id == shop_.workspace.id))
+        chats = dict(rows.all())
+    found = [(c.conversation_id, c.contact_id, c.state) for c in cycles(db, shop_)]
+    assert found == [("c-1", "ann", CycleState.PARTIAL), ("c-2", "bob", CycleState.COMPLETED)]
+    assert all(chats[chat] == contact for chat, contact, _ in found)
 
 
 def test_an_incomplete_cycle_counts_no_metrics_and_a_partial_one_all_its_steps(db: Database) -> None:

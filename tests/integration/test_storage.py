@@ -982,7 +982,7 @@ def test_revision_0019_moves_each_executed_step_into_a_run_and_back(blank: Engin
 def test_revision_0020_keys_a_chats_cycles_by_conversation_and_keeps_them(blank: Engine) -> None:
     """The stored cycles stay; the new key still lets one cycle per goal and conversation be open (any
     number closed), and the CHECK keeps `open_for` the cycle's own conversation; the downgrade gives
-    the old key and index back, cycles and all."""
+    the old key and indexes back, cycles and all."""
     config = alembic_config(blank)
     command.upgrade(config, "0019")
     with Session(blank) as session, session.begin():
@@ -1027,9 +1027,10 @@ def test_revision_0020_keys_a_chats_cycles_by_conversation_and_keeps_them(blank:
     for refused in (cycle("chat-1", "chat-1"), cycle("chat-3", "chat-1")):
         with pytest.raises(IntegrityError), blank.begin() as connection:
             connection.execute(insert(GoalCycle).values(**refused))
+    gone = {"ix_goal_cycles_workspace_id_conversation_id_goal_id", "ix_goal_cycles_workspace_id_contact_id"}
     indexes = {index["name"] for index in sqlalchemy.inspect(blank).get_indexes("goal_cycles")}
-    assert "ix_goal_cycles_workspace_id_conversation_id_goal_id" not in indexes
+    assert not gone & indexes
     command.downgrade(config, "0019")
     assert stored() == expected
     indexes = {index["name"] for index in sqlalchemy.inspect(blank).get_indexes("goal_cycles")}
-    assert "ix_goal_cycles_workspace_id_conversation_id_goal_id" in indexes
+    assert gone <= indexes

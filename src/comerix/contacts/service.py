@@ -142,9 +142,9 @@ def erasure_preview(session: Session, workspace_id: uuid.UUID, contact_id: str) 
 class _ErasureScope:
     """The rows erasing a contact touches. Their chats go too, with every event and outcome that points
     into them: widget events sent before the person was identified carry the conversation but no contact.
-    Likewise the goal cycles, with the steps they reached: those of the contact, and those in their
-    chats; and the analytics steps executed in their chats or by their events, with their chats' paths
-    (the path rollups and the step catalogue keep their counts)."""
+    Likewise the goal cycles, with the steps they reached: those in their chats, and any naming them;
+    and the analytics steps executed in their chats or by their events, with their chats' paths (the
+    path rollups and the step catalogue keep their counts)."""
 
     def __init__(self, workspace_id: uuid.UUID, contact_id: str) -> None:
         self.chats = chats = (
@@ -159,6 +159,14 @@ class _ErasureScope:
         self.events: tuple[ColumnElement[bool], ...] = (
             Event.workspace_id == workspace_id,
             or_(Event.contact_id == contact_id, Event.conversation_id.in_(chats)),
+        )
+        # A cycle's contact is its conversation's, or none yet (`GoalCycle`): their chats find all
+        # their cycles, by the index on a chat's cycles, which is what the profile lists. Erasure also
+        # takes any cycle that names them elsewhere, which ingestion never writes, at the cost of
+        # reading the workspace's cycles (`contact_id` has no index: docs/decisions.md).
+        self.chats_cycles: tuple[ColumnElement[bool], ...] = (
+            GoalCycle.workspace_id == workspace_id,
+            GoalCycle.conversation_id.in_(chats),
         )
         self.cycles: tuple[ColumnElement[bool], ...] = (
             GoalCycle.workspace_id == workspace_id,
@@ -346,11 +354,11 @@ def _conversations_of(
 
 
 def _cycles_of(session: Session, workspace_id: uuid.UUID, scope: _ErasureScope) -> list[ContactCycle]:
-    """The newest cycles of multi-step goals that erasing the contact would delete, newest first."""
+    """The newest cycles of multi-step goals in the contact's chats, newest first."""
     query = (
         select(GoalCycle, Goal.code, Goal.name)
         .join(Goal, and_(Goal.workspace_id == GoalCycle.workspace_id, Goal.id == GoalCycle.goal_id))
-        .where(*scope.cycles)
+        .where(*scope.chats_cycles)
         .order_by(GoalCycle.started_at.desc(), GoalCycle.id.desc())
         .limit(PROFILE_CYCLES)
     )

@@ -80,15 +80,16 @@ class GoalCycle(WorkspaceScoped, Base):
     steps reached, counted only once the cycle is partial or completed (an incomplete cycle's are 0).
     `open_for` is the conversation id while the cycle is open and NULL once completed: the unique key on
     (conversation, goal, `open_for`) lets at most one cycle per goal and conversation be open, whichever
-    writer opens it, and is also the index that finds a conversation's cycles, open or all: one index
-    where two would cost ingestion a random page each per cycle written (docs/decisions.md)."""
+    writer opens it, and is also the index that finds a conversation's cycles, open or all. A cycle's
+    contact is its conversation's (or none, while the conversation has none), so a contact's cycles are
+    found through their conversations, and `contact_id` has no index of its own: each index keyed by a
+    random id costs ingestion a page written per cycle (docs/decisions.md)."""
 
     __tablename__ = "goal_cycles"
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id", "goal_id"], ["goals.workspace_id", "goals.id"]),
         UniqueConstraint("workspace_id", "conversation_id", "goal_id", "open_for"),
         CheckConstraint("open_for IS NULL OR open_for = conversation_id", name="open_in_own_conversation"),
-        Index(None, "workspace_id", "contact_id"),
         Index(None, "workspace_id", "started_at"),
         one_of("state", CycleState, "cycle_state"),
     )
