@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 import msgspec
 
@@ -25,7 +26,6 @@ from comerix.conversions.cycles import Reach, Worth, in_step_order, may_count
 from comerix.goals.index import GoalSpec, StepSpec, WorkspaceGoals
 from comerix.telemetry.batches import StepReached
 from comerix.telemetry.pipeline import Group, ItemRef, StoredEvent
-from comerix.telemetry.schemas import Item
 from comerix.telemetry.stages import widest_windows, window_pick
 from comerix.vocabulary import GoalStatus
 
@@ -139,7 +139,13 @@ def arrivals(group: Group, table: StepTable) -> tuple[list[Arrival], LookedUp]:
                 widest = widest_windows(group)
             ref = (event.batch, item.index)
             joined = _joined(
-                group, table, item, item.contact_id, hits, looked_up.setdefault(ref, {}), widest.get(ref, 0)
+                group,
+                table,
+                item.contact_id,
+                item.timestamp,
+                hits,
+                looked_up.setdefault(ref, {}),
+                widest.get(ref, 0),
             )
             if joined:
                 found.append(Arrival(event, len(found), hits, None, joined, item.contact_id))
@@ -149,14 +155,14 @@ def arrivals(group: Group, table: StepTable) -> tuple[list[Arrival], LookedUp]:
 def _joined(
     group: Group,
     table: StepTable,
-    item: Item,
     contact: str,
+    at: datetime,
     hits: Sequence[StepReached],
     reads: dict[int, Sequence[Candidate]],
     widest: int,
 ) -> dict[str, Candidate]:
-    """For an item with a contact but no conversation: by goal code, the contact's conversation that
-    §3's window rule picks with the goal's window; the contact's conversations are read once for the
+    """For an item of `contact` at `at`, with no conversation: by goal code, the contact's conversation
+    that §3's window rule picks with the goal's window; the contact's conversations are read once for the
     widest window of these goals and of the single-step goals the item matched (`widest`), which
     `attribute` credits from the same read (`stages.window_pick`)."""
     windows = {
@@ -168,8 +174,7 @@ def _joined(
         return {}
     widest = max(widest, *windows.values())
     by_window = {
-        hours: window_pick(group, contact, item.timestamp, hours, widest, reads)
-        for hours in set(windows.values())
+        hours: window_pick(group, contact, at, hours, widest, reads) for hours in set(windows.values())
     }
     return {code: chosen for code, hours in windows.items() if (chosen := by_window[hours]) is not None}
 
