@@ -1034,3 +1034,54 @@ def test_revision_0020_keys_a_chats_cycles_by_conversation_and_keeps_them(blank:
     assert stored() == expected
     indexes = {index["name"] for index in sqlalchemy.inspect(blank).get_indexes("goal_cycles")}
     assert gone <= indexes
+
+
+def test_revision_0021_checks_a_cycles_workspace_through_its_goal(blank: Engine) -> None:
+    """The foreign key to `workspaces` goes and the cycles stay; the key to the goal still refuses a
+    cycle whose goal is not of its workspace, or whose workspace does not exist; the downgrade gives the
+    key back."""
+    config = alembic_config(blank)
+    command.upgrade(config, "0020")
+    with Session(blank) as session, session.begin():
+        workspace, other = make_workspace(session, NOW), make_workspace(session, NOW)
+        goal = make_multistep_goal(session, principal_of(make_user(session, workspace, NOW)), NOW)
+        ids = (workspace.id, other.id, goal.id)
+
+    def cycle(workspace_id: uuid.UUID) -> dict[str, object]:
+        return {
+            "workspace_id": workspace_id,
+            "goal_id": ids[2],
+            "id": uuid.uuid4(),
+            "conversation_id": "chat-1",
+            "open_for": None,
+            "started_at": NOW,
+            "last_step_at": NOW,
+            "state": "completed",
+            "reached": 3,
+            "steps_reached": 2,
+            "time_saved_seconds": 0,
+            "cost_savings": Decimal(0),
+            "revenue_earned": Decimal(0),
+            "reached_at": {"0": "2026-11-02 09:30:00.000000"},
+        }
+
+    kept = cycle(ids[0])
+    with blank.begin() as connection:
+        connection.execute(insert(GoalCycle), [kept])
+
+    def keys() -> set[str]:
+        return {fk["referred_table"] for fk in sqlalchemy.inspect(blank).get_foreign_keys("goal_cycles")}
+
+    command.upgrade(config, "0021")
+    assert keys() == {"goals"}
+    with blank.connect() as connection:
+        assert connection.scalars(select(GoalCycle.id)).all() == [kept["id"]]
+    for refused in (cycle(ids[1]), cycle(uuid.uuid4())):  # another workspace's goal; no workspace
+        with blank.connect() as connection:
+            if blank.dialect.name == "sqlite":  # as `Database` connects; before the transaction begins
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            with pytest.raises(IntegrityError):
+                connection.execute(insert(GoalCycle).values(**refused))
+            connection.rollback()
+    command.downgrade(config, "0020")
+    assert keys() == {"goals", "workspaces"}

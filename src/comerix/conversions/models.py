@@ -83,7 +83,9 @@ class GoalCycle(WorkspaceScoped, Base):
     writer opens it, and is also the index that finds a conversation's cycles, open or all. A cycle's
     contact is its conversation's (or none, while the conversation has none), so a contact's cycles are
     found through their conversations, and `contact_id` has no index of its own: each index keyed by a
-    random id costs ingestion a page written per cycle (docs/decisions.md)."""
+    random id costs ingestion a page written per cycle (docs/decisions.md). Nor does `workspace_id`
+    refer to `workspaces` on its own: the key to the goal carries it, and the goal's own key refers to
+    the workspace, so a second check per cycle written would prove nothing more."""
 
     __tablename__ = "goal_cycles"
     __table_args__ = (
@@ -94,6 +96,7 @@ class GoalCycle(WorkspaceScoped, Base):
         one_of("state", CycleState, "cycle_state"),
     )
 
+    workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # checked through the goal
     goal_id: Mapped[uuid.UUID]
     conversation_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH))
     open_for: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
