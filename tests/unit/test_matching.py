@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from comerix.goals.index import GoalSpec, WorkspaceGoals
+from comerix.goals.index import GoalSpec, StepSpec, WorkspaceGoals
 from comerix.goals.matching import (
     MISSING,
     ConditionIndex,
@@ -149,6 +151,62 @@ def test_the_condition_index_answers_what_checking_every_goal_answers(
     index = ConditionIndex((number, conditions) for number, conditions in enumerate(goals))
     expected = [number for number, conditions in enumerate(goals) if matches(conditions, properties)]
     assert index.matching(properties) == expected
+
+
+def multi_step(code: str, steps: list[tuple[str, dict[str, Any], bool]], status: GoalStatus) -> GoalSpec:
+    """A multi-step goal whose steps are (trigger, conditions, retired), in this order."""
+    return replace(
+        spec("", status, code),
+        trigger_event=None,
+        steps=tuple(
+            StepSpec(
+                key=f"s{n}",
+                slot=n,
+                position=n,
+                trigger_event=trigger,
+                match_conditions=conditions,
+                completion=n == len(steps) - 1,
+                time_saved_seconds=0,
+                cost_savings=Decimal(0),
+                revenue_earned=Decimal(0),
+                retired=retired,
+            )
+            for n, (trigger, conditions, retired) in enumerate(steps)
+        ),
+    )
+
+
+NAMES = st.sampled_from(["started", "viewed", "paid"])
+STEPS = st.lists(st.tuples(NAMES, CONDITIONS | st.just({}), st.booleans()), min_size=1, max_size=4)
+STATUSES = st.sampled_from([GoalStatus.ACTIVE, GoalStatus.ACTIVE, GoalStatus.PAUSED])
+
+
+@settings(max_examples=300)
+@given(
+    goals=st.lists(st.tuples(STEPS, STATUSES), max_size=6),
+    name=NAMES | st.just("other"),
+    properties=st.dictionaries(PATHS, SCALARS | VALUES, max_size=4),
+)
+def test_the_steps_an_event_reaches_are_those_its_conditions_hold_for(
+    goals: list[tuple[list[tuple[str, dict[str, Any], bool]], GoalStatus]],
+    name: str,
+    properties: dict[str, Any],
+) -> None:
+    """`steps_reached`, which makes the steps of a name without conditions once, answers what checking
+    every step of every active goal answers, goal by goal in step order."""
+    specs = [multi_step(f"g{n}", steps, status) for n, (steps, status) in enumerate(goals)]
+    expected = tuple(
+        (goal.code, step.key, step.is_start)
+        for goal in specs
+        if goal.status is GoalStatus.ACTIVE
+        for step in goal.steps
+        if not step.retired and step.trigger_event == name and matches(step.match_conditions, properties)
+    )
+    workspace = WorkspaceGoals.build(1, specs)
+    assert workspace.steps_reached(name, properties) == expected
+    assert workspace.steps_reached(name, properties) == tuple(
+        (goal.code, step.key, step.is_start) for goal, step in workspace.steps_hit(name, properties)
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -101,6 +101,12 @@ class GoalSpec:
 StepHit = tuple[GoalSpec, StepSpec]
 """A step of an active multi-step goal whose trigger and conditions an event meets."""
 
+StepReached = tuple[str, str, bool]
+"""A step of a multi-step goal that an event reaches, as ingestion carries it: its goal's code, its
+key, and whether it is the goal's start step. A plain tuple rather than a named one: a batch carries one
+for each step each item reaches (tens an event, with many multi-step goals), which the writer process
+unpickles, and a tuple of a class costs it several times as much to unpickle."""
+
 
 @dataclass(frozen=True)
 class WorkspaceGoals:
@@ -109,6 +115,8 @@ class WorkspaceGoals:
     by_code: Mapping[str, GoalSpec]
     conditions_by_trigger: Mapping[str, ConditionIndex[GoalSpec]]
     steps_by_trigger: Mapping[str, ConditionIndex[StepHit]] = field(default_factory=dict)
+    # By event name, where no step on it has conditions: what every such event reaches, made once.
+    unconditional_steps: Mapping[str, tuple[StepReached, ...]] = field(default_factory=dict)
 
     def listening_to(self, event_name: str) -> tuple[GoalSpec, ...]:
         return self.active_by_trigger.get(event_name, ())
@@ -123,6 +131,17 @@ class WorkspaceGoals:
         `properties`, goal by goal, each goal's in step order."""
         index = self.steps_by_trigger.get(event_name)
         return index.matching(properties) if index is not None else []
+
+    def steps_reached(self, event_name: str, properties: Mapping[str, Any]) -> tuple[StepReached, ...]:
+        """`steps_hit`, as ingestion carries them. Most events reach the same steps as every other
+        event of their name, whose steps have no conditions: theirs are made once, not for each
+        event (the serving process does this for every event; docs/benchmarks.md)."""
+        fixed = self.unconditional_steps.get(event_name)
+        if fixed is not None:
+            return fixed
+        if event_name not in self.steps_by_trigger:
+            return ()
+        return _reached(self.steps_hit(event_name, properties))
 
     @classmethod
     def build(cls, revision: int, goals: list[GoalSpec]) -> WorkspaceGoals:
@@ -148,7 +167,16 @@ class WorkspaceGoals:
                 name: ConditionIndex((hit, hit[1].match_conditions) for hit in hits)
                 for name, hits in steps.items()
             },
+            unconditional_steps={
+                name: _reached(hits)
+                for name, hits in steps.items()
+                if not any(step.match_conditions for _goal, step in hits)
+            },
         )
+
+
+def _reached(hits: Iterable[StepHit]) -> tuple[StepReached, ...]:
+    return tuple((goal.code, step.key, step.is_start) for goal, step in hits)
 
 
 class GoalIndex:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from comerix.db.bulk import Codec
-from comerix.goals.index import GoalSpec, WorkspaceGoals
+from comerix.goals.index import GoalSpec, StepReached, WorkspaceGoals
 from comerix.telemetry.schemas import Item
 
 MAX_CATALOGUE_PATHS = 100  # per event: a huge properties object must not flood the catalogue
@@ -42,13 +42,6 @@ class EventRow(NamedTuple):
 EVENT_COLUMNS: tuple[str, ...] = EventRow._fields
 Names = Mapping[str, tuple[int, frozenset[str]]]
 """For the event-name catalogue: each event name, how many items bear it, and their property paths."""
-
-
-StepReached = tuple[str, str, bool]
-"""A step of a multi-step goal that an item reaches: its goal's code, its key, and whether it is the
-goal's start step. A plain tuple rather than a named one: a batch carries one for each step each item
-reaches (tens an event, with many multi-step goals), which the writer process unpickles, and a tuple
-of a class costs it several times as much to unpickle."""
 
 
 @dataclass(frozen=True)
@@ -125,10 +118,8 @@ def prepare(batch: Batch, goals: WorkspaceGoals, dialect: str) -> Batch:
 
 
 def reached_by(item: Item, goals: WorkspaceGoals) -> tuple[StepReached, ...]:
-    """The steps `item` reaches (`WorkspaceGoals.steps_hit`)."""
-    return tuple(
-        (goal.code, step.key, step.is_start) for goal, step in goals.steps_hit(item.name, item.properties)
-    )
+    """The steps `item` reaches (`WorkspaceGoals.steps_reached`)."""
+    return goals.steps_reached(item.name, item.properties)
 
 
 def event_rows(batch: Batch, codec: Codec) -> list[EventRow]:

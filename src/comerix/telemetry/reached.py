@@ -23,8 +23,7 @@ import msgspec
 
 from comerix.conversions.attribution import Candidate
 from comerix.conversions.cycles import Reach, Worth, in_step_order, may_count
-from comerix.goals.index import GoalSpec, StepSpec, WorkspaceGoals
-from comerix.telemetry.batches import StepReached
+from comerix.goals.index import GoalSpec, StepReached, StepSpec, WorkspaceGoals
 from comerix.telemetry.pipeline import Group, ItemRef, StoredEvent
 from comerix.telemetry.stages import widest_windows, window_pick
 from comerix.vocabulary import GoalStatus
