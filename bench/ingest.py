@@ -44,7 +44,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 import orjson
 from harness import (
@@ -333,7 +333,7 @@ class Server:
                 f"a signal by another process? Its log ends with:\n{self.log_tail()}"
             )
 
-    def cpu_seconds(self) -> float | None:
+    def cpu_seconds(self) -> CpuSeconds | None:
         """User + system CPU time of the server's processes (all their threads), from /proc."""
         if self.process is None:
             return None
@@ -361,7 +361,18 @@ class Server:
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def process_cpu_seconds(pid: int) -> float | None:
+class CpuSeconds(NamedTuple):
+    """CPU time of a server: all its processes, and its descendants alone (the writer process, which
+    on SQLite is one thread that every group waits for: at 1.0 core, it sets the pace)."""
+
+    server: float
+    writer: float
+
+    def __sub__(self, before: tuple[float, ...]) -> CpuSeconds:
+        return CpuSeconds(self.server - before[0], self.writer - before[1])
+
+
+def process_cpu_seconds(pid: int) -> CpuSeconds | None:
     """User + system CPU time of `pid` and of its live descendants (the server's writer process)."""
     stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
     for entry in Path("/proc").iterdir():
@@ -379,7 +390,9 @@ def process_cpu_seconds(pid: int) -> float | None:
         before = len(tree)
         tree |= {child for child, (parent, _cpu) in stats.items() if parent in tree}
         grown = len(tree) > before
-    return sum(stats[member][1] for member in tree)
+    return CpuSeconds(
+        sum(stats[member][1] for member in tree), sum(stats[member][1] for member in tree - {pid})
+    )
 
 
 # --- the clients --------------------------------------------------------------------------------------
@@ -466,6 +479,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)  # seconds, answered requests only
     service_times: list[float] = field(default_factory=list)  # open loop: from the actual send
     server_cpu: float | None = None  # cores busy, on average (1.0 = one whole core)
+    writer_cpu: float | None = None  # of which the writer process's
     client_cpu: float | None = None
 
     @property
@@ -546,6 +560,7 @@ def closed_loop(server: Server, call: Call, concurrency: int, duration: float) -
     for thread in threads:
         thread.join()
     cpu_after, client_after = server.cpu_seconds(), time.process_time()
+    used = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     server.check()
     return LoadResult(
         requests=sum(outcome[0] for outcome in outcomes),
@@ -553,7 +568,8 @@ def closed_loop(server: Server, call: Call, concurrency: int, duration: float) -
         duration=duration,
         error_kinds=sum((outcome[3] for outcome in outcomes), Counter()),
         latencies=[latency for outcome in outcomes for latency in outcome[2]],
-        server_cpu=None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / duration,
+        server_cpu=None if used is None else used.server / duration,
+        writer_cpu=None if used is None else used.writer / duration,
         client_cpu=(client_after - client_before) / duration,
     )
 
@@ -595,6 +611,7 @@ def open_loop(server: Server, call: Call, rate: float, duration: float, workers:
         thread.join()
     elapsed = time.perf_counter() - start
     cpu_after, client_after = server.cpu_seconds(), time.process_time()
+    used = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     server.check()
     answered = [sample for sample in samples if sample[0] == call.ok]
     return LoadResult(
@@ -604,7 +621,8 @@ def open_loop(server: Server, call: Call, rate: float, duration: float, workers:
         duration=elapsed,
         latencies=[sample[1] for sample in answered],
         service_times=[sample[2] for sample in answered],
-        server_cpu=None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / elapsed,
+        server_cpu=None if used is None else used.server / elapsed,
+        writer_cpu=None if used is None else used.writer / elapsed,
         client_cpu=(client_after - client_before) / elapsed,
     )
 
@@ -780,12 +798,15 @@ def _report_runs(kind: str, runs: dict[str, list[LoadResult]], batch: int) -> No
         rates = ", ".join(f"{r.rate * per:,.0f}" for r in results)
         errors = sum(r.errors for r in results)
         cpu = median([r.server_cpu for r in results if r.server_cpu is not None])
+        writer = [r.writer_cpu for r in results if r.writer_cpu is not None]
         extra = ""
         if kind == "latency":
             extra = f"  p99 {', '.join(f'{percentile(r.latencies, 99) * 1000:.1f}' for r in results)} ms"
         console.print(
             f"  {kind:>7} {key:>7}: {rates} {'req' if per == 1 else 'events'}/s{extra}"
-            f"  (server CPU {cpu:.2f} cores, errors {errors}"
+            f"  (server CPU {cpu:.2f} cores"
+            + (f", of which the writer process {median(writer):.2f}" if key != "healthz" and writer else "")
+            + f", errors {errors}"
             + (f": {dict(sum((r.error_kinds for r in results), Counter()))}" if errors else "")
             + ")"
         )
@@ -808,6 +829,7 @@ def _figures(
             "errors": sum(r.errors for r in results),
             "error_kinds": dict(sum((r.error_kinds for r in results), Counter())),
             "server_cpu_cores": median(cpu) if cpu else None,
+            "writer_cpu_cores": median([r.writer_cpu for r in results if r.writer_cpu is not None] or [0.0]),
             "client_cpu_cores": median([r.client_cpu for r in results if r.client_cpu is not None]),
         }
         if key != "healthz":
