@@ -126,23 +126,26 @@ def child(args: argparse.Namespace) -> None:
             write(wire, (group_start, *(counted(stage) for stage in STAGES)))
 
 
-def parse(folder: Path) -> tuple[Counter[str], Counter[str]]:
-    """Each label's instructions and number of dumps, from callgrind's files in `folder`."""
-    total: Counter[str] = Counter()
-    dumps: Counter[str] = Counter()
+def dumps_in(folder: Path) -> list[tuple[str, int]]:
+    """Each dump's label and instructions, from callgrind's files in `folder`."""
+    found = []
     for path in folder.glob("callgrind.out.*"):
         head = path.read_text(errors="replace")
         label, value = _LABEL.search(head), _TOTAL.search(head)
         if label and value:
-            total[label.group(1)] += int(value.group(1))
-            dumps[label.group(1)] += 1
-    return total, dumps
+            found.append((label.group(1), int(value.group(1))))
+    return found
 
 
 def per_event(folder: Path, events: int) -> dict[str, float]:
     """Thousands of instructions an event by label, less what the dumps cost."""
-    total, dumps = parse(folder)
-    one = total["dump"] / dumps["dump"]
+    found = dumps_in(folder)
+    total: Counter[str] = Counter()
+    dumps: Counter[str] = Counter()
+    for label, count in found:
+        total[label] += count
+        dumps[label] += 1
+    one = min(count for label, count in found if label == "dump")  # the first ones run colder
     skipped = {"dump", "parsing"}  # the bodies parsed, as a request does: not what is compared
     return {
         label: (count - dumps[label] * one) / events / 1000
