@@ -824,12 +824,13 @@ def _figures(
 ) -> list[Figure]:
     def details(results: list[LoadResult], key: str) -> dict[str, Any]:
         cpu = [r.server_cpu for r in results if r.server_cpu is not None]
+        writer = [r.writer_cpu for r in results if r.writer_cpu is not None]
         found: dict[str, Any] = {
             "requests": [r.requests for r in results],
             "errors": sum(r.errors for r in results),
             "error_kinds": dict(sum((r.error_kinds for r in results), Counter())),
             "server_cpu_cores": median(cpu) if cpu else None,
-            "writer_cpu_cores": median([r.writer_cpu for r in results if r.writer_cpu is not None] or [0.0]),
+            "writer_cpu_cores": median(writer) if writer else None,
             "client_cpu_cores": median([r.client_cpu for r in results if r.client_cpu is not None]),
         }
         if key != "healthz":

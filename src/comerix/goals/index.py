@@ -139,9 +139,8 @@ class WorkspaceGoals:
         fixed = self.unconditional_steps.get(event_name)
         if fixed is not None:
             return fixed
-        if event_name not in self.steps_by_trigger:
-            return ()
-        return _reached(self.steps_hit(event_name, properties))
+        index = self.steps_by_trigger.get(event_name)
+        return _reached(index.matching(properties)) if index is not None else ()
 
     @classmethod
     def build(cls, revision: int, goals: list[GoalSpec]) -> WorkspaceGoals:

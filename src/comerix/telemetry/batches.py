@@ -75,7 +75,7 @@ class Prepared:
         goal's in step order: as found ahead if `goals` are the same revision, else matched now."""
         if self.revision == goals.revision:
             return self.reached.get(item.index, ())
-        return reached_by(item, goals)
+        return goals.steps_reached(item.name, item.properties)
 
     def event_rows(self, batch: Batch, codec: Codec) -> Sequence[EventRow]:
         """The batch's rows of `events` in `codec`'s terms, in the order of its items."""
@@ -110,16 +110,11 @@ def prepare(batch: Batch, goals: WorkspaceGoals, dialect: str) -> Batch:
             continue
         if found := goals.achieved_by(item.name, item.properties):
             achieved[item.index] = tuple(goal.code for goal in found)
-        if steps := reached_by(item, goals):
+        if steps := goals.steps_reached(item.name, item.properties):
             reached[item.index] = steps
     events = tuple(event_rows(batch, Codec(dialect)))
     prepared = Prepared(goals.revision, achieved, names(batch.items), dialect, events, reached)
     return replace(batch, prepared=prepared)
-
-
-def reached_by(item: Item, goals: WorkspaceGoals) -> tuple[StepReached, ...]:
-    """The steps `item` reaches (`WorkspaceGoals.steps_reached`)."""
-    return goals.steps_reached(item.name, item.properties)
 
 
 def event_rows(batch: Batch, codec: Codec) -> list[EventRow]:
