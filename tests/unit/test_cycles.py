@@ -55,7 +55,7 @@ def bits(*keys: str) -> int:
 
 def test_the_start_step_opens_an_incomplete_cycle_worth_nothing_yet() -> None:
     progress = run([reach("start", event="e1")])
-    (moved,) = progress.moved
+    (moved,) = progress.runs
     assert moved.before is None
     assert (moved.after.state, moved.after.reached, moved.after.steps_reached) == (
         CycleState.INCOMPLETE,
@@ -83,7 +83,7 @@ def test_another_step_makes_the_cycle_partial_and_counts_every_step_reached() ->
 
 def test_a_completion_closes_the_cycle_and_records_once() -> None:
     progress = run([reach("start"), reach("details", 1), reach("paid", 5, event="pay")])
-    (moved,) = progress.moved
+    (moved,) = progress.runs
     assert moved.after.state is CycleState.COMPLETED
     assert moved.after.ended_at == T0 + timedelta(minutes=5)
     assert moved.after.counted == Worth(60, Decimal(0), Decimal("25.00"))
@@ -94,7 +94,7 @@ def test_a_completion_closes_the_cycle_and_records_once() -> None:
 def test_steps_count_in_any_order() -> None:
     progress = run([reach("start"), reach("quote", 1), reach("details", 2), reach("paid", 3)])
     assert [c.reach.event for c in progress.counted] == ["start", "quote", "details", "paid"]
-    assert progress.moved[0].after.reached == bits("start", "details", "quote", "paid")
+    assert progress.runs[0].after.reached == bits("start", "details", "quote", "paid")
 
 
 def test_a_step_counts_once_per_cycle() -> None:
@@ -108,21 +108,21 @@ def test_a_step_counts_once_per_cycle() -> None:
 
 def test_the_start_step_again_inside_an_open_cycle_counts_nowhere() -> None:
     progress = run([reach("start", 0, "s1"), reach("start", 1, "s2"), reach("paid", 2)])
-    assert len(progress.moved) == 1
+    assert len(progress.runs) == 1
     assert [c.reach.event for c in progress.counted] == ["s1", "paid"]
-    assert progress.moved[0].after.started_at == T0
+    assert progress.runs[0].after.started_at == T0
 
 
 def test_steps_with_no_open_cycle_count_nowhere_not_even_a_completion() -> None:
     progress = run([reach("details"), reach("paid", 1)])
-    assert (progress.moved, progress.counted, progress.completed, progress.open) == ((), (), (), None)
+    assert (progress.runs, progress.counted, progress.completed, progress.open) == ((), (), (), None)
 
 
 def test_the_start_after_a_completion_opens_the_next_cycle() -> None:
     progress = run(
         [reach("start", 0, "s1"), reach("paid", 1, "p1"), reach("paid", 2, "p2"), reach("start", 3, "s2")]
     )
-    first, second = progress.moved
+    first, second = progress.runs
     assert (first.after.state, second.after.state) == (CycleState.COMPLETED, CycleState.INCOMPLETE)
     assert first.after.id != second.after.id
     assert [c.reach.event for c in progress.counted] == ["s1", "p1", "s2"]  # p2: no cycle open
@@ -133,7 +133,7 @@ def test_the_start_after_a_completion_opens_the_next_cycle() -> None:
 def test_an_open_cycle_stored_before_moves_on_from_where_it_stood() -> None:
     stored = Cycle(uuid.UUID(int=7), T0, T0, None, bits("start"), 1, Worth(30))
     progress = run([reach("start", 1), reach("details", 2), reach("paid", 3)], stored)
-    (moved,) = progress.moved
+    (moved,) = progress.runs
     assert moved.before == stored
     assert moved.after.id == stored.id
     assert (moved.after.state, moved.after.steps_reached) == (CycleState.COMPLETED, 3)
@@ -145,13 +145,13 @@ def test_an_open_cycle_stored_before_moves_on_from_where_it_stood() -> None:
 def test_an_incomplete_cycle_stored_before_counts_nothing_until_it_moves_on() -> None:
     stored = Cycle(uuid.UUID(int=7), T0, T0, None, bits("start"), 1, Worth(30))
     assert stored.counted == NOTHING
-    assert run([reach("start", 1)], stored).moved == ()  # the start again: nothing moves
+    assert run([reach("start", 1)], stored).runs == ()  # the start again: nothing moves
 
 
 def test_a_stored_cycle_completed_and_the_next_opened_are_both_moved() -> None:
     stored = Cycle(uuid.UUID(int=7), T0, T0, None, bits("start", "details"), 2, Worth(60))
     progress = run([reach("paid", 1), reach("start", 2)], stored)
-    first, second = progress.moved
+    first, second = progress.runs
     assert (first.before, first.after.state) == (stored, CycleState.COMPLETED)
     assert (second.before, second.after.state) == (None, CycleState.INCOMPLETE)
 
@@ -161,7 +161,7 @@ def test_one_event_reaching_two_steps_applies_them_in_step_order_the_completion_
     ordered = in_step_order([reach("paid", 0, "e"), reach("details", 0, "e"), reach("start", 0, "e")])
     assert [r.slot for r in ordered] == [0, 1, 3]
     progress = run(ordered)
-    (moved,) = progress.moved
+    (moved,) = progress.runs
     assert moved.after.state is CycleState.COMPLETED
     assert moved.after.steps_reached == 3
     assert len(progress.completed) == 1
@@ -169,8 +169,8 @@ def test_one_event_reaching_two_steps_applies_them_in_step_order_the_completion_
 
 def test_the_start_step_and_a_completion_reached_by_one_event_open_and_complete() -> None:
     progress = run(in_step_order([reach("paid", 0, "e"), reach("start", 0, "e")]))
-    assert [m.after.state for m in progress.moved] == [CycleState.COMPLETED]
-    assert progress.moved[0].after.reached == bits("start", "paid")
+    assert [m.after.state for m in progress.runs] == [CycleState.COMPLETED]
+    assert progress.runs[0].after.reached == bits("start", "paid")
 
 
 def test_a_step_reordered_to_start_is_added_to_the_open_cycle_it_did_not_open() -> None:
@@ -178,14 +178,14 @@ def test_a_step_reordered_to_start_is_added_to_the_open_cycle_it_did_not_open() 
     stored = Cycle(uuid.UUID(int=7), T0, T0, None, bits("details"), 1, Worth(60))
     new_start = Reach("e", STEPS["quote"][0], 0, False, T0, Worth())
     progress = run([new_start, new_start], stored)
-    (moved,) = progress.moved
+    (moved,) = progress.runs
     assert moved.after.reached == bits("details", "quote")
     assert len(progress.counted) == 1
 
 
 def test_metrics_are_the_sums_over_distinct_steps_reached() -> None:
     progress = run([reach("start"), reach("quote", 1), reach("quote", 2), reach("paid", 3)])
-    assert progress.moved[0].after.counted == Worth(0, Decimal("1.50"), Decimal("25.00"))
+    assert progress.runs[0].after.counted == Worth(0, Decimal("1.50"), Decimal("25.00"))
 
 
 keys = st.sampled_from(sorted(STEPS))
@@ -210,3 +210,56 @@ def test_leaving_out_the_steps_that_may_not_count_changes_nothing(
         before = Cycle(uuid.UUID(int=1), T0, T0, None, reached, bin(reached).count("1"), Worth(60))
     assert run(kept, before) == run(reaches, before)
     assert len(kept) <= len(reaches)
+
+
+def by_the_rules(open_cycle: Cycle | None, reaches: Sequence[Reach[str]]) -> tuple[list[tuple], Cycle | None]:
+    """The rules read one step at a time, a `Cycle` made for every step: each cycle touched (as it was
+    and as it is, with the events that count in it), and the one left open."""
+    new_id, current = ids().__next__, open_cycle
+    touched: dict[uuid.UUID, list] = {}
+    for r in reaches:
+        bit = 1 << r.slot
+        ended = r.at if r.completion else None
+        if current is None:
+            if not r.start:
+                continue
+            current = Cycle(new_id(), r.at, r.at, ended, bit, 1, r.worth)
+            touched[current.id] = [None, current, []]
+        elif current.reached & bit:
+            continue
+        else:
+            touched.setdefault(current.id, [current, None, []])
+            current = Cycle(
+                current.id,
+                current.started_at,
+                max(current.last_step_at, r.at),
+                ended,
+                current.reached | bit,
+                current.steps_reached + 1,
+                current.worth + r.worth,
+            )
+        touched[current.id][1:] = [current, [*touched[current.id][2], r.event]]
+        if ended is not None:
+            current = None
+    return [tuple(entry) for entry in touched.values()], current
+
+
+@given(events=events, stored=st.sampled_from([None, "incomplete", "partial", "reordered"]))
+def test_advance_makes_what_the_rules_read_step_by_step_make(
+    events: list[list[str]], stored: str | None
+) -> None:
+    reaches = [
+        r for n, hit in enumerate(events) for r in in_step_order(reach(k, n, f"e{n}-{k}") for k in hit)
+    ]
+    before = None
+    if stored is not None:
+        reached = {"incomplete": bits("start"), "partial": bits("start", "quote"), "reordered": bits("paid")}
+        before = Cycle(
+            uuid.UUID(int=1), T0, T0, None, reached[stored], 1 if stored != "partial" else 2, Worth(5)
+        )
+    progress = run(reaches, before)
+    runs = [(r.before, r.after, [reach.event for reach in r.reaches]) for r in progress.runs]
+    assert (runs, progress.open) == by_the_rules(before, reaches)
+    assert [c.reach.event for c in progress.completed] == [
+        r.reaches[-1].event for r in progress.runs if r.after.ended_at
+    ]

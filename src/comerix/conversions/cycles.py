@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
 
@@ -91,11 +91,18 @@ class Cycle(msgspec.Struct, frozen=True, gc=False):
         return NOTHING if self.state is CycleState.INCOMPLETE else self.worth
 
 
-class Moved(msgspec.Struct, frozen=True, gc=False):
-    """A cycle opened (`before` is None) or moved on, as it was and as it is."""
+class Run(msgspec.Struct, Generic[E], frozen=True, gc=False):
+    """A cycle opened (`before` is None) or moved on, as it was and as it is, and the steps that count
+    in it, in the order reached: the last is the completion that closed it, if it closed."""
 
     before: Cycle | None
     after: Cycle
+    reaches: tuple[Reach[E], ...]
+
+    @property
+    def completion(self) -> Reach[E] | None:
+        """The step that completed the cycle (its one outcome), or None while it stays open."""
+        return self.reaches[-1] if self.after.ended_at is not None else None
 
 
 class Counted(msgspec.Struct, Generic[E], frozen=True, gc=False):
@@ -106,12 +113,22 @@ class Counted(msgspec.Struct, Generic[E], frozen=True, gc=False):
 
 
 class Progress(msgspec.Struct, Generic[E], frozen=True, gc=False):
-    """What `advance` made of the steps reached."""
+    """What `advance` made of the steps reached: each cycle opened or moved on, in the order first
+    touched (a cycle is touched by one stretch of the steps: it stays open until it completes, and
+    the next opens after), and the cycle left open."""
 
-    moved: tuple[Moved, ...]  # each cycle opened or moved on, in the order first touched
-    counted: tuple[Counted[E], ...]  # the steps that count, in the order reached
-    completed: tuple[Counted[E], ...]  # the completion steps that closed a cycle: one outcome each
-    open: Cycle | None  # the cycle left open
+    runs: tuple[Run[E], ...]
+    open: Cycle | None
+
+    @property
+    def counted(self) -> tuple[Counted[E], ...]:
+        """The steps that count, in the order reached."""
+        return tuple(Counted(reach, run.after.id) for run in self.runs for reach in run.reaches)
+
+    @property
+    def completed(self) -> tuple[Counted[E], ...]:
+        """The completion steps that closed a cycle: one outcome each."""
+        return tuple(Counted(done, run.after.id) for run in self.runs if (done := run.completion))
 
 
 def may_count(seen: set[int], slot: int, start: bool, completion: bool) -> bool:
@@ -138,42 +155,49 @@ def advance(
     open_cycle: Cycle | None, reaches: Sequence[Reach[E]], new_id: Callable[[], uuid.UUID]
 ) -> Progress[E]:
     """The cycles of one goal in one conversation after `reaches` (in arrival order), from the cycle
-    open before them (`open_cycle`, or None); `new_id` names the cycles opened."""
-    current = open_cycle
-    before: dict[uuid.UUID, Cycle | None] = {}
-    after: dict[uuid.UUID, Cycle] = {}
-    counted: list[Counted[E]] = []
-    completed: list[Counted[E]] = []
+    open before them (`open_cycle`, or None); `new_id` names the cycles opened.
+
+    The cycle being moved on is kept in locals and made a `Cycle` once, when its stretch of steps
+    ends: this runs for every (conversation, goal) a group moves, and is the stage's own cost
+    (docs/benchmarks.md). `tests/unit/test_cycles.py` holds it to the rules step by step."""
+    runs: list[Run[E]] = []
+    taken: list[Reach[E]] = []  # the steps counted in the cycle being moved on
+    before = open_cycle
+    if open_cycle is None:
+        cycle_id, started, last, reached, steps = uuid.UUID(int=0), _NEVER, _NEVER, 0, 0
+        seconds, costs, revenue = 0, Decimal(0), Decimal(0)
+    else:
+        cycle_id, started, last = open_cycle.id, open_cycle.started_at, open_cycle.last_step_at
+        reached, steps, worth = open_cycle.reached, open_cycle.steps_reached, open_cycle.worth
+        seconds, costs, revenue = worth.time_saved_seconds, worth.cost_savings, worth.revenue_earned
+    is_open = open_cycle is not None
     for reach in reaches:
         bit = 1 << reach.slot
-        ended = reach.at if reach.completion else None
-        if current is None:
-            if not reach.start:
+        if not is_open:
+            if reach.position:  # not the start step
                 continue
-            current = Cycle(new_id(), reach.at, reach.at, ended, bit, 1, reach.worth)
-            before[current.id] = None
-        elif current.reached & bit:
+            cycle_id, started, last, reached, steps = new_id(), reach.at, reach.at, bit, 1
+            before, is_open, worth = None, True, reach.worth
+            seconds, costs, revenue = worth.time_saved_seconds, worth.cost_savings, worth.revenue_earned
+        elif reached & bit:
             continue
         else:
-            before.setdefault(current.id, current)
-            current = Cycle(  # spelt out rather than `replace`d: this runs for every step reached
-                current.id,
-                current.started_at,
-                max(current.last_step_at, reach.at),
-                ended,
-                current.reached | bit,
-                current.steps_reached + 1,
-                current.worth + reach.worth,
-            )
-        step = Counted(reach, current.id)
-        counted.append(step)
-        after[current.id] = current
-        if ended is not None:
-            completed.append(step)
-            current = None
-    return Progress(
-        moved=tuple(Moved(before[cycle_id], cycle) for cycle_id, cycle in after.items()),
-        counted=tuple(counted),
-        completed=tuple(completed),
-        open=current,
-    )
+            if reach.at > last:
+                last = reach.at
+            reached, steps, worth = reached | bit, steps + 1, reach.worth
+            seconds += worth.time_saved_seconds
+            costs += worth.cost_savings
+            revenue += worth.revenue_earned
+        taken.append(reach)
+        if reach.completion:
+            after = Cycle(cycle_id, started, last, reach.at, reached, steps, Worth(seconds, costs, revenue))
+            runs.append(Run(before, after, tuple(taken)))
+            taken, is_open = [], False
+    if taken:
+        current = Cycle(cycle_id, started, last, None, reached, steps, Worth(seconds, costs, revenue))
+        runs.append(Run(before, current, tuple(taken)))
+        return Progress(tuple(runs), current)
+    return Progress(tuple(runs), open_cycle if is_open else None)  # untouched, or closed
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)  # a cycle not open yet: never read

@@ -212,29 +212,23 @@ class _Written:
         self, goal: GoalSpec, chat: Candidate, stored: OpenCycle | None, progress: Progress[Arrival]
     ) -> None:
         """The cycles of `goal` in `chat`, moved on from `stored` (the one open before)."""
-        opener: dict[uuid.UUID, Arrival] = {}  # by cycle: the arrival that opened it, or its first here
-        times: dict[uuid.UUID, list[str]] = {}  # by cycle: its steps' times here, as JSON members
         step_time = self.step_time
-        for counted in progress.counted:
-            reach, cycle_id = counted.reach, counted.cycle_id
-            if cycle_id not in opener:
-                opener[cycle_id], times[cycle_id] = reach.event, []
-            times[cycle_id].append(f'"{reach.slot}":"{step_time(reach.at)}"')
-        outcomes = {
-            done.cycle_id: self._complete(goal, chat, done.reach.event) for done in progress.completed
-        }
-        for moved in progress.moved:
-            cycle = moved.after
-            if moved.before is None or stored is None:
-                contact, flow = opener[cycle.id].contact_id, chat.flow_id  # fixed when it opens
+        for run in progress.runs:
+            cycle, first = run.after, run.reaches[0].event
+            if run.before is None or stored is None:
+                contact, flow = first.contact_id, chat.flow_id  # fixed when it opens
             else:
-                contact, flow = stored.contact_id or opener[cycle.id].contact_id, stored.flow_id
+                contact, flow = stored.contact_id or first.contact_id, stored.flow_id
+            done = run.completion
+            outcome = None if done is None else self._complete(goal, chat, done.event)
             now = tally(cycle)
-            where = (goal.id, chat.conversation_id, contact, flow)
-            reached_at = "{" + ",".join(times[cycle.id]) + "}"
-            row = self._cycle_row(cycle, now, where, outcomes.get(cycle.id), reached_at)
-            (self.opened if moved.before is None else self.moved_on).append(row)
-            before = None if moved.before is None else tally(moved.before)
+            # the times of its steps reached here, as a JSON object by slot
+            reached_at = "{" + ",".join([f'"{r.slot}":"{step_time(r.at)}"' for r in run.reaches]) + "}"
+            row = self._cycle_row(
+                cycle, now, (goal.id, chat.conversation_id, contact, flow), outcome, reached_at
+            )
+            (self.opened if run.before is None else self.moved_on).append(row)
+            before = None if run.before is None else tally(run.before)
             self.changes.append(CycleChange(goal.id, cycle.started_at, flow, before, now))
 
     def _complete(self, goal: GoalSpec, chat: Candidate, arrival: Arrival) -> uuid.UUID:
