@@ -193,13 +193,14 @@ def test_the_steps_an_event_reaches_are_those_its_conditions_hold_for(
     properties: dict[str, Any],
 ) -> None:
     """`steps_reached`, which makes the steps of a name without conditions once, answers what checking
-    every step of every active goal answers, goal by goal in step order."""
+    every step of every active goal answers, goal by goal in the order they apply: in step order, the
+    completion steps last."""
     specs = [multi_step(f"g{n}", steps, status) for n, (steps, status) in enumerate(goals)]
     expected = tuple(
         (goal.code, step.key, step.is_start)
         for goal in specs
         if goal.status is GoalStatus.ACTIVE
-        for step in goal.steps
+        for step in sorted(goal.steps, key=lambda step: (step.completion, step.position))
         if not step.retired and step.trigger_event == name and matches(step.match_conditions, properties)
     )
     workspace = WorkspaceGoals.build(1, specs)

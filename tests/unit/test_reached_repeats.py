@@ -93,8 +93,8 @@ def make_arrivals(raw: list[tuple[str | None, list[tuple[str, int]], bool]]) -> 
             goal_code=hits[0][0] if named else None,
         )
         triples = [(code, f"k{pos}", GOALS[code].steps[pos].is_start) for code, pos in hits]
-        if not named:  # as matching gives them: goal by goal, each in step order
-            triples.sort(key=lambda t: (t[0], int(t[1][1:])))
+        if not named:  # as matching gives them: goal by goal, each in the order they apply
+            triples.sort(key=lambda t: (t[0], GOALS[t[0]].steps[int(t[1][1:])].completion, int(t[1][1:])))
         cand = {c: Candidate(c, None, T0, T0) for c in CHATS}
         own = cand[chat] if chat is not None else None
         joined = {} if chat is not None else {"a": cand["c1"], "b": cand["c2"]}

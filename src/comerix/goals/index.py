@@ -128,7 +128,7 @@ class WorkspaceGoals:
 
     def steps_hit(self, event_name: str, properties: Mapping[str, Any]) -> list[StepHit]:
         """The steps (not retired) of active multi-step goals on `event_name` whose conditions hold for
-        `properties`, goal by goal, each goal's in step order."""
+        `properties`, goal by goal, each goal's in the order they apply (`applies_before`)."""
         index = self.steps_by_trigger.get(event_name)
         return index.matching(properties) if index is not None else []
 
@@ -151,7 +151,7 @@ class WorkspaceGoals:
                 continue
             if goal.trigger_event is not None:
                 by_trigger[goal.trigger_event].append(goal)
-            for step in goal.steps:
+            for step in sorted(goal.steps, key=applies_before):
                 if not step.retired:
                     steps[step.trigger_event].append((goal, step))
         return cls(
@@ -172,6 +172,14 @@ class WorkspaceGoals:
                 if not any(step.match_conditions for _goal, step in hits)
             },
         )
+
+
+def applies_before(step: StepSpec) -> tuple[bool, int]:
+    """The order in which the steps of one goal that one event reaches apply (SPEC §9): in step order,
+    the completion steps last, so that an event reaching the start and a completion opens a cycle and
+    completes it. Matching gives each goal's steps in this order, made once per revision of the goals:
+    ingestion takes them as they come."""
+    return (step.completion, step.position)
 
 
 def _reached(hits: Iterable[StepHit]) -> tuple[StepReached, ...]:

@@ -72,7 +72,7 @@ class Prepared:
 
     def steps_for(self, item: Item, goals: WorkspaceGoals) -> Sequence[StepReached]:
         """The steps of active multi-step goals whose conditions `item` meets, goal by goal, each
-        goal's in step order: as found ahead if `goals` are the same revision, else matched now."""
+        goal's in the order they apply: as found ahead if `goals` are the same revision, else matched now."""
         if self.revision == goals.revision:
             return self.reached.get(item.index, ())
         return goals.steps_reached(item.name, item.properties)

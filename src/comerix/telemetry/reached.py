@@ -22,7 +22,7 @@ from datetime import datetime
 import msgspec
 
 from comerix.conversions.attribution import Candidate
-from comerix.conversions.cycles import Reach, Worth, in_step_order, may_count
+from comerix.conversions.cycles import Reach, Worth, may_count
 from comerix.goals.index import GoalSpec, StepReached, StepSpec, WorkspaceGoals
 from comerix.telemetry.pipeline import Group, ItemRef, StoredEvent
 from comerix.telemetry.stages import widest_windows, window_pick
@@ -101,6 +101,7 @@ class InChat(msgspec.Struct, gc=False):
 
     chat: Candidate
     reaches: list[Reach[Arrival]]
+    seen: set[int]  # `may_count`'s
 
 
 LookedUp = dict[ItemRef, dict[int, Sequence[Candidate]]]
@@ -183,25 +184,24 @@ def reaches(arrivals: Sequence[Arrival], table: StepTable, open_in: Iterable[Pai
     those of a goal with a cycle open in the conversation (`open_in`: before the group), or opening
     there since a start step was reached. The others count nowhere and are left out before a `Reach` is
     made of them: the steps of a goal with no cycle open whose start step was not reached, and those
-    `may_count` rules out (a step reached again). The loop runs for every step every event reaches: it
-    stays bare."""
+    `may_count` rules out (a step reached again). An event's steps come in the order they apply, goal
+    by goal (`goals.index.applies_before`, or as its item named them), so each is decided as it comes.
+    The loop runs for every step every event reaches: it stays bare."""
     steps = table.steps
     active: dict[str, set[str]] = {}  # by conversation: the goals with a cycle open or opening
     for chat_id, code in open_in:
         active.setdefault(chat_id, set()).add(code)
     found: dict[Pair, InChat] = {}
-    seen: dict[Pair, set[int]] = {}  # `may_count`'s, by pair
     for arrival in arrivals:
-        at, own, hits = arrival.event.item.timestamp, arrival.chat, arrival.hits
-        several = len(hits) > 1  # maybe of one goal: made in full, then put in the order they apply
-        touched: dict[Pair, list[Reach[Arrival]]] = {}
-        for code, key, start in hits:
+        at, own = arrival.event.item.timestamp, arrival.chat
+        for code, key, start in arrival.hits:
             chat = own if own is not None else arrival.joined.get(code)
             if chat is None:
                 continue
-            codes = active.get(chat.conversation_id)
+            chat_id = chat.conversation_id
+            codes = active.get(chat_id)
             if codes is None:
-                codes = active[chat.conversation_id] = set()
+                codes = active[chat_id] = set()
             if code not in codes:
                 if not start:
                     continue
@@ -209,21 +209,12 @@ def reaches(arrivals: Sequence[Arrival], table: StepTable, open_in: Iterable[Pai
             known = steps.get((code, key))
             if known is None:  # not a step of an active goal (the same goals matched it: never)
                 continue
-            spec, pair = known.spec, (chat.conversation_id, code)
-            if not several and not may_count(seen.setdefault(pair, set()), spec.slot, start, spec.completion):
-                continue
-            reach = Reach(arrival, spec.slot, spec.position, spec.completion, at, known.worth)
-            if pair not in found:
-                found[pair] = InChat(chat, [])
-            if several:
-                touched.setdefault(pair, []).append(reach)
-            else:
-                found[pair].reaches.append(reach)
-        for pair, reached in touched.items():
-            if not arrival.named:
-                reached = in_step_order(reached)
-            pair_seen = seen.setdefault(pair, set())
-            found[pair].reaches.extend(
-                r for r in reached if may_count(pair_seen, r.slot, r.start, r.completion)
-            )
+            spec, pair = known.spec, (chat_id, code)
+            in_chat = found.get(pair)
+            if in_chat is None:  # its first step, which `may_count` always lets count
+                in_chat = found[pair] = InChat(chat, [], set())
+            if may_count(in_chat.seen, spec.slot, start, spec.completion):
+                in_chat.reaches.append(
+                    Reach(arrival, spec.slot, spec.position, spec.completion, at, known.worth)
+                )
     return found
