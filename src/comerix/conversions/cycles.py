@@ -164,7 +164,7 @@ def advance(
     taken: list[Reach[E]] = []  # the steps counted in the cycle being moved on
     before = open_cycle
     if open_cycle is None:
-        cycle_id, started, last, reached, steps = uuid.UUID(int=0), _NEVER, _NEVER, 0, 0
+        cycle_id, started, last, reached, steps = _NO_ID, _NEVER, _NEVER, 0, 0
         seconds, costs, revenue = 0, Decimal(0), Decimal(0)
     else:
         cycle_id, started, last = open_cycle.id, open_cycle.started_at, open_cycle.last_step_at
@@ -200,4 +200,4 @@ def advance(
     return Progress(tuple(runs), open_cycle if is_open else None)  # untouched, or closed
 
 
-_NEVER = datetime.min.replace(tzinfo=UTC)  # a cycle not open yet: never read
+_NO_ID, _NEVER = uuid.UUID(int=0), datetime.min.replace(tzinfo=UTC)  # no cycle open yet: never read
