@@ -92,8 +92,11 @@ def _add(sums: dict[CycleKey, list[int]], where: tuple[date, str, str], tally: C
     entry = sums.setdefault(CycleKey(*where, tally.state.value, tally.reached), [0, 0, 0, 0])
     entry[0] += sign
     entry[1] += sign * tally.time_saved_seconds
-    entry[2] += sign * to_micros(tally.cost_savings)
-    entry[3] += sign * to_micros(tally.revenue_earned)
+    # Most tallies are worth no money (an incomplete cycle's, and many steps'): no millionths to make.
+    if tally.cost_savings:
+        entry[2] += sign * to_micros(tally.cost_savings)
+    if tally.revenue_earned:
+        entry[3] += sign * to_micros(tally.revenue_earned)
 
 
 def over_flows(sums: dict[CycleKey, CycleSums]) -> dict[DayKey, CycleSums]:
