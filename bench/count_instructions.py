@@ -3,6 +3,7 @@ cannot disturb, to compare two configurations (or the code before and after a ch
 
     .venv/bin/python bench/count_instructions.py [--multi-step 0,50] [--busy] [--steps]
                                                  [--goals 1000] [--batches 30] [--group 6]
+                                                 [--by-library cycles.advance,...]
 
 Each configuration (of `--multi-step`) runs in a child process under `valgrind --tool=callgrind`,
 two at a time, on SQLite: a workspace made as `bench/run.py` makes it, a warm-up, then `--batches` of
@@ -19,6 +20,11 @@ fraction of a percent from one run to the next (ids and hash seeds); two configu
 magnitude apart in wall-clock noise compare to within that. Counts leave out what waits (the commit's
 fsync) and what a core's caches make slower: use them to find where the work is, and the peak over
 HTTP (`bench/run.py`) to say what it comes to. About 2 minutes for two configurations of 30 batches.
+
+`--by-library` splits the parts named by where their instructions ran (`callgrind_annotate`, by the
+object file of each function): the interpreter, SQLite, libc, and the other C libraries (decimal,
+msgspec, the drivers). The interpreter's share is what fewer Python steps can shrink; SQLite's is the
+database's own work.
 """
 
 from __future__ import annotations
@@ -137,6 +143,47 @@ def dumps_in(folder: Path) -> list[tuple[str, int]]:
     return found
 
 
+LIBRARIES = ("interpreter", "SQLite", "libc", "other C")
+_FUNCTION = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*?)(?: \[(.+)\])?$")
+
+
+def library_of(source: str, obj: str | None) -> str:
+    """Where a function of `callgrind_annotate`'s listing ran: its object file, or, for functions
+    inlined from headers that the listing names by source file only, that file."""
+    where = obj if obj is not None else source
+    if "libpython" in where or "/Python-" in where or where.endswith("/bin/python"):
+        return "interpreter"
+    if "libsqlite3" in where:
+        return "SQLite"
+    if "libc.so" in where or where.startswith(("./stdio-common", "./string", "./malloc", "./sysdeps")):
+        return "libc"
+    return "other C"
+
+
+def by_library(folder: Path, labels: set[str], events: int) -> dict[str, Counter[str]]:
+    """Thousands of instructions an event of each of `labels`, by library, from its dumps in `folder`
+    (what a dump itself costs stays in: it is small beside a stage's count, and is the interpreter's)."""
+    found: dict[str, Counter[str]] = {label: Counter() for label in labels}
+    for path in folder.glob("callgrind.out.*"):
+        match = _LABEL.search(path.read_text(errors="replace"))
+        if match is None or match.group(1) not in labels:
+            continue
+        listing = subprocess.run(  # noqa: S603 - valgrind's own script on our file
+            ["callgrind_annotate", "--threshold=100", str(path)],  # noqa: S607
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for line in listing.split("file:function", 1)[-1].splitlines():
+            if (function := _FUNCTION.match(line)) is not None:
+                count, source, obj = function.groups()
+                found[match.group(1)][library_of(source, obj)] += int(count.replace(",", ""))
+    return {
+        label: Counter({library: n / events / 1000 for library, n in counts.items()})
+        for label, counts in found.items()
+    }
+
+
 def per_event(folder: Path, events: int) -> dict[str, float]:
     """Thousands of instructions an event by label, less what the dumps cost."""
     found = dumps_in(folder)
@@ -162,6 +209,11 @@ def main() -> None:
     parser.add_argument("--steps", action="store_true", help="every event marks an analytics step")
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--group", type=int, default=6, help="batches per writer transaction")
+    parser.add_argument(
+        "--by-library",
+        default="",
+        help="parts (as the report names them) to split by library, comma-separated",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -193,7 +245,11 @@ def main() -> None:
             _wait(process)
         events = args.batches * BATCH
         counts = {n: per_event(folder, events) for n, folder in folders.items()}
+        labels = {label for label in args.by_library.split(",") if label}
+        libraries = {n: by_library(folder, labels, events) for n, folder in folders.items()} if labels else {}
     _report(configs, counts, args)
+    if libraries:
+        _report_libraries(configs, libraries)
 
 
 def _wait(process: subprocess.Popen[bytes]) -> None:
@@ -216,6 +272,18 @@ def _report(configs: list[int], counts: dict[int, dict[str, float]], args: argpa
         line = "".join(f"{v:16.1f}" for v in values)
         line += "".join(f"{v - values[0]:+12.1f}" for v in values[1:])
         console.print(f"{label:44}{line}", markup=False)
+
+
+def _report_libraries(configs: list[int], libraries: dict[int, dict[str, Counter[str]]]) -> None:
+    console.print("k instructions an event, by library")
+    heads = "".join(f"{name:>13}" for name in LIBRARIES)
+    console.print(f"{'part':44}{'multi-step':>11}{heads}", markup=False)
+    for label in sorted({label for found in libraries.values() for label in found}, key=_place):
+        for n in configs:
+            split = libraries[n][label]
+            console.print(
+                f"{label:44}{n:>11}" + "".join(f"{split[name]:13.1f}" for name in LIBRARIES), markup=False
+            )
 
 
 def _value(found: dict[str, float], label: str) -> float:
