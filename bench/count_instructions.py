@@ -147,11 +147,14 @@ LIBRARIES = ("interpreter", "SQLite", "libc", "other C")
 _FUNCTION = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*?)(?: \[(.+)\])?$")
 
 
+_INTERPRETER = re.compile(r"/bin/python[\d.]*$")  # an interpreter linked statically: no libpython
+
+
 def library_of(source: str, obj: str | None) -> str:
     """Where a function of `callgrind_annotate`'s listing ran: its object file, or, for functions
     inlined from headers that the listing names by source file only, that file."""
     where = obj if obj is not None else source
-    if "libpython" in where or "/Python-" in where or where.endswith("/bin/python"):
+    if "libpython" in where or "/Python-" in where or _INTERPRETER.search(where):
         return "interpreter"
     if "libsqlite3" in where:
         return "SQLite"

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
+from typing import NamedTuple
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -212,23 +213,41 @@ def test_leaving_out_the_steps_that_may_not_count_changes_nothing(
     assert len(kept) <= len(reaches)
 
 
-def by_the_rules(open_cycle: Cycle | None, reaches: Sequence[Reach[str]]) -> tuple[list[tuple], Cycle | None]:
+# A second shape: its start step completes it (a one-step booking), beside a step that may come first.
+QUICK = {
+    "start": (0, 0, True, Worth(0, Decimal(0), Decimal("9.00"))),
+    "details": (1, 1, False, Worth(30)),
+    "paid": (2, 2, True, Worth(0, Decimal(0), Decimal("25.00"))),
+}
+SHAPES = {"booking": STEPS, "quick": QUICK}
+
+
+class Touched(NamedTuple):
+    before: Cycle | None
+    after: Cycle
+    events: list[str]
+
+
+def by_the_rules(
+    open_cycle: Cycle | None, reaches: Sequence[Reach[str]]
+) -> tuple[list[Touched], Cycle | None, list[str]]:
     """The rules read one step at a time, a `Cycle` made for every step: each cycle touched (as it was
-    and as it is, with the events that count in it), and the one left open."""
+    and as it is, with the events that count in it), the one left open, and the events that completed
+    a cycle."""
     new_id, current = ids().__next__, open_cycle
-    touched: dict[uuid.UUID, list] = {}
+    touched: dict[uuid.UUID, Touched] = {}
+    completions: list[str] = []
     for r in reaches:
         bit = 1 << r.slot
         ended = r.at if r.completion else None
         if current is None:
             if not r.start:
                 continue
-            current = Cycle(new_id(), r.at, r.at, ended, bit, 1, r.worth)
-            touched[current.id] = [None, current, []]
+            before, current = None, Cycle(new_id(), r.at, r.at, ended, bit, 1, r.worth)
         elif current.reached & bit:
             continue
         else:
-            touched.setdefault(current.id, [current, None, []])
+            before = touched[current.id].before if current.id in touched else current
             current = Cycle(
                 current.id,
                 current.started_at,
@@ -238,28 +257,45 @@ def by_the_rules(open_cycle: Cycle | None, reaches: Sequence[Reach[str]]) -> tup
                 current.steps_reached + 1,
                 current.worth + r.worth,
             )
-        touched[current.id][1:] = [current, [*touched[current.id][2], r.event]]
+        events = touched[current.id].events if current.id in touched else []
+        touched[current.id] = Touched(before, current, [*events, r.event])
         if ended is not None:
+            completions.append(r.event)
             current = None
-    return [tuple(entry) for entry in touched.values()], current
+    return list(touched.values()), current, completions
 
 
-@given(events=events, stored=st.sampled_from([None, "incomplete", "partial", "reordered"]))
+# Events as (the steps one reached, its minute): times run back and forth, as chats' clocks do.
+timed = st.lists(
+    st.tuples(st.lists(keys, min_size=1, max_size=3, unique=True), st.integers(-30, 30)), max_size=25
+)
+
+
+@given(
+    events=timed,
+    shape=st.sampled_from(sorted(SHAPES)),
+    stored=st.sampled_from([None, "incomplete", "partial", "reordered"]),
+)
 def test_advance_makes_what_the_rules_read_step_by_step_make(
-    events: list[list[str]], stored: str | None
+    events: list[tuple[list[str], int]], shape: str, stored: str | None
 ) -> None:
+    steps = SHAPES[shape]
+
+    def at(key: str, minute: int, event: str) -> Reach[str]:
+        slot, position, completion, worth = steps[key]
+        return Reach(event, slot, position, completion, T0 + timedelta(minutes=minute), worth)
+
     reaches = [
-        r for n, hit in enumerate(events) for r in in_step_order(reach(k, n, f"e{n}-{k}") for k in hit)
+        r
+        for n, (hit, minute) in enumerate(events)
+        for r in in_step_order(at(k, minute, f"e{n}-{k}") for k in hit if k in steps)
     ]
     before = None
-    if stored is not None:
-        reached = {"incomplete": bits("start"), "partial": bits("start", "quote"), "reordered": bits("paid")}
+    if stored is not None:  # open since minute 0, its latest step at minute 10
+        reached = {"incomplete": 0b1, "partial": 0b11, "reordered": 0b10}[stored]
         before = Cycle(
-            uuid.UUID(int=1), T0, T0, None, reached[stored], 1 if stored != "partial" else 2, Worth(5)
+            uuid.UUID(int=1), T0, T0 + timedelta(minutes=10), None, reached, reached.bit_count(), Worth(5)
         )
     progress = run(reaches, before)
-    runs = [(r.before, r.after, [reach.event for reach in r.reaches]) for r in progress.runs]
-    assert (runs, progress.open) == by_the_rules(before, reaches)
-    assert [c.reach.event for c in progress.completed] == [
-        r.reaches[-1].event for r in progress.runs if r.after.ended_at
-    ]
+    runs = [Touched(r.before, r.after, [reach.event for reach in r.reaches]) for r in progress.runs]
+    assert (runs, progress.open, [c.reach.event for c in progress.completed]) == by_the_rules(before, reaches)

@@ -58,6 +58,7 @@ def goal(code: str, slots: list[int], completions: set[int]) -> GoalSpec:
 GOALS = {
     "a": goal("a", [2, 0, 3, 1], {3}),
     "b": goal("b", [0, 1, 2, 3, 4], {2, 4}),
+    "c": goal("c", [1, 0, 2], {0, 2}),  # its start step completes it: the start applies after the others
 }
 TABLE = StepTable(WorkspaceGoals.build(1, list(GOALS.values())))
 
@@ -97,7 +98,7 @@ def make_arrivals(raw: list[tuple[str | None, list[tuple[str, int]], bool]]) -> 
             triples.sort(key=lambda t: (t[0], GOALS[t[0]].steps[int(t[1][1:])].completion, int(t[1][1:])))
         cand = {c: Candidate(c, None, T0, T0) for c in CHATS}
         own = cand[chat] if chat is not None else None
-        joined = {} if chat is not None else {"a": cand["c1"], "b": cand["c2"]}
+        joined = {} if chat is not None else {"a": cand["c1"], "b": cand["c2"], "c": cand["c1"]}
         found.append(Arrival(StoredEvent(item, 0, n), n, triples, own, joined, "ann"))
     return found
 
@@ -124,7 +125,9 @@ def naive(arrivals: list[Arrival]) -> dict[tuple[str, str], list[Reach[Arrival]]
                 )
             )
         for pair, rs in touched.items():
-            out.setdefault(pair, []).extend(rs if arrival.named else in_step_order(rs))
+            out.setdefault(pair, []).extend(
+                rs if arrival.event.item.goal_code is not None else in_step_order(rs)
+            )
     return out
 
 

@@ -9,14 +9,16 @@ steps count (and in which cycle), and which completed a cycle (each records one 
   leave as the start step, is added as any other step);
 - another step is added to the open cycle, in any order, once; with none open it counts nowhere;
 - a completion step added to the open cycle closes it, `completed`;
-- the steps one event reached are taken in step order, the completion last (`in_step_order`), so an
-  event reaching the start and a completion both opens and completes a cycle.
+- the steps one event reached are taken in step order, the completion last (`in_step_order`; matching
+  gives a goal's steps in that order, `goals.index.applies_before`), so an event reaching the start
+  and a completion both opens and completes a cycle.
 
 A cycle's metrics are the sums over the distinct steps it reached, each at its worth when reached;
 they count for `partial` and `completed` cycles only (`Cycle.counted`).
 
-The records are msgspec Structs rather than dataclasses: ingestion makes several for every step an
-event reaches, and a Struct costs less to make than a frozen dataclass (docs/benchmarks.md).
+The records are msgspec Structs rather than dataclasses: ingestion makes a `Reach` for every step that
+can count and a `Cycle` and a `Run` for every cycle it moves, and a Struct costs less to make than a
+frozen dataclass (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -147,7 +149,9 @@ def may_count(seen: set[int], slot: int, start: bool, completion: bool) -> bool:
 
 
 def in_step_order(reaches: Iterable[Reach[E]]) -> list[Reach[E]]:
-    """The steps one event reached, as they apply: in step order, the completion steps last."""
+    """The steps one event reached, as they apply: in step order, the completion steps last, the order
+    `goals.index.applies_before` gives a goal's steps (ingestion gets them so from matching; the tests
+    put steps in order with this)."""
     return sorted(reaches, key=lambda reach: (reach.completion, reach.position))
 
 

@@ -89,11 +89,6 @@ class Arrival(msgspec.Struct, frozen=True, gc=False):
     joined: Mapping[str, Candidate]  # with no conversation named: by goal code, the one its window picks
     contact_id: str | None  # the conversation's contact
 
-    @property
-    def named(self) -> bool:
-        """Whether the item named its steps: they apply in its order."""
-        return self.event.item.goal_code is not None
-
 
 class InChat(msgspec.Struct, gc=False):
     """The steps that can count in one (conversation, goal): the conversation, and the steps, each
