@@ -22,9 +22,10 @@ fsync) and what a core's caches make slower: use them to find where the work is,
 HTTP (`bench/run.py`) to say what it comes to. About 2 minutes for two configurations of 30 batches.
 
 `--by-library` splits the parts named by where their instructions ran (`callgrind_annotate`, by the
-object file of each function): the interpreter, SQLite, libc, and the other C libraries (decimal,
-msgspec, the drivers). The interpreter's share is what fewer Python steps can shrink; SQLite's is the
-database's own work.
+object file of each function): Python (libpython: the interpreter's loop, and the objects it works on:
+dicts, tuples, strings, allocation), SQLite, libc, and the other C libraries (decimal, msgspec, the
+drivers, any module compiled from the project's own code). Python's share is what fewer operations on
+Python objects can shrink, compiled or not; SQLite's is the database's own work.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def dumps_in(folder: Path) -> list[tuple[str, int]]:
     return found
 
 
-LIBRARIES = ("interpreter", "SQLite", "libc", "other C")
+LIBRARIES = ("Python", "SQLite", "libc", "other C")
 _FUNCTION = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*?)(?: \[(.+)\])?$")
 
 
@@ -155,7 +156,7 @@ def library_of(source: str, obj: str | None) -> str:
     inlined from headers that the listing names by source file only, that file."""
     where = obj if obj is not None else source
     if "libpython" in where or "/Python-" in where or _INTERPRETER.search(where):
-        return "interpreter"
+        return "Python"
     if "libsqlite3" in where:
         return "SQLite"
     if "libc.so" in where or where.startswith(("./stdio-common", "./string", "./malloc", "./sysdeps")):
@@ -165,14 +166,14 @@ def library_of(source: str, obj: str | None) -> str:
 
 def by_library(folder: Path, labels: set[str], events: int) -> dict[str, Counter[str]]:
     """Thousands of instructions an event of each of `labels`, by library, from its dumps in `folder`
-    (what a dump itself costs stays in: it is small beside a stage's count, and is the interpreter's)."""
+    (what a dump itself costs stays in: it is small beside a stage's count, and is Python's)."""
     found: dict[str, Counter[str]] = {label: Counter() for label in labels}
     for path in folder.glob("callgrind.out.*"):
         match = _LABEL.search(path.read_text(errors="replace"))
         if match is None or match.group(1) not in labels:
             continue
         listing = subprocess.run(  # noqa: S603 - valgrind's own script on our file
-            ["callgrind_annotate", "--threshold=100", str(path)],  # noqa: S607
+            ["callgrind_annotate", "--threshold=100", "--auto=no", str(path)],  # noqa: S607
             check=True,
             capture_output=True,
             text=True,
