@@ -146,8 +146,6 @@ def dumps_in(folder: Path) -> list[tuple[str, int]]:
 
 LIBRARIES = ("Python", "SQLite", "libc", "other C")
 _FUNCTION = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*?)(?: \[(.+)\])?$")
-
-
 _INTERPRETER = re.compile(r"/bin/python[\d.]*$")  # an interpreter linked statically: no libpython
 
 

@@ -151,7 +151,8 @@ def may_count(seen: set[int], slot: int, start: bool, completion: bool) -> bool:
 def in_step_order(reaches: Iterable[Reach[E]]) -> list[Reach[E]]:
     """The steps one event reached, as they apply: in step order, the completion steps last, the order
     `goals.index.applies_before` gives a goal's steps (ingestion gets them so from matching; the tests
-    put steps in order with this)."""
+    put steps in order with this). Its key is spelt out again here, not imported: `goals.index` loads
+    the database layer, and this module stays pure (`test_layers`)."""
     return sorted(reaches, key=lambda reach: (reach.completion, reach.position))
 
 
